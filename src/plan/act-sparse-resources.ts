@@ -1,0 +1,56 @@
+// Resource formulas of the activation-sparse kernel family. The planner sizes tiles with them and
+// the template lays out shared memory the same way, so both must change together.
+//
+// Shared memory of one block (dynamic, `extern __shared__`), in this order:
+//   vals  float   [tc][win]    nonzero values of each staged channel's halo window, compacted
+//   pos   uint16  [tc][win]    their positions in the window (row * windowW + col)
+//   count int32   [tc]         nonzeros per staged channel
+// After the channel loop the same bytes are reused to reduce the cs channel slices:
+//   red   float   [cs-1][th*tw][kb]
+import type { ActSparseKernelSpec, KernelResources } from './types.js';
+
+const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+export function windowOf(spec: Pick<ActSparseKernelSpec, 'th' | 'tw' | 'r' | 's' | 'strideH' | 'strideW'>): [number, number] {
+  return [(spec.th - 1) * spec.strideH + spec.r, (spec.tw - 1) * spec.strideW + spec.s];
+}
+
+export interface SharedLayout {
+  readonly win: number;
+  readonly valsOffset: number;
+  readonly posOffset: number;
+  readonly countOffset: number;
+  readonly listBytes: number;
+  readonly reduceBytes: number;
+  readonly totalBytes: number;
+}
+
+export function sharedLayout(spec: ActSparseKernelSpec): SharedLayout {
+  const [wh, ww] = windowOf(spec);
+  const win = wh * ww;
+  const valsOffset = 0;
+  const posOffset = align(valsOffset + spec.tc * win * 4, 16);
+  const countOffset = align(posOffset + spec.tc * win * 2, 16);
+  const listBytes = align(countOffset + spec.tc * 4, 16);
+  const reduceBytes = (spec.cs - 1) * spec.th * spec.tw * spec.kb * 4;
+  return { win, valsOffset, posOffset, countOffset, listBytes, reduceBytes, totalBytes: Math.max(listBytes, reduceBytes) };
+}
+
+/** Accumulators + the thread's R*S weights of the current channel + addressing and loop state. */
+export function regsEstimate(spec: ActSparseKernelSpec): number {
+  return spec.th * spec.tw + spec.r * spec.s + 24;
+}
+
+export function kernelResources(spec: ActSparseKernelSpec, batch: number): KernelResources {
+  const [windowH, windowW] = windowOf(spec);
+  const tilesH = Math.ceil(spec.ho / spec.th);
+  const tilesW = Math.ceil(spec.wo / spec.tw);
+  return {
+    threads: spec.kb * spec.cs,
+    windowH,
+    windowW,
+    sharedBytes: sharedLayout(spec).totalBytes,
+    regsEstimate: regsEstimate(spec),
+    grid: [tilesH * tilesW, Math.ceil(spec.k / spec.kb), batch],
+  };
+}

@@ -1,0 +1,92 @@
+// The plan: what the planner decided for every conv and why. Written as plan.json, read by
+// codegen now and by the native runtime later, so it holds plain data only.
+import type { ArchName } from '../arch/profiles.js';
+
+/** Problem and tile parameters of one activation-sparse kernel instance. */
+export interface ActSparseKernelSpec {
+  readonly family: 'act-sparse';
+  readonly arch: ArchName;
+  // Problem (per batch item; groups are 1).
+  /** Input channels, height, width. */
+  readonly c: number;
+  readonly h: number;
+  readonly w: number;
+  /** Output channels and filter extent. */
+  readonly k: number;
+  readonly r: number;
+  readonly s: number;
+  readonly strideH: number;
+  readonly strideW: number;
+  /** Leading padding; the trailing padding is implied by ho/wo. */
+  readonly padTop: number;
+  readonly padLeft: number;
+  readonly ho: number;
+  readonly wo: number;
+  /** Add a per-output-channel bias (folded batch norm) in the epilogue. */
+  readonly bias: boolean;
+  /** Apply ReLU in the epilogue. */
+  readonly relu: boolean;
+  // Tiles.
+  /** Output tile per block: th x tw output pixels. */
+  readonly th: number;
+  readonly tw: number;
+  /** Input channels compressed into shared memory per step. */
+  readonly tc: number;
+  /** Output channels per block: one per thread along threadIdx.x (a multiple of 32). */
+  readonly kb: number;
+  /** Channel slices per block along threadIdx.y; reduced through shared memory at the end. */
+  readonly cs: number;
+}
+
+export interface KernelResources {
+  readonly threads: number;
+  /** Halo window of one output tile: (th-1)*strideH + r by (tw-1)*strideW + s. */
+  readonly windowH: number;
+  readonly windowW: number;
+  readonly sharedBytes: number;
+  /** Planner's register estimate (ptxas reports the real figure under --check). */
+  readonly regsEstimate: number;
+  readonly grid: readonly [x: number, y: number, z: number];
+}
+
+export type Decision = 'cudnn' | 'act-sparse' | 'weight-sparse';
+
+export interface ConvPlan {
+  readonly layer: string;
+  /** Input [C, H, W] and output [K, Ho, Wo] per batch item. */
+  readonly input: readonly [number, number, number];
+  readonly output: readonly [number, number, number];
+  readonly kernel: readonly [number, number];
+  readonly stride: readonly [number, number];
+  readonly pad: readonly [top: number, left: number, bottom: number, right: number];
+  readonly macs: number;
+  /** Expected fraction of zeros in the input activations and where the figure comes from. */
+  readonly inputSparsity: number;
+  readonly inputSparsitySource: 'calibration' | 'estimate' | 'image';
+  readonly weightSparsity: number;
+  readonly decision: Decision;
+  /** Why: the cost-model figures and the rule that decided. */
+  readonly reason: string;
+  /** Estimated times in microseconds on the target (cost model). */
+  readonly estimate: { readonly cudnnUs: number; readonly actSparseUs: number | null };
+  /** Name of the generated kernel when decision is act-sparse. */
+  readonly kernelName: string | null;
+  readonly spec: ActSparseKernelSpec | null;
+  readonly resources: KernelResources | null;
+  /** Estimated occupancy (fraction of max warps) and waves of the generated kernel. */
+  readonly occupancy: number | null;
+  readonly waves: number | null;
+  /** Fuses bias + ReLU of the following batch norm / activation. */
+  readonly fusedRelu: boolean;
+}
+
+export interface NetworkPlan {
+  readonly format: 'cusnn-plan/1';
+  readonly model: string;
+  readonly arch: ArchName;
+  readonly board: string;
+  readonly batch: number;
+  readonly weights: string;
+  readonly sparsitySource: string;
+  readonly convs: readonly ConvPlan[];
+}
