@@ -29,6 +29,9 @@ export interface GpuProfile {
   readonly maxBlocksPerSm: number;
   readonly warpSize: number;
   readonly l2Bytes: number;
+  /** fp32 lanes per SM (FMA units) and the boost clock they run at; peak = SMs x lanes x 2 x clock. */
+  readonly fp32LanesPerSm: number;
+  readonly boostClockGhz: number;
   /** fp32 FMA peak at boost clock, TFLOP/s. */
   readonly fp32Tflops: number;
   /** DRAM bandwidth, GB/s. */
@@ -46,42 +49,42 @@ const PROFILES: Record<ArchName, GpuProfile> = {
     sharedPerSm: 96 * KB, sharedPerBlock: 48 * KB, sharedPerBlockOptin: 96 * KB, sharedReservedPerBlock: 0,
     regsPerSm: 65536, maxRegsPerThread: 255, regAllocUnit: 256,
     maxThreadsPerSm: 2048, maxThreadsPerBlock: 1024, maxBlocksPerSm: 32, warpSize: 32,
-    l2Bytes: 6 * MB, fp32Tflops: 15.7, memBandwidthGBs: 900, launchUs: 3,
+    l2Bytes: 6 * MB, fp32LanesPerSm: 64, boostClockGhz: 1.53, fp32Tflops: 15.7, memBandwidthGBs: 900, launchUs: 3,
   },
   sm_75: {
     arch: 'sm_75', sm: 75, board: 'GeForce RTX 2080 Ti', smCount: 68,
     sharedPerSm: 64 * KB, sharedPerBlock: 48 * KB, sharedPerBlockOptin: 64 * KB, sharedReservedPerBlock: 0,
     regsPerSm: 65536, maxRegsPerThread: 255, regAllocUnit: 256,
     maxThreadsPerSm: 1024, maxThreadsPerBlock: 1024, maxBlocksPerSm: 16, warpSize: 32,
-    l2Bytes: 5.5 * MB, fp32Tflops: 13.4, memBandwidthGBs: 616, launchUs: 3,
+    l2Bytes: 5.5 * MB, fp32LanesPerSm: 64, boostClockGhz: 1.545, fp32Tflops: 13.4, memBandwidthGBs: 616, launchUs: 3,
   },
   sm_80: {
     arch: 'sm_80', sm: 80, board: 'A100-SXM4-40GB', smCount: 108,
     sharedPerSm: 164 * KB, sharedPerBlock: 48 * KB, sharedPerBlockOptin: 163 * KB, sharedReservedPerBlock: 1 * KB,
     regsPerSm: 65536, maxRegsPerThread: 255, regAllocUnit: 256,
     maxThreadsPerSm: 2048, maxThreadsPerBlock: 1024, maxBlocksPerSm: 32, warpSize: 32,
-    l2Bytes: 40 * MB, fp32Tflops: 19.5, memBandwidthGBs: 1555, launchUs: 2.5,
+    l2Bytes: 40 * MB, fp32LanesPerSm: 64, boostClockGhz: 1.41, fp32Tflops: 19.5, memBandwidthGBs: 1555, launchUs: 2.5,
   },
   sm_86: {
     arch: 'sm_86', sm: 86, board: 'GeForce RTX 3090', smCount: 82,
     sharedPerSm: 100 * KB, sharedPerBlock: 48 * KB, sharedPerBlockOptin: 99 * KB, sharedReservedPerBlock: 1 * KB,
     regsPerSm: 65536, maxRegsPerThread: 255, regAllocUnit: 256,
     maxThreadsPerSm: 1536, maxThreadsPerBlock: 1024, maxBlocksPerSm: 16, warpSize: 32,
-    l2Bytes: 6 * MB, fp32Tflops: 35.6, memBandwidthGBs: 936, launchUs: 2.5,
+    l2Bytes: 6 * MB, fp32LanesPerSm: 128, boostClockGhz: 1.695, fp32Tflops: 35.6, memBandwidthGBs: 936, launchUs: 2.5,
   },
   sm_89: {
     arch: 'sm_89', sm: 89, board: 'GeForce RTX 4090', smCount: 128,
     sharedPerSm: 100 * KB, sharedPerBlock: 48 * KB, sharedPerBlockOptin: 99 * KB, sharedReservedPerBlock: 1 * KB,
     regsPerSm: 65536, maxRegsPerThread: 255, regAllocUnit: 256,
     maxThreadsPerSm: 1536, maxThreadsPerBlock: 1024, maxBlocksPerSm: 24, warpSize: 32,
-    l2Bytes: 72 * MB, fp32Tflops: 82.6, memBandwidthGBs: 1008, launchUs: 2.5,
+    l2Bytes: 72 * MB, fp32LanesPerSm: 128, boostClockGhz: 2.52, fp32Tflops: 82.6, memBandwidthGBs: 1008, launchUs: 2.5,
   },
   sm_90: {
     arch: 'sm_90', sm: 90, board: 'H100 SXM5 80GB', smCount: 132,
     sharedPerSm: 228 * KB, sharedPerBlock: 48 * KB, sharedPerBlockOptin: 227 * KB, sharedReservedPerBlock: 1 * KB,
     regsPerSm: 65536, maxRegsPerThread: 255, regAllocUnit: 256,
     maxThreadsPerSm: 2048, maxThreadsPerBlock: 1024, maxBlocksPerSm: 32, warpSize: 32,
-    l2Bytes: 50 * MB, fp32Tflops: 66.9, memBandwidthGBs: 3352, launchUs: 2,
+    l2Bytes: 50 * MB, fp32LanesPerSm: 128, boostClockGhz: 1.98, fp32Tflops: 66.9, memBandwidthGBs: 3352, launchUs: 2,
   },
 };
 

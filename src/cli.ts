@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// cusnn-gen: from a model and a GPU architecture to a folder of specialized CUDA kernels.
+import { main } from './cli/main.js';
+
+process.exitCode = await main(process.argv.slice(2));

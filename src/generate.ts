@@ -1,0 +1,61 @@
+// The generator pipeline, stage by stage: model -> weights -> sparsity -> plan -> codegen, and
+// optionally the nvcc check. Each stage reports what it did (with its time) through `log`.
+import { join } from 'node:path';
+import { gpuProfile } from './arch/profiles.js';
+import { emitNetwork, type Emitted } from './codegen/emit.js';
+import { buildModel } from './model/zoo/index.js';
+import { paramCount, type Graph } from './model/ir.js';
+import { planNetwork } from './plan/planner.js';
+import type { NetworkPlan } from './plan/types.js';
+import { readCalibration } from './sparsity/calibration.js';
+import { sparsityProfile } from './sparsity/profile.js';
+import type { SparsityProfile } from './sparsity/types.js';
+import { loadWeights } from './weights/load.js';
+import type { WeightSet } from './weights/store.js';
+
+export interface GenerateOptions {
+  readonly model: string;
+  readonly arch: string;
+  readonly weights?: string;
+  readonly fillMissing?: boolean;
+  readonly seed?: number;
+  readonly calibration?: string;
+  readonly batch?: number;
+  /** Output folder; default generated/<model>-<arch> under the current directory. */
+  readonly out?: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface Generated {
+  readonly graph: Graph;
+  readonly weights: WeightSet;
+  readonly sparsity: SparsityProfile;
+  readonly plan: NetworkPlan;
+  readonly emitted: Emitted;
+}
+
+export const defaultOutDir = (model: string, arch: string): string => join('generated', `${model}-${arch}`);
+
+export function generate(o: GenerateOptions): Generated {
+  const log = o.log ?? (() => {});
+  const t0 = performance.now();
+  const step = (what: string): void => log(`[${((performance.now() - t0) / 1000).toFixed(2)}s] ${what}`);
+  const profile = gpuProfile(o.arch); // validate both names before any heavy work
+  const graph = buildModel(o.model);
+  step(`model ${graph.name}: ${graph.layers.length} layers, ${paramCount(graph).toLocaleString('en-US')} parameters`);
+
+  const weights = loadWeights(graph, { path: o.weights, seed: o.seed, fillMissing: o.fillMissing });
+  step(`weights: ${weights.source}${weights.filled.length ? `; filled synthetically: ${weights.filled.join(', ')}` : ''}`);
+
+  const calibration = o.calibration ? { path: o.calibration, data: readCalibration(o.calibration, graph.name) } : undefined;
+  const sparsity = sparsityProfile(graph, weights, { calibration });
+  step(`input sparsity: ${sparsity.activationSource}`);
+
+  const plan = planNetwork(graph, profile, sparsity, { batch: o.batch ?? 1, weightsSource: weights.source });
+  const sparse = plan.convs.filter((c) => c.decision === 'act-sparse').length;
+  step(`plan for ${profile.arch} (${profile.board}): ${plan.convs.length} convs, ${sparse} act-sparse, ${plan.convs.length - sparse} cuDNN`);
+
+  const emitted = emitNetwork(graph, plan, o.out ?? defaultOutDir(graph.name, profile.arch));
+  step(`wrote ${emitted.dir}: ${emitted.kernels.length} kernels, plan.json, report.md, CMakeLists.txt, index.d.ts`);
+  return { graph, weights, sparsity, plan: emitted.plan, emitted };
+}

@@ -1,0 +1,131 @@
+// The planner: one decision per conv (cuDNN or a generated activation-sparse kernel), its tile
+// parameters, and the reason in words, from the layer shape, the GPU profile and the sparsity.
+import type { GpuProfile } from '../arch/profiles.js';
+import { consumers, convMacs, getLayer, type ConvLayer, type Graph, type Layer } from '../model/ir.js';
+import type { SparsityProfile } from '../sparsity/types.js';
+import { kernelResources } from './act-sparse-resources.js';
+import { actSparseUs, cudnnConvUs } from './cost.js';
+import { chooseTiles, type ActSparseProblem } from './tiles.js';
+import type { ConvPlan, NetworkPlan } from './types.js';
+
+/** The generated kernel must beat cuDNN's estimate by this factor: the models are coarse. */
+export const SPEEDUP_MARGIN = 1.1;
+
+export interface PlanOptions {
+  readonly batch: number;
+  readonly weightsSource: string;
+  /** Force every eligible conv to one path (tests, ablations); default: the cost model decides. */
+  readonly force?: 'cudnn' | 'act-sparse';
+}
+
+interface Epilogue {
+  readonly bias: boolean;
+  readonly relu: boolean;
+  readonly why: string;
+}
+
+/**
+ * What the conv's kernel can fuse: a following inference batch norm folds into weights and bias
+ * (so the kernel adds a bias), and a ReLU right after it (or after the conv) is applied in the
+ * epilogue — only when nothing else reads the intermediate tensors.
+ */
+function epilogueOf(conv: ConvLayer, readers: Map<string, Layer[]>): Epilogue {
+  const only = (name: string): Layer | undefined => {
+    const r = readers.get(name)!;
+    return r.length === 1 ? r[0] : undefined;
+  };
+  const next = only(conv.name);
+  if (next?.op === 'batchnorm') {
+    const after = only(next.name);
+    if (after?.op === 'relu') return { bias: true, relu: true, why: `${next.name} folded, ${after.name} fused` };
+    return { bias: true, relu: false, why: `${next.name} folded` };
+  }
+  if (next?.op === 'relu') return { bias: conv.bias, relu: true, why: `${next.name} fused` };
+  return { bias: conv.bias, relu: false, why: 'no epilogue to fuse' };
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
+const us = (x: number): string => `${x.toFixed(1)} us`;
+
+function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProfile, readers: Map<string, Layer[]>, o: PlanOptions): ConvPlan {
+  const inLayer = getLayer(graph, conv.inputs[0]!);
+  const [c, h, w] = inLayer.shape;
+  const [k, ho, wo] = conv.shape;
+  const [r, s] = conv.kernel;
+  const facts = sp.convs.get(conv.name);
+  if (!facts) throw new Error(`${graph.name}: no sparsity profile for conv '${conv.name}'`);
+  const epi = epilogueOf(conv, readers);
+  const cudnnUs = cudnnConvUs(p, { c, k, ho, wo, r, s, h, w, batch: o.batch });
+  const base = {
+    layer: conv.name,
+    input: [c, h, w] as const,
+    output: [k, ho, wo] as const,
+    kernel: conv.kernel,
+    stride: conv.stride,
+    pad: [conv.pad.top, conv.pad.left, conv.pad.bottom, conv.pad.right] as const,
+    macs: convMacs(conv, inLayer.shape) * o.batch,
+    inputSparsity: facts.inputSparsity,
+    inputSparsitySource: facts.inputSource,
+    weightSparsity: facts.weights.sparsity,
+    fusedRelu: epi.relu,
+  };
+  const toCudnn = (reason: string, actSparseEst: number | null = null): ConvPlan => ({
+    ...base, decision: 'cudnn', reason, estimate: { cudnnUs, actSparseUs: actSparseEst },
+    kernelName: null, spec: null, resources: null, occupancy: null, waves: null,
+  });
+
+  if (conv.groups !== 1) return toCudnn(`grouped conv (groups ${conv.groups}): the act-sparse family handles groups = 1`);
+  if (facts.inputSource === 'image') return toCudnn('reads the network input (an image: no ReLU zeros)');
+  if (o.force === 'cudnn') return toCudnn('forced to cuDNN');
+
+  const problem: ActSparseProblem = {
+    family: 'act-sparse', arch: p.arch, c, h, w, k, r, s,
+    strideH: conv.stride[0], strideW: conv.stride[1], padTop: conv.pad.top, padLeft: conv.pad.left,
+    ho, wo, bias: epi.bias, relu: epi.relu,
+  };
+  const density = 1 - facts.inputSparsity;
+  const choice = chooseTiles(p, problem, o.batch, density);
+  if (!choice) return toCudnn(`no act-sparse tile fits ${p.arch} (threads, shared memory, registers)`);
+  const est = choice.estimate;
+  const speedup = cudnnUs / est.us;
+  // The sparsity at which this tile shape starts to win (after the margin), for the reader.
+  let breakEven: number | null = null;
+  for (let zeros = 0; zeros <= 100; zeros++) {
+    const e = actSparseUs(p, choice.spec, o.batch, 1 - zeros / 100);
+    if (e && e.us * SPEEDUP_MARGIN < cudnnUs) { breakEven = zeros / 100; break; }
+  }
+  const tiles = `tile ${choice.spec.th}x${choice.spec.tw}, tc ${choice.spec.tc}, kb ${choice.spec.kb}, cs ${choice.spec.cs}`;
+  const fit = `${est.blocks} blocks, ${est.blocksPerSm}/SM (occupancy ${pct(est.occupancy)}, limited by ${est.limitedBy}), ` +
+    `${est.waves.toFixed(2)} waves on ${p.smCount} SMs, ${est.bound}-bound; best of ${choice.candidates} tile shapes`;
+  const compare = `est. ${us(est.us)} vs cuDNN ${us(cudnnUs)} (${speedup.toFixed(2)}x) at ${pct(facts.inputSparsity)} zeros (${facts.inputSource})` +
+    (breakEven === null ? '; never wins on this GPU' : `; break-even ${pct(breakEven)} zeros`);
+  const wins = est.us * SPEEDUP_MARGIN < cudnnUs;
+  if (!wins && o.force !== 'act-sparse') return toCudnn(`cuDNN: ${compare}`, est.us);
+  return {
+    ...base,
+    decision: 'act-sparse',
+    reason: `${o.force === 'act-sparse' ? 'forced to act-sparse; ' : 'act-sparse: '}${compare}; ${tiles}: ${fit}; epilogue: ${epi.why}`,
+    estimate: { cudnnUs, actSparseUs: est.us },
+    kernelName: null,
+    spec: choice.spec,
+    resources: kernelResources(choice.spec, o.batch),
+    occupancy: est.occupancy,
+    waves: est.waves,
+  };
+}
+
+export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o: PlanOptions): NetworkPlan {
+  if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`batch must be a positive integer, got ${o.batch}`);
+  const readers = consumers(graph);
+  const convs = graph.layers.filter((l): l is ConvLayer => l.op === 'conv').map((l) => planConv(graph, l, p, sp, readers, o));
+  return {
+    format: 'cusnn-plan/1',
+    model: graph.name,
+    arch: p.arch,
+    board: p.board,
+    batch: o.batch,
+    weights: o.weightsSource,
+    sparsitySource: sp.activationSource,
+    convs,
+  };
+}
