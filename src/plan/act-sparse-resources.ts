@@ -25,7 +25,9 @@ export interface SharedLayout {
   readonly totalBytes: number;
 }
 
-export function sharedLayout(spec: ActSparseKernelSpec): SharedLayout {
+type TileShape = Pick<ActSparseKernelSpec, 'th' | 'tw' | 'r' | 's' | 'strideH' | 'strideW' | 'tc' | 'kb' | 'cs'>;
+
+export function sharedLayout(spec: TileShape): SharedLayout {
   const [wh, ww] = windowOf(spec);
   const win = wh * ww;
   const valsOffset = 0;
@@ -36,8 +38,13 @@ export function sharedLayout(spec: ActSparseKernelSpec): SharedLayout {
   return { win, valsOffset, posOffset, countOffset, listBytes, reduceBytes, totalBytes: Math.max(listBytes, reduceBytes) };
 }
 
+/** Dynamic shared memory bytes of one block. */
+export function sharedBytes(spec: TileShape): number {
+  return sharedLayout(spec).totalBytes;
+}
+
 /** Accumulators + the thread's R*S weights of the current channel + addressing and loop state. */
-export function regsEstimate(spec: ActSparseKernelSpec): number {
+export function regsEstimate(spec: Pick<ActSparseKernelSpec, 'th' | 'tw' | 'r' | 's'>): number {
   return spec.th * spec.tw + spec.r * spec.s + 24;
 }
 
@@ -49,7 +56,7 @@ export function kernelResources(spec: ActSparseKernelSpec, batch: number): Kerne
     threads: spec.kb * spec.cs,
     windowH,
     windowW,
-    sharedBytes: sharedLayout(spec).totalBytes,
+    sharedBytes: sharedBytes(spec),
     regsEstimate: regsEstimate(spec),
     grid: [tilesH * tilesW, Math.ceil(spec.k / spec.kb), batch],
   };

@@ -3,8 +3,8 @@
 // original cuSNN hand-tuned these per GPU; here the same resources decide, so a V100 (2048
 // threads and 96 KiB per SM) and a 2080 Ti (1024 threads, 64 KiB) get different tiles.
 import type { GpuProfile } from '../arch/profiles.js';
-import { kernelResources } from './act-sparse-resources.js';
-import { actSparseUs, type ActSparseEstimate } from './cost.js';
+import { regsEstimate, sharedBytes } from './act-sparse-resources.js';
+import { actSparseCore, actSparseUs, type ActSparseEstimate } from './cost.js';
 import type { ActSparseKernelSpec } from './types.js';
 
 export type ActSparseProblem = Omit<ActSparseKernelSpec, 'th' | 'tw' | 'tc' | 'kb' | 'cs'>;
@@ -32,8 +32,10 @@ export function chooseTiles(p: GpuProfile, problem: ActSparseProblem, batch: num
   const key = JSON.stringify([p.arch, problem, batch, Math.round(density * 1000)]);
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
-  let best: TileChoice | null = null;
+  let best: ActSparseKernelSpec | null = null;
+  let bestUs = Infinity;
   let candidates = 0;
+  const scratch: ActSparseKernelSpec = { ...problem, th: 1, tw: 1, tc: 1, kb: 32, cs: 1 };
   const kbMax = Math.ceil(problem.k / 32) * 32;
   for (let th = 1; th <= Math.min(problem.ho, 8); th++) {
     for (let tw = 1; tw <= Math.min(problem.wo, 8); tw++) {
@@ -44,21 +46,22 @@ export function chooseTiles(p: GpuProfile, problem: ActSparseProblem, batch: num
           if (kb > kbMax) break;
           for (const cs of CS) {
             if (cs > tc || kb * cs > p.maxThreadsPerBlock) break;
-            const spec: ActSparseKernelSpec = { ...problem, th, tw, tc, kb, cs };
-            const res = kernelResources(spec, batch);
-            if (res.regsEstimate > MAX_REGS || res.sharedBytes > p.sharedPerBlockOptin) continue;
-            const estimate = actSparseUs(p, spec, batch, density);
-            if (!estimate) continue;
+            // One scratch spec per search: thousands of candidates per layer, no allocation each.
+            Object.assign(scratch, { th, tw, tc, kb, cs });
+            if (regsEstimate(scratch) > MAX_REGS || sharedBytes(scratch) > p.sharedPerBlockOptin) continue;
+            const us = actSparseCore(p, scratch, batch, density);
+            if (!Number.isFinite(us)) continue;
             candidates++;
             // Strictly better by 0.5% to replace: among near-ties the earlier (smaller) tile wins,
             // which keeps plans stable against rounding.
-            if (!best || estimate.us < best.estimate.us * 0.995) best = { spec, estimate, candidates: 0 };
+            if (us < bestUs * 0.995) { bestUs = us; best = { ...scratch }; }
           }
         }
       }
     }
   }
-  const result = best ? { ...best, candidates } : null;
+  const estimate = best && actSparseUs(p, best, batch, density);
+  const result = best && estimate ? { spec: best, estimate, candidates } : null;
   cache.set(key, result);
   return result;
 }
