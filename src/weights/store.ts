@@ -1,0 +1,73 @@
+// In-memory weights of one network: every parameter tensor as a Float32Array keyed by
+// `tensorKey(layer, role)`, with where it came from. Readers, the synthetic generator and the
+// pruner all produce this; the later stages only read it.
+import { paramSpecs, size, tensorKey, type Graph, type TensorRole, type TensorSpec } from '../model/ir.js';
+
+export interface WeightSet {
+  /** Zoo name of the network the weights belong to. */
+  readonly model: string;
+  /** Human-readable origin, e.g. `synthetic (seed 0)` or a path. */
+  readonly source: string;
+  /** Tensors keyed by `tensorKey(layer, role)`; conv kernels K×C×R×S, dense kernels units×in. */
+  readonly tensors: ReadonlyMap<string, Float32Array>;
+  /** Tensor keys that were missing from the source and filled synthetically (`--fill-missing`). */
+  readonly filled: readonly string[];
+}
+
+/** The tensor `layer:role`, or an error naming the layer when the set lacks it. */
+export function getTensor(ws: WeightSet, layer: string, role: TensorRole): Float32Array {
+  const t = ws.tensors.get(tensorKey(layer, role));
+  if (!t) throw new Error(`${ws.model} weights (${ws.source}): layer '${layer}' has no ${role} tensor`);
+  return t;
+}
+
+export const formatShape = (shape: readonly number[]): string => `[${shape.join('x')}]`;
+
+/**
+ * Checks that `ws` holds exactly the graph's parameter tensors with the right sizes; throws an
+ * error naming the first offending layer, its role and the expected shape.
+ */
+export function validateWeights(graph: Graph, ws: WeightSet): void {
+  if (ws.model !== graph.name) throw new Error(`weights (${ws.source}) are for model '${ws.model}', not '${graph.name}'`);
+  const specs = paramSpecs(graph);
+  for (const s of specs) {
+    const t = ws.tensors.get(tensorKey(s.layer, s.role));
+    if (!t) throw new Error(`${graph.name} weights (${ws.source}): layer '${s.layer}' lacks its ${s.role} tensor (expected shape ${formatShape(s.shape)})`);
+    if (t.length !== size(s.shape)) {
+      throw new Error(`${graph.name} weights (${ws.source}): layer '${s.layer}' ${s.role} has ${t.length} values, expected shape ${formatShape(s.shape)} = ${size(s.shape)}`);
+    }
+  }
+  if (ws.tensors.size !== specs.length) {
+    const known = new Set(specs.map((s) => tensorKey(s.layer, s.role)));
+    const extra = [...ws.tensors.keys()].filter((k) => !known.has(k));
+    throw new Error(`${graph.name} weights (${ws.source}): ${extra.length} tensor(s) not in the model, e.g. '${extra[0]}'`);
+  }
+}
+
+/** Parameter specs grouped by layer, in graph order (the unit the .bin format stores). */
+export function specsByLayer(graph: Graph): Map<string, TensorSpec[]> {
+  const out = new Map<string, TensorSpec[]>();
+  for (const s of paramSpecs(graph)) {
+    const list = out.get(s.layer);
+    if (list) list.push(s);
+    else out.set(s.layer, [s]);
+  }
+  return out;
+}
+
+/** Number of exact zeros (+0 and -0) in a tensor. */
+export function countZeros(t: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < t.length; i++) if (t[i] === 0) n++;
+  return n;
+}
+
+/** True when the roles are conv or dense kernels (the tensors pruning and fp16 storage touch). */
+export const isKernel = (role: TensorRole): boolean => role === 'kernel';
+
+/** Throws on big-endian hosts: every file format here is little-endian and read by bulk copies. */
+export function assertLittleEndian(): void {
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+    throw new Error('cusnn weight files are little-endian; this big-endian host is not supported');
+  }
+}
