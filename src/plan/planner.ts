@@ -5,7 +5,7 @@ import { consumers, convMacs, getLayer, type ConvLayer, type Graph, type Layer }
 import type { SparsityProfile } from '../sparsity/types.js';
 import { kernelResources } from './act-sparse-resources.js';
 import { actSparseUs, cudnnConvUs } from './cost.js';
-import { chooseTiles, type ActSparseProblem } from './tiles.js';
+import { chooseTiles, type ActSparseProblem, type TileChoice } from './tiles.js';
 import type { ConvPlan, NetworkPlan } from './types.js';
 
 /** The generated kernel must beat cuDNN's estimate by this factor: the models are coarse. */
@@ -47,7 +47,20 @@ function epilogueOf(conv: ConvLayer, readers: Map<string, Layer[]>): Epilogue {
 const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
 const us = (x: number): string => `${x.toFixed(1)} us`;
 
-function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProfile, readers: Map<string, Layer[]>, o: PlanOptions): ConvPlan {
+/** Picks the tile shape of a problem; layers of one shape share it (and so share one kernel). */
+type TilePicker = (problem: ActSparseProblem) => TileChoice | null;
+
+function problemOf(graph: Graph, conv: ConvLayer, p: GpuProfile, readers: Map<string, Layer[]>): ActSparseProblem {
+  const [c, h, w] = getLayer(graph, conv.inputs[0]!).shape;
+  const epi = epilogueOf(conv, readers);
+  return {
+    family: 'act-sparse', arch: p.arch, c, h, w, k: conv.outChannels, r: conv.kernel[0], s: conv.kernel[1],
+    strideH: conv.stride[0], strideW: conv.stride[1], padTop: conv.pad.top, padLeft: conv.pad.left,
+    ho: conv.shape[1], wo: conv.shape[2], bias: epi.bias, relu: epi.relu,
+  };
+}
+
+function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProfile, readers: Map<string, Layer[]>, o: PlanOptions, pick: TilePicker): ConvPlan {
   const inLayer = getLayer(graph, conv.inputs[0]!);
   const [c, h, w] = inLayer.shape;
   const [k, ho, wo] = conv.shape;
@@ -78,15 +91,9 @@ function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProf
   if (facts.inputSource === 'image') return toCudnn('reads the network input (an image: no ReLU zeros)');
   if (o.force === 'cudnn') return toCudnn('forced to cuDNN');
 
-  const problem: ActSparseProblem = {
-    family: 'act-sparse', arch: p.arch, c, h, w, k, r, s,
-    strideH: conv.stride[0], strideW: conv.stride[1], padTop: conv.pad.top, padLeft: conv.pad.left,
-    ho, wo, bias: epi.bias, relu: epi.relu,
-  };
-  const density = 1 - facts.inputSparsity;
-  const choice = chooseTiles(p, problem, o.batch, density);
+  const choice = pick(problemOf(graph, conv, p, readers));
   if (!choice) return toCudnn(`no act-sparse tile fits ${p.arch} (threads, shared memory, registers)`);
-  const est = choice.estimate;
+  const est = actSparseUs(p, choice.spec, o.batch, 1 - facts.inputSparsity)!;
   const speedup = cudnnUs / est.us;
   // The sparsity at which this tile shape starts to win (after the margin), for the reader.
   let breakEven: number | null = null;
@@ -96,7 +103,7 @@ function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProf
   }
   const tiles = `tile ${choice.spec.th}x${choice.spec.tw}, tc ${choice.spec.tc}, kb ${choice.spec.kb}, cs ${choice.spec.cs}`;
   const fit = `${est.blocks} blocks, ${est.blocksPerSm}/SM (occupancy ${pct(est.occupancy)}, limited by ${est.limitedBy}), ` +
-    `${est.waves.toFixed(2)} waves on ${p.smCount} SMs, ${est.bound}-bound; best of ${choice.candidates} tile shapes`;
+    `${est.waves.toFixed(2)} waves on ${p.smCount} SMs, ${est.bound}-bound; best of ${choice.candidates} tile shapes at the median sparsity of the layers of this shape`;
   const compare = `est. ${us(est.us)} vs cuDNN ${us(cudnnUs)} (${speedup.toFixed(2)}x) at ${pct(facts.inputSparsity)} zeros (${facts.inputSource})` +
     (breakEven === null ? '; never wins on this GPU' : `; break-even ${pct(breakEven)} zeros`);
   const wins = est.us * SPEEDUP_MARGIN < cudnnUs;
@@ -117,7 +124,21 @@ function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProf
 export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o: PlanOptions): NetworkPlan {
   if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`batch must be a positive integer, got ${o.batch}`);
   const readers = consumers(graph);
-  const convs = graph.layers.filter((l): l is ConvLayer => l.op === 'conv').map((l) => planConv(graph, l, p, sp, readers, o));
+  const layers = graph.layers.filter((l): l is ConvLayer => l.op === 'conv');
+  // Tiles are chosen once per problem shape, at the median input density of the layers that
+  // have it: ResNet-152's fifty 3x3 convs then need a handful of kernels, not one per layer.
+  const densities = new Map<string, number[]>();
+  for (const l of layers) {
+    const key = JSON.stringify(problemOf(graph, l, p, readers));
+    const d = densities.get(key) ?? [];
+    d.push(1 - (sp.convs.get(l.name)?.inputSparsity ?? 0));
+    densities.set(key, d);
+  }
+  const pick: TilePicker = (problem) => {
+    const d = [...densities.get(JSON.stringify(problem))!].sort((a, b) => a - b);
+    return chooseTiles(p, problem, o.batch, d[Math.floor((d.length - 1) / 2)]!);
+  };
+  const convs = layers.map((l) => planConv(graph, l, p, sp, readers, o, pick));
   return {
     format: 'cusnn-plan/1',
     model: graph.name,

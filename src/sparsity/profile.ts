@@ -9,7 +9,7 @@
 import { getLayer, type ConvLayer, type Graph, type Layer } from '../model/ir.js';
 import { analyticStats, type ChannelStats } from '../weights/synthetic.js';
 import { getTensor, type WeightSet } from '../weights/store.js';
-import { normalCdf } from './gaussian.js';
+import { reluZeroFraction } from './gaussian.js';
 import type { Calibration } from './calibration.js';
 import type { ConvSparsity, SparsityProfile } from './types.js';
 import { weightPattern } from './weights.js';
@@ -26,10 +26,7 @@ function zeroFractions(graph: Graph, stats: ReadonlyMap<string, ChannelStats>): 
     switch (layer.op) {
       case 'relu': {
         const st = stats.get(layer.inputs[0]!)!;
-        for (let i = 0; i < c; i++) {
-          const sd = Math.sqrt(st.variance[i]!);
-          z[i] = sd > 0 ? normalCdf(-st.mean[i]! / sd) : st.mean[i]! <= 0 ? 1 : 0;
-        }
+        for (let i = 0; i < c; i++) z[i] = reluZeroFraction(st.mean[i]!, st.variance[i]!);
         break;
       }
       case 'maxpool':

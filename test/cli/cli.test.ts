@@ -1,0 +1,74 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The CLI as users run it: the compiled bin (npm test builds first; build here if dist is stale).
+const CLI = 'dist/cli.js';
+const tmp = mkdtempSync(join(tmpdir(), 'cusnn-cli-'));
+beforeAll(() => {
+  if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', '.'], { stdio: 'inherit' });
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const run = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const oneLineError = (r: { code: number | null; err: string }, pattern: RegExp) => {
+  expect(r.code).not.toBe(0);
+  const lines = r.err.trim().split('\n');
+  expect(lines.length, r.err).toBe(1);
+  expect(lines[0]).toMatch(pattern);
+};
+
+describe('cusnn-gen CLI', () => {
+  it('bad input exits non-zero with one clear line', () => {
+    oneLineError(run('--model', 'resnet18', '--arch', 'sm_90'), /resnet18.*(invalid|Allowed choices).*resnet50/);
+    oneLineError(run('--model', 'resnet50', '--arch', 'sm_61'), /sm_61.*(invalid|Allowed choices).*sm_70/);
+    oneLineError(run('--arch', 'sm_90'), /--model and --arch are required/);
+    oneLineError(run('--model', 'resnet50', '--arch', 'sm_90', '--weights', join(tmp, 'nope.safetensors'), '--out', join(tmp, 'x')), /nope\.safetensors/);
+    oneLineError(run('--model', 'resnet50', '--arch', 'sm_90', '--batch', '0'), /--batch must be a positive integer/);
+    oneLineError(run('--model', 'vgg16', '--arch', 'sm_90', '--calibration', join(tmp, 'missing.json'), '--out', join(tmp, 'y')), /calibration .*missing\.json/);
+    oneLineError(run('inspect', join(tmp, 'empty')), /no plan\.json/);
+  });
+
+  it('--help works everywhere', () => {
+    for (const args of [[], ['list'], ['inspect'], ['weights'], ['prune']]) {
+      const r = run(...args, '--help');
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.out).toMatch(/Usage: cusnn-gen/);
+    }
+  });
+
+  it('list shows every model and architecture', () => {
+    const r = run('list');
+    expect(r.code).toBe(0);
+    for (const m of ['resnet50', 'resnet101', 'resnet152', 'densenet121', 'densenet169', 'densenet201', 'vgg16', 'vgg19']) expect(r.out).toContain(m);
+    for (const a of ['sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_89', 'sm_90']) expect(r.out).toContain(a);
+    expect(r.out).toContain('60,419,944');
+  });
+
+  it('the main job writes the folder quickly; inspect reads it back', () => {
+    const out = join(tmp, 'resnet152-sm_70');
+    const t0 = performance.now();
+    const r = run('--model', 'resnet152', '--arch', 'sm_70', '--out', out);
+    const seconds = (performance.now() - t0) / 1000;
+    expect(r.code, r.err).toBe(0);
+    // The bar is 5 s standalone on a 2-core machine; other test files run beside this one.
+    expect(seconds).toBeLessThan(10);
+    expect(r.err).toMatch(/ESTIMATE/);
+    for (const f of ['plan.json', 'report.md', 'CMakeLists.txt', 'index.d.ts', 'kernels/registry.cu']) expect(existsSync(join(out, f)), f).toBe(true);
+    const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')) as { convs: { layer: string; kernelName: string | null }[] };
+    const sparse = plan.convs.find((c) => c.kernelName)!;
+    const shown = run('inspect', out, '--layer', sparse.layer, '--no-ptxas');
+    expect(shown.code, shown.err).toBe(0);
+    expect(shown.out).toContain(`__global__`);
+    expect(shown.out).toContain(sparse.kernelName);
+    expect(shown.out).toMatch(/reason: /);
+    oneLineError(run('inspect', out, '--layer', 'conv9_block1_2_conv'), /no conv layer 'conv9_block1_2_conv'/);
+    const summary = run('inspect', out);
+    expect(summary.out).toContain('conv4_block36_2_conv');
+  });
+});
