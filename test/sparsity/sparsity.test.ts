@@ -65,7 +65,7 @@ describe('sparsity profile', () => {
       // Synthetic BN statistics target 45% -> 85% zeros after each BN -> ReLU.
       expect(mean, m).toBeGreaterThan(0.4);
       expect(mean, m).toBeLessThan(0.9);
-      for (const c of convs) expect(c.weights.sparsity).toBeLessThan(1e-5); // dense, but a uniform draw can hit 0 exactly
+      for (const c of convs) expect(c.weights.sparsity).toBeLessThan(1e-3); // dense; a 24-bit uniform draw hits 0 exactly once in 2^24
     }
   });
 
