@@ -1,0 +1,100 @@
+// The original cuSNN artifact's weight layout: a folder with one raw little-endian float32 file per
+// parameterised layer, `<keras layer name, '/' -> '_'>.bin`, holding the layer's tensors in Keras
+// order back to back (conv: kernel K×C×R×S then bias; BN: gamma, beta, moving_mean,
+// moving_variance; dense: kernel units×C then bias). There is no header: the size is the check.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { size, tensorKey, type Graph, type TensorSpec } from '../model/ir.js';
+import { readFully, writeFully } from './io.js';
+import { assertLittleEndian, specsByLayer, type WeightSet } from './store.js';
+import { fillMissingTensors } from './synthetic.js';
+
+/** File name of a layer in the .bin layout (DenseNet's `conv1/conv` -> `conv1_conv.bin`). */
+export const binFileName = (layer: string): string => `${layer.replace(/\//g, '_')}.bin`;
+
+export interface ReadBinOptions {
+  /** Generate the tensors of layers whose file is absent (wrong-size files stay errors). */
+  readonly fillMissing?: boolean;
+  /** Seed of the generated tensors (default 0). */
+  readonly seed?: number;
+}
+
+const floatsOf = (specs: readonly TensorSpec[]): number => specs.reduce((n, s) => n + size(s.shape), 0);
+const describeSize = (floats: number): string => `${floats} floats = ${floats * 4} bytes`;
+const layout = (specs: readonly TensorSpec[]): string =>
+  specs.map((s) => `${s.role} ${s.shape.join('x')}`).join(' + ');
+
+/** Reads every layer's file of `graph` from `dir`; see `ReadBinOptions` for missing files. */
+export function readCusnnBin(dir: string, graph: Graph, o: ReadBinOptions = {}): WeightSet {
+  assertLittleEndian();
+  const given = new Map<string, Float32Array>();
+  const missing: { layer: string; file: string; floats: number; specs: TensorSpec[] }[] = [];
+  for (const [layer, specs] of specsByLayer(graph)) {
+    const file = path.join(dir, binFileName(layer));
+    const floats = floatsOf(specs);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read weights of layer '${layer}': ${file}: ${(e as Error).message}`);
+      missing.push({ layer, file, floats, specs });
+      continue;
+    }
+    if (!st.isFile() || st.size !== floats * 4) {
+      const actual = st.isFile() ? `${st.size} bytes${st.size % 4 === 0 ? ` (${st.size / 4} floats)` : ''}` : 'not a regular file';
+      throw new Error(
+        `${graph.name} weights: layer '${layer}': ${file} has the wrong size: expected ${describeSize(floats)} (${layout(specs)}), found ${actual}`,
+      );
+    }
+    // One read straight into a fresh float32 buffer; tensors are views into it.
+    const all = new Float32Array(floats);
+    readFully(file, new Uint8Array(all.buffer));
+    let at = 0;
+    for (const s of specs) {
+      const n = size(s.shape);
+      given.set(tensorKey(s.layer, s.role), all.subarray(at, at + n));
+      at += n;
+    }
+  }
+  if (missing.length > 0 && !o.fillMissing) {
+    const [first, ...rest] = missing;
+    const more = rest.length > 0 ? `; ${rest.length} more layer(s) missing: ${rest.map((m) => m.layer).join(', ')}` : '';
+    throw new Error(
+      `${graph.name} weights: layer '${first!.layer}' is missing: no file ${first!.file} (expected ${describeSize(first!.floats)}: ${layout(first!.specs)})${more} (--fill-missing generates missing layers synthetically)`,
+    );
+  }
+  const { tensors, filled } = missing.length > 0 ? fillMissingTensors(graph, given, o.seed ?? 0) : { tensors: given, filled: [] };
+  const source = filled.length > 0 ? `${dir} (${missing.length} missing layer(s) filled synthetically, seed ${o.seed ?? 0})` : dir;
+  return { model: graph.name, source, tensors: orderLike(graph, tensors), filled };
+}
+
+/** Writes `ws` as one .bin file per layer into `dir` (created if needed). */
+export function writeCusnnBin(dir: string, graph: Graph, ws: WeightSet): void {
+  assertLittleEndian();
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [layer, specs] of specsByLayer(graph)) {
+    const file = path.join(dir, binFileName(layer));
+    const fd = fs.openSync(file, 'w');
+    try {
+      for (const s of specs) {
+        const t = ws.tensors.get(tensorKey(s.layer, s.role));
+        if (!t || t.length !== size(s.shape)) {
+          throw new Error(`${graph.name} weights (${ws.source}): layer '${layer}' ${s.role} ${t ? `has ${t.length} values` : 'is absent'}, expected shape [${s.shape.join('x')}]`);
+        }
+        writeFully(fd, new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/** Same map, keys in parameter order (so every reader hands tensors out in the same order). */
+function orderLike(graph: Graph, m: Map<string, Float32Array>): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const specs of specsByLayer(graph).values()) for (const s of specs) {
+    const k = tensorKey(s.layer, s.role);
+    out.set(k, m.get(k)!);
+  }
+  return out;
+}
