@@ -18,7 +18,7 @@ const tiles = (c: ConvPlan | undefined) => (c?.spec ? [c.spec.th, c.spec.tw, c.s
 describe('planner', () => {
   it('gives every conv a decision and a reason; the first conv (image input) goes to cuDNN', () => {
     for (const m of ['resnet50', 'densenet121', 'vgg16']) {
-      const p = plan(m, 'sm_90', 0.8);
+      const p = plan(m, 'sm_90', 0.9);
       expect(p.convs.length).toBe(buildModel(m).layers.filter((l) => l.op === 'conv').length);
       expect(p.convs[0]!.decision).toBe('cudnn');
       expect(p.convs[0]!.reason).toMatch(/network input/);
