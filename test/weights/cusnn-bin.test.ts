@@ -9,6 +9,7 @@ import { binFileName, readCusnnBin, writeCusnnBin } from '../../src/weights/cusn
 import { loadWeights } from '../../src/weights/load.js';
 import { getTensor, specsByLayer, validateWeights } from '../../src/weights/store.js';
 import { syntheticWeights } from '../../src/weights/synthetic.js';
+import { seedFor, TEST_SEED } from './helpers.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const ARTIFACT = process.env.CUSNN_ARTIFACT ?? path.resolve(repoRoot, '../shared/cusnn-artifact');
@@ -112,10 +113,10 @@ describe.skipIf(!haveReal)(`cuSNN .bin reader on the real artifact data (${REAL}
   });
 });
 
-describe('cuSNN .bin export -> import round trip', () => {
-  it('densenet121 (DenseNet names with "/"), fresh random seed: identical tensors', () => {
+describe(`cuSNN .bin export -> import round trip (CUSNN_TEST_SEED=${TEST_SEED})`, () => {
+  it('densenet121 (DenseNet names with "/"): identical tensors', () => {
     const graph = buildModel('densenet121');
-    const ws = syntheticWeights(graph, Math.floor(Math.random() * 2 ** 32));
+    const ws = syntheticWeights(graph, seedFor(1));
     const out = path.join(dir, 'export-d121');
     writeCusnnBin(out, graph, ws);
     const files = fs.readdirSync(out).sort();
@@ -133,7 +134,7 @@ describe('cuSNN .bin export -> import round trip', () => {
 
   it('resnet50 layout: conv kernel then bias in one file; fillMissing fills only the deleted layer', () => {
     const graph = buildModel('resnet50');
-    const ws = syntheticWeights(graph, Math.floor(Math.random() * 2 ** 32));
+    const ws = syntheticWeights(graph, seedFor(2));
     const out = path.join(dir, 'export-r50');
     writeCusnnBin(out, graph, ws);
     const bytes = fs.readFileSync(path.join(out, 'conv1_conv.bin'));
