@@ -21,6 +21,8 @@ export interface GenerateOptions {
   readonly seed?: number;
   readonly calibration?: string;
   readonly batch?: number;
+  /** Put every eligible conv on one path (ablations, cuDNN-only baselines); default: the cost model decides. */
+  readonly force?: 'cudnn' | 'act-sparse';
   /** Output folder; default generated/<model>-<arch> under the current directory. */
   readonly out?: string;
   readonly log?: (line: string) => void;
@@ -51,7 +53,7 @@ export function generate(o: GenerateOptions): Generated {
   const sparsity = sparsityProfile(graph, weights, { calibration });
   step(`input sparsity: ${sparsity.activationSource}`);
 
-  const plan = planNetwork(graph, profile, sparsity, { batch: o.batch ?? 1, weightsSource: weights.source });
+  const plan = planNetwork(graph, profile, sparsity, { batch: o.batch ?? 1, weightsSource: weights.source, force: o.force });
   const sparse = plan.convs.filter((c) => c.decision === 'act-sparse').length;
   step(`plan for ${profile.arch} (${profile.board}): ${plan.convs.length} convs, ${sparse} act-sparse, ${plan.convs.length - sparse} cuDNN`);
 

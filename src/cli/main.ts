@@ -19,6 +19,7 @@ interface MainOptions {
   batch: number;
   out?: string;
   check?: boolean;
+  force?: 'cudnn' | 'act-sparse';
   quiet?: boolean;
 }
 
@@ -44,13 +45,14 @@ export function program(): Command {
     .option('--calibration <file>', 'calibration.json with measured input sparsity (default: estimate)')
     .option('--batch <n>', 'batch size to plan for', positiveInt('--batch'), 1)
     .option('--out <dir>', 'output folder (default: generated/<model>-<arch>)')
+    .addOption(new Option('--force <path>', 'put every eligible conv on one path instead of the cost model\'s choice').choices(['cudnn', 'act-sparse']))
     .option('--check', 'compile every emitted kernel with nvcc and report registers, spills, shared memory')
     .option('-q, --quiet', 'print only errors')
     .action(async (o: MainOptions) => {
       if (!o.model || !o.arch) throw new Error(`--model and --arch are required (e.g. cusnn-gen --model resnet152 --arch sm_70); see cusnn-gen --help`);
       const log = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
       const g = generate({ model: o.model, arch: o.arch, weights: o.weights, fillMissing: o.fillMissing, seed: o.seed,
-        calibration: o.calibration, batch: o.batch, out: o.out, log });
+        calibration: o.calibration, batch: o.batch, force: o.force, out: o.out, log });
       if (o.check && !(await checkKernels(g.emitted, gpuProfile(o.arch).arch, log))) process.exitCode = 1;
     });
   p.addCommand(listCommand());
