@@ -86,7 +86,7 @@ export function sparsityProfile(graph: Graph, ws: WeightSet, o: ProfileOptions =
   }
   const cal = o.calibration;
   let activationSource: string;
-  if (!cal) activationSource = 'ESTIMATE from batch-norm statistics (no calibration file; run `cusnn-gen calibrate` on the GPU to measure)';
+  if (!cal) activationSource = 'ESTIMATE from batch-norm statistics (no --calibration file with measured figures was given)';
   else if (estimated.length === 0) activationSource = `measured: ${cal.path} (${cal.data.images} images)`;
   else activationSource = `measured: ${cal.path} (${cal.data.images} images); ESTIMATE for ${estimated.length} convs it lacks: ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`;
   return { model: graph.name, activationSource, convs: out };
