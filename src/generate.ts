@@ -44,12 +44,12 @@ export function generate(o: GenerateOptions): Generated {
   const step = (what: string): void => log(`[${((performance.now() - t0) / 1000).toFixed(2)}s] ${what}`);
   const profile = gpuProfile(o.arch); // validate both names before any heavy work
   const graph = buildModel(o.model);
-  step(`model ${graph.name}: ${graph.layers.length} layers, ${paramCount(graph).toLocaleString('en-US')} parameters`);
-
+  // Read every user-given file before printing anything, so bad input fails with one line.
+  const calibration = o.calibration ? { path: o.calibration, data: readCalibration(o.calibration, graph.name) } : undefined;
   const weights = loadWeights(graph, { path: o.weights, seed: o.seed, fillMissing: o.fillMissing });
+  step(`model ${graph.name}: ${graph.layers.length} layers, ${paramCount(graph).toLocaleString('en-US')} parameters`);
   step(`weights: ${weights.source}${weights.filled.length ? `; filled synthetically: ${weights.filled.join(', ')}` : ''}`);
 
-  const calibration = o.calibration ? { path: o.calibration, data: readCalibration(o.calibration, graph.name) } : undefined;
   const sparsity = sparsityProfile(graph, weights, { calibration });
   step(`input sparsity: ${sparsity.activationSource}`);
 

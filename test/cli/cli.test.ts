@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findNvcc } from '../../src/build/nvcc.js';
 
 // The CLI as users run it: the compiled bin (npm test builds first; build here if dist is stale).
 const CLI = 'dist/cli.js';
@@ -70,5 +71,15 @@ describe('cusnn-gen CLI', () => {
     oneLineError(run('inspect', out, '--layer', 'conv9_block1_2_conv'), /no conv layer 'conv9_block1_2_conv'/);
     const summary = run('inspect', out);
     expect(summary.out).toContain('conv4_block36_2_conv');
+  });
+
+  it.skipIf(!findNvcc())('--check compiles every kernel; sm_70 falls back to the oldest arch nvcc has and says so', () => {
+    const out = join(tmp, 'resnet50-sm_70');
+    const r = run('--model', 'resnet50', '--arch', 'sm_70', '--out', out, '--check');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/cannot target sm_70; compiled for sm_75/);
+    expect(r.err).toMatch(/check passed: \d+ kernels compile warning-free for sm_75/);
+    expect(r.err).toMatch(/act3x3_\w+_sm70 +sm_75 +yes +\d+ +0\/0/);
+    expect(readFileSync(join(out, 'CMakeLists.txt'), 'utf8')).toMatch(/ARCH 70 KERNELS/); // the build still targets V100
   });
 });
