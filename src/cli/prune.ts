@@ -1,0 +1,60 @@
+// `cusnn-gen prune`: magnitude-prune a network's kernels to a target sparsity and save the result.
+import { Command, Option } from 'commander';
+import { buildModel } from '../model/zoo/index.js';
+import { loadWeights, saveWeights } from '../weights/load.js';
+import { pruneWeights, type PruneMode } from '../weights/prune.js';
+import { formatCount, formatPercent, formatTable } from '../weights/summary.js';
+import { filledLine, modelOption, seedOption, type Print } from './weights.js';
+
+interface PruneCliOptions {
+  model: string;
+  weights?: string;
+  sparsity: number;
+  mode: PruneMode;
+  includeFirst?: boolean;
+  includeDense?: boolean;
+  out: string;
+  fp16?: boolean;
+  fillMissing?: boolean;
+  seed: number;
+}
+
+export function parseSparsity(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new Error(`--sparsity must be a fraction of zeros in [0, 1] (e.g. 0.8), got '${v}'`);
+  return n;
+}
+
+const stdout: Print = (line) => void process.stdout.write(`${line}\n`);
+
+export function pruneCommand(print: Print = stdout): Command {
+  return new Command('prune')
+    .description('magnitude-prune conv (and optionally dense) kernels to a target sparsity')
+    .addOption(modelOption())
+    .option('--weights <path>', 'a .safetensors file or a cuSNN .bin folder (default: synthetic)')
+    .requiredOption('--sparsity <fraction>', 'target fraction of zeros, e.g. 0.8', parseSparsity)
+    .addOption(new Option('--mode <mode>', 'layer: every kernel gets the target; global: one magnitude threshold').choices(['layer', 'global']).default('layer'))
+    .option('--include-first', 'also prune the first conv (kept dense by default)')
+    .option('--include-dense', 'also prune dense layers (kept dense by default)')
+    .requiredOption('--out <file>', 'output .safetensors file')
+    .option('--fp16', 'store conv and dense kernels as fp16')
+    .option('--fill-missing', 'generate layers missing from a --weights folder')
+    .addOption(seedOption())
+    .action((o: PruneCliOptions) => {
+      const graph = buildModel(o.model);
+      const ws = loadWeights(graph, { path: o.weights, seed: o.seed, fillMissing: o.fillMissing ?? false });
+      const r = pruneWeights(graph, ws, { sparsity: o.sparsity, mode: o.mode, includeFirst: o.includeFirst ?? false, includeDense: o.includeDense ?? false });
+      print(`${graph.name}: ${ws.source}`);
+      const f = filledLine(graph, ws);
+      if (f) print(f);
+      const rows = r.layers.map((l) => [l.layer, formatCount(l.params), formatPercent(l.before), formatPercent(l.after), l.eligible ? '' : 'kept dense']);
+      for (const line of formatTable(['layer', 'params', 'before', 'after', ''], rows)) print(line);
+      print(
+        `total: ${formatCount(r.eligibleParams)} prunable params, sparsity ${formatPercent(r.eligibleBefore)} -> ${formatPercent(r.eligibleAfter)} ` +
+          `(target ${formatPercent(o.sparsity)}, ${o.mode}); all kernels ${formatPercent(r.kernelsAfter)}`,
+      );
+      const storage = o.fp16 ? 'fp16' : 'fp32';
+      saveWeights(o.out, graph, r.weights, storage);
+      print(`wrote ${o.out} (${storage})`);
+    });
+}
