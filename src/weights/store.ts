@@ -62,9 +62,6 @@ export function countZeros(t: Float32Array): number {
   return n;
 }
 
-/** True when the roles are conv or dense kernels (the tensors pruning and fp16 storage touch). */
-export const isKernel = (role: TensorRole): boolean => role === 'kernel';
-
 /** Throws on big-endian hosts: every file format here is little-endian and read by bulk copies. */
 export function assertLittleEndian(): void {
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
