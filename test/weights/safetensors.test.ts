@@ -159,6 +159,17 @@ describe('safetensors reading: interoperability and errors', () => {
     expect(() => readSafetensors(file('shape'), graph)).toThrow(/shape\.safetensors: tensor 'conv1\/conv:kernel' has shape \[4x3x9\] .*expected shape \[4x3x3x3\]/);
   });
 
+  it('data size not matching the shape: names the tensor, the byte count and the expected shape', () => {
+    const { header, data } = raw((h) => {
+      const e = h['conv1/conv:bias'] as Entry;
+      e.data_offsets = [e.data_offsets[0], e.data_offsets[1] - 4];
+    });
+    writeRaw(file('size'), header, data);
+    expect(() => readSafetensors(file('size'), graph)).toThrow(
+      /size\.safetensors: tensor 'conv1\/conv:bias' has data_offsets \[\d+,\d+\], expected a range of 16 bytes \(tiny layer 'conv1\/conv' bias, expected shape \[4\], F32\)/,
+    );
+  });
+
   it('unknown dtype: names the dtype and the layer', () => {
     const { header, data } = raw((h) => {
       (h['predictions:kernel'] as Entry).dtype = 'BF16';
