@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { size, tensorKey, type Graph, type TensorSpec } from '../model/ir.js';
 import { readFully, writeFully } from './io.js';
-import { assertLittleEndian, specsByLayer, type WeightSet } from './store.js';
+import { assertLittleEndian, inParamOrder, specsByLayer, type WeightSet } from './store.js';
 import { fillMissingTensors } from './synthetic.js';
 
 /** File name of a layer in the .bin layout (DenseNet's `conv1/conv` -> `conv1_conv.bin`). */
@@ -65,7 +65,7 @@ export function readCusnnBin(dir: string, graph: Graph, o: ReadBinOptions = {}):
   }
   const { tensors, filled } = missing.length > 0 ? fillMissingTensors(graph, given, o.seed ?? 0) : { tensors: given, filled: [] };
   const source = filled.length > 0 ? `${dir} (${missing.length} missing layer(s) filled synthetically, seed ${o.seed ?? 0})` : dir;
-  return { model: graph.name, source, tensors: orderLike(graph, tensors), filled };
+  return { model: graph.name, source, tensors: inParamOrder(graph, tensors), filled };
 }
 
 /** Writes `ws` as one .bin file per layer into `dir` (created if needed). */
@@ -87,14 +87,4 @@ export function writeCusnnBin(dir: string, graph: Graph, ws: WeightSet): void {
       fs.closeSync(fd);
     }
   }
-}
-
-/** Same map, keys in parameter order (so every reader hands tensors out in the same order). */
-function orderLike(graph: Graph, m: Map<string, Float32Array>): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const specs of specsByLayer(graph).values()) for (const s of specs) {
-    const k = tensorKey(s.layer, s.role);
-    out.set(k, m.get(k)!);
-  }
-  return out;
 }

@@ -55,6 +55,17 @@ export function specsByLayer(graph: Graph): Map<string, TensorSpec[]> {
   return out;
 }
 
+/** The same tensors re-keyed in `paramSpecs` order, so every source hands them out alike. */
+export function inParamOrder(graph: Graph, m: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const s of paramSpecs(graph)) {
+    const k = tensorKey(s.layer, s.role);
+    const t = m.get(k);
+    if (t) out.set(k, t);
+  }
+  return out;
+}
+
 /** Number of exact zeros (+0 and -0) in a tensor. */
 export function countZeros(t: Float32Array): number {
   let n = 0;

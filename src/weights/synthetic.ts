@@ -22,7 +22,7 @@ import {
 } from '../model/ir.js';
 import { normalQuantile, rectifiedGaussianMoments } from '../sparsity/gaussian.js';
 import { Rng } from './prng.js';
-import type { WeightSet } from './store.js';
+import { inParamOrder, type WeightSet } from './store.js';
 
 /** Per-channel statistics of one layer's output under the Gaussian model. */
 export interface ChannelStats {
@@ -68,16 +68,17 @@ export function checkSeed(seed: number): number {
 export function syntheticWeights(graph: Graph, seed = 0): WeightSet {
   const walk = new Walk(graph, new Map(), checkSeed(seed), true);
   walk.run();
-  return { model: graph.name, source: `synthetic (seed ${seed})`, tensors: walk.tensors, filled: [] };
+  return { model: graph.name, source: `synthetic (seed ${seed})`, tensors: inParamOrder(graph, walk.tensors), filled: [] };
 }
 
 /**
  * Completes a partial set of tensors: every parameter of `graph` missing from `given` is generated
  * as in `syntheticWeights` (kernels He-uniform, whose scale is close to trained kernels'; batch
  * norms against the statistics the given tensors produce). Filled kernels are NOT fitted to the
- * real batch norm after them: the Gaussian model underestimates trained activations' variance
- * (it ignores cross-channel correlation) by up to 100x, and a kernel rescaled by it would be far
- * off in magnitude, which pruning would then punish. Returns all tensors and the generated keys.
+ * real batch norm after them: the Gaussian model ignores correlations and misjudges trained
+ * activations' variance (by two orders of magnitude in ResNet-50's conv5), so a kernel rescaled
+ * by it would be far off in magnitude, which pruning would then punish. Returns all tensors and
+ * the generated keys, both in parameter order.
  */
 export function fillMissingTensors(
   graph: Graph,
@@ -86,7 +87,9 @@ export function fillMissingTensors(
 ): { tensors: Map<string, Float32Array>; filled: string[] } {
   const walk = new Walk(graph, given, checkSeed(seed), true);
   walk.run();
-  return { tensors: walk.tensors, filled: walk.filled };
+  const tensors = inParamOrder(graph, walk.tensors);
+  const generated = new Set(walk.filled);
+  return { tensors, filled: [...tensors.keys()].filter((k) => generated.has(k)) };
 }
 
 /**

@@ -81,6 +81,7 @@ describe(`synthetic weights: determinism (CUSNN_TEST_SEED=${TEST_SEED})`, () => 
       for (let i = 0; i < x.length; i++) if (x[i] === y[i]) same++;
       expect(same / x.length, `${s.layer}:${s.role}`).toBeLessThan(0.01);
     }
+    expect([...a.tensors.keys()]).toEqual(paramSpecs(graph).map((s) => tensorKey(s.layer, s.role)));
     expect(a.source).toBe(`synthetic (seed ${seed})`);
     expect(a.filled).toEqual([]);
   });
