@@ -35,7 +35,10 @@ const nonNegativeInt = (what: string) => (v: string): number => {
 };
 
 export function program(): Command {
+  // Positional options: the subcommands (weights, prune) have their own --model, --seed and
+  // --weights, which must not be taken by the top-level options of the same names.
   const p = new Command('cusnn-gen')
+    .enablePositionalOptions()
     .description('Generate CUDA kernels specialized to a sparse CNN\'s layers and a GPU architecture.')
     .addOption(new Option('--model <name>', 'zoo model').choices(MODEL_NAMES))
     .addOption(new Option('--arch <sm_xx>', 'target GPU architecture').choices([...ARCH_NAMES]))

@@ -43,6 +43,21 @@ describe('cusnn-gen CLI', () => {
     }
   });
 
+  it('weights and prune subcommands take their own --model/--weights inside the full command tree', () => {
+    const w = join(tmp, 'd121.safetensors');
+    const synth = run('weights', 'synth', '--model', 'densenet121', '--seed', String(1 + Math.floor(Math.random() * 1000)), '--out', w);
+    expect(synth.code, synth.err).toBe(0);
+    const pruned = join(tmp, 'd121-p.safetensors');
+    const p = run('prune', '--model', 'densenet121', '--weights', w, '--sparsity', '0.7', '--out', pruned);
+    expect(p.code, p.err).toBe(0);
+    expect(p.out).toMatch(/-> 70\.00% \(target 70\.00%/);
+    const g = run('--model', 'densenet121', '--arch', 'sm_90', '--weights', pruned, '--out', join(tmp, 'gp'));
+    expect(g.code, g.err).toBe(0);
+    const plan = JSON.parse(readFileSync(join(tmp, 'gp', 'plan.json'), 'utf8')) as { convs: { layer: string; weightSparsity: number }[] };
+    expect(plan.convs.find((c) => c.layer === 'conv3_block1_2_conv')!.weightSparsity).toBeCloseTo(0.7, 2);
+    expect(plan.convs[0]!.weightSparsity).toBe(0); // first conv kept dense by default
+  });
+
   it('list shows every model and architecture', () => {
     const r = run('list');
     expect(r.code).toBe(0);
