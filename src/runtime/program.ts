@@ -1,0 +1,157 @@
+// The program: a network lowered for execution — batch norms folded, ReLUs fused, concatenations
+// laid out as channel slices of one buffer, activation buffers shared by liveness, weights in the
+// layout each path reads. TypeScript lowers (src/runtime/lower.ts); the native runtime
+// (src/native) only executes the steps in order, so everything it does is visible here.
+//
+// All activations are fp32 NCHW. A View addresses a channel slice of a buffer: element (n, c, y, x)
+// lives at offset + n * batchStride + c * h * w + y * w + x (floats). Channel slices of a
+// DenseNet block buffer therefore need no copies: a layer writes at its channel offset.
+
+export interface View {
+  /** Index into Program.buffers. */
+  readonly buf: number;
+  /** Offset of (n=0, c=0, y=0, x=0) in floats. */
+  readonly offset: number;
+  readonly c: number;
+  readonly h: number;
+  readonly w: number;
+  /** Floats between consecutive batch items (>= c*h*w; larger for a slice of a wider buffer). */
+  readonly batchStride: number;
+}
+
+export interface ConvStep {
+  readonly op: 'conv';
+  readonly layer: string;
+  readonly in: View;
+  readonly out: View;
+  readonly k: number;
+  readonly r: number;
+  readonly s: number;
+  readonly strideH: number;
+  readonly strideW: number;
+  readonly padTop: number;
+  readonly padLeft: number;
+  readonly padBottom: number;
+  readonly padRight: number;
+  /** Weights [K][C][R][S] (cuDNN layout), batch norm folded in. Index into Program.tensors. */
+  readonly weightsKcrs: number;
+  /** Bias [K] (folded batch norm shift, or the conv's own bias), or null. */
+  readonly bias: number | null;
+  readonly relu: boolean;
+  /** The planner's decision. */
+  readonly path: 'cudnn' | 'act-sparse';
+  /** Generated kernel (cusnn_launch_<kernel>) and its weights [C][R][S][K], when path is act-sparse. */
+  readonly kernel: string | null;
+  readonly weightsCrsk: number | null;
+  /**
+   * Dynamic mode: use the generated kernel only when the measured fraction of zeros of `in` is at
+   * least this (from the planner's break-even); null when the layer has no generated kernel.
+   */
+  readonly threshold: number | null;
+  /** Index into Program.zeroCounters of the counter that holds the zeros of `in`, or null. */
+  readonly inZeros: number | null;
+  /** When not null, count the zeros written to `out` (after bias/ReLU) into this counter. */
+  readonly countZeros: number | null;
+}
+
+/** y = relu?(x * scale[c] + shift[c]) — an inference batch norm that cannot be folded (DenseNet's pre-activation). */
+export interface ScaleShiftStep {
+  readonly op: 'scale_shift';
+  readonly layer: string;
+  readonly in: View;
+  readonly out: View;
+  readonly scale: number;
+  readonly shift: number;
+  readonly relu: boolean;
+  /** When not null, count the zeros written to `out` into Program.zeroCounters[countZeros]. */
+  readonly countZeros: number | null;
+}
+
+/** Element-wise epilogue after a cuDNN conv or other producer: y = relu?(x + bias[c]), counting zeros. */
+export interface BiasReluStep {
+  readonly op: 'bias_relu';
+  readonly layer: string;
+  readonly in: View;
+  readonly out: View;
+  readonly bias: number | null;
+  readonly relu: boolean;
+  readonly countZeros: number | null;
+}
+
+export interface AddStep {
+  readonly op: 'add';
+  readonly layer: string;
+  readonly a: View;
+  readonly b: View;
+  readonly out: View;
+  readonly relu: boolean;
+  readonly countZeros: number | null;
+}
+
+export interface PoolStep {
+  readonly op: 'maxpool' | 'avgpool';
+  readonly layer: string;
+  readonly in: View;
+  readonly out: View;
+  readonly kernel: readonly [number, number];
+  readonly stride: readonly [number, number];
+  /** top, left, bottom, right. Padded cells hold 0 (Keras ZeroPadding2D), also for max pooling. */
+  readonly pad: readonly [number, number, number, number];
+  readonly countZeros: number | null;
+}
+
+export interface GlobalAvgPoolStep {
+  readonly op: 'globalavgpool';
+  readonly layer: string;
+  readonly in: View;
+  readonly out: View;
+}
+
+/** Keras Flatten of NHWC data: out[n][(y*w + x)*c + ch] = in[n][ch][y][x]. */
+export interface FlattenStep {
+  readonly op: 'flatten_hwc';
+  readonly layer: string;
+  readonly in: View;
+  readonly out: View;
+}
+
+/** y = relu?(W x + b), W [units][inFeatures] (cuBLAS). */
+export interface DenseStep {
+  readonly op: 'dense';
+  readonly layer: string;
+  readonly in: View;
+  readonly out: View;
+  readonly units: number;
+  readonly weights: number;
+  readonly bias: number | null;
+  readonly relu: boolean;
+}
+
+export interface SoftmaxStep {
+  readonly op: 'softmax';
+  readonly layer: string;
+  readonly in: View;
+  readonly out: View;
+}
+
+export type Step = ConvStep | ScaleShiftStep | BiasReluStep | AddStep | PoolStep | GlobalAvgPoolStep | FlattenStep | DenseStep | SoftmaxStep;
+
+export interface Program {
+  readonly format: 'cusnn-program/1';
+  readonly model: string;
+  readonly batch: number;
+  /** Device activation buffers, sizes in floats (shared by layers whose lifetimes do not overlap). */
+  readonly buffers: readonly number[];
+  /** Weight tensors: name (for errors) and length in floats; the data travels beside the program. */
+  readonly tensors: readonly { readonly name: string; readonly floats: number }[];
+  /** Number of zero counters (one per counted activation, 64-bit on the device). */
+  readonly zeroCounters: number;
+  readonly input: View;
+  readonly output: View;
+  /**
+   * Layer name -> the view holding its output. Only layers the lowering was asked to keep (and the
+   * output) are guaranteed intact after a forward pass; other buffers are reused by later layers.
+   */
+  readonly views: Readonly<Record<string, View>>;
+  readonly steps: readonly Step[];
+}
