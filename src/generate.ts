@@ -53,7 +53,8 @@ export function generate(o: GenerateOptions): Generated {
   const sparsity = sparsityProfile(graph, weights, { calibration });
   step(`input sparsity: ${sparsity.activationSource}`);
 
-  const plan = planNetwork(graph, profile, sparsity, { batch: o.batch ?? 1, weightsSource: weights.source, force: o.force });
+  const plan = planNetwork(graph, profile, sparsity, { batch: o.batch ?? 1, weightsSource: weights.source, force: o.force,
+    weightsRef: { path: o.weights ?? null, seed: o.seed ?? 0, fillMissing: o.fillMissing ?? false } });
   const sparse = plan.convs.filter((c) => c.decision === 'act-sparse').length;
   step(`plan for ${profile.arch} (${profile.board}): ${plan.convs.length} convs, ${sparse} act-sparse, ${plan.convs.length - sparse} cuDNN`);
 

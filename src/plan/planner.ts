@@ -6,7 +6,7 @@ import type { SparsityProfile } from '../sparsity/types.js';
 import { kernelResources } from './act-sparse-resources.js';
 import { actSparseUs, cudnnConvUs } from './cost.js';
 import { chooseTiles, type ActSparseProblem, type TileChoice } from './tiles.js';
-import type { ConvPlan, NetworkPlan } from './types.js';
+import type { ConvPlan, NetworkPlan, WeightsRef } from './types.js';
 
 /** The generated kernel must beat cuDNN's estimate by this factor: the models are coarse. */
 export const SPEEDUP_MARGIN = 1.1;
@@ -14,6 +14,8 @@ export const SPEEDUP_MARGIN = 1.1;
 export interface PlanOptions {
   readonly batch: number;
   readonly weightsSource: string;
+  /** Recorded in the plan so the runtime loads the same weights by default. */
+  readonly weightsRef?: WeightsRef;
   /** Force every eligible conv to one path (tests, ablations); default: the cost model decides. */
   readonly force?: 'cudnn' | 'act-sparse';
 }
@@ -146,6 +148,7 @@ export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o:
     board: p.board,
     batch: o.batch,
     weights: o.weightsSource,
+    weightsRef: o.weightsRef ?? { path: null, seed: 0, fillMissing: false },
     sparsitySource: sp.activationSource,
     convs,
   };

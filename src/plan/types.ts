@@ -80,13 +80,22 @@ export interface ConvPlan {
   readonly fusedRelu: boolean;
 }
 
+export interface WeightsRef {
+  readonly path: string | null;
+  readonly seed: number;
+  readonly fillMissing: boolean;
+}
+
 export interface NetworkPlan {
   readonly format: 'cusnn-plan/1';
   readonly model: string;
   readonly arch: ArchName;
   readonly board: string;
   readonly batch: number;
+  /** The weights, in words. */
   readonly weights: string;
+  /** How to load the same weights again (the runtime's default): the path as given, or synthetic with this seed. */
+  readonly weightsRef: WeightsRef;
   readonly sparsitySource: string;
   readonly convs: readonly ConvPlan[];
 }
