@@ -1,0 +1,103 @@
+// `cusnn-gen run <dir> --images ...` and `cusnn-gen calibrate <dir> --images DIR`: the whole
+// network on the GPU through the folder's addon.
+import { writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { listImages } from '../runtime/images.js';
+import { loadNetwork, type SwitchMode } from '../runtime/network.js';
+import { table } from './table.js';
+
+interface RunOptions {
+  images: string[];
+  top: number;
+  save?: string;
+  layer?: string;
+  mode: SwitchMode;
+  math: 'fp32' | 'tf32';
+  weights?: string;
+  fillMissing?: boolean;
+  batch?: number;
+}
+
+/** A float32 array as a NumPy .npy file (format 1.0, little-endian '<f4', C order). */
+export function npyBytes(data: Float32Array, shape: readonly number[]): Buffer {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const unpadded = 10 + header.length + 1;
+  header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
+  const pre = Buffer.alloc(10);
+  pre.write('\x93NUMPY', 0, 'latin1');
+  pre[6] = 1;
+  pre[7] = 0;
+  pre.writeUInt16LE(header.length, 8);
+  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+}
+
+const modeOption = () => new Option('--mode <mode>', 'static: the plan; dynamic: per-layer threshold decided on the device; cudnn: cuDNN only').choices(['static', 'dynamic', 'cudnn']).default('static');
+const mathOption = () => new Option('--math <math>', 'fp32 (exact, FMA) or tf32').choices(['fp32', 'tf32']).default('fp32');
+
+export function runCommand(print: (s: string) => void = console.log): Command {
+  return new Command('run')
+    .description('run the network of a generated folder on the GPU: top classes, time, optional .npy output')
+    .argument('<dir>', 'generated folder with a built addon (cusnn-gen build <dir>)')
+    .requiredOption('--images <paths...>', 'image folder or files in the original format (224x224x3 float32 BGR HWC)')
+    .option('--top <k>', 'classes to print per image', (v: string) => Number(v), 5)
+    .option('--save <file.npy>', 'write the output (or --layer\'s output) as a NumPy file')
+    .option('--layer <name>', 'with --save: save this layer\'s output instead of the network output')
+    .option('--weights <path>', 'weights (default: as recorded in plan.json)')
+    .option('--fill-missing', 'fill tensors missing from --weights synthetically')
+    .option('--batch <n>', 'images per forward (default: all at once)', (v: string) => Number(v))
+    .addOption(modeOption())
+    .addOption(mathOption())
+    .action((dir: string, o: RunOptions) => {
+      const files = listImages(o.images.length === 1 ? o.images[0]! : o.images);
+      const net = loadNetwork(dir, { weights: o.weights, fillMissing: o.fillMissing, mode: o.mode, math: o.math, keep: o.layer ? [o.layer] : [] });
+      try {
+        const batch = o.batch ?? files.length;
+        const outs: Float32Array[] = [];
+        const rows: string[][] = [];
+        const classes = net.graph.layers[net.graph.layers.length - 1]!.shape[0];
+        for (let i = 0; i < files.length; i += batch) {
+          const chunk = files.slice(i, i + batch);
+          const y = net.infer(chunk);
+          outs.push(o.layer ? net.output(o.layer, chunk.length) : y);
+          chunk.forEach((f, j) => {
+            const scores = y.subarray(j * classes, (j + 1) * classes);
+            const top = [...scores.keys()].sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, o.top);
+            rows.push([f, top.map((c) => `${c} (${scores[c]!.toFixed(4)})`).join('  ')]);
+          });
+        }
+        print(table(['image', `top ${o.top}: class (score)`], rows));
+        const t = net.time(Math.min(batch, files.length), 100);
+        print(`${net.plan.model} ${o.mode} batch ${Math.min(batch, files.length)}: median ${t.medianUs.toFixed(1)} us per forward (p10 ${t.p10Us.toFixed(1)}, p90 ${t.p90Us.toFixed(1)}; CUDA graph replays)`);
+        if (o.save) {
+          const all = new Float32Array(outs.reduce((n, a) => n + a.length, 0));
+          let at = 0;
+          for (const a of outs) { all.set(a, at); at += a.length; }
+          const shape = o.layer ? [files.length, ...net.graph.layers.find((l) => l.name === o.layer)!.shape] : [files.length, classes];
+          writeFileSync(o.save, npyBytes(all, shape));
+          print(`wrote ${o.save} (${shape.join('x')})`);
+        }
+      } finally {
+        net.dispose();
+      }
+    });
+}
+
+export function calibrateCommand(print: (s: string) => void = console.log): Command {
+  return new Command('calibrate')
+    .description('measure every conv\'s input sparsity on the GPU over images; writes <dir>/calibration.json for --calibration')
+    .argument('<dir>', 'generated folder with a built addon')
+    .requiredOption('--images <dir>', 'image folder in the original format')
+    .option('--weights <path>', 'weights (default: as recorded in plan.json)')
+    .option('--fill-missing', 'fill tensors missing from --weights synthetically')
+    .option('--out <file>', 'where to write (default: <dir>/calibration.json)')
+    .action((dir: string, o: { images: string; weights?: string; fillMissing?: boolean; out?: string }) => {
+      const net = loadNetwork(dir, { weights: o.weights, fillMissing: o.fillMissing });
+      try {
+        const cal = net.calibrate(o.images, o.out);
+        print(table(['conv', 'input zeros'], Object.entries(cal.layers).map(([l, v]) => [l, `${(100 * v.inputSparsity).toFixed(2)}%`])));
+        print(`measured over ${cal.images} images; wrote ${o.out ?? `${dir}/calibration.json`}`);
+      } finally {
+        net.dispose();
+      }
+    });
+}

@@ -1,0 +1,164 @@
+// The TypeScript API over the native runtime: load a generated folder, run it on the GPU,
+// measure input sparsity (calibration). Lowering happens here, execution in the addon.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildModel } from '../model/zoo/index.js';
+import type { Graph } from '../model/ir.js';
+import type { NetworkPlan } from '../plan/types.js';
+import type { Calibration } from '../sparsity/calibration.js';
+import { loadWeights } from '../weights/load.js';
+import type { WeightSet } from '../weights/store.js';
+import { loadAddon, type NativeRuntime } from './addon.js';
+import { listImages, preprocess, readImage } from './images.js';
+import { lowerNetwork } from './lower.js';
+import type { Program } from './program.js';
+
+export type SwitchMode = 'static' | 'dynamic' | 'cudnn';
+
+export interface LoadOptions {
+  /** Weights path; default: what plan.json records (the generator's --weights, or synthetic with its seed). */
+  readonly weights?: string;
+  readonly fillMissing?: boolean;
+  readonly seed?: number;
+  /** static: the plan's decisions; dynamic: decided per layer on the device from the zero count; cudnn: every conv on cuDNN. */
+  readonly mode?: SwitchMode;
+  readonly math?: 'fp32' | 'tf32';
+  /** Layers whose outputs must be readable after a forward pass (`output(layer)`). */
+  readonly keep?: readonly string[];
+}
+
+export interface LayerInfo {
+  readonly name: string;
+  readonly op: string;
+  readonly shape: readonly [number, number, number];
+  /** For convs: the planner's path. */
+  readonly path?: 'cudnn' | 'act-sparse';
+  readonly kernel?: string | null;
+}
+
+export function readPlanFile(dir: string): NetworkPlan {
+  const file = join(dir, 'plan.json');
+  let plan: NetworkPlan;
+  try {
+    plan = JSON.parse(readFileSync(file, 'utf8')) as NetworkPlan;
+  } catch (e) {
+    throw new Error(`${file}: cannot read (${(e as Error).message}); is ${dir} a folder written by cusnn-gen?`);
+  }
+  if (plan.format !== 'cusnn-plan/1') throw new Error(`${file}: unknown format ${JSON.stringify(plan.format)}`);
+  return plan;
+}
+
+/** One lowered program per batch size, created on first use. */
+interface Instance {
+  readonly program: Program;
+  readonly runtime: NativeRuntime;
+}
+
+export class Network {
+  private readonly instances = new Map<string, Instance>();
+  private disposed = false;
+
+  constructor(
+    readonly dir: string,
+    readonly graph: Graph,
+    readonly plan: NetworkPlan,
+    readonly weights: WeightSet,
+    private readonly options: LoadOptions,
+  ) {}
+
+  layers(): LayerInfo[] {
+    const convs = new Map(this.plan.convs.map((c) => [c.layer, c]));
+    return this.graph.layers.map((l) => {
+      const c = convs.get(l.name);
+      return c ? { name: l.name, op: l.op, shape: [...l.shape] as [number, number, number], path: c.decision === 'act-sparse' ? 'act-sparse' : 'cudnn', kernel: c.kernelName }
+        : { name: l.name, op: l.op, shape: [...l.shape] as [number, number, number] };
+    });
+  }
+
+  private instance(batch: number, countZeros: boolean, mode: SwitchMode = this.options.mode ?? 'static'): Instance {
+    if (this.disposed) throw new Error(`${this.dir}: network was disposed`);
+    const key = `${batch}/${countZeros}/${mode}`;
+    const hit = this.instances.get(key);
+    if (hit) return hit;
+    const lowered = lowerNetwork(this.graph, this.plan, this.weights, {
+      batch,
+      mode: mode === 'cudnn' ? 'cudnn' : 'plan',
+      keep: this.options.keep,
+      countZeros: countZeros || mode === 'dynamic',
+    });
+    const addon = loadAddon(this.dir);
+    const runtime = addon.createRuntime(JSON.stringify(lowered.program), lowered.tensors, { mode, math: this.options.math ?? 'fp32' });
+    const inst = { program: lowered.program, runtime };
+    this.instances.set(key, inst);
+    return inst;
+  }
+
+  /** Runs a batch: NCHW preprocessed floats (batch inferred from the length), or image files in the original's format. */
+  infer(input: Float32Array | readonly string[]): Float32Array {
+    const x = input instanceof Float32Array ? input : this.preprocessFiles(input);
+    const per = this.graph.layers[0]!.shape.reduce((a, b) => a * b, 1);
+    if (x.length === 0 || x.length % per !== 0) throw new Error(`${this.plan.model}: input has ${x.length} floats, not a multiple of ${per} (one ${this.graph.layers[0]!.shape.join('x')} image)`);
+    return this.instance(x.length / per, false).runtime.run(x);
+  }
+
+  /** Output of a layer named in `keep` after the last `infer` at this batch size. */
+  output(layer: string, batch = 1): Float32Array {
+    if (!(this.options.keep ?? []).includes(layer) && this.graph.layers[this.graph.layers.length - 1]!.name !== layer) {
+      throw new Error(`${this.plan.model}: layer '${layer}' was not kept; load the network with keep: ['${layer}']`);
+    }
+    return this.instance(batch, false).runtime.readView(layer);
+  }
+
+  preprocessFiles(files: readonly string[]): Float32Array {
+    if (files.length === 0) throw new Error('no images given');
+    return preprocess(files.map((f) => readImage(f)), this.graph.preprocessing);
+  }
+
+  /**
+   * Measures each conv's input sparsity on the GPU over `images` (one image per forward, counters
+   * on the device) and writes calibration.json into the folder (or `out`); the planner reads it.
+   */
+  calibrate(images: string | readonly string[], out = join(this.dir, 'calibration.json')): Calibration {
+    const files = listImages(images);
+    const inst = this.instance(1, true);
+    const convs = inst.program.steps.filter((s) => s.op === 'conv');
+    const zeros = new Float64Array(inst.program.zeroCounters);
+    for (const f of files) {
+      inst.runtime.run(this.preprocessFiles([f]));
+      const z = inst.runtime.zeroCounts();
+      for (let i = 0; i < zeros.length; i++) zeros[i]! += z[i]!;
+    }
+    const layers: Record<string, { inputSparsity: number }> = {};
+    for (const c of convs) {
+      if (c.op !== 'conv' || c.inZeros === null) continue;
+      const elems = c.in.c * c.in.h * c.in.w * files.length;
+      layers[c.layer] = { inputSparsity: zeros[c.inZeros]! / elems };
+    }
+    const cal: Calibration = { format: 'cusnn-calibration/1', model: this.plan.model, images: files.length, weights: this.weights.source, layers };
+    writeFileSync(out, `${JSON.stringify(cal, null, 2)}\n`);
+    return cal;
+  }
+
+  /** Median / p10 / p90 of whole-forward CUDA graph replays at `batch`, in microseconds. */
+  time(batch: number, iters: number, mode?: SwitchMode): { medianUs: number; p10Us: number; p90Us: number } {
+    return this.instance(batch, false, mode).runtime.timeForward(iters);
+  }
+
+  dispose(): void {
+    for (const i of this.instances.values()) i.runtime.dispose();
+    this.instances.clear();
+    this.disposed = true;
+  }
+}
+
+export function loadNetwork(dir: string, o: LoadOptions = {}): Network {
+  const plan = readPlanFile(dir);
+  const graph = buildModel(plan.model);
+  const ref = plan.weightsRef;
+  const weights = loadWeights(graph, {
+    path: o.weights ?? ref?.path ?? undefined,
+    seed: o.seed ?? ref?.seed ?? 0,
+    fillMissing: o.fillMissing ?? ref?.fillMissing ?? false,
+  });
+  return new Network(dir, graph, plan, weights, o);
+}
