@@ -101,6 +101,23 @@ export class Network {
     return this.instance(x.length / per, false).runtime.run(x);
   }
 
+  /** `infer` through a given switch mode (cuSNN path vs cuDNN-only path side by side). */
+  inferWith(x: Float32Array, mode: SwitchMode): Float32Array {
+    const per = this.graph.layers[0]!.shape.reduce((a, b) => a * b, 1);
+    return this.instance(x.length / per, false, mode).runtime.run(x);
+  }
+
+  /** The lowered program run at this batch and mode. */
+  programFor(batch: number, mode: SwitchMode): Program {
+    return this.instance(batch, false, mode).program;
+  }
+
+  /** Median / p10 / p90 of one step captured alone (after a forward at this batch and mode). */
+  timeStep(batch: number, mode: SwitchMode, step: number, iters: number): { medianUs: number; p10Us: number; p90Us: number } {
+    if (step < 0) throw new Error(`${this.plan.model}: no such step`);
+    return this.instance(batch, false, mode).runtime.timeStep(step, iters);
+  }
+
   /** Output of a layer named in `keep` after the last `infer` at this batch size. */
   output(layer: string, batch = 1): Float32Array {
     if (!(this.options.keep ?? []).includes(layer) && this.graph.layers[this.graph.layers.length - 1]!.name !== layer) {
