@@ -1,0 +1,41 @@
+// `cusnn-gen build <dir>`: compiles a generated folder's kernels and the native runtime into its
+// Node addon (<dir>/build/), then says whether this machine can run it.
+import { Command } from 'commander';
+import { relative } from 'node:path';
+import { buildAddon } from '../build/addon.js';
+import { loadAddon } from '../runtime/addon.js';
+
+interface BuildOptions {
+  arch?: string;
+  jobs?: number;
+  verbose?: boolean;
+  quiet?: boolean;
+}
+
+export function buildCommand(): Command {
+  return new Command('build')
+    .description('build the Node addon of a generated folder (kernels + native runtime) into <dir>/build/')
+    .argument('<dir>', 'a folder written by cusnn-gen, e.g. generated/resnet152-sm_90')
+    .option('--arch <sm_xx>', 'compile for this architecture instead of the folder\'s (CUDA 13 cannot target sm_70: use e.g. --arch sm_90)')
+    .option('-j, --jobs <n>', 'parallel compile jobs (default: all cores)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`--jobs must be a positive integer, got '${v}'`);
+      return n;
+    })
+    .option('-v, --verbose', 'print the whole CMake and compiler log')
+    .option('-q, --quiet', 'print only errors')
+    .action(async (dir: string, o: BuildOptions) => {
+      const say = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
+      const log = (line: string): void => {
+        if (o.verbose || line.startsWith('[build]') || /error|warning:/i.test(line)) say(line);
+      };
+      const node = await buildAddon(dir, { arch: o.arch, jobs: o.jobs, log });
+      try {
+        const { device } = loadAddon(dir);
+        say(`device: ${device!.name} (${device!.sm}); the addon runs here`);
+      } catch (e) {
+        say(`note: ${(e as Error).message}`);
+      }
+      process.stdout.write(`${relative(process.cwd(), node) || node}\n`);
+    });
+}

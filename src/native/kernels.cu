@@ -1,0 +1,378 @@
+// Element-wise and helper kernels of the native runtime (declared in kernels.hpp).
+//
+// Layout: one grid row (blockIdx.y) per batch item, a grid-stride loop over the item's elements
+// along x, 256 threads per block. Counting kernels keep a per-thread count, reduce it per warp
+// with shuffles, then per block through shared memory, and add it to the 64-bit counter with one
+// atomicAdd per block.
+#include "kernels.hpp"
+
+#include <cfloat>
+#include <cmath>
+
+namespace cusnn {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kMaxBlocksX = 2048;
+
+inline dim3 gridFor(long long elems, int batch) {
+  long long bx = (elems + kThreads - 1) / kThreads;
+  if (bx < 1) bx = 1;
+  if (bx > kMaxBlocksX) bx = kMaxBlocksX;
+  return dim3(static_cast<unsigned>(bx), static_cast<unsigned>(batch));
+}
+
+// Block-wide sum of per-thread counts, one atomicAdd per block. Every thread of the (1-D, multiple
+// of 32) block must call it.
+__device__ __forceinline__ void blockCountAdd(unsigned cnt, unsigned long long* counter) {
+  __shared__ unsigned warpSums[32];
+  for (int o = 16; o > 0; o >>= 1) cnt += __shfl_down_sync(0xffffffffu, cnt, o);
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  if (lane == 0) warpSums[warp] = cnt;
+  __syncthreads();
+  if (warp == 0) {
+    const int warps = (blockDim.x + 31) >> 5;
+    cnt = lane < warps ? warpSums[lane] : 0u;
+    for (int o = 16; o > 0; o >>= 1) cnt += __shfl_down_sync(0xffffffffu, cnt, o);
+    if (lane == 0 && cnt != 0u) atomicAdd(counter, static_cast<unsigned long long>(cnt));
+  }
+}
+
+__device__ __forceinline__ float blockReduceMax(float v, float* shared) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+  __syncthreads();
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < warps ? shared[lane] : -FLT_MAX;
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+    if (lane == 0) shared[0] = v;
+  }
+  __syncthreads();
+  return shared[0];
+}
+
+__device__ __forceinline__ float blockReduceSum(float v, float* shared) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+  __syncthreads();
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < warps ? shared[lane] : 0.0f;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    if (lane == 0) shared[0] = v;
+  }
+  __syncthreads();
+  return shared[0];
+}
+
+template <bool SCALE, bool SHIFT, bool RELU, bool COUNT>
+__global__ void __launch_bounds__(kThreads) affineKernel(const float* in, long long inBs, float* out, long long outBs,
+                                                          long long chw, int hw, const float* __restrict__ scale,
+                                                          const float* __restrict__ shift, unsigned long long* counter) {
+  const float* x = in + blockIdx.y * inBs;
+  float* y = out + blockIdx.y * outBs;
+  unsigned cnt = 0;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < chw;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    float v = x[i];
+    if (SCALE || SHIFT) {
+      const int ch = static_cast<int>(i / hw);
+      if (SCALE && SHIFT) v = fmaf(v, __ldg(scale + ch), __ldg(shift + ch));
+      else if (SCALE) v *= __ldg(scale + ch);
+      else v += __ldg(shift + ch);
+    }
+    if (RELU) v = fmaxf(v, 0.0f);
+    y[i] = v;
+    if (COUNT) cnt += (v == 0.0f);
+  }
+  if (COUNT) blockCountAdd(cnt, counter);
+}
+
+template <bool SCALE, bool SHIFT, bool RELU, bool COUNT>
+cudaError_t affine4(const DevView& in, const DevView& out, const float* scale, const float* shift,
+                    unsigned long long* counter, int batch, cudaStream_t stream) {
+  const long long chw = in.chw();
+  affineKernel<SCALE, SHIFT, RELU, COUNT><<<gridFor(chw, batch), kThreads, 0, stream>>>(
+      in.p, in.bs, out.p, out.bs, chw, in.h * in.w, scale, shift, counter);
+  return cudaGetLastError();
+}
+
+template <bool SCALE, bool SHIFT>
+cudaError_t affine2(const DevView& in, const DevView& out, const float* scale, const float* shift, bool relu,
+                    unsigned long long* counter, int batch, cudaStream_t stream) {
+  if (relu) {
+    return counter ? affine4<SCALE, SHIFT, true, true>(in, out, scale, shift, counter, batch, stream)
+                   : affine4<SCALE, SHIFT, true, false>(in, out, scale, shift, counter, batch, stream);
+  }
+  return counter ? affine4<SCALE, SHIFT, false, true>(in, out, scale, shift, counter, batch, stream)
+                 : affine4<SCALE, SHIFT, false, false>(in, out, scale, shift, counter, batch, stream);
+}
+
+template <bool RELU, bool COUNT>
+__global__ void __launch_bounds__(kThreads) addKernel(const float* a, long long aBs, const float* b, long long bBs,
+                                                       float* out, long long outBs, long long chw,
+                                                       unsigned long long* counter) {
+  const float* xa = a + blockIdx.y * aBs;
+  const float* xb = b + blockIdx.y * bBs;
+  float* y = out + blockIdx.y * outBs;
+  unsigned cnt = 0;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < chw;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    float v = xa[i] + xb[i];
+    if (RELU) v = fmaxf(v, 0.0f);
+    y[i] = v;
+    if (COUNT) cnt += (v == 0.0f);
+  }
+  if (COUNT) blockCountAdd(cnt, counter);
+}
+
+template <bool MAX, bool COUNT>
+__global__ void __launch_bounds__(kThreads) poolKernel(const float* __restrict__ in, long long inBs, int c, int h, int w,
+                                                        float* __restrict__ out, long long outBs, int ho, int wo,
+                                                        int kh, int kw, int sh, int sw, int pt, int pl,
+                                                        unsigned long long* counter) {
+  const float* x = in + blockIdx.y * inBs;
+  float* y = out + blockIdx.y * outBs;
+  const long long total = 1LL * c * ho * wo;
+  const float inv = 1.0f / static_cast<float>(kh * kw);
+  unsigned cnt = 0;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int ch = static_cast<int>(i / (ho * wo));
+    const int rem = static_cast<int>(i % (ho * wo));
+    const int oy = rem / wo, ox = rem % wo;
+    const float* xc = x + 1LL * ch * h * w;
+    float acc = MAX ? -FLT_MAX : 0.0f;
+    for (int ky = 0; ky < kh; ++ky) {
+      const int iy = oy * sh + ky - pt;
+      for (int kx = 0; kx < kw; ++kx) {
+        const int ix = ox * sw + kx - pl;
+        const float v = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? __ldg(xc + iy * w + ix) : 0.0f;
+        acc = MAX ? fmaxf(acc, v) : acc + v;
+      }
+    }
+    if (!MAX) acc *= inv;
+    y[i] = acc;
+    if (COUNT) cnt += (acc == 0.0f);
+  }
+  if (COUNT) blockCountAdd(cnt, counter);
+}
+
+// One warp per (batch item, channel).
+__global__ void __launch_bounds__(kThreads) gapKernel(const float* __restrict__ in, long long inBs, int c, int hw,
+                                                       float* __restrict__ out, long long outBs, int batch) {
+  const long long warpId = (blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x) >> 5;
+  const int lane = threadIdx.x & 31;
+  if (warpId >= 1LL * batch * c) return;  // whole warps leave together
+  const int n = static_cast<int>(warpId / c), ch = static_cast<int>(warpId % c);
+  const float* x = in + n * inBs + 1LL * ch * hw;
+  float s = 0.0f;
+  for (int i = lane; i < hw; i += 32) s += __ldg(x + i);
+  for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
+  if (lane == 0) out[n * outBs + ch] = s / static_cast<float>(hw);
+}
+
+__global__ void __launch_bounds__(kThreads) flattenHwcKernel(const float* __restrict__ in, long long inBs, int c, int h,
+                                                              int w, float* __restrict__ out, long long outBs) {
+  const float* x = in + blockIdx.y * inBs;
+  float* y = out + blockIdx.y * outBs;
+  const long long total = 1LL * c * h * w;
+  const int hw = h * w;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    // i indexes the output (y * w + x) * c + ch: consecutive threads write consecutive floats.
+    const int ch = static_cast<int>(i % c);
+    const int pix = static_cast<int>(i / c);
+    y[i] = __ldg(x + 1LL * ch * hw + pix);
+  }
+}
+
+// One block per batch item.
+__global__ void __launch_bounds__(kThreads) softmaxKernel(const float* in, long long inBs, float* out, long long outBs,
+                                                           long long n) {
+  __shared__ float shared[32];
+  const float* x = in + blockIdx.x * inBs;
+  float* y = out + blockIdx.x * outBs;
+  float m = -FLT_MAX;
+  for (long long i = threadIdx.x; i < n; i += blockDim.x) m = fmaxf(m, x[i]);
+  m = blockReduceMax(m, shared);
+  float s = 0.0f;
+  for (long long i = threadIdx.x; i < n; i += blockDim.x) s += expf(x[i] - m);
+  s = blockReduceSum(s, shared);
+  const float inv = 1.0f / s;
+  for (long long i = threadIdx.x; i < n; i += blockDim.x) y[i] = expf(x[i] - m) * inv;
+}
+
+__global__ void __launch_bounds__(kThreads) countZerosKernel(const float* __restrict__ in, long long inBs, long long chw,
+                                                              unsigned long long* counter) {
+  const float* x = in + blockIdx.y * inBs;
+  unsigned cnt = 0;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < chw;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    cnt += (__ldg(x + i) == 0.0f);
+  }
+  blockCountAdd(cnt, counter);
+}
+
+__global__ void __launch_bounds__(kThreads) padCopyKernel(const float* __restrict__ in, long long inBs, int c, int h,
+                                                           int w, float* __restrict__ dst, int h2, int w2, int pt,
+                                                           int pl) {
+  const float* x = in + blockIdx.y * inBs;
+  const long long total = 1LL * c * h2 * w2;
+  float* y = dst + blockIdx.y * total;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int ch = static_cast<int>(i / (1LL * h2 * w2));
+    const int rem = static_cast<int>(i % (1LL * h2 * w2));
+    const int iy = rem / w2 - pt, ix = rem % w2 - pl;
+    y[i] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? __ldg(x + (1LL * ch * h + iy) * w + ix) : 0.0f;
+  }
+}
+
+__global__ void fillKernel(float* p, size_t n, float v) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    p[i] = v;
+  }
+}
+
+__device__ __forceinline__ unsigned hash32(unsigned x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+__global__ void fillRandomKernel(float* p, long long bs, long long chw, unsigned seed, float zeroFraction) {
+  float* y = p + blockIdx.y * bs;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < chw;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const unsigned h1 = hash32(static_cast<unsigned>(i) ^ hash32(seed + 0x9e3779b9u * (blockIdx.y + 1)));
+    const unsigned h2 = hash32(h1 ^ 0x85ebca6bu);
+    const float u = (h1 >> 8) * (1.0f / 16777216.0f);
+    const float v = ((h2 >> 8) + 0.5f) * (2.0f / 16777216.0f) - 1.0f;
+    y[i] = u < zeroFraction ? 0.0f : v;
+  }
+}
+
+__global__ void maxAbsDiffKernel(const float* __restrict__ a, long long aBs, const float* __restrict__ b,
+                                 long long chw, float* result) {
+  const float* xa = a + blockIdx.y * aBs;
+  const float* xb = b + blockIdx.y * chw;
+  float d = 0.0f, m = 0.0f;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < chw;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    float di = fabsf(xa[i] - xb[i]);
+    if (!(di <= FLT_MAX)) di = FLT_MAX;  // NaN or inf
+    float mi = fabsf(xb[i]);
+    if (!(mi <= FLT_MAX)) mi = FLT_MAX;
+    d = fmaxf(d, di);
+    m = fmaxf(m, mi);
+  }
+  // Non-negative floats order like their bit patterns.
+  atomicMax(reinterpret_cast<unsigned*>(result), __float_as_uint(d));
+  atomicMax(reinterpret_cast<unsigned*>(result + 1), __float_as_uint(m));
+}
+
+__global__ void setBranchKernel(cudaGraphConditionalHandle hSparse, cudaGraphConditionalHandle hDense, bool hasDense,
+                                const unsigned long long* counter, double total, double threshold) {
+  const bool sparse = static_cast<double>(*counter) / total >= threshold;
+  cudaGraphSetConditional(hSparse, sparse ? 1u : 0u);
+  if (hasDense) cudaGraphSetConditional(hDense, sparse ? 0u : 1u);
+}
+
+}  // namespace
+
+cudaError_t launchAffine(const DevView& in, const DevView& out, const float* scale, const float* shift, bool relu,
+                         unsigned long long* counter, int batch, cudaStream_t stream) {
+  if (scale && shift) return affine2<true, true>(in, out, scale, shift, relu, counter, batch, stream);
+  if (scale) return affine2<true, false>(in, out, scale, shift, relu, counter, batch, stream);
+  if (shift) return affine2<false, true>(in, out, scale, shift, relu, counter, batch, stream);
+  return affine2<false, false>(in, out, scale, shift, relu, counter, batch, stream);
+}
+
+cudaError_t launchAdd(const DevView& a, const DevView& b, const DevView& out, bool relu, unsigned long long* counter,
+                      int batch, cudaStream_t stream) {
+  const long long chw = out.chw();
+  const dim3 grid = gridFor(chw, batch);
+  if (relu && counter) addKernel<true, true><<<grid, kThreads, 0, stream>>>(a.p, a.bs, b.p, b.bs, out.p, out.bs, chw, counter);
+  else if (relu) addKernel<true, false><<<grid, kThreads, 0, stream>>>(a.p, a.bs, b.p, b.bs, out.p, out.bs, chw, counter);
+  else if (counter) addKernel<false, true><<<grid, kThreads, 0, stream>>>(a.p, a.bs, b.p, b.bs, out.p, out.bs, chw, counter);
+  else addKernel<false, false><<<grid, kThreads, 0, stream>>>(a.p, a.bs, b.p, b.bs, out.p, out.bs, chw, counter);
+  return cudaGetLastError();
+}
+
+cudaError_t launchPool(bool isMax, const DevView& in, const DevView& out, int kh, int kw, int sh, int sw, int pt,
+                       int pl, unsigned long long* counter, int batch, cudaStream_t stream) {
+  const dim3 grid = gridFor(out.chw(), batch);
+#define CUSNN_POOL(M, C)                                                                                     \
+  poolKernel<M, C><<<grid, kThreads, 0, stream>>>(in.p, in.bs, in.c, in.h, in.w, out.p, out.bs, out.h, out.w, \
+                                                  kh, kw, sh, sw, pt, pl, counter)
+  if (isMax && counter) CUSNN_POOL(true, true);
+  else if (isMax) CUSNN_POOL(true, false);
+  else if (counter) CUSNN_POOL(false, true);
+  else CUSNN_POOL(false, false);
+#undef CUSNN_POOL
+  return cudaGetLastError();
+}
+
+cudaError_t launchGlobalAvgPool(const DevView& in, const DevView& out, int batch, cudaStream_t stream) {
+  const long long threads = 32LL * batch * in.c;
+  const unsigned blocks = static_cast<unsigned>((threads + kThreads - 1) / kThreads);
+  gapKernel<<<blocks, kThreads, 0, stream>>>(in.p, in.bs, in.c, in.h * in.w, out.p, out.bs, batch);
+  return cudaGetLastError();
+}
+
+cudaError_t launchFlattenHwc(const DevView& in, const DevView& out, int batch, cudaStream_t stream) {
+  flattenHwcKernel<<<gridFor(in.chw(), batch), kThreads, 0, stream>>>(in.p, in.bs, in.c, in.h, in.w, out.p, out.bs);
+  return cudaGetLastError();
+}
+
+cudaError_t launchSoftmax(const DevView& in, const DevView& out, int batch, cudaStream_t stream) {
+  softmaxKernel<<<batch, kThreads, 0, stream>>>(in.p, in.bs, out.p, out.bs, in.chw());
+  return cudaGetLastError();
+}
+
+cudaError_t launchCountZeros(const DevView& v, unsigned long long* counter, int batch, cudaStream_t stream) {
+  countZerosKernel<<<gridFor(v.chw(), batch), kThreads, 0, stream>>>(v.p, v.bs, v.chw(), counter);
+  return cudaGetLastError();
+}
+
+cudaError_t launchPadCopy(const DevView& in, float* dst, int pt, int pb, int pl, int pr, int batch, cudaStream_t stream) {
+  const int h2 = in.h + pt + pb, w2 = in.w + pl + pr;
+  padCopyKernel<<<gridFor(1LL * in.c * h2 * w2, batch), kThreads, 0, stream>>>(in.p, in.bs, in.c, in.h, in.w, dst, h2,
+                                                                               w2, pt, pl);
+  return cudaGetLastError();
+}
+
+cudaError_t launchFill(float* p, size_t n, float value, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  size_t blocks = (n + kThreads - 1) / kThreads;
+  if (blocks > 4096) blocks = 4096;
+  fillKernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p, n, value);
+  return cudaGetLastError();
+}
+
+cudaError_t launchFillRandom(const DevView& v, int batch, unsigned seed, float zeroFraction, cudaStream_t stream) {
+  fillRandomKernel<<<gridFor(v.chw(), batch), kThreads, 0, stream>>>(v.p, v.bs, v.chw(), seed, zeroFraction);
+  return cudaGetLastError();
+}
+
+cudaError_t launchMaxAbsDiff(const DevView& a, const float* packedB, int batch, float* result, cudaStream_t stream) {
+  maxAbsDiffKernel<<<gridFor(a.chw(), batch), kThreads, 0, stream>>>(a.p, a.bs, packedB, a.chw(), result);
+  return cudaGetLastError();
+}
+
+cudaError_t launchSetBranch(cudaGraphConditionalHandle hSparse, cudaGraphConditionalHandle hDense, bool hasDense,
+                            const unsigned long long* counter, double total, double threshold, cudaStream_t stream) {
+  setBranchKernel<<<1, 1, 0, stream>>>(hSparse, hDense, hasDense, counter, total, threshold);
+  return cudaGetLastError();
+}
+
+}  // namespace cusnn
