@@ -5,6 +5,9 @@ import { checkKernels } from './check.js';
 import { inspectCommand } from './inspect.js';
 import { listCommand } from './list.js';
 import { pruneCommand } from './prune.js';
+import { buildCommand } from './build.js';
+import { calibrateCommand, runCommand } from './run.js';
+import { verifyCommand } from './verify.js';
 import { weightsCommand } from './weights.js';
 import { generate } from '../generate.js';
 import { MODEL_NAMES } from '../model/zoo/index.js';
@@ -62,6 +65,10 @@ export function program(): Command {
   p.addCommand(inspectCommand());
   p.addCommand(weightsCommand());
   p.addCommand(pruneCommand());
+  p.addCommand(buildCommand());
+  p.addCommand(runCommand());
+  p.addCommand(calibrateCommand());
+  p.addCommand(verifyCommand());
   return p;
 }
 
