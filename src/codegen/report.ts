@@ -18,7 +18,7 @@ export function renderReport(plan: NetworkPlan, kernelCount: number): string {
     `- Input sparsity: ${plan.sparsitySource}`,
     `- Convolutions: ${plan.convs.length}; act-sparse: ${sparse.length}, served by ${kernelCount} generated kernels; cuDNN: ${plan.convs.length - sparse.length}`,
     `- Conv FLOPs: ${mflop(totalMacs)} MFLOP dense; ${mflop(usefulMacs)} MFLOP after skipping zeros in act-sparse layers`,
-    `- Cost-model estimate of conv time: ${estCudnn.toFixed(0)} us all-cuDNN, ${estPlan.toFixed(0)} us with this plan (estimates; \`cusnn-gen bench\` measures)`,
+    `- Cost-model estimate of conv time: ${estCudnn.toFixed(0)} us all-cuDNN, ${estPlan.toFixed(0)} us with this plan (estimates; \`cusnn-gen verify\` measures)`,
     '',
     '| # | layer | input CxHxW | filter | output KxHxW | input zeros | weight zeros | decision | kernel | tiles (th x tw, tc, kb, cs) | MFLOP | est. us (cuDNN / ours) |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
