@@ -13,6 +13,8 @@ afterAll(() => rmSync(regen, { recursive: true, force: true }));
 const listFiles = (dir: string): string[] =>
   readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
+    // build/ holds a locally built addon (git-ignored), not generated output
+    .filter((e) => !join(e.parentPath, e.name).slice(dir.length + 1).startsWith('build/'))
     .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
     .sort();
 
