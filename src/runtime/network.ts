@@ -118,12 +118,12 @@ export class Network {
     return this.instance(batch, false, mode).runtime.timeStep(step, iters);
   }
 
-  /** Output of a layer named in `keep` after the last `infer` at this batch size. */
-  output(layer: string, batch = 1): Float32Array {
+  /** Output of a layer named in `keep` after the last forward at this batch size (and mode). */
+  output(layer: string, batch = 1, mode?: SwitchMode): Float32Array {
     if (!(this.options.keep ?? []).includes(layer) && this.graph.layers[this.graph.layers.length - 1]!.name !== layer) {
       throw new Error(`${this.plan.model}: layer '${layer}' was not kept; load the network with keep: ['${layer}']`);
     }
-    return this.instance(batch, false).runtime.readView(layer);
+    return this.instance(batch, false, mode).runtime.readView(layer);
   }
 
   preprocessFiles(files: readonly string[]): Float32Array {

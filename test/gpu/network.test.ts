@@ -1,0 +1,66 @@
+// Whole networks on the GPU: the cuSNN path (every eligible conv forced onto generated kernels, so
+// each kernel of the network runs), the dynamic path and the cuDNN-only path against each other,
+// and the cuDNN-only path against the float64 CPU reference, on fresh random image-like inputs.
+// Synthetic weights; CUSNN_GPU_MODELS=resnet50,densenet121 (default) picks the models.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildAddon } from '../../src/build/addon.js';
+import { generate } from '../../src/generate.js';
+import { preprocess } from '../../src/runtime/images.js';
+import { loadNetwork } from '../../src/runtime/network.js';
+import { referenceForward } from '../../src/runtime/reference.js';
+
+const hasGpu = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' }).status === 0;
+if (!hasGpu) console.warn('gpu/network: no NVIDIA GPU here (nvidia-smi failed): skipping whole-network GPU tests');
+const models = (process.env.CUSNN_GPU_MODELS ?? 'resnet50,densenet121').split(',');
+const seed = Number(process.env.CUSNN_TEST_SEED ?? Date.now() % 1e9);
+
+function randomImage(): Float32Array {
+  // Smooth-ish random image in 0..255 (a plain uniform image is far from real statistics).
+  const img = new Float32Array(224 * 224 * 3);
+  const base = [Math.random() * 255, Math.random() * 255, Math.random() * 255];
+  for (let i = 0; i < img.length; i++) img[i] = Math.min(255, Math.max(0, base[i % 3]! + (Math.random() - 0.5) * 160));
+  return img;
+}
+
+const relErr = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let n = 0;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) {
+    n += (a[i]! - b[i]!) ** 2;
+    d += b[i]! ** 2;
+  }
+  return Math.sqrt(n / d);
+};
+
+describe.skipIf(!hasGpu)(`whole networks on the GPU (seed ${seed})`, () => {
+  for (const model of models) {
+    it(model, { timeout: 900_000 }, async () => {
+      const dir = join(mkdtempSync(join(tmpdir(), 'cusnn-net-')), `${model}-sm_90`);
+      const g = generate({ model, arch: 'sm_90', seed: seed % 1000, force: 'act-sparse', out: dir });
+      await buildAddon(dir, { log: () => {} });
+      const net = loadNetwork(dir, { keep: ['predictions'] });
+      try {
+        const x = preprocess([randomImage()], g.graph.preprocessing);
+        net.inferWith(x, 'static');
+        const ours = net.output('predictions', 1, 'static').slice();
+        net.inferWith(x, 'dynamic');
+        const dyn = net.output('predictions', 1, 'dynamic').slice();
+        net.inferWith(x, 'cudnn');
+        const cudnn = net.output('predictions', 1, 'cudnn').slice();
+        const ref = referenceForward(g.graph, g.weights, x, 1, { keep: (l) => l === 'predictions' }).outputs.get('predictions')!;
+        const e = { oursVsCudnn: relErr(ours, cudnn), dynamicVsCudnn: relErr(dyn, cudnn), cudnnVsReference: relErr(cudnn, ref), oursVsReference: relErr(ours, ref) };
+        console.log(`${model}: logits rel. error ${JSON.stringify(e)}; sparse convs ${g.plan.convs.filter((c) => c.decision === 'act-sparse').length}, kernels ${g.emitted.kernels.length}`);
+        expect(e.oursVsCudnn).toBeLessThanOrEqual(1e-4);
+        expect(e.dynamicVsCudnn).toBeLessThanOrEqual(1e-4);
+        expect(e.cudnnVsReference).toBeLessThanOrEqual(1e-4);
+        expect(e.oursVsReference).toBeLessThanOrEqual(1e-4);
+      } finally {
+        net.dispose();
+      }
+    });
+  }
+});
