@@ -6,6 +6,7 @@ import { render, TEMPLATES_DIR } from '../../src/codegen/handlebars.js';
 import { isCIdentifier, kernelName } from '../../src/codegen/naming.js';
 import { sharedLayout, windowOf } from '../../src/plan/act-sparse-resources.js';
 import type { ActSparseKernelSpec } from '../../src/plan/types.js';
+import { mulberry32 } from '../helpers/random.js';
 
 type Spec = ActSparseKernelSpec;
 
@@ -271,16 +272,6 @@ const MIRRORED_REDUCTION = [
   'acc[i] += red[((sl - 1) * TH * TW + i) * KB + kx];',
 ];
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const popc = (x: number): number => {
   let n = 0;

@@ -18,6 +18,7 @@ import { findNvcc } from '../../src/build/nvcc.js';
 import { loadAddon, type LoadedAddon, type NativeRuntime, type RuntimeOptions } from '../../src/runtime/addon.js';
 import type { ConvStep, Program, Step, View } from '../../src/runtime/program.js';
 import { TINY_PROBLEMS, writeTinyFolder, type TinyFolder, type TinyKernel } from './tiny-folder.js';
+import { mulberry32 } from '../helpers/random.js';
 
 // ------------------------------------------------------------------------------------------------
 // Where this can run.
@@ -37,16 +38,6 @@ const measurements: Record<string, unknown> = { seed: SEED };
 // ------------------------------------------------------------------------------------------------
 // Random data and CPU references (float64, packed [n][c][h][w]).
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 let rnd = mulberry32(SEED);
 
 /** Uniform in (-1, 1), exact zeros with probability zeroFrac. */
