@@ -5,7 +5,7 @@ import { gpuProfile } from './arch/profiles.js';
 import { emitNetwork, type Emitted } from './codegen/emit.js';
 import { buildModel } from './model/zoo/index.js';
 import { paramCount, type Graph } from './model/ir.js';
-import { planNetwork } from './plan/planner.js';
+import { planNetwork, type MeasuredConv } from './plan/planner.js';
 import type { NetworkPlan } from './plan/types.js';
 import { readCalibration } from './sparsity/calibration.js';
 import { sparsityProfile } from './sparsity/profile.js';
@@ -53,7 +53,15 @@ export function generate(o: GenerateOptions): Generated {
   const sparsity = sparsityProfile(graph, weights, { calibration });
   step(`input sparsity: ${sparsity.activationSource}`);
 
-  const plan = planNetwork(graph, profile, sparsity, { batch: o.batch ?? 1, weightsSource: weights.source, force: o.force,
+  const measured = new Map<string, MeasuredConv>();
+  for (const [layer, v] of Object.entries(calibration?.data.layers ?? {})) {
+    if (v.measured) measured.set(layer, { ...v.measured, gpu: calibration!.data.gpu!, arch: calibration!.data.arch! });
+  }
+  if (measured.size > 0) {
+    const same = calibration!.data.arch === profile.arch;
+    step(`measured times of ${measured.size} convs on ${calibration!.data.gpu} (${calibration!.data.arch})${same ? ': they decide those layers' : `: not ${profile.arch}, so ignored`}`);
+  }
+  const plan = planNetwork(graph, profile, sparsity, { batch: o.batch ?? 1, weightsSource: weights.source, force: o.force, measured,
     weightsRef: { path: o.weights ?? null, seed: o.seed ?? 0, fillMissing: o.fillMissing ?? false } });
   const sparse = plan.convs.filter((c) => c.decision === 'act-sparse').length;
   step(`plan for ${profile.arch} (${profile.board}): ${plan.convs.length} convs, ${sparse} act-sparse, ${plan.convs.length - sparse} cuDNN`);

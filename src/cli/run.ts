@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { listImages } from '../runtime/images.js';
 import { loadNetwork, type SwitchMode } from '../runtime/network.js';
+import { addMeasuredTimes } from '../runtime/tune.js';
 import { table } from './table.js';
 
 interface RunOptions {
@@ -84,18 +85,28 @@ export function runCommand(print: (s: string) => void = console.log): Command {
 
 export function calibrateCommand(print: (s: string) => void = console.log): Command {
   return new Command('calibrate')
-    .description('measure every conv\'s input sparsity on the GPU over images; writes <dir>/calibration.json for --calibration')
+    .description('measure every conv\'s input sparsity on the GPU over images, and time both paths of every conv that has a kernel; writes <dir>/calibration.json for --calibration')
     .argument('<dir>', 'generated folder with a built addon')
     .requiredOption('--images <dir>', 'image folder in the original format')
     .option('--weights <path>', 'weights (default: as recorded in plan.json)')
     .option('--fill-missing', 'fill tensors missing from --weights synthetically')
     .option('--out <file>', 'where to write (default: <dir>/calibration.json)')
-    .action((dir: string, o: { images: string; weights?: string; fillMissing?: boolean; out?: string }) => {
+    .option('--no-time', 'measure sparsity only (no per-conv timings of both paths)')
+    .action((dir: string, o: { images: string; weights?: string; fillMissing?: boolean; out?: string; time: boolean }) => {
       const net = loadNetwork(dir, { weights: o.weights, fillMissing: o.fillMissing });
+      const file = o.out ?? `${dir}/calibration.json`;
       try {
-        const cal = net.calibrate(o.images, o.out);
-        print(table(['conv', 'input zeros'], Object.entries(cal.layers).map(([l, v]) => [l, `${(100 * v.inputSparsity).toFixed(2)}%`])));
-        print(`measured over ${cal.images} images; wrote ${o.out ?? `${dir}/calibration.json`}`);
+        let cal = net.calibrate(o.images, file);
+        if (o.time) {
+          const files = listImages(o.images);
+          cal = addMeasuredTimes(net, cal, files[files.length - 1]!, file);
+        }
+        const rows = Object.entries(cal.layers).map(([l, v]) => [l, `${(100 * v.inputSparsity).toFixed(2)}%`,
+          v.measured ? v.measured.cudnnUs.toFixed(1) : '', v.measured ? v.measured.actSparseUs.toFixed(1) : '',
+          v.measured ? `${(v.measured.cudnnUs / v.measured.actSparseUs).toFixed(2)}x` : '']);
+        print(table(['conv', 'input zeros', 'cuDNN us', 'generated us', 'speedup'], rows));
+        const timed = Object.values(cal.layers).filter((v) => v.measured).length;
+        print(`measured over ${cal.images} images${timed ? `; ${timed} convs timed both ways on ${cal.gpu}` : ''}; wrote ${file}`);
       } finally {
         net.dispose();
       }

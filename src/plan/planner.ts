@@ -6,7 +6,7 @@ import type { SparsityProfile } from '../sparsity/types.js';
 import { kernelResources } from './act-sparse-resources.js';
 import { actSparseUs, cudnnConvUs } from './cost.js';
 import { chooseTiles, type ActSparseProblem, type TileChoice } from './tiles.js';
-import type { ConvPlan, NetworkPlan, WeightsRef } from './types.js';
+import type { ActSparseKernelSpec, ConvPlan, NetworkPlan, WeightsRef } from './types.js';
 
 /** The generated kernel must beat cuDNN's estimate by this factor: the models are coarse. */
 export const SPEEDUP_MARGIN = 1.1;
@@ -18,7 +18,26 @@ export interface PlanOptions {
   readonly weightsRef?: WeightsRef;
   /** Force every eligible conv to one path (tests, ablations); default: the cost model decides. */
   readonly force?: 'cudnn' | 'act-sparse';
+  /**
+   * Per-conv timings of both paths measured on the GPU (calibration.json, `cusnn-gen calibrate`).
+   * Where a layer has one, the plan emits exactly the kernel that was measured and decides by the
+   * measurement, not by the cost model.
+   */
+  readonly measured?: ReadonlyMap<string, MeasuredConv>;
 }
+
+export interface MeasuredConv {
+  readonly kernel: string;
+  readonly tiles: Pick<ActSparseKernelSpec, 'th' | 'tw' | 'tc' | 'kb' | 'cs'>;
+  readonly cudnnUs: number;
+  readonly actSparseUs: number;
+  /** The GPU it was measured on, and its architecture (a measurement from another architecture is ignored). */
+  readonly gpu: string;
+  readonly arch: string;
+}
+
+/** The measured generated kernel must beat the measured cuDNN time by this factor (same as runtime/tune.ts). */
+export const MEASURED_MARGIN = 1.03;
 
 interface Epilogue {
   readonly bias: boolean;
@@ -95,6 +114,7 @@ function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProf
 
   const choice = pick(problemOf(graph, conv, p, readers));
   if (!choice) return toCudnn(`no act-sparse tile fits ${p.arch} (threads, shared memory, registers)`);
+  const m = measuredFor(o, p, conv.name, choice.spec);
   const est = actSparseUs(p, choice.spec, o.batch, 1 - facts.inputSparsity)!;
   const speedup = cudnnUs / est.us;
   // The sparsity at which this tile shape starts to win (after the margin), for the reader.
@@ -108,12 +128,13 @@ function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProf
     `${est.waves.toFixed(2)} waves on ${p.smCount} SMs, ${est.bound}-bound; best of ${choice.candidates} tile shapes at the median sparsity of the layers of this shape`;
   const compare = `est. ${us(est.us)} vs cuDNN ${us(cudnnUs)} (${speedup.toFixed(2)}x) at ${pct(facts.inputSparsity)} zeros (${facts.inputSource})` +
     (breakEven === null ? '; never wins on this GPU' : `; break-even ${pct(breakEven)} zeros`);
-  const wins = est.us * SPEEDUP_MARGIN < cudnnUs;
-  if (!wins && o.force !== 'act-sparse') return toCudnn(`cuDNN: ${compare}`, est.us);
+  const measuredText = m && `measured on ${m.gpu}: generated ${us(m.actSparseUs)} vs cuDNN ${us(m.cudnnUs)} (${(m.cudnnUs / m.actSparseUs).toFixed(2)}x) at ${pct(facts.inputSparsity)} zeros`;
+  const wins = m ? m.actSparseUs * MEASURED_MARGIN < m.cudnnUs : est.us * SPEEDUP_MARGIN < cudnnUs;
+  if (!wins && o.force !== 'act-sparse') return toCudnn(m ? `cuDNN: ${measuredText} (the model estimated ${us(est.us)} vs ${us(cudnnUs)})` : `cuDNN: ${compare}`, est.us);
   return {
     ...base,
     decision: 'act-sparse',
-    reason: `${o.force === 'act-sparse' ? 'forced to act-sparse; ' : 'act-sparse: '}${compare}; ${tiles}: ${fit}; epilogue: ${epi.why}`,
+    reason: `${o.force === 'act-sparse' ? 'forced to act-sparse; ' : 'act-sparse: '}${m ? `${measuredText}; model: ` : ''}${compare}; ${tiles}: ${fit}; epilogue: ${epi.why}`,
     estimate: { cudnnUs, actSparseUs: est.us },
     kernelName: null,
     spec: choice.spec,
@@ -121,6 +142,14 @@ function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProf
     occupancy: est.occupancy,
     waves: est.waves,
   };
+}
+
+/** The measurement of this layer when it was taken on this GPU with exactly these tiles. */
+function measuredFor(o: PlanOptions, p: GpuProfile, layer: string, spec: ActSparseKernelSpec): MeasuredConv | null {
+  const m = o.measured?.get(layer);
+  if (!m || m.arch !== p.arch) return null;
+  const t = m.tiles;
+  return t.th === spec.th && t.tw === spec.tw && t.tc === spec.tc && t.kb === spec.kb && t.cs === spec.cs ? m : null;
 }
 
 export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o: PlanOptions): NetworkPlan {
@@ -136,9 +165,23 @@ export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o:
     d.push(1 - (sp.convs.get(l.name)?.inputSparsity ?? 0));
     densities.set(key, d);
   }
+  // Measured tiles win over the model's pick: the plan must emit the kernel whose time decided it.
+  const measuredTiles = new Map<string, MeasuredConv['tiles']>();
+  for (const l of layers) {
+    const m = o.measured?.get(l.name);
+    if (m && m.arch === p.arch) measuredTiles.set(JSON.stringify(problemOf(graph, l, p, readers)), m.tiles);
+  }
   const pick: TilePicker = (problem) => {
-    const d = [...densities.get(JSON.stringify(problem))!].sort((a, b) => a - b);
-    return chooseTiles(p, problem, o.batch, d[Math.floor((d.length - 1) / 2)]!);
+    const key = JSON.stringify(problem);
+    const d = [...densities.get(key)!].sort((a, b) => a - b);
+    const density = d[Math.floor((d.length - 1) / 2)]!;
+    const t = measuredTiles.get(key);
+    if (t) {
+      const spec: ActSparseKernelSpec = { ...problem, ...t };
+      const estimate = actSparseUs(p, spec, o.batch, density);
+      if (estimate) return { spec, estimate, candidates: 1 };
+    }
+    return chooseTiles(p, problem, o.batch, density);
   };
   const convs = layers.map((l) => planConv(graph, l, p, sp, readers, o, pick));
   return {

@@ -49,6 +49,8 @@ export interface RuntimeOptions {
   readonly device?: number;
   /** Timed graph replays per cuDNN algorithm when choosing algorithms at load (default 10). */
   readonly selectIters?: number;
+  /** 'search' (default): each cuDNN conv's algorithm by measurement; 'implicit-gemm': all fixed to IMPLICIT_GEMM (the original artifact's baseline). */
+  readonly algo?: 'search' | 'implicit-gemm';
 }
 
 export interface Timing {

@@ -13,14 +13,21 @@ import { listImages, preprocess, readImage } from './images.js';
 import { lowerNetwork } from './lower.js';
 import type { Program } from './program.js';
 
-export type SwitchMode = 'static' | 'dynamic' | 'cudnn';
+/**
+ * static: the plan's decisions (or those set by setDecisions); dynamic: decided per layer on the
+ * device from the zero count; cudnn: every conv on cuDNN with the algorithm found by measurement;
+ * cudnn-implicit-gemm: every conv on cuDNN's IMPLICIT_GEMM (the original artifact's baseline).
+ */
+export type SwitchMode = 'static' | 'dynamic' | 'cudnn' | 'cudnn-implicit-gemm';
+
+/** Per-conv path override for static mode. */
+export type Decisions = Readonly<Record<string, 'cudnn' | 'act-sparse'>>;
 
 export interface LoadOptions {
   /** Weights path; default: what plan.json records (the generator's --weights, or synthetic with its seed). */
   readonly weights?: string;
   readonly fillMissing?: boolean;
   readonly seed?: number;
-  /** static: the plan's decisions; dynamic: decided per layer on the device from the zero count; cudnn: every conv on cuDNN. */
   readonly mode?: SwitchMode;
   readonly math?: 'fp32' | 'tf32';
   /** Layers whose outputs must be readable after a forward pass (`output(layer)`). */
@@ -57,6 +64,7 @@ interface Instance {
 export class Network {
   private readonly instances = new Map<string, Instance>();
   private disposed = false;
+  private decisions: Decisions = {};
 
   constructor(
     readonly dir: string,
@@ -80,17 +88,68 @@ export class Network {
     const key = `${batch}/${countZeros}/${mode}`;
     const hit = this.instances.get(key);
     if (hit) return hit;
-    const lowered = lowerNetwork(this.graph, this.plan, this.weights, {
+    const cudnnOnly = mode === 'cudnn' || mode === 'cudnn-implicit-gemm';
+    const lowered = lowerNetwork(this.graph, mode === 'static' ? this.decidedPlan() : this.plan, this.weights, {
       batch,
-      mode: mode === 'cudnn' ? 'cudnn' : 'plan',
+      mode: cudnnOnly ? 'cudnn' : 'plan',
       keep: this.options.keep,
       countZeros: countZeros || mode === 'dynamic',
     });
     const addon = loadAddon(this.dir);
-    const runtime = addon.createRuntime(JSON.stringify(lowered.program), lowered.tensors, { mode, math: this.options.math ?? 'fp32' });
+    const runtime = addon.createRuntime(JSON.stringify(lowered.program), lowered.tensors, {
+      mode: cudnnOnly ? 'cudnn' : mode,
+      algo: mode === 'cudnn-implicit-gemm' ? 'implicit-gemm' : 'search',
+      math: this.options.math ?? 'fp32',
+    });
     const inst = { program: lowered.program, runtime };
     this.instances.set(key, inst);
     return inst;
+  }
+
+  /** The plan with setDecisions' overrides applied (static mode's plan). */
+  private decidedPlan(): NetworkPlan {
+    if (Object.keys(this.decisions).length === 0) return this.plan;
+    return { ...this.plan, convs: this.plan.convs.map((c) => {
+      const d = this.decisions[c.layer];
+      return d === undefined || d === c.decision ? c : { ...c, decision: d, reason: `${c.reason}; overridden to ${d} by measurement` };
+    }) };
+  }
+
+  /**
+   * Overrides the static-mode path of the named convs (e.g. the faster path per layer measured by
+   * runtime/tune.ts). A conv can go act-sparse only if this folder has its kernel (generate with
+   * force act-sparse to have one for every eligible conv). Static instances are rebuilt.
+   */
+  setDecisions(d: Decisions): void {
+    const convs = new Map(this.plan.convs.map((c) => [c.layer, c]));
+    for (const [layer, path] of Object.entries(d)) {
+      const c = convs.get(layer);
+      if (!c) throw new Error(`${this.plan.model}: setDecisions: no conv named '${layer}'`);
+      if (path !== 'cudnn' && path !== 'act-sparse') throw new Error(`${this.plan.model}: setDecisions: ${layer}: path must be 'cudnn' or 'act-sparse', got '${String(path)}'`);
+      if (path === 'act-sparse' && c.spec === null) {
+        throw new Error(`${this.plan.model}: setDecisions: ${layer} has no generated kernel in ${this.dir} (${c.reason}); generate with --force act-sparse to have one`);
+      }
+    }
+    const before = this.paths();
+    this.decisions = { ...d };
+    const after = this.paths();
+    if (Object.keys(after).every((l) => after[l] === before[l])) return;
+    for (const [key, inst] of this.instances) {
+      if (key.endsWith('/static')) {
+        inst.runtime.dispose();
+        this.instances.delete(key);
+      }
+    }
+  }
+
+  /** The current static-mode path of every conv. */
+  paths(): Record<string, 'cudnn' | 'act-sparse'> {
+    return Object.fromEntries(this.decidedPlan().convs.map((c) => [c.layer, c.decision === 'act-sparse' ? 'act-sparse' : 'cudnn']));
+  }
+
+  /** The native runtime of this batch and mode (created on first use), for measurements the Network does not wrap. */
+  runtimeFor(batch: number, mode: SwitchMode): NativeRuntime {
+    return this.instance(batch, false, mode).runtime;
   }
 
   /** Runs a batch: NCHW preprocessed floats (batch inferred from the length), or image files in the original's format. */

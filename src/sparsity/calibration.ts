@@ -9,8 +9,23 @@ export interface Calibration {
   /** Images the figures are averaged over. */
   readonly images: number;
   readonly weights?: string;
-  /** Conv layer name -> fraction of zeros in its input. */
-  readonly layers: Readonly<Record<string, { readonly inputSparsity: number }>>;
+  /** Conv layer name -> fraction of zeros in its input, and (when timed) both paths' times. */
+  readonly layers: Readonly<Record<string, CalibratedLayer>>;
+  /** The GPU the times were measured on (present when any layer has `measured`). */
+  readonly gpu?: string;
+  readonly arch?: string;
+}
+
+export interface CalibratedLayer {
+  readonly inputSparsity: number;
+  /** Both paths timed alone on the GPU (median of CUDA-graph replays, batch 1, the last image's activations). */
+  readonly measured?: {
+    readonly kernel: string;
+    readonly tiles: { readonly th: number; readonly tw: number; readonly tc: number; readonly kb: number; readonly cs: number };
+    readonly cudnnUs: number;
+    readonly cudnnAlgo: string;
+    readonly actSparseUs: number;
+  };
 }
 
 export function readCalibration(path: string, model: string): Calibration {
@@ -30,6 +45,13 @@ export function readCalibration(path: string, model: string): Calibration {
     if (typeof x !== 'number' || !(x >= 0 && x <= 1)) {
       throw new Error(`calibration ${path}: layer '${layer}' inputSparsity must be a number in [0, 1], got ${JSON.stringify(x)}`);
     }
+    const m = (v as CalibratedLayer).measured;
+    if (m === undefined) continue;
+    const t = m.tiles as Record<string, unknown> | undefined;
+    const ok = typeof m.kernel === 'string' && typeof m.cudnnUs === 'number' && m.cudnnUs > 0 && typeof m.actSparseUs === 'number' && m.actSparseUs > 0 &&
+      t !== undefined && ['th', 'tw', 'tc', 'kb', 'cs'].every((k) => Number.isInteger(t[k]) && (t[k] as number) > 0);
+    if (!ok) throw new Error(`calibration ${path}: layer '${layer}' "measured" must have kernel, tiles {th,tw,tc,kb,cs}, cudnnUs > 0 and actSparseUs > 0, got ${JSON.stringify(m)}`);
+    if (typeof cal.arch !== 'string' || typeof cal.gpu !== 'string') throw new Error(`calibration ${path}: layer '${layer}' has "measured" times but the file names no "gpu" and "arch"`);
   }
   return cal as Calibration;
 }

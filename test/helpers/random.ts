@@ -10,3 +10,8 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** The run's seed: CUSNN_TEST_SEED when given (to repeat a failure), else fresh each run. */
+export function testSeed(): number {
+  return Number(process.env.CUSNN_TEST_SEED ?? Math.floor(Math.random() * 1_000_000_007));
+}

@@ -1,0 +1,93 @@
+// Per-layer measurement of both paths: every conv's step captured alone in a CUDA graph and timed
+// with CUDA events, once through its generated kernel and once through cuDNN (the algorithm the
+// runtime chose by measurement), on the activations a real input leaves in the buffers. The cost
+// model in src/plan/cost.ts is a guess; this is what decides where it guessed wrong (ResNet-50's
+// 256x14x14 layer: 129 us generated vs 58 us cuDNN on the H100, docs/PERFORMANCE.md).
+import { writeFileSync } from 'node:fs';
+import type { ActSparseKernelSpec } from '../plan/types.js';
+import type { CalibratedLayer, Calibration } from '../sparsity/calibration.js';
+import { loadAddon } from './addon.js';
+import type { Decisions, Network } from './network.js';
+
+export interface ConvMeasurement {
+  readonly layer: string;
+  /** The generated kernel timed for this layer (null: the folder has none for it). */
+  readonly kernel: string | null;
+  /** Its tile parameters, so a later plan can emit exactly the kernel that was measured. */
+  readonly tiles: Pick<ActSparseKernelSpec, 'th' | 'tw' | 'tc' | 'kb' | 'cs'> | null;
+  readonly cudnnUs: number;
+  readonly cudnnAlgo: string;
+  readonly actSparseUs: number | null;
+}
+
+export interface MeasureOptions {
+  readonly batch?: number;
+  /** Timed replays per step (median kept). */
+  readonly iters?: number;
+  readonly log?: (s: string) => void;
+}
+
+/** The generated kernel must win by this factor to be kept: below it, the two are a tie within noise and cuDNN stays. */
+export const MEASURED_MARGIN = 1.03;
+
+function stepOf(net: Network, batch: number, mode: 'static' | 'cudnn', layer: string): number {
+  const i = net.programFor(batch, mode).steps.findIndex((s) => s.op === 'conv' && s.layer === layer);
+  if (i < 0) throw new Error(`${net.plan.model}: conv '${layer}' has no step in the ${mode} program`);
+  return i;
+}
+
+/**
+ * Times every conv both ways at `batch` on the activations of `x` (NCHW, `batch` images). Every
+ * conv with a kernel in the folder is put on it for the measurement; the decisions set before are
+ * restored afterwards.
+ */
+export function measureConvs(net: Network, x: Float32Array, o: MeasureOptions = {}): ConvMeasurement[] {
+  const batch = o.batch ?? 1;
+  const iters = o.iters ?? 100;
+  const before = net.paths();
+  const all: Record<string, 'act-sparse' | 'cudnn'> = {};
+  for (const c of net.plan.convs) all[c.layer] = c.spec ? 'act-sparse' : 'cudnn';
+  net.setDecisions(all);
+  try {
+    net.inferWith(x, 'static');
+    net.inferWith(x, 'cudnn');
+    const algos = new Map(net.runtimeFor(batch, 'cudnn').algorithms().map((a) => [a.layer, a.algoName]));
+    const out: ConvMeasurement[] = [];
+    net.plan.convs.forEach((c, i) => {
+      const cudnnUs = net.timeStep(batch, 'cudnn', stepOf(net, batch, 'cudnn', c.layer), iters).medianUs;
+      const actSparseUs = c.spec ? net.timeStep(batch, 'static', stepOf(net, batch, 'static', c.layer), iters).medianUs : null;
+      const tiles = c.spec ? { th: c.spec.th, tw: c.spec.tw, tc: c.spec.tc, kb: c.spec.kb, cs: c.spec.cs } : null;
+      out.push({ layer: c.layer, kernel: c.spec ? c.kernelName : null, tiles, cudnnUs, cudnnAlgo: algos.get(c.layer) ?? '?', actSparseUs });
+      o.log?.(`[${i + 1}/${net.plan.convs.length}] ${c.layer}: cuDNN ${cudnnUs.toFixed(1)} us` +
+        (actSparseUs === null ? '' : `, generated ${actSparseUs.toFixed(1)} us (${(cudnnUs / actSparseUs).toFixed(2)}x)`));
+    });
+    return out;
+  } finally {
+    net.setDecisions(before);
+  }
+}
+
+/** The faster path per layer (the generated kernel only when it wins by MEASURED_MARGIN). */
+export function measuredDecisions(ms: readonly ConvMeasurement[]): Decisions {
+  return Object.fromEntries(ms.map((m) => [m.layer, m.actSparseUs !== null && m.actSparseUs * MEASURED_MARGIN < m.cudnnUs ? 'act-sparse' : 'cudnn']));
+}
+
+/**
+ * Adds both paths' measured times to a calibration (the conv timings on the activations of the
+ * calibration's last image) and rewrites the file: the planner then decides those layers by
+ * measurement (src/plan/planner.ts). Only convs the folder has a kernel for get times.
+ */
+export function addMeasuredTimes(net: Network, cal: Calibration, lastImage: string, file: string, o: MeasureOptions = {}): Calibration {
+  const ms = measureConvs(net, net.preprocessFiles([lastImage]), { ...o, batch: 1 });
+  const device = loadAddon(net.dir).device;
+  if (!device) throw new Error(`${net.dir}: no CUDA device to time on`);
+  const layers: Record<string, CalibratedLayer> = { ...cal.layers };
+  for (const m of ms) {
+    const l = layers[m.layer];
+    if (!l || m.actSparseUs === null || m.kernel === null || m.tiles === null) continue;
+    layers[m.layer] = { ...l, measured: { kernel: m.kernel, tiles: m.tiles, cudnnUs: m.cudnnUs, cudnnAlgo: m.cudnnAlgo, actSparseUs: m.actSparseUs } };
+  }
+  const out: Calibration = { ...cal, gpu: device.name, arch: device.sm, layers };
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  return out;
+}
