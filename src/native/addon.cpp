@@ -6,7 +6,12 @@
 //   buildInfo()   -> { buildArch, generatedArch, cudnnHeaderVersion, cudaRuntimeHeaderVersion, kernels }
 //                    (no GPU needed)
 //   kernels()     -> names in the generated kernel registry (no GPU needed)
+//   gpuSample(device?) -> { smMHz, memMHz, temperatureC, powerW, driver, name, pciBusId, notes }
+//                    through NVML (dlopen'ed); fields NVML does not support are null (notes says why);
+//                    throws "no CUDA device: ..." or "NVML: ..." where either is missing
 //   createRuntime(programJson, tensors: Float32Array[], options) -> Runtime
+//                    options: { mode, math, traceBranches, syncEachStep, device, selectIters,
+//                    algo: 'search' | 'implicit-gemm' }
 //
 // Every failure (CUDA, cuDNN, cuBLAS, a kernel missing from the registry, a bad program) becomes
 // a JS Error whose message names the layer and the call.
@@ -15,11 +20,13 @@
 #include <cudnn.h>
 #include <napi.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
+#include "nvml.hpp"
 #include "program.hpp"
 #include "runtime.hpp"
 
@@ -83,6 +90,7 @@ class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
                            InstanceMethod<&RuntimeWrap::Branches>("branches"),
                            InstanceMethod<&RuntimeWrap::TimeForward>("timeForward"),
                            InstanceMethod<&RuntimeWrap::TimeStep>("timeStep"),
+                           InstanceMethod<&RuntimeWrap::MeasureEnergy>("measureEnergy"),
                            InstanceMethod<&RuntimeWrap::Algorithms>("algorithms"),
                            InstanceMethod<&RuntimeWrap::Info>("info"),
                            InstanceMethod<&RuntimeWrap::Dispose>("dispose"),
@@ -138,6 +146,12 @@ class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
         if (o.Has("device") && o.Get("device").IsNumber()) opt.device = o.Get("device").As<Napi::Number>().Int32Value();
         if (o.Has("selectIters") && o.Get("selectIters").IsNumber()) {
           opt.selectIters = std::max(1, o.Get("selectIters").As<Napi::Number>().Int32Value());
+        }
+        if (o.Has("algo") && !o.Get("algo").IsUndefined()) {
+          const std::string a = o.Get("algo").ToString().Utf8Value();
+          if (a == "search") opt.algo = cusnn::AlgoPolicy::Search;
+          else if (a == "implicit-gemm") opt.algo = cusnn::AlgoPolicy::ImplicitGemm;
+          else throw Error("options.algo must be 'search' or 'implicit-gemm', got '" + a + "'");
         }
       }
       rt_ = std::make_unique<cusnn::Runtime>(std::move(program), tensors, opt);
@@ -233,6 +247,29 @@ class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
     return timingObject(env, guard(env, [&] { return rt(env).timeStep(step, iters); }));
   }
 
+  // measureEnergy(minSeconds = 2, idleMs = 200)
+  Napi::Value MeasureEnergy(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    double minSeconds = 2.0;
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "measureEnergy(minSeconds?: number, idleMs?: number)");
+      minSeconds = info[0].As<Napi::Number>().DoubleValue();
+    }
+    int idleMs = 200;
+    if (info.Length() > 1 && !info[1].IsUndefined()) idleMs = intArg(info, 1, "idleMs", 0);
+    const auto r = guard(env, [&] { return rt(env).measureEnergy(minSeconds, idleMs); });
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("mJPerInference", r.mJPerInference);
+    o.Set("windowSeconds", r.windowSeconds);
+    o.Set("inferences", static_cast<double>(r.inferences));
+    o.Set("avgPowerW", r.avgPowerW);
+    o.Set("idlePowerW", r.idlePowerW);
+    o.Set("replayUs", r.replayUs);
+    o.Set("energyMj", r.energyMj);
+    o.Set("gpu", r.gpu);
+    return o;
+  }
+
   Napi::Value Algorithms(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const auto& algos = rt(env).algorithms();
@@ -276,6 +313,7 @@ class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
                   : r.options().mode == cusnn::Mode::Dynamic ? "dynamic"
                                                              : "cudnn");
     o.Set("math", r.options().tf32 ? "tf32" : "fp32");
+    o.Set("algo", r.options().algo == cusnn::AlgoPolicy::ImplicitGemm ? "implicit-gemm" : "search");
     o.Set("conditional", r.conditionalKind());
     o.Set("bodyFallbacks", r.bodyFallbacks());
     o.Set("bodyNote", r.bodyNote());
@@ -329,6 +367,29 @@ Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value GpuSample(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    requireDevice();
+    int dev = 0;
+    if (info.Length() > 0 && !info[0].IsUndefined()) dev = intArg(info, 0, "device", 0);
+    const cusnn::nvml::Device d = cusnn::nvml::deviceFor(dev);
+    const cusnn::nvml::Sample s = cusnn::nvml::sample(d);
+    const std::string driver = cusnn::nvml::driverVersion();
+    auto num = [&](double v) -> Napi::Value { return std::isnan(v) ? env.Null() : Napi::Number::New(env, v); };
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("smMHz", num(s.smMHz));
+    o.Set("memMHz", num(s.memMHz));
+    o.Set("temperatureC", num(s.temperatureC));
+    o.Set("powerW", num(s.powerW));
+    o.Set("driver", driver);
+    o.Set("name", d.name);
+    o.Set("pciBusId", d.pciBusId);
+    o.Set("notes", s.notes);
+    return o;
+  });
+}
+
 Napi::Value Kernels(const Napi::CallbackInfo& info) {
   const auto names = cusnn::registryNames();
   Napi::Array a = Napi::Array::New(info.Env(), names.size());
@@ -361,6 +422,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceInfo", Napi::Function::New(env, DeviceInfo, "deviceInfo"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
   exports.Set("kernels", Napi::Function::New(env, Kernels, "kernels"));
+  exports.Set("gpuSample", Napi::Function::New(env, GpuSample, "gpuSample"));
   exports.Set("createRuntime", Napi::Function::New(env, CreateRuntime, "createRuntime"));
   return exports;
 }

@@ -5,11 +5,14 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <sstream>
+#include <thread>
 
 #include "common.hpp"
+#include "nvml.hpp"
 
 // The launcher table of the generated folder this addon was built from (kernels/registry.cu).
 struct cusnn_kernel_entry {
@@ -415,6 +418,33 @@ void Runtime::selectAlgorithm(int i, std::map<std::string, ConvAlgo>& cache) {
   ConvExec& c = convs_[i];
   const std::string w = where(i);
   const int n = prog_.batch;
+  if (opt_.algo == AlgoPolicy::ImplicitGemm) {
+    // The original artifact's baseline: IMPLICIT_GEMM for every conv, no search, no timing.
+    const auto algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+    size_t need = 0;
+    CUSNN_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(cudnn_, c.x, c.w, c.conv, c.y, algo, &need),
+                w + " [IMPLICIT_GEMM, fixed by options.algo = 'implicit-gemm']");
+    if (need > kMaxAlgoWorkspace) {
+      throw Error(w + ": IMPLICIT_GEMM (fixed by options.algo = 'implicit-gemm') wants " + std::to_string(need) +
+                  " bytes of workspace, over the 1 GiB limit");
+    }
+    ConvAlgo a;
+    a.step = i;
+    a.layer = s.layer;
+    a.algo = algo;
+    a.us = -1;  // not timed
+    a.workspace = need;
+    AlgoCandidate cand;
+    cand.algo = algo;
+    cand.status = "fixed by options.algo = 'implicit-gemm' (no search)";
+    cand.workspace = need;
+    a.candidates.push_back(cand);
+    c.algo = algo;
+    c.ws = need;
+    workspaceBytes_ = std::max(workspaceBytes_, need);
+    algos_.push_back(a);
+    return;
+  }
   std::ostringstream key;
   key << n << ":" << s.in.c << "x" << s.in.h << "x" << s.in.w << "/" << s.in.bs << ":" << s.k << "x" << s.r << "x"
       << s.s << ":" << s.strideH << "," << s.strideW << ":" << s.padT << "," << s.padL << "," << s.padB << ","
@@ -963,6 +993,78 @@ Timing Runtime::timeStep(int step, int iters) {
     CUSNN_CUDA(cudaStreamSynchronize(stream_), "timeStep: restore counters");
   }
   return timingOf(us);
+}
+
+EnergyResult Runtime::measureEnergy(double minSeconds, int idleMs) {
+  using Clock = std::chrono::steady_clock;
+  const auto seconds = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  if (!hasInput_) throw Error("measureEnergy: no input yet: call run(input) once first (energy on real data only)");
+  if (!(minSeconds > 0) || minSeconds > 600) {
+    throw Error("measureEnergy: minSeconds must be in (0, 600], got " + std::to_string(minSeconds));
+  }
+  if (idleMs < 0 || idleMs > 60000) throw Error("measureEnergy: idleMs must be in [0, 60000], got " + std::to_string(idleMs));
+  const std::string w = "measureEnergy";
+  // NVML first: no GPU work at all where the counter is missing.
+  const nvml::Device dev = nvml::deviceFor(opt_.device);
+  nvml::totalEnergyMj(dev);
+
+  // Replay time, so that the host checks the clock about every 20 ms of GPU work.
+  CUSNN_CUDA(cudaStreamSynchronize(stream_), w);
+  const auto p0 = Clock::now();
+  for (int i = 0; i < 3; ++i) CUSNN_CUDA(cudaGraphLaunch(exec_, stream_), w + ": probe replay");
+  CUSNN_CUDA(cudaStreamSynchronize(stream_), w + ": probe replays");
+  const double probe = std::max(1e-7, seconds(p0, Clock::now()) / 3);
+  const long long chunk = std::max(1LL, std::min(1000LL, static_cast<long long>(std::ceil(0.02 / probe))));
+
+  EnergyResult r;
+  r.gpu = dev.name;
+  if (idleMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(idleMs));
+  r.idlePowerW = nvml::powerW(dev);
+
+  cudaEvent_t ev[2] = {nullptr, nullptr};
+  auto destroy = [&]() {
+    for (auto& e : ev) {
+      if (e) cudaEventDestroy(e);
+      e = nullptr;
+    }
+  };
+  try {
+    for (auto& e : ev) CUSNN_CUDA(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), w);
+    auto launchChunk = [&](cudaEvent_t done) {
+      for (long long i = 0; i < chunk; ++i) CUSNN_CUDA(cudaGraphLaunch(exec_, stream_), w + ": replay");
+      CUSNN_CUDA(cudaEventRecord(done, stream_), w);
+      r.inferences += chunk;
+    };
+    const unsigned long long e0 = nvml::totalEnergyMj(dev);
+    const auto t0 = Clock::now();
+    launchChunk(ev[0]);
+    for (int k = 0;; ++k) {
+      // One chunk stays queued behind the one waited for: the GPU never runs dry.
+      launchChunk(ev[(k + 1) % 2]);
+      CUSNN_CUDA(cudaEventSynchronize(ev[k % 2]), w + ": replays");
+      if (seconds(t0, Clock::now()) >= minSeconds) break;
+    }
+    CUSNN_CUDA(cudaStreamSynchronize(stream_), w + ": replays");
+    const unsigned long long e1 = nvml::totalEnergyMj(dev);
+    const auto t1 = Clock::now();
+    destroy();
+    r.windowSeconds = seconds(t0, t1);
+    if (e1 <= e0) {
+      throw Error("NVML: the total energy counter of " + dev.name + " did not advance over " +
+                  std::to_string(r.windowSeconds) + " s of replays (" + std::to_string(e0) + " -> " + std::to_string(e1) +
+                  " mJ)");
+    }
+    r.energyMj = static_cast<double>(e1 - e0);
+    r.mJPerInference = r.energyMj / static_cast<double>(r.inferences);
+    r.avgPowerW = r.energyMj / 1000.0 / r.windowSeconds;
+    r.replayUs = r.windowSeconds * 1e6 / static_cast<double>(r.inferences);
+  } catch (...) {
+    cudaStreamSynchronize(stream_);
+    destroy();
+    cudaGetLastError();
+    throw;
+  }
+  return r;
 }
 
 }  // namespace cusnn

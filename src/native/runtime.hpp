@@ -37,6 +37,11 @@ typedef cudaError_t (*Launcher)(const float*, long long, const float*, const flo
 
 enum class Mode { Static, Dynamic, Cudnn };
 
+// How the cuDNN path of each conv gets its algorithm: Search times every algorithm cuDNN offers
+// (the exact-fp32 baseline); ImplicitGemm fixes every conv to CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM
+// with no search (the original cuSNN artifact's baseline).
+enum class AlgoPolicy { Search, ImplicitGemm };
+
 struct Options {
   Mode mode = Mode::Static;
   bool tf32 = false;
@@ -47,6 +52,19 @@ struct Options {
   bool syncEachStep = false;
   int device = 0;
   int selectIters = 10;  // timed replays per cuDNN algorithm at load
+  AlgoPolicy algo = AlgoPolicy::Search;
+};
+
+// Energy of back-to-back forward graph replays from NVML's total-energy counter (measureEnergy).
+struct EnergyResult {
+  double mJPerInference = 0;   // energy / replays (one replay = one forward of the whole batch)
+  double windowSeconds = 0;    // host wall time between the two counter readings
+  long long inferences = 0;    // replays inside the window
+  double avgPowerW = 0;        // energy / windowSeconds
+  double idlePowerW = 0;       // board power after an idle pause, before the window
+  double replayUs = 0;         // mean replay time inside the window (host clock)
+  double energyMj = 0;         // counter difference
+  std::string gpu;             // NVML's name of the GPU
 };
 
 struct Timing {
@@ -101,6 +119,11 @@ class Runtime {
   std::vector<int> branches();
   Timing timeForward(int iters);
   Timing timeStep(int step, int iters);
+  // After a run(): idles idleMs, samples the idle board power, then replays the forward graph
+  // back-to-back (the queue kept full, a host check every few tens of milliseconds) until at least
+  // minSeconds have passed, reading NVML's total-energy counter right before the first replay and
+  // right after the last one finished. Throws "NVML: ..." where the counter is unavailable.
+  EnergyResult measureEnergy(double minSeconds, int idleMs);
   const std::vector<ConvAlgo>& algorithms() const { return algos_; }
   const char* conditionalKind() const;
   size_t deviceBytes() const { return deviceBytes_; }

@@ -53,6 +53,40 @@ export interface RuntimeOptions {
   readonly algo?: 'search' | 'implicit-gemm';
 }
 
+/** NVML reading of the GPU (gpuSample). A field NVML does not support on this GPU is null; `notes` says why. */
+export interface GpuSample {
+  readonly smMHz: number | null;
+  readonly memMHz: number | null;
+  readonly temperatureC: number | null;
+  readonly powerW: number | null;
+  /** NVIDIA driver version, e.g. "580.65.06". */
+  readonly driver: string;
+  /** NVML's name of the GPU. */
+  readonly name: string;
+  /** PCI bus id of the CUDA device (how the NVML device was found). */
+  readonly pciBusId: string;
+  readonly notes: string;
+}
+
+/** Energy of back-to-back forward graph replays, from NVML's total-energy counter (measureEnergy). */
+export interface EnergyMeasurement {
+  /** Energy per replay (one forward of the whole batch), millijoules. */
+  readonly mJPerInference: number;
+  /** Host wall time between the two counter readings (>= minSeconds). */
+  readonly windowSeconds: number;
+  readonly inferences: number;
+  /** Counter difference / window, watts. */
+  readonly avgPowerW: number;
+  /** Board power after an idle pause before the window, watts. */
+  readonly idlePowerW: number;
+  /** Mean replay time inside the window (host clock), microseconds. */
+  readonly replayUs: number;
+  /** Counter difference, millijoules. */
+  readonly energyMj: number;
+  /** NVML's name of the GPU. */
+  readonly gpu: string;
+}
+
 export interface Timing {
   readonly medianUs: number;
   readonly p10Us: number;
@@ -88,6 +122,8 @@ export interface RuntimeInfo {
   readonly steps: number;
   readonly mode: RuntimeOptions['mode'];
   readonly math: 'fp32' | 'tf32';
+  /** How the cuDNN convs got their algorithm (RuntimeOptions.algo). */
+  readonly algo: 'search' | 'implicit-gemm';
   /** Conditional nodes used by dynamic mode: 'if-else', 'two-if', or 'none' outside dynamic mode. */
   readonly conditional: 'if-else' | 'two-if' | 'none';
   /** Dynamic branches that went into their conditional node as a child graph (direct capture failed), and why. */
@@ -117,7 +153,15 @@ export interface NativeRuntime {
   timeForward(iters?: number): Timing;
   /** The same for one step captured alone (its zero counter is restored afterwards). */
   timeStep(stepIndex: number, iters?: number): Timing;
-  /** The cuDNN algorithm chosen per conv and every candidate's measurement. */
+  /**
+   * After a run(): idles `idleMs` (default 200), samples the idle board power, then replays the
+   * forward graph back-to-back until at least `minSeconds` (default 2; NVML's counter updates too
+   * rarely for shorter windows) have passed, reading the total-energy counter right before the
+   * first replay and right after the last. Throws "NVML: ..." where NVML or its counter is missing
+   * (e.g. "NVML: total energy counter not supported on <gpu>: ...").
+   */
+  measureEnergy(minSeconds?: number, idleMs?: number): EnergyMeasurement;
+  /** The cuDNN algorithm chosen per conv and every candidate's measurement ('implicit-gemm': IMPLICIT_GEMM, us = -1, not timed). */
   algorithms(): ConvAlgorithm[];
   info(): RuntimeInfo;
   /** Frees the GPU memory now (otherwise at garbage collection); later calls throw. */
@@ -131,6 +175,9 @@ export interface CusnnAddon {
   buildInfo(): BuildInfo;
   /** Names in the generated kernel registry (no GPU needed). */
   kernels(): string[];
+  /** Clocks, temperature, power and driver version through NVML (loaded at run time). Throws
+   * "no CUDA device: ..." without a GPU and "NVML: ..." where NVML cannot be loaded or used. */
+  gpuSample(device?: number): GpuSample;
   createRuntime(programJson: string, tensors: readonly Float32Array[], options: RuntimeOptions): NativeRuntime;
 }
 

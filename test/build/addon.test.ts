@@ -97,6 +97,7 @@ describe.skipIf(reason !== null)('addon build (cmake-js, sm_90)', () => {
     const a = loadAddon(dir, { requireDevice: false });
     expect(() => a.deviceInfo()).toThrow(/^no CUDA device: /);
     expect(() => a.createRuntime('{}', [], { mode: 'static' })).toThrow(/^no CUDA device: /);
+    expect(() => a.gpuSample()).toThrow(/^(no CUDA device|NVML): /);
   });
 
   it.skipIf(!hasGpu)('with a GPU: loadAddon reports the device', () => {

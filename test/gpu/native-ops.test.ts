@@ -17,6 +17,7 @@ import { buildAddon } from '../../src/build/addon.js';
 import { findNvcc } from '../../src/build/nvcc.js';
 import { loadAddon, type LoadedAddon, type NativeRuntime, type RuntimeOptions } from '../../src/runtime/addon.js';
 import type { ConvStep, Program, Step, View } from '../../src/runtime/program.js';
+import { chw, convRef, convStep, kcrsToCrsk, program, V, type ConvShape } from './programs.js';
 import { TINY_PROBLEMS, writeTinyFolder, type TinyFolder, type TinyKernel } from './tiny-folder.js';
 import { mulberry32 } from '../helpers/random.js';
 
@@ -52,47 +53,6 @@ function reluData(n: number, zeroFrac: number): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = rnd() < zeroFrac ? 0 : 0.05 + 0.95 * rnd();
   return a;
-}
-
-const V = (buf: number, c: number, h: number, w: number, offset = 0, batchStride = c * h * w): View => ({ buf, offset, c, h, w, batchStride });
-const chw = (v: View): number => v.c * v.h * v.w;
-
-interface ConvShape {
-  c: number; h: number; w: number; k: number; r: number; s: number;
-  strideH: number; strideW: number; padTop: number; padLeft: number; ho: number; wo: number;
-}
-
-function convRef(x: ArrayLike<number>, n: number, p: ConvShape, wKcrs: ArrayLike<number>, bias: ArrayLike<number> | null, relu: boolean): Float64Array {
-  const { c, h, w, k, r, s, ho, wo } = p;
-  const y = new Float64Array(n * k * ho * wo);
-  for (let b = 0; b < n; b++) {
-    for (let kk = 0; kk < k; kk++) {
-      for (let oy = 0; oy < ho; oy++) {
-        for (let ox = 0; ox < wo; ox++) {
-          let acc = bias ? bias[kk]! : 0;
-          for (let cc = 0; cc < c; cc++) {
-            for (let ry = 0; ry < r; ry++) {
-              const iy = oy * p.strideH + ry - p.padTop;
-              if (iy < 0 || iy >= h) continue;
-              for (let sx = 0; sx < s; sx++) {
-                const ix = ox * p.strideW + sx - p.padLeft;
-                if (ix < 0 || ix >= w) continue;
-                acc += x[((b * c + cc) * h + iy) * w + ix]! * wKcrs[((kk * c + cc) * r + ry) * s + sx]!;
-              }
-            }
-          }
-          y[((b * k + kk) * ho + oy) * wo + ox] = relu ? Math.max(acc, 0) : acc;
-        }
-      }
-    }
-  }
-  return y;
-}
-
-function kcrsToCrsk(wt: Float32Array, k: number, c: number, r: number, s: number): Float32Array {
-  const out = new Float32Array(wt.length);
-  for (let kk = 0; kk < k; kk++) for (let cc = 0; cc < c; cc++) for (let i = 0; i < r * s; i++) out[(cc * r * s + i) * k + kk] = wt[(kk * c + cc) * r * s + i]!;
-  return out;
 }
 
 function affineRef(x: ArrayLike<number>, n: number, c: number, hw: number, scale: ArrayLike<number> | null, shift: ArrayLike<number> | null, relu: boolean): Float64Array {
@@ -154,35 +114,6 @@ function expectUntouchedOutside(name: string, buffer: Float32Array, views: reado
 
 const sameBits = (a: Float32Array, b: Float32Array): boolean =>
   a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-
-// ------------------------------------------------------------------------------------------------
-// Program builders.
-
-interface ConvOpts {
-  in: View; out: View; shape: ConvShape; weights: number; bias: number | null; relu: boolean;
-  path?: 'cudnn' | 'act-sparse'; kernel?: string | null; crsk?: number | null; threshold?: number | null;
-  inZeros?: number | null; countZeros?: number | null; layer: string;
-}
-
-function convStep(o: ConvOpts): ConvStep {
-  const p = o.shape;
-  return {
-    op: 'conv', layer: o.layer, in: o.in, out: o.out, k: p.k, r: p.r, s: p.s, strideH: p.strideH, strideW: p.strideW,
-    padTop: p.padTop, padLeft: p.padLeft,
-    padBottom: (p.ho - 1) * p.strideH + p.r - p.h - p.padTop < 0 ? 0 : (p.ho - 1) * p.strideH + p.r - p.h - p.padTop,
-    padRight: (p.wo - 1) * p.strideW + p.s - p.w - p.padLeft < 0 ? 0 : (p.wo - 1) * p.strideW + p.s - p.w - p.padLeft,
-    weightsKcrs: o.weights, bias: o.bias, relu: o.relu, path: o.path ?? 'cudnn', kernel: o.kernel ?? null,
-    weightsCrsk: o.crsk ?? null, threshold: o.threshold ?? null, inZeros: o.inZeros ?? null, countZeros: o.countZeros ?? null,
-  };
-}
-
-function program(p: { batch: number; buffers: number[]; tensors: Float32Array[]; counters: number; input: View; output: View; views: Record<string, View>; steps: Step[] }): Program {
-  return {
-    format: 'cusnn-program/1', model: 'test', batch: p.batch, buffers: p.buffers,
-    tensors: p.tensors.map((t, i) => ({ name: `t${i}`, floats: t.length })),
-    zeroCounters: p.counters, input: p.input, output: p.output, views: p.views, steps: p.steps,
-  };
-}
 
 // ------------------------------------------------------------------------------------------------
 

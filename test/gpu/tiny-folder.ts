@@ -34,17 +34,29 @@ export interface TinyFolder {
 
 /** Writes the tiny folder for `arch` (e.g. sm_90) into `dir`. */
 export function writeTinyFolder(dir: string, arch: 'sm_75' | 'sm_80' | 'sm_86' | 'sm_89' | 'sm_90' = 'sm_90'): TinyFolder {
+  const entries = Object.entries(TINY_PROBLEMS) as [TinyKernel, Problem][];
+  const { target, names } = writeKernelFolder(dir, arch, entries.map(([, p]) => ({ family: 'act-sparse', arch, ...p })), `cusnn_tiny_${arch}`);
+  return { dir, target, kernels: Object.fromEntries(entries.map(([k], i) => [k, names[i]!])) as Record<TinyKernel, string> };
+}
+
+/**
+ * A buildable folder (kernels/*.cu, registry.cu, CMakeLists.txt like cusnn-gen writes) holding the
+ * given kernel specs, rendered by the real renderer. Returns each spec's kernel name (duplicates
+ * share one file).
+ */
+export function writeKernelFolder(dir: string, arch: string, specs: readonly ActSparseKernelSpec[], target: string): { target: string; names: string[] } {
   mkdirSync(join(dir, 'kernels'), { recursive: true });
-  const names = {} as Record<TinyKernel, string>;
-  for (const [key, p] of Object.entries(TINY_PROBLEMS) as [TinyKernel, Problem][]) {
-    const spec: ActSparseKernelSpec = { family: 'act-sparse', arch, ...p };
-    const { name, source } = renderActSparseKernel(spec, [{ model: 'tiny', layer: key }]);
-    writeFileSync(join(dir, 'kernels', `${name}.cu`), source);
-    names[key] = name;
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    const { name, source } = renderActSparseKernel(spec, [{ model: 'test', layer: name0(spec) }]);
+    if (!seen.has(name)) writeFileSync(join(dir, 'kernels', `${name}.cu`), source);
+    seen.add(name);
+    names.push(name);
   }
-  const list = Object.values(names);
+  const list = [...seen];
   const registry = [
-    '// Launcher table of the tiny test folder.',
+    '// Launcher table of a test folder.',
     '#include <cuda_runtime.h>',
     'typedef cudaError_t (*cusnn_launcher)(const float*, long long, const float*, const float*, float*, long long, int, cudaStream_t);',
     ...list.map((n) => `extern "C" cudaError_t cusnn_launch_${n}(const float*, long long, const float*, const float*, float*, long long, int, cudaStream_t);`),
@@ -56,9 +68,8 @@ export function writeTinyFolder(dir: string, arch: 'sm_75' | 'sm_80' | 'sm_86' |
     '',
   ].join('\n');
   writeFileSync(join(dir, 'kernels', 'registry.cu'), registry);
-  const target = `cusnn_tiny_${arch}`;
   const cmake = [
-    `# Tiny test network for ${arch}.`,
+    `# Test kernels for ${arch}.`,
     'cmake_minimum_required(VERSION 3.24)',
     `project(${target} LANGUAGES CXX CUDA)`,
     'set(CMAKE_CXX_STANDARD 17)',
@@ -72,5 +83,7 @@ export function writeTinyFolder(dir: string, arch: 'sm_75' | 'sm_80' | 'sm_86' |
     '',
   ].join('\n');
   writeFileSync(join(dir, 'CMakeLists.txt'), cmake);
-  return { dir, target, kernels: names };
+  return { target, names };
 }
+
+const name0 = (s: ActSparseKernelSpec): string => `${s.r}x${s.s}/${s.strideH} c${s.c} ${s.h}x${s.w} k${s.k}`;

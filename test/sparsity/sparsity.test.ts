@@ -60,7 +60,7 @@ describe('sparsity profile', () => {
       expect(convs[0]!.inputSource).toBe('image');
       expect(convs[0]!.inputSparsity).toBe(0);
       const threeByThree = convs.filter((c) => c.inputSource === 'estimate' && g.layers.find((l) => l.name === c.layer)!.op === 'conv'
-        && (g.layers.find((l) => l.name === c.layer) as { kernel: number[] }).kernel[0] === 3);
+        && (g.layers.find((l) => l.name === c.layer) as unknown as { kernel: number[] }).kernel[0] === 3);
       const mean = threeByThree.reduce((s, c) => s + c.inputSparsity, 0) / threeByThree.length;
       // Synthetic BN statistics target 45% -> 85% zeros after each BN -> ReLU.
       expect(mean, m).toBeGreaterThan(0.4);

@@ -174,7 +174,7 @@ describe(`synthetic weights: trained-like batch norm and ReLU sparsity (CUSNN_TE
     const ws = syntheticWeights(graph, randomSeed());
     const stats = analyticStats(graph, ws);
     const t = (l: string, r: 'kernel' | 'bias' | 'gamma' | 'beta' | 'moving_mean' | 'moving_variance'): Float32Array => getTensor(ws, l, r);
-    const zerosWant = (relu: string, input: string): Float64Array => {
+    const zerosWant = (_relu: string, input: string): Float64Array => {
       const s = stats.get(input)!;
       return s.mean.map((m, i) => reluZeroFraction(m, s.variance[i]!));
     };

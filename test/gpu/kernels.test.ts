@@ -1,0 +1,184 @@
+// Every generated kernel against cuDNN. The kernels: every act-sparse kernel the planner emits for
+// the zoo at this GPU's architecture with every eligible conv forced onto the generated path
+// (3x3, strided 1x1 and 1x1 shapes of ResNet, DenseNet and VGG), plus odd shapes the zoo lacks
+// (channels not a multiple of the tile, odd H and W, tiles that do not divide the output, stride
+// 2 with asymmetric padding, 1x1 stride 2, 5x5, 'valid' padding, K not a multiple of the block),
+// run at batch 3. Each runs on fresh random ReLU-like inputs at 0, 50, 90, 99 and 100% zeros,
+// uniform and clustered (4x4 blocks per channel), with every buffer poisoned (NaN) before each
+// run and its output written into a channel slice of a larger buffer: relative L2 error against
+// cuDNN <= 1e-5, every output element written, nothing written outside the slice. The odd shapes
+// are also checked against a float64 CPU conv (cuDNN is not trusted blindly either).
+//
+// CUSNN_TEST_SEED repeats a run; CUSNN_GPU_LOG=<file> writes the per-kernel errors as JSON;
+// CUSNN_KERNEL_MODELS=resnet50,... narrows the zoo (default: all).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAddon } from '../../src/build/addon.js';
+import { findNvcc } from '../../src/build/nvcc.js';
+import { generate } from '../../src/generate.js';
+import { MODEL_NAMES } from '../../src/model/zoo/index.js';
+import type { ActSparseKernelSpec } from '../../src/plan/types.js';
+import { loadAddon, type LoadedAddon, type NativeRuntime } from '../../src/runtime/addon.js';
+import type { View } from '../../src/runtime/program.js';
+import { mulberry32, testSeed } from '../helpers/random.js';
+import { chw, convRef, convStep, kcrsToCrsk, program, V, type ConvShape } from './programs.js';
+import { writeKernelFolder } from './tiny-folder.js';
+
+const hasGpu = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' }).status === 0;
+const skipReason = !hasGpu ? 'no NVIDIA GPU here (nvidia-smi failed): run on the GPU host' : !findNvcc() ? 'nvcc not found' : null;
+if (skipReason) console.warn(`gpu/kernels: skipping: ${skipReason}`);
+
+const SEED = testSeed();
+const rnd = mulberry32(SEED);
+const SPARSITIES = [0, 0.5, 0.9, 0.99, 1] as const;
+const PATTERNS = ['uniform', 'clustered'] as const;
+const TOL = 1e-5;
+
+type Odd = Omit<ActSparseKernelSpec, 'family' | 'arch'> & { why: string };
+const ODD: Odd[] = [
+  { why: 'C 36 not a multiple of tc 16, odd 13x11, tiles 3x4 do not divide it, K 40 partial block',
+    c: 36, h: 13, w: 11, k: 40, r: 3, s: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, ho: 13, wo: 11, bias: true, relu: true, th: 3, tw: 4, tc: 16, kb: 32, cs: 2 },
+  { why: '3x3 stride 2 on odd 15x15, TF same padding, no bias',
+    c: 20, h: 15, w: 15, k: 24, r: 3, s: 3, strideH: 2, strideW: 2, padTop: 1, padLeft: 1, ho: 8, wo: 8, bias: false, relu: true, th: 2, tw: 3, tc: 8, kb: 32, cs: 1 },
+  { why: '3x3 stride 2 on even 14x14, asymmetric TF same padding (top/left 0)',
+    c: 24, h: 14, w: 14, k: 32, r: 3, s: 3, strideH: 2, strideW: 2, padTop: 0, padLeft: 0, ho: 7, wo: 7, bias: true, relu: false, th: 2, tw: 7, tc: 8, kb: 32, cs: 2 },
+  { why: '1x1 on odd 9x7, C 50, K 72 (kb 64: partial second block), no ReLU',
+    c: 50, h: 9, w: 7, k: 72, r: 1, s: 1, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, ho: 9, wo: 7, bias: true, relu: false, th: 1, tw: 7, tc: 16, kb: 64, cs: 2 },
+  { why: '1x1 stride 2 on odd 15x15',
+    c: 24, h: 15, w: 15, k: 16, r: 1, s: 1, strideH: 2, strideW: 2, padTop: 0, padLeft: 0, ho: 8, wo: 8, bias: false, relu: true, th: 2, tw: 4, tc: 8, kb: 32, cs: 1 },
+  { why: '5x5 pad 2 on odd 11x13',
+    c: 12, h: 11, w: 13, k: 24, r: 5, s: 5, strideH: 1, strideW: 1, padTop: 2, padLeft: 2, ho: 11, wo: 13, bias: true, relu: true, th: 2, tw: 4, tc: 4, kb: 32, cs: 1 },
+  { why: '3x3 valid padding, K 33',
+    c: 8, h: 9, w: 9, k: 33, r: 3, s: 3, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, ho: 7, wo: 7, bias: true, relu: true, th: 4, tw: 4, tc: 8, kb: 32, cs: 1 },
+];
+
+/** ReLU-like input: exact zeros at the given fraction (uniform or in 4x4 blocks per channel), else (0.02, 1). */
+function reluInput(n: number, c: number, h: number, w: number, zeros: number, pattern: 'uniform' | 'clustered'): Float32Array {
+  const x = new Float32Array(n * c * h * w);
+  for (let i = 0; i < x.length; i++) x[i] = 0.02 + 0.98 * rnd();
+  if (pattern === 'uniform') {
+    for (let i = 0; i < x.length; i++) if (rnd() < zeros) x[i] = 0;
+  } else {
+    for (let p = 0; p < n * c; p++) {
+      for (let by = 0; by < h; by += 4) for (let bx = 0; bx < w; bx += 4) {
+        if (rnd() >= zeros) continue;
+        for (let y = by; y < Math.min(by + 4, h); y++) x.fill(0, p * h * w + y * w + bx, p * h * w + y * w + Math.min(bx + 4, w));
+      }
+    }
+  }
+  return x;
+}
+
+function relL2(a: Float32Array, ref: ArrayLike<number>): { rel: number; maxAbs: number; nonFinite: number } {
+  let num = 0, den = 0, maxAbs = 0, nonFinite = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i]!)) { nonFinite++; continue; }
+    const d = a[i]! - ref[i]!;
+    num += d * d;
+    den += ref[i]! * ref[i]!;
+    maxAbs = Math.max(maxAbs, Math.abs(d));
+  }
+  return { rel: den > 0 ? Math.sqrt(num / den) : (num > 0 ? Infinity : 0), maxAbs, nonFinite };
+}
+
+interface Case { readonly name: string; readonly spec: ActSparseKernelSpec; readonly batch: number; readonly odd: boolean }
+
+describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed ${SEED})`, () => {
+  let addon: LoadedAddon;
+  let arch = 'sm_90';
+  const cases: Case[] = [];
+  const log: Record<string, unknown> = { seed: SEED };
+  const worst: Record<string, number> = {};
+
+  beforeAll(async () => {
+    const probe = spawnSync('nvidia-smi', ['--query-gpu=compute_cap', '--format=csv,noheader'], { encoding: 'utf8' });
+    const cc = /(\d+)\.(\d+)/.exec(probe.stdout ?? '');
+    arch = cc ? `sm_${cc[1]}${cc[2]}` : 'sm_90';
+    const specs = new Map<string, ActSparseKernelSpec>();
+    const models = (process.env.CUSNN_KERNEL_MODELS ?? MODEL_NAMES.join(',')).split(',');
+    for (const model of models) {
+      const g = generate({ model, arch, force: 'act-sparse', out: join(mkdtempSync(join(tmpdir(), 'cusnn-k-')), model) });
+      for (const c of g.plan.convs) if (c.spec && c.kernelName) specs.set(c.kernelName, c.spec);
+    }
+    const all = [...specs.values(), ...ODD.map(({ why: _why, ...p }) => ({ family: 'act-sparse' as const, arch: arch as ActSparseKernelSpec['arch'], ...p }))];
+    const dir = mkdtempSync(join(tmpdir(), 'cusnn-kernels-'));
+    const { names } = writeKernelFolder(dir, arch, all, `cusnn_kernels_${arch}`);
+    all.forEach((spec, i) => cases.push({ name: names[i]!, spec, batch: i < specs.size ? 1 : 3, odd: i >= specs.size }));
+    const t0 = performance.now();
+    await buildAddon(dir, { jobs: 16, log: (l) => { if (/error/i.test(l)) console.log(l); } });
+    addon = loadAddon(dir);
+    log.kernels = cases.length;
+    log.buildSeconds = (performance.now() - t0) / 1000;
+    console.log(`seed ${SEED}: ${specs.size} zoo kernels (${models.join(', ')}) + ${ODD.length} odd shapes for ${arch}, built in ${(log.buildSeconds as number).toFixed(1)} s`);
+    expect(existsSync(addon.path)).toBe(true);
+  });
+
+  afterAll(() => {
+    log.worstRelErrorPerKernel = worst;
+    log.maxRelError = Math.max(0, ...Object.values(worst));
+    if (process.env.CUSNN_GPU_LOG) writeFileSync(process.env.CUSNN_GPU_LOG, `${JSON.stringify(log, null, 2)}\n`);
+  });
+
+  it('matches cuDNN at 0/50/90/99/100% zeros, uniform and clustered, every output written, nothing outside its slice', () => {
+    let checks = 0;
+    for (const { name, spec: p, batch: n, odd } of cases) {
+      const shape: ConvShape = { c: p.c, h: p.h, w: p.w, k: p.k, r: p.r, s: p.s, strideH: p.strideH, strideW: p.strideW, padTop: p.padTop, padLeft: p.padLeft, ho: p.ho, wo: p.wo };
+      // Input: a prefix of a wider buffer's channels; output: a channel slice of a wider buffer.
+      const Cw = p.c + 5, Kw = p.k + 7, off = 3;
+      const input: View = V(0, p.c, p.h, p.w, 0, Cw * p.h * p.w);
+      const out: View = V(1, p.k, p.ho, p.wo, off * p.ho * p.wo, Kw * p.ho * p.wo);
+      const fanIn = p.c * p.r * p.s;
+      const wt = new Float32Array(p.k * fanIn).map(() => (rnd() * 2 - 1) / Math.sqrt(fanIn));
+      const bias = p.bias ? new Float32Array(p.k).map(() => rnd() - 0.5) : null;
+      const tensors = [wt, kcrsToCrsk(wt, p.k, p.c, p.r, p.s), ...(bias ? [bias] : [])];
+      const step = convStep({ layer: name, in: input, out, shape, weights: 0, crsk: 1, bias: bias ? 2 : null, relu: p.relu, path: 'act-sparse', kernel: name });
+      const prog = program({ batch: n, buffers: [n * Cw * p.h * p.w, n * Kw * p.ho * p.wo], tensors, counters: 0, input, output: out, views: { y: out }, steps: [step] });
+      const ours: NativeRuntime = addon.createRuntime(JSON.stringify(prog), tensors, { mode: 'static' });
+      const cudnn: NativeRuntime = addon.createRuntime(JSON.stringify(prog), tensors, { mode: 'cudnn', selectIters: 3 });
+      try {
+        for (const zeros of SPARSITIES) {
+          for (const pattern of PATTERNS) {
+            const x = reluInput(n, p.c, p.h, p.w, zeros, pattern);
+            const what = `${name} (batch ${n}) at ${100 * zeros}% zeros ${pattern}`;
+            ours.fillBuffers(Number.NaN);
+            const y = ours.run(x).slice();
+            const buf = ours.readBuffer(1);
+            cudnn.fillBuffers(Number.NaN);
+            const ref = cudnn.run(x);
+            const e = relL2(y, ref);
+            expect(e.nonFinite, `${what}: ${e.nonFinite} outputs not written (still NaN) or not finite`).toBe(0);
+            expect(relL2(ref, ref).nonFinite, `${what}: cuDNN left outputs unwritten`).toBe(0);
+            expect(e.rel, `${what}: rel. L2 error ${e.rel.toExponential(2)} vs cuDNN (max abs ${e.maxAbs.toExponential(2)})`).toBeLessThanOrEqual(TOL);
+            worst[name] = Math.max(worst[name] ?? 0, Number.isFinite(e.rel) ? e.rel : 1);
+            // Nothing outside the output slice: those elements stay NaN.
+            let outside = 0;
+            for (let b = 0; b < n; b++) {
+              const lo = out.offset + b * out.batchStride, hi = lo + chw(out);
+              for (let i = b * out.batchStride; i < (b + 1) * out.batchStride; i++) if ((i < lo || i >= hi) && !Number.isNaN(buf[i]!)) outside++;
+            }
+            expect(outside, `${what}: ${outside} elements written outside the output slice`).toBe(0);
+            if (odd && (zeros === 0.5 || zeros === 1)) {
+              const cpu = convRef(x, n, shape, wt, bias, p.relu);
+              const ec = relL2(y, cpu);
+              expect(ec.rel, `${what}: rel. L2 error ${ec.rel.toExponential(2)} vs float64 CPU`).toBeLessThanOrEqual(TOL);
+            }
+            checks++;
+          }
+        }
+      } finally {
+        ours.dispose();
+        cudnn.dispose();
+      }
+    }
+    log.checks = checks;
+    console.log(`${checks} checks over ${cases.length} kernels; worst rel. L2 error vs cuDNN ${Math.max(...Object.values(worst)).toExponential(2)}`);
+    expect(checks).toBe(cases.length * SPARSITIES.length * PATTERNS.length);
+  });
+});
+
+describe.skipIf(skipReason === null)('every generated kernel against cuDNN (skipped)', () => {
+  it.skip(`skipped: ${skipReason}`, () => {});
+});
