@@ -17,6 +17,8 @@ interface RunOptions {
   weights?: string;
   fillMissing?: boolean;
   batch?: number;
+  algo: 'search' | 'implicit-gemm';
+  iters: number;
 }
 
 /** A float32 array as a NumPy .npy file (format 1.0, little-endian '<f4', C order). */
@@ -48,9 +50,11 @@ export function runCommand(print: (s: string) => void = console.log): Command {
     .option('--batch <n>', 'images per forward (default: all at once)', (v: string) => Number(v))
     .addOption(modeOption())
     .addOption(mathOption())
+    .addOption(new Option('--algo <algo>', 'cuDNN algorithms: search (measured at load) or implicit-gemm (fixed, no search)').choices(['search', 'implicit-gemm']).default('search'))
+    .option('--iters <n>', 'timed graph replays after the run (0: no timing)', (v: string) => Number(v), 100)
     .action((dir: string, o: RunOptions) => {
       const files = listImages(o.images.length === 1 ? o.images[0]! : o.images);
-      const net = loadNetwork(dir, { weights: o.weights, fillMissing: o.fillMissing, mode: o.mode, math: o.math, keep: o.layer ? [o.layer] : [] });
+      const net = loadNetwork(dir, { weights: o.weights, fillMissing: o.fillMissing, mode: o.mode, math: o.math, algo: o.algo, keep: o.layer ? [o.layer] : [] });
       try {
         const batch = o.batch ?? files.length;
         const outs: Float32Array[] = [];
@@ -67,8 +71,8 @@ export function runCommand(print: (s: string) => void = console.log): Command {
           });
         }
         print(table(['image', `top ${o.top}: class (score)`], rows));
-        const t = net.time(Math.min(batch, files.length), 100);
-        print(`${net.plan.model} ${o.mode} batch ${Math.min(batch, files.length)}: median ${t.medianUs.toFixed(1)} us per forward (p10 ${t.p10Us.toFixed(1)}, p90 ${t.p90Us.toFixed(1)}; CUDA graph replays)`);
+        const t = o.iters > 0 ? net.time(Math.min(batch, files.length), o.iters) : null;
+        if (t) print(`${net.plan.model} ${o.mode} batch ${Math.min(batch, files.length)}: median ${t.medianUs.toFixed(1)} us per forward (p10 ${t.p10Us.toFixed(1)}, p90 ${t.p90Us.toFixed(1)}; CUDA graph replays)`);
         if (o.save) {
           const all = new Float32Array(outs.reduce((n, a) => n + a.length, 0));
           let at = 0;

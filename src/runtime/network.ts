@@ -30,6 +30,8 @@ export interface LoadOptions {
   readonly seed?: number;
   readonly mode?: SwitchMode;
   readonly math?: 'fp32' | 'tf32';
+  /** cuDNN algorithms: by measurement at load (default), or all fixed to IMPLICIT_GEMM (no search: the original's baseline, and fast loads under compute-sanitizer). */
+  readonly algo?: 'search' | 'implicit-gemm';
   /** Layers whose outputs must be readable after a forward pass (`output(layer)`). */
   readonly keep?: readonly string[];
 }
@@ -98,7 +100,7 @@ export class Network {
     const addon = loadAddon(this.dir);
     const runtime = addon.createRuntime(JSON.stringify(lowered.program), lowered.tensors, {
       mode: cudnnOnly ? 'cudnn' : mode,
-      algo: mode === 'cudnn-implicit-gemm' ? 'implicit-gemm' : 'search',
+      algo: mode === 'cudnn-implicit-gemm' ? 'implicit-gemm' : this.options.algo ?? 'search',
       math: this.options.math ?? 'fp32',
     });
     const inst = { program: lowered.program, runtime };

@@ -12,6 +12,7 @@ import { generate } from '../../src/generate.js';
 import { preprocess } from '../../src/runtime/images.js';
 import { loadNetwork } from '../../src/runtime/network.js';
 import { referenceForward } from '../../src/runtime/reference.js';
+import { measureConvs, measuredDecisions } from '../../src/runtime/tune.js';
 
 const hasGpu = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' }).status === 0;
 if (!hasGpu) console.warn('gpu/network: no NVIDIA GPU here (nvidia-smi failed): skipping whole-network GPU tests');
@@ -58,6 +59,21 @@ describe.skipIf(!hasGpu)(`whole networks on the GPU (seed ${seed})`, () => {
         expect(e.dynamicVsCudnn).toBeLessThanOrEqual(1e-4);
         expect(e.cudnnVsReference).toBeLessThanOrEqual(1e-4);
         expect(e.oursVsReference).toBeLessThanOrEqual(1e-4);
+        // Both paths of every conv timed alone; the measured decisions give a working static plan.
+        const ms = measureConvs(net, x, { iters: 20 });
+        expect(ms.map((m) => m.layer)).toEqual(g.plan.convs.map((c) => c.layer));
+        for (const m of ms) {
+          expect(m.cudnnUs, m.layer).toBeGreaterThan(0);
+          if (m.kernel !== null) expect(m.actSparseUs, m.layer).toBeGreaterThan(0);
+        }
+        const d = measuredDecisions(ms);
+        net.setDecisions(d);
+        expect(net.paths()).toEqual(d);
+        net.inferWith(x, 'static');
+        const tuned = net.output('predictions', 1, 'static').slice();
+        const sparse = Object.values(d).filter((p) => p === 'act-sparse').length;
+        console.log(`${model}: measured decisions put ${sparse}/${ms.length} convs on generated kernels; rel. error vs cuDNN ${relErr(tuned, cudnn).toExponential(2)}`);
+        expect(relErr(tuned, cudnn)).toBeLessThanOrEqual(1e-4);
       } finally {
         net.dispose();
       }
