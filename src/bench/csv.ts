@@ -1,0 +1,88 @@
+// results.json as two CSV tables (RFC 4180 quoting, LF line ends, header row first):
+// - networks: one row per (model, batch, engine); a model with no engine results (it failed
+//   before timing) still gets one row, with an empty engine and its error, so no run disappears;
+// - layers: one row per (model, batch, layer) with every LayerResult field.
+// Numbers are written with String(n) (the shortest text that reads back as the same double);
+// null and absent values are empty cells.
+import type { BenchResults, EngineResult, LayerResult, ModelResult } from './results.js';
+
+export type CsvCell = string | number | boolean | null | undefined;
+
+/** One CSV field, quoted when it holds a comma, a quote, a line break or edge spaces. */
+export function csvField(v: CsvCell): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'string' ? v : String(v);
+  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function toCsv(header: readonly string[], rows: readonly (readonly CsvCell[])[]): string {
+  const line = (cells: readonly CsvCell[]): string => cells.map(csvField).join(',');
+  return [line(header), ...rows.map(line)].map((l) => `${l}\n`).join('');
+}
+
+/** Parses RFC 4180 CSV (quoted fields may hold commas, quotes and line breaks) into rows of strings. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
+        quoted = false;
+      } else field += ch;
+      i++;
+      continue;
+    }
+    if (ch === '"') quoted = true;
+    else if (ch === ',') { row.push(field); field = ''; }
+    else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i++;
+      row.push(field); rows.push(row); row = []; field = '';
+    } else field += ch;
+    i++;
+  }
+  if (quoted) throw new Error('CSV ends inside a quoted field');
+  if (field !== '' || row.length > 0) { row.push(field); rows.push(row); }
+  return rows;
+}
+
+/** Every LayerResult field, in the interface's order (the compiler checks that none is missing). */
+export const LAYER_FIELDS = [
+  'layer', 'c', 'h', 'w', 'k', 'r', 's', 'stride', 'inputSparsity', 'weightSparsity', 'flops', 'usefulFlops',
+  'minBytes', 'path', 'kernel', 'cudnnAlgo', 'cusnnUs', 'cudnnUs', 'speedup', 'cusnnGflops', 'cudnnGflops',
+  'floorUs', 'achievedFraction',
+] as const satisfies readonly (keyof LayerResult)[];
+type MissingLayerField = Exclude<keyof LayerResult, (typeof LAYER_FIELDS)[number]>;
+/** Fails to compile when LayerResult gains a field that LAYER_FIELDS does not list. */
+export const LAYER_FIELDS_COMPLETE: [MissingLayerField] extends [never] ? true : MissingLayerField = true;
+
+export const NETWORK_COLUMNS = [
+  'model', 'batch', 'weights', 'weightsSource', 'inputs', 'engine',
+  'medianUs', 'p10Us', 'p90Us', 'iters',
+  'mJPerInference', 'avgPowerW', 'idlePowerW', 'energyWindowSeconds', 'energyInferences', 'energyNote',
+  'maxRelError', 'tolerance', 'topAgree', 'checkedInputs', 'correct',
+  'sparseLayers', 'convLayers', 'seconds', 'error',
+] as const;
+
+export const LAYER_COLUMNS = ['model', 'batch', 'weights', ...LAYER_FIELDS] as const;
+
+function networkRow(m: ModelResult, e: EngineResult | null): CsvCell[] {
+  const c = m.correctness;
+  return [
+    m.model, m.batch, m.weights, m.weightsSource, m.inputs, e?.engine ?? '',
+    e?.time.medianUs, e?.time.p10Us, e?.time.p90Us, e?.time.iters,
+    e?.energy?.mJPerInference, e?.energy?.avgPowerW, e?.energy?.idlePowerW, e?.energy?.windowSeconds, e?.energy?.inferences, e?.energyNote,
+    e ? c.maxRelError[e.engine] : undefined, c.tolerance, c.topAgree, c.inputs, c.passed,
+    m.sparseLayers, m.convLayers, m.seconds, m.error,
+  ];
+}
+
+export function resultsToCsv(r: BenchResults): { networks: string; layers: string } {
+  const networks = r.runs.flatMap((m) => (m.engines.length > 0 ? m.engines.map((e) => networkRow(m, e)) : [networkRow(m, null)]));
+  const layers = r.runs.flatMap((m) => m.layers.map((l): CsvCell[] => [m.model, m.batch, m.weights, ...LAYER_FIELDS.map((f) => l[f])]));
+  return { networks: toCsv(NETWORK_COLUMNS, networks), layers: toCsv(LAYER_COLUMNS, layers) };
+}
