@@ -101,6 +101,12 @@ export interface ModelResult {
   readonly error?: string;
   /** Wall seconds spent on this model (generate, build, calibrate, check, time). */
   readonly seconds: number;
+  /** What a reader must know about this run: tensors filled synthetically, inputs repeated to fill the batch, ... */
+  readonly notes?: readonly string[];
+  /** Generated kernels in the model's folder (every eligible conv has one) and the addon build: seconds, or reused from an earlier run. */
+  readonly kernels?: number;
+  readonly buildSeconds?: number;
+  readonly buildReused?: boolean;
 }
 
 export interface GpuInfo {
@@ -117,6 +123,11 @@ export interface GpuInfo {
   /** Peak figures used for the roofline. */
   readonly peakFp32Tflops: number;
   readonly bandwidthGBs: number;
+  /** The board of the GPU profile (src/arch/profiles.ts) the peaks come from. */
+  readonly profileBoard?: string;
+  readonly pciBusId?: string;
+  /** Why clocksStart / clocksEnd are null or incomplete (NVML missing or a reading unsupported). */
+  readonly clocksNote?: string;
 }
 
 export interface ClockSample {
@@ -134,4 +145,24 @@ export interface BenchResults {
   readonly arch: string;
   readonly gpu: GpuInfo;
   readonly runs: readonly ModelResult[];
+  /** The settings the bench ran with. */
+  readonly settings?: BenchSettings;
+  /** Wall seconds of the whole bench. */
+  readonly seconds?: number;
+}
+
+export interface BenchSettings {
+  readonly batches: readonly number[];
+  /** Timed whole-forward replays per engine, and per conv step. */
+  readonly iters: number;
+  readonly layerIters: number;
+  /** Minimum energy window per engine (0: energy not measured). */
+  readonly energySeconds: number;
+  /** Inputs compared per engine before timing, and the tolerance. */
+  readonly checkInputs: number;
+  readonly tolerance: number;
+  readonly seed: number;
+  readonly weightsDir: string | null;
+  readonly imagesDir: string | null;
+  readonly buildDir: string;
 }

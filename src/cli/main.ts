@@ -6,6 +6,7 @@ import { inspectCommand } from './inspect.js';
 import { listCommand } from './list.js';
 import { pruneCommand } from './prune.js';
 import { reportCommand } from './report.js';
+import { benchCommand } from './bench.js';
 import { buildCommand } from './build.js';
 import { calibrateCommand, runCommand } from './run.js';
 import { verifyCommand } from './verify.js';
@@ -70,6 +71,7 @@ export function program(): Command {
   p.addCommand(runCommand());
   p.addCommand(calibrateCommand());
   p.addCommand(verifyCommand());
+  p.addCommand(benchCommand());
   p.addCommand(reportCommand());
   return p;
 }

@@ -1,0 +1,267 @@
+// What `cusnn-gen bench` needs before the GPU: the model list, which weights each model gets (the
+// shared real weights where they exist, synthetic ones elsewhere, named as such), the input
+// images (the shared sample images, or seeded random image-like ones), a quick "is there a GPU at
+// all" probe, and a generated folder with a built addon per model that is reused when nothing the
+// build depends on changed. None of this needs a GPU.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { buildAddon } from '../build/addon.js';
+import { generate, type Generated } from '../generate.js';
+import { isModelName, MODEL_NAMES } from '../model/zoo/index.js';
+import { packageRoot } from '../paths.js';
+import { addonPath } from '../runtime/addon.js';
+import { IMAGE_FLOATS, listImages } from '../runtime/images.js';
+import { Rng } from '../weights/prng.js';
+
+/** `--all`: the order the issue lists them in (the models with real weights first). */
+export const ALL_MODELS = ['densenet169', 'densenet201', 'resnet50', 'resnet152', 'resnet101', 'densenet121', 'vgg16', 'vgg19'] as const;
+
+/** The shared artifact's folders, relative to the current directory (used when present). */
+export const DEFAULT_WEIGHTS_DIR = join('..', 'shared', 'cusnn-artifact', 'weights');
+export const DEFAULT_IMAGES_DIR = join('..', 'shared', 'cusnn-artifact', 'sample_images');
+
+/** `--model a,b` or `--all` to a list of zoo names (no duplicates, in the order given). */
+export function expandModels(o: { model?: string; all?: boolean }): string[] {
+  if (o.all && o.model) throw new Error('--model and --all exclude each other: give one');
+  if (o.all) return [...ALL_MODELS];
+  if (!o.model) throw new Error(`give --model <name>[,<name>...] or --all (models: ${MODEL_NAMES.join(', ')})`);
+  const names = o.model.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (names.length === 0) throw new Error(`--model: no model named in '${o.model}'`);
+  for (const n of names) if (!isModelName(n)) throw new Error(`--model: unknown model '${n}' (known: ${MODEL_NAMES.join(', ')})`);
+  return [...new Set(names)];
+}
+
+/** `--batch 1,8,32` to positive integers (no duplicates, in the order given). */
+export function parseBatches(v: string): number[] {
+  const parts = v.split(',').map((s) => s.trim());
+  const out: number[] = [];
+  for (const p of parts) {
+    const n = Number(p);
+    if (p === '' || !Number.isInteger(n) || n < 1 || n > 4096) throw new Error(`--batch must be a comma-separated list of positive integers (<= 4096), got '${v}'`);
+    if (!out.includes(n)) out.push(n);
+  }
+  return out;
+}
+
+export interface WeightsChoice {
+  readonly kind: 'real' | 'synthetic';
+  /** A .safetensors file or a cuSNN .bin folder; null for synthetic weights. */
+  readonly path: string | null;
+  /** .bin folders may lack tensors (the public snapshot does): those are filled synthetically. */
+  readonly fillMissing: boolean;
+  /** Why this choice, in words. */
+  readonly why: string;
+}
+
+/**
+ * The weights of `model` in `dir` (a folder holding `<model>.safetensors` or a cuSNN `<model>/`
+ * folder of .bin files); synthetic (seeded) when `dir` is null or holds neither. The safetensors
+ * file wins over the .bin folder. Only names are checked here; the loader validates the contents,
+ * and a safetensors file whose metadata says it is synthetic is renamed so after loading.
+ */
+export function resolveWeights(model: string, dir: string | null): WeightsChoice {
+  if (dir === null) return { kind: 'synthetic', path: null, fillMissing: false, why: 'no weights folder' };
+  const st = join(dir, `${model}.safetensors`);
+  if (existsSync(st) && statSync(st).isFile()) return { kind: 'real', path: st, fillMissing: false, why: `${st}` };
+  const bin = join(dir, model);
+  if (existsSync(bin) && statSync(bin).isDirectory() && readdirSync(bin).some((f) => f.endsWith('.bin'))) {
+    return { kind: 'real', path: bin, fillMissing: true, why: `${bin} (cuSNN .bin folder; missing tensors filled synthetically)` };
+  }
+  return { kind: 'synthetic', path: null, fillMissing: false, why: `neither ${model}.safetensors nor ${model}/*.bin in ${dir}` };
+}
+
+/** `--weights` / `--images` as given, else the shared artifact's folder when it exists, else null. */
+export function defaultDir(given: string | undefined, fallback: string): string | null {
+  if (given !== undefined) {
+    if (!existsSync(given)) throw new Error(`'${given}' does not exist`);
+    return given;
+  }
+  return existsSync(fallback) ? fallback : null;
+}
+
+/**
+ * Whether this machine can have a CUDA device at all, checked before anything is generated or
+ * built: null when it may (nvidia-smi lists a GPU, or /dev/nvidia* exists: the addon has the last
+ * word), else why not.
+ */
+export function gpuAbsentReason(env: NodeJS.ProcessEnv = process.env): string | null {
+  const vis = env.CUDA_VISIBLE_DEVICES;
+  if (vis !== undefined && (vis.trim() === '' || vis.trim() === '-1' || vis.trim().toLowerCase() === 'none')) {
+    return `CUDA_VISIBLE_DEVICES='${vis}' hides every GPU`;
+  }
+  const smi = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 20_000 });
+  if (smi.status === 0 && /GPU \d+:/.test(smi.stdout ?? '')) return null;
+  let dev = false;
+  try {
+    dev = readdirSync('/dev').some((f) => /^nvidia\d+$/.test(f));
+  } catch {
+    dev = false;
+  }
+  if (dev) return null;
+  const smiWhy = smi.error ? 'nvidia-smi not found' : `nvidia-smi ${smi.status === 0 ? 'lists no GPU' : `failed (exit ${smi.status ?? 'signal'})`}`;
+  return `${smiWhy} and there is no /dev/nvidia* device`;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Input images
+
+/**
+ * Seeded random image-like inputs in the artifact's format (224x224x3 float32 HWC, 0..255): a
+ * colour per image, a smooth low-frequency pattern and pixel noise (a uniform image is far from
+ * real statistics). Written once to `<dir>/<i>.bin` and reused; returns the files.
+ */
+export function randomImages(dir: string, count: number, seed: number): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const f = join(dir, `${i}.bin`);
+    files.push(f);
+    if (existsSync(f) && statSync(f).size === IMAGE_FLOATS * 4) continue;
+    const rng = Rng.forKey(seed >>> 0, `bench-image-${i}`);
+    const base = [rng.uniform(40, 215), rng.uniform(40, 215), rng.uniform(40, 215)];
+    const fx = rng.uniform(0.01, 0.08);
+    const fy = rng.uniform(0.01, 0.08);
+    const px = rng.uniform(0, 6.28);
+    const py = rng.uniform(0, 6.28);
+    const img = new Float32Array(IMAGE_FLOATS);
+    for (let y = 0; y < 224; y++) {
+      for (let x = 0; x < 224; x++) {
+        const wave = 60 * Math.sin(x * fx + px) * Math.cos(y * fy + py);
+        for (let c = 0; c < 3; c++) {
+          const v = base[c]! + wave * (c === 1 ? -1 : 1) + rng.uniform(-40, 40);
+          img[(y * 224 + x) * 3 + c] = Math.min(255, Math.max(0, v));
+        }
+      }
+    }
+    writeFileSync(f, Buffer.from(img.buffer));
+  }
+  return files;
+}
+
+export interface BenchImages {
+  readonly files: readonly string[];
+  /** For results.json: where the inputs came from. */
+  readonly describe: string;
+  readonly random: boolean;
+}
+
+/** The images of `dir` (at most `max`), or `count` seeded random ones written under `randomDir`. */
+export function benchImages(dir: string | null, randomDir: string, seed: number, max = 32, count = 16): BenchImages {
+  if (dir !== null) {
+    const files = listImages(dir).slice(0, max);
+    return { files, describe: `${files.length} images from ${dir}`, random: false };
+  }
+  const files = randomImages(join(randomDir, `random-images-seed${seed}`), count, seed);
+  return { files, describe: `random image-like (seed ${seed}, ${files.length} images)`, random: true };
+}
+
+/** `batch` files starting at `offset`, cycling through `files` (repeated when the batch is larger). */
+export function batchFiles(files: readonly string[], batch: number, offset = 0): string[] {
+  if (files.length === 0) throw new Error('no input images');
+  return Array.from({ length: batch }, (_, i) => files[(offset + i) % files.length]!);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Generated folder and addon, reused across runs
+
+const STAMP = 'cusnn-bench-build.json';
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => statSync(join(dir, f)).isFile()).sort().map((f) => join(dir, f));
+}
+
+/**
+ * What the addon is compiled from: the folder's kernels and CMakeLists.txt, the native runtime
+ * sources, the shared CMake logic and the target arch. plan.json, report.md and the weights are
+ * read at run time and do not count.
+ */
+export function buildFingerprint(dir: string, arch: string): string {
+  const h = createHash('sha256');
+  h.update(`arch ${arch}\n`);
+  const root = packageRoot();
+  const inputs = [
+    ...filesUnder(join(dir, 'kernels')).filter((f) => f.endsWith('.cu')),
+    join(dir, 'CMakeLists.txt'),
+    ...filesUnder(join(root, 'src', 'native')),
+    ...filesUnder(join(root, 'cmake')),
+    join(root, 'CMakeLists.txt'),
+  ];
+  for (const f of inputs) {
+    h.update(`${relative(root, resolve(f))}\n`);
+    h.update(existsSync(f) ? readFileSync(f) : Buffer.from('(missing)'));
+    h.update('\n');
+  }
+  return h.digest('hex');
+}
+
+/** Writes `text` to `file` only when it differs (mtimes of unchanged files stay, so Ninja rebuilds nothing). */
+function writeIfChanged(file: string, text: Buffer): boolean {
+  if (existsSync(file) && readFileSync(file).equals(text)) return false;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  return true;
+}
+
+export interface PreparedFolder {
+  readonly dir: string;
+  readonly generated: Generated;
+  /** True when the addon of an earlier run was reused (nothing it is built from changed). */
+  readonly reused: boolean;
+  readonly buildSeconds: number;
+  readonly kernels: number;
+}
+
+/**
+ * Generates `<buildDir>/<model>-<arch>` with every eligible conv on a generated kernel (force
+ * act-sparse: the measured decisions pick per layer later) and builds its addon. The folder is
+ * generated into a sibling staging folder first and copied over file by file where the bytes
+ * differ, so an unchanged kernel keeps its mtime; the build is skipped altogether when the
+ * fingerprint of everything it is compiled from matches the last build's.
+ */
+export async function prepareFolder(o: {
+  readonly model: string;
+  readonly arch: string;
+  readonly weights: WeightsChoice;
+  readonly seed: number;
+  readonly buildDir: string;
+  readonly jobs?: number;
+  readonly log: (s: string) => void;
+}): Promise<PreparedFolder> {
+  const dir = join(o.buildDir, `${o.model}-${o.arch}`);
+  const stage = join(o.buildDir, `.stage-${o.model}-${o.arch}`);
+  rmSync(stage, { recursive: true, force: true });
+  let generated: Generated;
+  try {
+    generated = generate({ model: o.model, arch: o.arch, weights: o.weights.path ?? undefined, fillMissing: o.weights.fillMissing,
+      seed: o.seed, force: 'act-sparse', out: stage, log: (s) => o.log(`[generate] ${s}`) });
+    const emitted = new Set(generated.emitted.files);
+    for (const f of generated.emitted.files) writeIfChanged(join(dir, f), readFileSync(join(stage, f)));
+    // Kernels of an earlier plan that this one no longer has.
+    for (const f of filesUnder(join(dir, 'kernels'))) {
+      if (f.endsWith('.cu') && !emitted.has(relative(dir, f))) rmSync(f);
+    }
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+  const fingerprint = buildFingerprint(dir, o.arch);
+  const stampFile = join(dir, 'build', STAMP);
+  let stamp: { fingerprint?: string } = {};
+  try {
+    stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as { fingerprint?: string };
+  } catch {
+    stamp = {};
+  }
+  const kernels = generated.emitted.kernels.length;
+  if (stamp.fingerprint === fingerprint && addonPath(dir) !== null) {
+    o.log(`[build] ${dir}: unchanged since the last build (fingerprint ${fingerprint.slice(0, 12)}): reused`);
+    return { dir, generated: { ...generated, emitted: { ...generated.emitted, dir } }, reused: true, buildSeconds: 0, kernels };
+  }
+  const t0 = performance.now();
+  await buildAddon(dir, { arch: o.arch, jobs: o.jobs, log: (s) => o.log(`[build] ${s}`) });
+  const buildSeconds = (performance.now() - t0) / 1000;
+  writeFileSync(stampFile, `${JSON.stringify({ fingerprint, arch: o.arch, kernels, builtAt: new Date().toISOString() }, null, 2)}\n`);
+  return { dir, generated: { ...generated, emitted: { ...generated.emitted, dir } }, reused: false, buildSeconds, kernels };
+}

@@ -1,0 +1,114 @@
+// `cusnn-gen bench --model a,b | --all --arch sm_xx [--batch 1,8,32] [--weights DIR] [--images DIR] [--out DIR]`:
+// cusnn vs cuDNN (fastest algorithm) vs cuDNN IMPLICIT_GEMM on the GPU, per model and batch:
+// correctness, time, energy, per-layer roofline; results.json, CSV, SVG charts, a summary and a
+// terminal table (src/bench/bench.ts). Without a GPU it says so in one line before generating or
+// building anything, and exits non-zero.
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { Command, Option } from 'commander';
+import { ARCH_NAMES } from '../arch/profiles.js';
+import { runBench } from '../bench/bench.js';
+import { ALL_MODELS, expandModels, gpuAbsentReason, parseBatches } from '../bench/prepare.js';
+import { createProgress } from '../bench/progress.js';
+import { failure, benchTable } from '../bench/table.js';
+
+interface BenchCliOptions {
+  model?: string;
+  all?: boolean;
+  arch: string;
+  batch: number[];
+  weights?: string;
+  synthetic?: boolean;
+  images?: string;
+  randomInputs?: boolean;
+  out?: string;
+  buildDir?: string;
+  iters: number;
+  layerIters: number;
+  energySeconds: number;
+  checkInputs: number;
+  seed: number;
+  jobs?: number;
+  verbose?: boolean;
+}
+
+const int = (what: string, min: number) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${what} must be an integer >= ${min}, got '${v}'`);
+  return n;
+};
+
+const energySeconds = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || (n !== 0 && n < 2) || n > 600) {
+    throw new Error(`--energy-seconds must be 0 (no energy) or between 2 and 600 (NVML's counter updates too rarely for shorter windows), got '${v}'`);
+  }
+  return n;
+};
+
+/** `out/bench/2026-11-24T10-05-33` (under out/, which git ignores). */
+export const defaultBenchOut = (d = new Date()): string => join('out', 'bench', d.toISOString().slice(0, 19).replace(/:/g, '-'));
+
+export function benchCommand(print: (s: string) => void = console.log): Command {
+  return new Command('bench')
+    .description('cusnn vs cuDNN (fastest algorithm) vs cuDNN IMPLICIT_GEMM on the GPU: correctness, time, energy, per-layer roofline; results.json, CSV, SVG charts')
+    .option('--model <names>', 'comma-separated zoo models, e.g. resnet50,densenet169')
+    .option('--all', `every zoo model: ${ALL_MODELS.join(', ')}`)
+    .addOption(new Option('--arch <sm_xx>', 'GPU architecture to generate and build for (the GPU the bench runs on)').choices([...ARCH_NAMES]).makeOptionMandatory())
+    .option('--batch <list>', 'comma-separated batch sizes, e.g. 1,8,32', parseBatches, [1])
+    .option('--weights <dir>', 'folder with <model>.safetensors or <model>/*.bin (cuSNN layout); default ../shared/cusnn-artifact/weights when present; models without weights there get synthetic ones')
+    .option('--synthetic', 'synthetic weights for every model (no weights folder)')
+    .option('--images <dir>', 'folder of <i>.bin images (224x224x3 float32 BGR HWC); default ../shared/cusnn-artifact/sample_images when present, else random image-like inputs')
+    .option('--random-inputs', 'seeded random image-like inputs instead of images')
+    .option('--out <dir>', 'where results.json, the CSV, the charts and summary.md go (default out/bench/<date-time>)')
+    .option('--build-dir <dir>', 'generated folders and their addons, reused across runs (default: <out>/build with --out, else out/bench/build)')
+    .option('--iters <n>', 'timed CUDA graph replays per engine (>= 100)', int('--iters', 100), 200)
+    .option('--layer-iters <n>', 'timed replays per conv step (decisions and per-layer table)', int('--layer-iters', 10), 100)
+    .option('--energy-seconds <s>', 'minimum NVML energy window per engine (0: no energy)', energySeconds, 2)
+    .option('--check-inputs <n>', 'inputs compared per engine before timing', int('--check-inputs', 1), 8)
+    .option('--seed <n>', 'seed of synthetic weights and random inputs', int('--seed', 0), 0)
+    .option('-j, --jobs <n>', 'parallel compile jobs per build (default: all cores)', int('--jobs', 1))
+    .option('-v, --verbose', 'print the detailed log on stderr too (it always goes to <out>/bench.log)')
+    .action(async (o: BenchCliOptions) => {
+      const models = expandModels(o);
+      if (o.synthetic && o.weights) throw new Error('--synthetic and --weights exclude each other');
+      if (o.randomInputs && o.images) throw new Error('--random-inputs and --images exclude each other');
+      // Before anything is generated or built: is there a GPU at all? (The addon has the last word.)
+      const absent = gpuAbsentReason();
+      if (absent !== null) {
+        process.stderr.write(`cusnn-gen bench: no CUDA device (${absent}): the bench runs on an NVIDIA GPU; generating and building work without one (cusnn-gen --model ..., cusnn-gen build)\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const out = o.out ?? defaultBenchOut();
+      const buildDir = o.buildDir ?? (o.out ? join(o.out, 'build') : join('out', 'bench', 'build'));
+      mkdirSync(out, { recursive: true });
+      const logFile = join(out, 'bench.log');
+      writeFileSync(logFile, '');
+      const log = (s: string): void => {
+        appendFileSync(logFile, `${s}\n`);
+        if (o.verbose) process.stderr.write(`${s}\n`);
+      };
+      process.stderr.write(`cusnn-gen bench: ${models.join(', ')} at batch ${o.batch.join(', ')} for ${o.arch}; log in ${logFile}\n`);
+      let written: readonly string[] = [];
+      const r = await runBench({
+        models, arch: o.arch, batches: o.batch,
+        weightsDir: o.synthetic ? null : o.weights, imagesDir: o.randomInputs ? null : o.images,
+        out, buildDir, iters: o.iters, layerIters: o.layerIters, energySeconds: o.energySeconds, checkInputs: o.checkInputs,
+        seed: o.seed, jobs: o.jobs, command: `cusnn-gen ${process.argv.slice(2).join(' ')}`,
+      }, {
+        log,
+        // With -v the log lines go to the terminal: no bar redrawn between them.
+        progress: o.verbose ? undefined : (total, label) => createProgress(total, label),
+        written: (files) => { written = files; },
+      });
+      print(benchTable(r));
+      print('');
+      print(`wrote ${written.length} files in ${relative(process.cwd(), out) || out}: ${written.map((f) => relative(out, f)).join(', ')}`);
+      const failed = r.runs.filter((m) => failure(m) !== undefined);
+      if (failed.length > 0) {
+        process.stderr.write(`cusnn-gen bench: ${failed.length} of ${r.runs.length} runs failed (see the table and ${logFile})\n`);
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,234 @@
+// `cusnn-gen bench` without a GPU: argument validation, the model list and --all, which weights
+// each model gets (real where the folder has them, synthetic elsewhere, named so), the inputs,
+// the GPU probe, the reuse of an unchanged build, and the CLI's one-line error on a machine
+// without a GPU (the GPU side is test/gpu/bench.test.ts).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBench } from '../../src/bench/bench.js';
+import {
+  ALL_MODELS, batchFiles, benchImages, buildFingerprint, defaultDir, expandModels, gpuAbsentReason, parseBatches, prepareFolder, randomImages, resolveWeights,
+} from '../../src/bench/prepare.js';
+import { findNvcc } from '../../src/build/nvcc.js';
+import { MODEL_NAMES } from '../../src/model/zoo/index.js';
+import { packageRoot } from '../../src/paths.js';
+import { IMAGE_BYTES, readImage } from '../../src/runtime/images.js';
+
+const CLI = 'dist/cli.js';
+const tmp = mkdtempSync(join(tmpdir(), 'cusnn-bench-'));
+beforeAll(() => {
+  if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', '.'], { stdio: 'inherit' });
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const run = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const oneLineError = (r: { code: number | null; err: string }, pattern: RegExp): void => {
+  expect(r.code).not.toBe(0);
+  const lines = r.err.trim().split('\n');
+  expect(lines.length, r.err).toBe(1);
+  expect(lines[0]).toMatch(pattern);
+};
+const hasGpu = gpuAbsentReason() === null;
+
+describe('bench arguments', () => {
+  it('--all is the eight zoo models in the issue\'s order', () => {
+    expect(expandModels({ all: true })).toEqual(['densenet169', 'densenet201', 'resnet50', 'resnet152', 'resnet101', 'densenet121', 'vgg16', 'vgg19']);
+    expect([...ALL_MODELS].sort()).toEqual([...MODEL_NAMES].sort());
+  });
+
+  it('--model takes a comma-separated list, in order, without duplicates', () => {
+    expect(expandModels({ model: 'resnet50' })).toEqual(['resnet50']);
+    expect(expandModels({ model: 'vgg19, resnet50,vgg19' })).toEqual(['vgg19', 'resnet50']);
+  });
+
+  it('refuses unknown models, both or neither of --model and --all', () => {
+    expect(() => expandModels({ model: 'resnet50,resnet18' })).toThrow(/unknown model 'resnet18' \(known: resnet50/);
+    expect(() => expandModels({ model: 'resnet50', all: true })).toThrow(/--model and --all exclude each other/);
+    expect(() => expandModels({})).toThrow(/give --model <name>\[,<name>\.\.\.\] or --all/);
+    expect(() => expandModels({ model: ' , ' })).toThrow(/no model named/);
+  });
+
+  it('--batch is a list of positive integers', () => {
+    expect(parseBatches('1')).toEqual([1]);
+    expect(parseBatches('1,8,32')).toEqual([1, 8, 32]);
+    expect(parseBatches('8, 1,8')).toEqual([8, 1]);
+    for (const bad of ['0', '-1', 'a', '1,,2', '1.5', '', '5000']) expect(() => parseBatches(bad), bad).toThrow(/--batch must be a comma-separated list of positive integers/);
+  });
+
+  it('runBench validates its options before touching anything', async () => {
+    const out = join(tmp, 'never');
+    await expect(runBench({ models: ['resnet18'], arch: 'sm_90', out })).rejects.toThrow(/unknown model 'resnet18'/);
+    await expect(runBench({ models: ['resnet50'], arch: 'sm_61', out })).rejects.toThrow(/unknown arch 'sm_61'/);
+    await expect(runBench({ models: ['resnet50'], arch: 'sm_90', batches: [0], out })).rejects.toThrow(/batch must be an integer >= 1/);
+    await expect(runBench({ models: ['resnet50'], arch: 'sm_90', batches: [], out })).rejects.toThrow(/no batch sizes/);
+    await expect(runBench({ models: [], arch: 'sm_90', out })).rejects.toThrow(/no models/);
+    await expect(runBench({ models: ['resnet50'], arch: 'sm_90', energySeconds: -1, out })).rejects.toThrow(/energySeconds/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('weights: real where the folder has them, synthetic elsewhere', () => {
+  const dir = join(tmp, 'weights');
+  mkdirSync(join(dir, 'densenet169'), { recursive: true });
+  mkdirSync(join(dir, 'vgg16'), { recursive: true }); // a folder without .bin files does not count
+  mkdirSync(join(dir, 'resnet101'), { recursive: true });
+  writeFileSync(join(dir, 'resnet50.safetensors'), 'fake: only the name is looked at here');
+  writeFileSync(join(dir, 'densenet169', 'conv1_conv.bin'), Buffer.alloc(16));
+  writeFileSync(join(dir, 'resnet101.safetensors'), 'fake');
+  writeFileSync(join(dir, 'resnet101', 'conv1_conv.bin'), Buffer.alloc(16));
+
+  it('<model>.safetensors is real weights', () => {
+    expect(resolveWeights('resnet50', dir)).toEqual({ kind: 'real', path: join(dir, 'resnet50.safetensors'), fillMissing: false, why: join(dir, 'resnet50.safetensors') });
+  });
+
+  it('a <model>/ folder of .bin files is real weights, missing tensors filled', () => {
+    const w = resolveWeights('densenet169', dir);
+    expect(w).toMatchObject({ kind: 'real', path: join(dir, 'densenet169'), fillMissing: true });
+    expect(w.why).toMatch(/cuSNN \.bin folder; missing tensors filled synthetically/);
+  });
+
+  it('the safetensors file wins over the .bin folder', () => {
+    expect(resolveWeights('resnet101', dir).path).toBe(join(dir, 'resnet101.safetensors'));
+  });
+
+  it('anything else is synthetic, and says why', () => {
+    expect(resolveWeights('vgg16', dir)).toEqual({ kind: 'synthetic', path: null, fillMissing: false, why: `neither vgg16.safetensors nor vgg16/*.bin in ${dir}` });
+    expect(resolveWeights('densenet121', dir).kind).toBe('synthetic');
+    expect(resolveWeights('resnet50', null)).toEqual({ kind: 'synthetic', path: null, fillMissing: false, why: 'no weights folder' });
+  });
+
+  it('folders: as given (must exist), else the shared artifact\'s when present, else none', () => {
+    expect(defaultDir(dir, '/nonexistent')).toBe(dir);
+    expect(() => defaultDir(join(tmp, 'nope'), dir)).toThrow(/'.*nope' does not exist/);
+    expect(defaultDir(undefined, dir)).toBe(dir);
+    expect(defaultDir(undefined, join(tmp, 'nope'))).toBeNull();
+  });
+
+  it.skipIf(!existsSync('../shared/cusnn-artifact/weights'))('the shared artifact: real for resnet50 and the DenseNets it has, synthetic for the rest', () => {
+    const shared = '../shared/cusnn-artifact/weights';
+    const kinds = Object.fromEntries(ALL_MODELS.map((m) => [m, resolveWeights(m, shared).kind]));
+    expect(kinds).toMatchObject({ resnet50: 'real', densenet169: 'real', densenet201: 'real', vgg16: 'synthetic', resnet152: 'synthetic' });
+  });
+});
+
+describe('inputs', () => {
+  it('random image-like inputs are seeded, in the artifact\'s format, written once', () => {
+    const a = randomImages(join(tmp, 'ra'), 3, 7);
+    const b = randomImages(join(tmp, 'rb'), 3, 7);
+    const c = randomImages(join(tmp, 'rc'), 1, 8);
+    expect(a).toHaveLength(3);
+    for (const f of a) expect(statSync(f).size).toBe(IMAGE_BYTES);
+    expect(readFileSync(a[1]!).equals(readFileSync(b[1]!))).toBe(true);
+    expect(readFileSync(a[0]!).equals(readFileSync(a[1]!))).toBe(false);
+    expect(readFileSync(a[0]!).equals(readFileSync(c[0]!))).toBe(false);
+    const img = readImage(a[0]!);
+    expect(img.reduce((m, v) => Math.min(m, v), Infinity)).toBeGreaterThanOrEqual(0);
+    expect(img.reduce((m, v) => Math.max(m, v), -Infinity)).toBeLessThanOrEqual(255);
+    const mtime = statSync(a[0]!).mtimeMs;
+    randomImages(join(tmp, 'ra'), 3, 7);
+    expect(statSync(a[0]!).mtimeMs).toBe(mtime);
+  });
+
+  it('benchImages: the folder\'s images, or random ones named as such', () => {
+    const r = benchImages(null, join(tmp, 'imgs'), 3, 32, 2);
+    expect(r).toMatchObject({ random: true, describe: 'random image-like (seed 3, 2 images)' });
+    const f = benchImages(join(tmp, 'imgs', 'random-images-seed3'), tmp, 0);
+    expect(f).toMatchObject({ random: false, files: r.files });
+    expect(f.describe).toMatch(/^2 images from /);
+  });
+
+  it('a batch larger than the images repeats them', () => {
+    expect(batchFiles(['a', 'b', 'c'], 2)).toEqual(['a', 'b']);
+    expect(batchFiles(['a', 'b', 'c'], 5, 2)).toEqual(['c', 'a', 'b', 'c', 'a']);
+    expect(() => batchFiles([], 1)).toThrow(/no input images/);
+  });
+});
+
+describe('GPU probe', () => {
+  it('CUDA_VISIBLE_DEVICES="" or -1 hides every GPU', () => {
+    expect(gpuAbsentReason({ CUDA_VISIBLE_DEVICES: '' })).toMatch(/CUDA_VISIBLE_DEVICES='' hides every GPU/);
+    expect(gpuAbsentReason({ CUDA_VISIBLE_DEVICES: '-1' })).toMatch(/hides every GPU/);
+  });
+
+  it.skipIf(hasGpu)('without a GPU: cusnn-gen bench exits non-zero with one clear line, before generating anything', () => {
+    const out = join(tmp, 'nogpu');
+    oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_90', '--out', out), /^cusnn-gen bench: no CUDA device \(.+\): the bench runs on an NVIDIA GPU/);
+    expect(existsSync(out)).toBe(false);
+    oneLineError(run('bench', '--all', '--arch', 'sm_90'), /^cusnn-gen bench: no CUDA device/);
+  });
+});
+
+describe('cusnn-gen bench arguments (CLI)', () => {
+  it('bad arguments exit non-zero with one clear line', () => {
+    oneLineError(run('bench', '--arch', 'sm_90'), /give --model <name>\[,<name>\.\.\.\] or --all/);
+    oneLineError(run('bench', '--model', 'resnet50'), /required option '--arch <sm_xx>' not specified/);
+    oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_61'), /sm_61.*(invalid|Allowed choices)/);
+    oneLineError(run('bench', '--model', 'resnet18', '--arch', 'sm_90'), /unknown model 'resnet18'/);
+    oneLineError(run('bench', '--model', 'resnet50', '--all', '--arch', 'sm_90'), /--model and --all exclude each other/);
+    oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_90', '--batch', '1,0'), /--batch must be a comma-separated list of positive integers/);
+    oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_90', '--iters', '50'), /--iters must be an integer >= 100/);
+    oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_90', '--energy-seconds', '1'), /--energy-seconds must be 0 \(no energy\) or between 2 and 600/);
+    oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_90', '--synthetic', '--weights', tmp), /--synthetic and --weights exclude each other/);
+  });
+
+  it('--help lists the options', () => {
+    const r = run('bench', '--help');
+    expect(r.code).toBe(0);
+    for (const opt of ['--model', '--all', '--arch', '--batch', '--weights', '--images', '--out', '--iters', '--energy-seconds']) expect(r.out).toContain(opt);
+  });
+});
+
+// The generated folder and its addon are reused when nothing the build depends on changed.
+function buildReason(): string | null {
+  if (!findNvcc()) return 'nvcc not found';
+  const root = packageRoot();
+  const ok = ['cudnn', 'cuda'].some((d) => existsSync(join(root, '.deps', d, 'nvidia', 'cudnn', 'include', 'cudnn.h'))) ||
+    ['/usr/include/cudnn.h', '/usr/include/x86_64-linux-gnu/cudnn.h', '/usr/local/cuda/include/cudnn.h'].some((f) => existsSync(f)) ||
+    (process.env.CUDNN_INCLUDE_DIR !== undefined && existsSync(join(process.env.CUDNN_INCLUDE_DIR, 'cudnn.h')));
+  return ok ? null : 'cuDNN headers not found (python3 -m pip install --no-deps --target .deps/cudnn nvidia-cudnn-cu13 nvidia-cublas)';
+}
+const noBuild = buildReason();
+
+describe.skipIf(noBuild !== null)('generated folder and addon reuse', () => {
+  const buildDir = join(tmp, 'build');
+  const weights = { kind: 'synthetic', path: null, fillMissing: false, why: 'test' } as const;
+
+  it('builds once; a second prepare with the same inputs touches no kernel and skips the build', async () => {
+    const lines: string[] = [];
+    const a = await prepareFolder({ model: 'vgg16', arch: 'sm_90', weights, seed: 0, buildDir, log: (s) => lines.push(s) });
+    expect(a.reused).toBe(false);
+    expect(a.dir).toBe(join(buildDir, 'vgg16-sm_90'));
+    expect(a.kernels).toBeGreaterThan(0);
+    expect(existsSync(join(a.dir, 'build', 'cusnn-bench-build.json'))).toBe(true);
+    expect(existsSync(join(buildDir, '.stage-vgg16-sm_90'))).toBe(false);
+    const kernel = join(a.dir, a.generated.emitted.kernels[0]!.file);
+    const mtime = statSync(kernel).mtimeMs;
+    const b = await prepareFolder({ model: 'vgg16', arch: 'sm_90', weights, seed: 0, buildDir, log: (s) => lines.push(s) });
+    expect(b.reused).toBe(true);
+    expect(statSync(kernel).mtimeMs).toBe(mtime);
+    expect(lines.some((l) => /unchanged since the last build .*: reused/.test(l))).toBe(true);
+  }, 900_000);
+
+  it('the fingerprint follows the kernels and the arch', () => {
+    const dir = join(buildDir, 'vgg16-sm_90');
+    const f = buildFingerprint(dir, 'sm_90');
+    expect(buildFingerprint(dir, 'sm_90')).toBe(f);
+    expect(buildFingerprint(dir, 'sm_89')).not.toBe(f);
+    const extra = join(dir, 'kernels', 'zz_extra.cu');
+    writeFileSync(extra, '// extra\n');
+    expect(buildFingerprint(dir, 'sm_90')).not.toBe(f);
+    rmSync(extra);
+    expect(buildFingerprint(dir, 'sm_90')).toBe(f);
+  });
+});
+
+if (noBuild !== null) {
+  describe('generated folder and addon reuse (skipped)', () => {
+    it.skip(`skipped: ${noBuild}`, () => {});
+  });
+}
