@@ -320,9 +320,10 @@ async function benchModel(model: string, ctx: Ctx): Promise<ModelResult[]> {
     build = { kernels: prepared.kernels, buildSeconds: Math.round(prepared.buildSeconds * 10) / 10, buildReused: prepared.reused };
     const ws = prepared.generated.weights;
     weightsSource = ws.source;
-    if (weights === 'real' && /^synthetic/.test(ws.source)) {
+    // A file can hold synthetic weights (cusnn-gen weights synth): its metadata says so ("<file> (synthetic (seed N)...)").
+    if (weights === 'real' && /(^|\()synthetic \(seed \d+\)/.test(ws.source)) {
       weights = 'synthetic';
-      notes.push(`${choice.path} holds synthetic weights (${ws.source})`);
+      notes.push(`${choice.path} holds synthetic weights: ${ws.source}`);
     }
     if (ws.filled.length > 0) {
       const layers = [...new Set(ws.filled.map((k) => k.split(':')[0]!))];

@@ -91,7 +91,7 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
       };
       process.stderr.write(`cusnn-gen bench: ${models.join(', ')} at batch ${o.batch.join(', ')} for ${o.arch}; log in ${logFile}\n`);
       let written: readonly string[] = [];
-      const r = await runBench({
+      const bench = runBench({
         models, arch: o.arch, batches: o.batch,
         weightsDir: o.synthetic ? null : o.weights, imagesDir: o.randomInputs ? null : o.images,
         out, buildDir, iters: o.iters, layerIters: o.layerIters, energySeconds: o.energySeconds, checkInputs: o.checkInputs,
@@ -102,6 +102,17 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
         progress: o.verbose ? undefined : (total, label) => createProgress(total, label),
         written: (files) => { written = files; },
       });
+      let r: Awaited<typeof bench>;
+      try {
+        r = await bench;
+      } catch (e) {
+        // The addon's own word on the GPU (the probe above only rules out machines without one).
+        const m = (e as Error).message;
+        if (!/^no CUDA device/.test(m)) throw e;
+        process.stderr.write(`cusnn-gen bench: ${m}\n`);
+        process.exitCode = 1;
+        return;
+      }
       print(benchTable(r));
       print('');
       print(`wrote ${written.length} files in ${relative(process.cwd(), out) || out}: ${written.map((f) => relative(out, f)).join(', ')}`);
