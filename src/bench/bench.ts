@@ -5,11 +5,13 @@
 //   cudnn-implicit-gemm  every conv fixed to IMPLICIT_GEMM (the original artifact's baseline).
 // Correct first (every engine's output against cudnn's, relative L2 <= 1e-4 at the network
 // output; a mismatch stops that model with the error), then timed (CUDA graph replays between
-// CUDA events: median, p10, p90), then energy (NVML's total-energy counter over >= 2 s of
-// back-to-back replays, idle power beside it), then every conv alone in cusnn and cudnn with its
-// measured input sparsity, FLOPs, GFLOP/s and roofline floor. results.json is rewritten after
-// every model, so an interrupted bench keeps what it measured; the report (CSV, SVG, summary.md)
-// is drawn from it at the end.
+// CUDA events after ~0.2 s of warm-up replays: median, p10, p90), then energy (NVML's
+// total-energy counter over >= 2 s of back-to-back replays, idle power beside it), then every
+// conv alone in cusnn and cudnn with its measured input sparsity, FLOPs, GFLOP/s and roofline
+// floor. The per-layer times are measured again after the decisions, not reused from the
+// measurement that made them (the minimum of noisy figures would favour the chosen path).
+// results.json is rewritten after every model, so an interrupted bench keeps what it measured;
+// the report (CSV, SVG, summary.md) is drawn from it at the end.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gpuProfile, isArchName, type GpuProfile } from '../arch/profiles.js';
@@ -391,6 +393,9 @@ async function benchModel(model: string, ctx: Ctx): Promise<ModelResult[]> {
           const rt = net.runtimeFor(batch, mode);
           const r = stage(`b${batch} ${e} timing`, () => {
             net!.inferWith(x, mode); // the timed input, in every engine
+            // Warm-up: about 0.2 s of replays first, so the clocks have left idle before the timed ones.
+            const probe = rt.timeForward(10);
+            rt.timeForward(Math.min(500, Math.max(10, Math.ceil(200_000 / Math.max(probe.medianUs, 1)))));
             return rt.timeForward(o.iters);
           });
           let energy: EnergyStats | null = null;

@@ -58,7 +58,7 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
     .option('--batch <list>', 'comma-separated batch sizes, e.g. 1,8,32', parseBatches, [1])
     .option('--weights <dir>', 'folder with <model>.safetensors or <model>/*.bin (cuSNN layout); default ../shared/cusnn-artifact/weights when present; models without weights there get synthetic ones')
     .option('--synthetic', 'synthetic weights for every model (no weights folder)')
-    .option('--images <dir>', 'folder of <i>.bin images (224x224x3 float32 BGR HWC); default ../shared/cusnn-artifact/sample_images when present, else random image-like inputs')
+    .option('--images <dir>', 'folder of <i>.bin images (224x224x3 float32 BGR HWC; the first 32 are used); default ../shared/cusnn-artifact/sample_images when present, else random image-like inputs')
     .option('--random-inputs', 'seeded random image-like inputs instead of images')
     .option('--out <dir>', 'where results.json, the CSV, the charts and summary.md go (default out/bench/<date-time>)')
     .option('--build-dir <dir>', 'generated folders and their addons, reused across runs (default: <out>/build with --out, else out/bench/build)')
