@@ -207,10 +207,11 @@ function checkEngines(net: Network, files: readonly string[], batch: number, n: 
   let why: string | null = null;
   for (let f = 0; f < forwards; f++) {
     const x = net.preprocessFiles(batchFiles(files, batch, f * batch));
-    const ref = net.inferWith(x, 'cudnn').slice();
+    // Logits, not the softmax: a saturated softmax would hide differences (net.logitsLayer()).
+    const ref = net.logitsWith(x, 'cudnn');
     if (!finite(ref)) throw new Error(`the cudnn engine's output holds NaN or Inf (input ${f * batch}..${f * batch + batch - 1})`);
     const outs = new Map<Engine, Float32Array>();
-    for (const e of ENGINES) if (e !== 'cudnn') outs.set(e, net.inferWith(x, MODE[e]).slice());
+    for (const e of ENGINES) if (e !== 'cudnn') outs.set(e, net.logitsWith(x, MODE[e]));
     const per = ref.length / batch;
     for (let j = 0; j < batch; j++) {
       const r = ref.subarray(j * per, (j + 1) * per);

@@ -94,7 +94,7 @@ export class Network {
     const lowered = lowerNetwork(this.graph, mode === 'static' ? this.decidedPlan() : this.plan, this.weights, {
       batch,
       mode: cudnnOnly ? 'cudnn' : 'plan',
-      keep: this.options.keep,
+      keep: [...(this.options.keep ?? []), this.logitsLayer()],
       countZeros: countZeros || mode === 'dynamic',
     });
     const addon = loadAddon(this.dir);
@@ -152,6 +152,24 @@ export class Network {
   /** The native runtime of this batch and mode (created on first use), for measurements the Network does not wrap. */
   runtimeFor(batch: number, mode: SwitchMode): NativeRuntime {
     return this.instance(batch, false, mode).runtime;
+  }
+
+  /**
+   * The layer to compare two paths at: the input of a final softmax (the logits), else the output.
+   * A softmax saturates (synthetic classifiers give one-hot outputs in fp32), so comparing after it
+   * can hide differences; comparing the logits cannot.
+   */
+  logitsLayer(): string {
+    const layers = this.graph.layers;
+    const last = layers[layers.length - 1]!;
+    return last.op === 'softmax' && last.inputs.length === 1 ? last.inputs[0]! : last.name;
+  }
+
+  /** Forward through `mode` and return a copy of the logits (logitsLayer()) for the batch. */
+  logitsWith(x: Float32Array, mode: SwitchMode): Float32Array {
+    const per = this.graph.layers[0]!.shape.reduce((a, b) => a * b, 1);
+    this.inferWith(x, mode);
+    return this.instance(x.length / per, false, mode).runtime.readView(this.logitsLayer()).slice();
   }
 
   /** Runs a batch: NCHW preprocessed floats (batch inferred from the length), or image files in the original's format. */

@@ -55,6 +55,7 @@ exports.createRuntime = (json, tensors, options) => {
   const engineUs = mode === 'static' ? 900 : algo === 'implicit-gemm' ? 1500 : 1000;
   let hasInput = false;
   let disposed = false;
+  let last = new Float32Array(p.batch * per);
   const live = () => { if (disposed) throw new Error('this runtime was disposed'); };
   return {
     run(x) {
@@ -68,10 +69,17 @@ exports.createRuntime = (json, tensors, options) => {
         for (let i = 0; i < inPer; i += 97) s += x[n * inPer + i];
         for (let k = 0; k < per; k++) out[n * per + k] = Math.sin(s * 1e-3 + k) * off;
       }
+      last = out;
       return out;
     },
     runEager(x) { return this.run(x); },
-    readView() { live(); return new Float32Array(per * p.batch); },
+    // A kept view (e.g. the logits) reads as the last output, cycled to the view's size.
+    readView(name) {
+      live();
+      const v = p.views[name];
+      const n = v ? v.c * v.h * v.w * p.batch : per * p.batch;
+      return Float32Array.from({ length: n }, (_, i) => last[i % last.length]);
+    },
     readBuffer() { live(); return new Float32Array(1); },
     fillBuffers() { live(); },
     zeroCounts() {
