@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -406,8 +407,19 @@ double Runtime::timeGraphUs(cudaGraphExec_t exec, int iters, std::vector<double>
   return percentile(us, 0.5);
 }
 
+// One algorithm measurement per problem per process (and device and math mode): every runtime of
+// the process then runs a given cuDNN problem with the same algorithm, so two engines compared side
+// by side differ only where their paths differ, not by which of two near-tied algorithms one
+// timing happened to favour; later loads also skip the search.
+static std::mutex gAlgoCacheMutex;
+static std::map<std::string, ConvAlgo>& processAlgoCache() {
+  static std::map<std::string, ConvAlgo> cache;
+  return cache;
+}
+
 void Runtime::selectAlgorithms() {
-  std::map<std::string, ConvAlgo> cache;
+  std::lock_guard<std::mutex> lock(gAlgoCacheMutex);
+  std::map<std::string, ConvAlgo>& cache = processAlgoCache();
   for (int i = 0; i < static_cast<int>(prog_.steps.size()); ++i) {
     if (prog_.steps[i].op == Op::Conv && convs_[i].cudnn) selectAlgorithm(i, cache);
   }
@@ -446,7 +458,7 @@ void Runtime::selectAlgorithm(int i, std::map<std::string, ConvAlgo>& cache) {
     return;
   }
   std::ostringstream key;
-  key << n << ":" << s.in.c << "x" << s.in.h << "x" << s.in.w << "/" << s.in.bs << ":" << s.k << "x" << s.r << "x"
+  key << "dev" << opt_.device << (opt_.tf32 ? ":tf32:" : ":fp32:") << n << ":" << s.in.c << "x" << s.in.h << "x" << s.in.w << "/" << s.in.bs << ":" << s.k << "x" << s.r << "x"
       << s.s << ":" << s.strideH << "," << s.strideW << ":" << s.padT << "," << s.padL << "," << s.padB << ","
       << s.padR << ":" << s.out.bs << ":" << c.explicitPad;
   const auto hit = cache.find(key.str());

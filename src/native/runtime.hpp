@@ -85,7 +85,7 @@ struct ConvAlgo {
   int algo = -1;
   double us = 0;
   size_t workspace = 0;
-  bool cached = false;  // same problem as an earlier conv: its measurement was reused
+  bool cached = false;  // same problem as an earlier conv of this process: its measurement was reused
   std::vector<AlgoCandidate> candidates;
 };
 

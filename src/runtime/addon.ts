@@ -111,7 +111,7 @@ export interface ConvAlgorithm {
   readonly algoName: string;
   readonly us: number;
   readonly workspaceBytes: number;
-  /** Same problem as an earlier conv: its measurement was reused. */
+  /** Same problem as an earlier conv of this process (any runtime, same device and math): its measurement was reused, so every runtime runs that problem with the same algorithm. */
   readonly cached: boolean;
   readonly candidates: readonly AlgoCandidate[];
 }
