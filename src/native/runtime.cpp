@@ -469,6 +469,7 @@ void Runtime::selectAlgorithm(int i, std::map<std::string, ConvAlgo>& cache) {
     a.cached = true;
     c.algo = static_cast<cudnnConvolutionFwdAlgo_t>(a.algo);
     c.ws = a.workspace;
+    workspaceBytes_ = std::max(workspaceBytes_, c.ws);  // the measurement may come from another runtime
     algos_.push_back(a);
     return;
   }
