@@ -26,6 +26,7 @@ import {
 } from './prepare.js';
 import type { Progress } from './progress.js';
 import { writeReport } from './report.js';
+import { relL2Error, topClasses } from './metrics.js';
 import {
   ENGINES, type BenchResults, type BenchSettings, type ClockSample, type CorrectnessResult, type Engine, type EngineResult,
   type EnergyStats, type GpuInfo, type LayerResult, type ModelResult,
@@ -90,18 +91,7 @@ function stage<T>(what: string, f: () => T): T {
   }
 }
 
-function relError(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  const e = Math.sqrt(num / Math.max(den, 1e-300));
-  return Number.isFinite(e) ? e : Number.MAX_VALUE; // NaN or Inf outputs: as far off as can be (and JSON-safe)
-}
-
-const topK = (v: Float32Array, k: number): string => [...v.keys()].sort((a, b) => v[b]! - v[a]! || a - b).slice(0, k).join();
+const topK = (v: Float32Array, k: number): string => topClasses(v, k).join();
 
 const finite = (a: Float32Array): boolean => a.every((v) => Number.isFinite(v));
 
@@ -216,7 +206,7 @@ function checkEngines(net: Network, files: readonly string[], batch: number, n: 
     for (let j = 0; j < batch; j++) {
       const r = ref.subarray(j * per, (j + 1) * per);
       for (const [e, out] of outs) {
-        const err = relError(out.subarray(j * per, (j + 1) * per), r);
+        const err = relL2Error(out.subarray(j * per, (j + 1) * per), r);
         maxRelError[e] = Math.max(maxRelError[e], err);
       }
       if (topK(outs.get('cusnn')!.subarray(j * per, (j + 1) * per), 5) === topK(r, 5)) topAgree++;

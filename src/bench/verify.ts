@@ -4,6 +4,7 @@
 // high. Correct first, then timed (CUDA events over graph replays, median).
 import { listImages } from '../runtime/images.js';
 import { loadNetwork, type Network } from '../runtime/network.js';
+import { relL2Error, topClasses } from './metrics.js';
 
 export interface VerifyOptions {
   readonly images: string | readonly string[];
@@ -35,17 +36,7 @@ export interface VerifyResult {
   readonly layers: readonly LayerTiming[];
 }
 
-const topK = (v: Float32Array, k: number): number[] => [...v.keys()].sort((a, b) => v[b]! - v[a]! || a - b).slice(0, k);
-
-function relError(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-300));
-}
+const topK = topClasses;
 
 function stepIndex(net: Network, mode: 'static' | 'cudnn', layer: string): number {
   return net.programFor(1, mode).steps.findIndex((s) => s.op === 'conv' && s.layer === layer);
@@ -66,7 +57,7 @@ export function verifyNetwork(dir: string, o: VerifyOptions): VerifyResult {
       // classifier gave one-hot outputs, bitwise equal on both paths).
       const ours = net.logitsWith(x, 'static');
       const ref = net.logitsWith(x, 'cudnn');
-      const e = relError(ours, ref);
+      const e = relL2Error(ours, ref);
       maxRelError = Math.max(maxRelError, e);
       const same = topK(ours, top).join() === topK(ref, top).join();
       if (same) topAgree++;

@@ -2,11 +2,11 @@
 // each model gets (real where the folder has them, synthetic elsewhere, named so), the inputs,
 // the GPU probe, the reuse of an unchanged build, and the CLI's one-line error on a machine
 // without a GPU (the GPU side is test/gpu/bench.test.ts).
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { needsBuiltCli, oneLineError, runCli } from '../helpers/cli.js';
 import { runBench } from '../../src/bench/bench.js';
 import {
   ALL_MODELS, batchFiles, benchImages, buildFingerprint, defaultDir, expandModels, gpuAbsentReason, parseBatches, prepareFolder, randomImages, resolveWeights,
@@ -16,23 +16,11 @@ import { MODEL_NAMES } from '../../src/model/zoo/index.js';
 import { packageRoot } from '../../src/paths.js';
 import { IMAGE_BYTES, readImage } from '../../src/runtime/images.js';
 
-const CLI = 'dist/cli.js';
 const tmp = mkdtempSync(join(tmpdir(), 'cusnn-bench-'));
-beforeAll(() => {
-  if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', '.'], { stdio: 'inherit' });
-});
+needsBuiltCli();
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const run = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
-const oneLineError = (r: { code: number | null; err: string }, pattern: RegExp): void => {
-  expect(r.code).not.toBe(0);
-  const lines = r.err.trim().split('\n');
-  expect(lines.length, r.err).toBe(1);
-  expect(lines[0]).toMatch(pattern);
-};
+const run = runCli;
 const hasGpu = gpuAbsentReason() === null;
 
 describe('bench arguments', () => {

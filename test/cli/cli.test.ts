@@ -1,28 +1,15 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { needsBuiltCli, oneLineError, runCli } from '../helpers/cli.js';
 import { findNvcc } from '../../src/build/nvcc.js';
 
-// The CLI as users run it: the compiled bin (npm test builds first; build here if dist is stale).
-const CLI = 'dist/cli.js';
 const tmp = mkdtempSync(join(tmpdir(), 'cusnn-cli-'));
-beforeAll(() => {
-  if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', '.'], { stdio: 'inherit' });
-});
+needsBuiltCli();
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const run = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
-const oneLineError = (r: { code: number | null; err: string }, pattern: RegExp) => {
-  expect(r.code).not.toBe(0);
-  const lines = r.err.trim().split('\n');
-  expect(lines.length, r.err).toBe(1);
-  expect(lines[0]).toMatch(pattern);
-};
+const run = runCli;
 
 describe('cusnn-gen CLI', () => {
   it('bad input exits non-zero with one clear line', () => {
