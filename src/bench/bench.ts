@@ -394,7 +394,11 @@ async function benchModel(model: string, ctx: Ctx): Promise<ModelResult[]> {
           if (o.energySeconds > 0) {
             try {
               const m = rt.measureEnergy(o.energySeconds);
-              energy = { mJPerInference: m.mJPerInference, windowSeconds: m.windowSeconds, inferences: m.inferences, avgPowerW: m.avgPowerW, idlePowerW: m.idlePowerW };
+              // Idle: the board before the bench did any GPU work. The sample taken just before this
+              // window (after a short pause) is kept beside it: the board has not settled by then.
+              const idle = ctx.clocksStart?.sample?.powerW;
+              energy = { mJPerInference: m.mJPerInference, windowSeconds: m.windowSeconds, inferences: m.inferences, avgPowerW: m.avgPowerW,
+                idlePowerW: idle !== undefined && idle > 0 ? idle : m.idlePowerW, preWindowPowerW: m.idlePowerW };
             } catch (err) {
               if (isFatal(err)) throw err;
               energyNote = msg(err);

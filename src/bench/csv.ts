@@ -63,7 +63,7 @@ export const LAYER_FIELDS_COMPLETE: [MissingLayerField] extends [never] ? true :
 export const NETWORK_COLUMNS = [
   'model', 'batch', 'weights', 'weightsSource', 'inputs', 'engine',
   'medianUs', 'p10Us', 'p90Us', 'iters',
-  'mJPerInference', 'avgPowerW', 'idlePowerW', 'energyWindowSeconds', 'energyInferences', 'energyNote',
+  'mJPerInference', 'avgPowerW', 'idlePowerW', 'preWindowPowerW', 'energyWindowSeconds', 'energyInferences', 'energyNote',
   'maxRelError', 'tolerance', 'topAgree', 'checkedInputs', 'correct',
   'sparseLayers', 'convLayers', 'seconds', 'error',
 ] as const;
@@ -75,7 +75,7 @@ function networkRow(m: ModelResult, e: EngineResult | null): CsvCell[] {
   return [
     m.model, m.batch, m.weights, m.weightsSource, m.inputs, e?.engine ?? '',
     e?.time.medianUs, e?.time.p10Us, e?.time.p90Us, e?.time.iters,
-    e?.energy?.mJPerInference, e?.energy?.avgPowerW, e?.energy?.idlePowerW, e?.energy?.windowSeconds, e?.energy?.inferences, e?.energyNote,
+    e?.energy?.mJPerInference, e?.energy?.avgPowerW, e?.energy?.idlePowerW, e?.energy?.preWindowPowerW, e?.energy?.windowSeconds, e?.energy?.inferences, e?.energyNote,
     e ? c.maxRelError[e.engine] : undefined, c.tolerance, c.topAgree, c.inputs, c.passed,
     m.sparseLayers, m.convLayers, m.seconds, m.error,
   ];

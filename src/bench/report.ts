@@ -132,6 +132,7 @@ function checkRun(m: At): void {
       en.object();
       for (const k of ['mJPerInference', 'windowSeconds', 'avgPowerW', 'idlePowerW']) en.field(k).num({ min: 0 });
       en.field('inferences').num({ int: true, min: 0 });
+      en.field('preWindowPowerW').optNum({ min: 0 });
     }
     e.field('energyNote').optStr();
   }

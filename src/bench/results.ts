@@ -22,8 +22,10 @@ export interface EnergyStats {
   readonly inferences: number;
   /** Mean board power over the window, watts. */
   readonly avgPowerW: number;
-  /** Board power at idle, sampled before the window, watts. */
+  /** Board power at idle, watts: sampled when the bench started, before any GPU work (older files: just before the window). */
   readonly idlePowerW: number;
+  /** Board power sampled ~200 ms before the window, after the previous work (not settled to idle), watts. */
+  readonly preWindowPowerW?: number;
 }
 
 export interface EngineResult {

@@ -63,7 +63,8 @@ describe('runBench through a mock addon', () => {
       for (const e of m.engines) {
         expect(e.time.iters).toBe(100);
         expect(e.energy!.mJPerInference).toBeCloseTo(300 * 1.02 * e.time.medianUs / 1e3, 6);
-        expect(e.energy!.idlePowerW).toBe(70);
+        expect(e.energy!.idlePowerW, 'idle: the board before any GPU work (gpuSample at the start)').toBe(72.5);
+        expect(e.energy!.preWindowPowerW).toBe(70);
       }
       // Every conv with a kernel measured faster on it (10 vs 20 us): all of them act-sparse.
       expect(m.layers).toHaveLength(53);
