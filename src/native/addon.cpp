@@ -9,6 +9,8 @@
 //   gpuSample(device?) -> { smMHz, memMHz, temperatureC, powerW, driver, name, pciBusId, notes }
 //                    through NVML (dlopen'ed); fields NVML does not support are null (notes says why);
 //                    throws "no CUDA device: ..." or "NVML: ..." where either is missing
+//   probeRoofline(device?, copyBytes?) -> { smCount, smClockMHz, memClockMHz, memBusWidthBits,
+//                    copyBytes, copyGBs, ffmaTflops } (probe.cu: measured copy and FFMA rates)
 //   createRuntime(programJson, tensors: Float32Array[], options) -> Runtime
 //                    options: { mode, math, traceBranches, syncEachStep, device, selectIters,
 //                    algo: 'search' | 'implicit-gemm' }
@@ -27,6 +29,7 @@
 
 #include "common.hpp"
 #include "nvml.hpp"
+#include "probe.hpp"
 #include "program.hpp"
 #include "runtime.hpp"
 
@@ -390,6 +393,28 @@ Napi::Value GpuSample(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value ProbeRoofline(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    requireDevice();
+    int dev = 0;
+    if (info.Length() > 0 && !info[0].IsUndefined()) dev = intArg(info, 0, "device", 0);
+    // 256 MB per buffer by default: far beyond any L2, small enough for every supported board.
+    double bytes = 256.0 * (1 << 20);
+    if (info.Length() > 1 && !info[1].IsUndefined()) bytes = intArg(info, 1, "copyBytes", 1 << 20);
+    const cusnn::RooflineProbe r = cusnn::probeRoofline(dev, static_cast<std::size_t>(bytes));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("smCount", r.smCount);
+    o.Set("smClockMHz", r.smClockMHz);
+    o.Set("memClockMHz", r.memClockMHz);
+    o.Set("memBusWidthBits", r.memBusWidthBits);
+    o.Set("copyBytes", r.copyBytes);
+    o.Set("copyGBs", r.copyGBs);
+    o.Set("ffmaTflops", r.ffmaTflops);
+    return o;
+  });
+}
+
 Napi::Value Kernels(const Napi::CallbackInfo& info) {
   const auto names = cusnn::registryNames();
   Napi::Array a = Napi::Array::New(info.Env(), names.size());
@@ -423,6 +448,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
   exports.Set("kernels", Napi::Function::New(env, Kernels, "kernels"));
   exports.Set("gpuSample", Napi::Function::New(env, GpuSample, "gpuSample"));
+  exports.Set("probeRoofline", Napi::Function::New(env, ProbeRoofline, "probeRoofline"));
   exports.Set("createRuntime", Napi::Function::New(env, CreateRuntime, "createRuntime"));
   return exports;
 }

@@ -168,6 +168,20 @@ export interface NativeRuntime {
   dispose(): void;
 }
 
+/** probeRoofline(): the device's clocks and a measured copy bandwidth and FFMA rate (src/native/probe.cu). */
+export interface RooflineMeasurement {
+  readonly smCount: number;
+  /** Maximum clocks the device reports (cudaDevAttrClockRate / MemoryClockRate), MHz; bus width in bits. */
+  readonly smClockMHz: number;
+  readonly memClockMHz: number;
+  readonly memBusWidthBits: number;
+  /** Bytes of one device-to-device copy; the best repetition's rate, read + write counted, GB/s. */
+  readonly copyBytes: number;
+  readonly copyGBs: number;
+  /** The best repetition of an FFMA-chain kernel on every SM, 2 FLOP per FFMA, TFLOP/s. */
+  readonly ffmaTflops: number;
+}
+
 export interface CusnnAddon {
   /** Throws "no CUDA device: ..." where there is no usable GPU. */
   deviceInfo(device?: number): DeviceInfo;
@@ -179,6 +193,8 @@ export interface CusnnAddon {
    * "no CUDA device: ..." without a GPU and "NVML: ..." where NVML cannot be loaded or used. */
   gpuSample(device?: number): GpuSample;
   createRuntime(programJson: string, tensors: readonly Float32Array[], options: RuntimeOptions): NativeRuntime;
+  /** Absent in addons built before it. Throws "no CUDA device: ..." without a GPU. */
+  probeRoofline?(device?: number, copyBytes?: number): RooflineMeasurement;
 }
 
 /** The addon's exports, plus where it was loaded from and the device it found. */
