@@ -1,6 +1,7 @@
 // The generator pipeline, stage by stage: model -> weights -> sparsity -> plan -> codegen, and
 // optionally the nvcc check. Each stage reports what it did (with its time) through `log`.
-import { join } from 'node:path';
+// The output folder is checked before any work and written safely (src/output/folder.ts).
+import { isAbsolute, join, resolve } from 'node:path';
 import { gpuProfile } from './arch/profiles.js';
 import { emitNetwork, type Emitted } from './codegen/emit.js';
 import { buildModel } from './model/zoo/index.js';
@@ -12,6 +13,8 @@ import { sparsityProfile } from './sparsity/profile.js';
 import type { SparsityProfile } from './sparsity/types.js';
 import { loadWeights } from './weights/load.js';
 import type { WeightSet } from './weights/store.js';
+import { MAX_BATCH, MAX_SEED } from './output/exit.js';
+import { checkOutDir, writeFolderAtomically } from './output/folder.js';
 
 export interface GenerateOptions {
   readonly model: string;
@@ -23,8 +26,13 @@ export interface GenerateOptions {
   readonly batch?: number;
   /** Put every eligible conv on one path (ablations, cuDNN-only baselines); default: the cost model decides. */
   readonly force?: 'cudnn' | 'act-sparse';
-  /** Output folder; default generated/<model>-<arch> under the current directory. */
+  /**
+   * Output folder; default generated/<model>-<arch> under the current directory. It must be new,
+   * empty or written by cusnn (plan.json says so), else generate throws before any work.
+   */
   readonly out?: string;
+  /** Write into a folder cusnn did not write (its generated files are replaced, others kept). */
+  readonly forceOverwrite?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -34,6 +42,8 @@ export interface Generated {
   readonly sparsity: SparsityProfile;
   readonly plan: NetworkPlan;
   readonly emitted: Emitted;
+  /** Entries of a reused folder left out because they belonged to another model or arch (build, calibration.json). */
+  readonly dropped: readonly string[];
 }
 
 export const defaultOutDir = (model: string, arch: string): string => join('generated', `${model}-${arch}`);
@@ -44,9 +54,15 @@ export function generate(o: GenerateOptions): Generated {
   const step = (what: string): void => log(`[${((performance.now() - t0) / 1000).toFixed(2)}s] ${what}`);
   const profile = gpuProfile(o.arch); // validate both names before any heavy work
   const graph = buildModel(o.model);
+  const batch = o.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new Error(`batch must be an integer in [1, ${MAX_BATCH}] (the launchers' grid limit), got ${batch}`);
+  const seed = o.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new Error(`seed must be an integer in [0, ${MAX_SEED}], got ${seed}`);
+  const out = o.out ?? defaultOutDir(graph.name, profile.arch);
+  const outState = checkOutDir(out, { forceOverwrite: o.forceOverwrite });
   // Read every user-given file before printing anything, so bad input fails with one line.
   const calibration = o.calibration ? { path: o.calibration, data: readCalibration(o.calibration, graph.name) } : undefined;
-  const weights = loadWeights(graph, { path: o.weights, seed: o.seed, fillMissing: o.fillMissing });
+  const weights = loadWeights(graph, { path: o.weights, seed, fillMissing: o.fillMissing });
   step(`model ${graph.name}: ${graph.layers.length} layers, ${paramCount(graph).toLocaleString('en-US')} parameters`);
   step(`weights: ${weights.source}${weights.filled.length ? `; filled synthetically: ${weights.filled.join(', ')}` : ''}`);
 
@@ -61,12 +77,18 @@ export function generate(o: GenerateOptions): Generated {
     const same = calibration!.data.arch === profile.arch;
     step(`measured times of ${measured.size} convs on ${calibration!.data.gpu} (${calibration!.data.arch})${same ? ': they decide those layers' : `: not ${profile.arch}, so ignored`}`);
   }
-  const plan = planNetwork(graph, profile, sparsity, { batch: o.batch ?? 1, weightsSource: weights.source, force: o.force, measured,
-    weightsRef: { path: o.weights ?? null, seed: o.seed ?? 0, fillMissing: o.fillMissing ?? false } });
+  // The plan records the weights by absolute path, so `run` from any directory finds them.
+  const weightsPath = o.weights ? (isAbsolute(o.weights) ? o.weights : resolve(o.weights)) : null;
+  const plan = planNetwork(graph, profile, sparsity, { batch, weightsSource: weights.source, force: o.force, measured,
+    weightsRef: { path: weightsPath, seed, fillMissing: o.fillMissing ?? false } });
   const sparse = plan.convs.filter((c) => c.decision === 'act-sparse').length;
   step(`plan for ${profile.arch} (${profile.board}): ${plan.convs.length} convs, ${sparse} act-sparse, ${plan.convs.length - sparse} cuDNN`);
 
-  const emitted = emitNetwork(graph, plan, o.out ?? defaultOutDir(graph.name, profile.arch));
+  // Written beside the old folder and swapped in when complete: a failure leaves the old one intact.
+  const { value: staged, dropped } = writeFolderAtomically(out, outState, { model: graph.name, arch: profile.arch },
+    (staging) => emitNetwork(graph, plan, staging));
+  const emitted: Emitted = { ...staged, dir: out };
+  if (dropped.length > 0) step(`dropped ${dropped.join(' and ')} of the old folder: another model or arch`);
   step(`wrote ${emitted.dir}: ${emitted.kernels.length} kernels, plan.json, report.md, CMakeLists.txt, index.d.ts`);
-  return { graph, weights, sparsity, plan: emitted.plan, emitted };
+  return { graph, weights, sparsity, plan: emitted.plan, emitted, dropped };
 }
