@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // cusnn-gen: from a model and a GPU architecture to a folder of specialized CUDA kernels.
-import { main } from './cli/main.js';
+import { installPipeHandlers, main } from './cli/main.js';
 
+installPipeHandlers();
 process.exitCode = await main(process.argv.slice(2));

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { relative } from 'node:path';
 import { buildAddon } from '../build/addon.js';
 import { loadAddon } from '../runtime/addon.js';
+import { intOption } from '../output/exit.js';
 
 interface BuildOptions {
   arch?: string;
@@ -17,11 +18,7 @@ export function buildCommand(): Command {
     .description('build the Node addon of a generated folder (kernels + native runtime) into <dir>/build/')
     .argument('<dir>', 'a folder written by cusnn-gen, e.g. generated/resnet152-sm_90')
     .option('--arch <sm_xx>', 'compile for this architecture instead of the folder\'s (CUDA 13 cannot target sm_70: use e.g. --arch sm_90)')
-    .option('-j, --jobs <n>', 'parallel compile jobs (default: all cores)', (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`--jobs must be a positive integer, got '${v}'`);
-      return n;
-    })
+    .option('-j, --jobs <n>', 'parallel compile jobs, 1..1024 (default: all cores)', intOption('--jobs', 1, 1024))
     .option('-v, --verbose', 'print the whole CMake and compiler log')
     .option('-q, --quiet', 'print only errors')
     .action(async (dir: string, o: BuildOptions) => {

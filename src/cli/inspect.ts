@@ -1,29 +1,75 @@
-// `cusnn-gen inspect <dir> [--layer NAME]`: read a generated folder back — the plan summary, or
-// one layer's plan entry, its reason and its kernel source, plus ptxas resources when nvcc is here.
-import { existsSync, readFileSync } from 'node:fs';
+// `cusnn-gen inspect <dir> [--layer NAME] [--json]`: read a generated folder back — the plan
+// summary, or one layer's plan entry, its reason and its kernel source, plus ptxas resources when
+// nvcc is here.
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { compileCheck, findNvcc } from '../build/nvcc.js';
-import type { NetworkPlan } from '../plan/types.js';
-import { table } from './table.js';
+import type { ConvPlan, NetworkPlan } from '../plan/types.js';
+import { printJson, table } from './table.js';
 
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isDims = (v: unknown): boolean => Array.isArray(v) && v.length === 3 && v.every((x) => Number.isInteger(x) && x > 0);
+
+/**
+ * Reads `<dir>/plan.json` and checks what inspect shows: every error is one line naming the file,
+ * the conv (index and layer) and the key.
+ */
 export function readPlan(dir: string): NetworkPlan {
   const file = join(dir, 'plan.json');
+  if (!existsSync(dir)) throw new Error(`${dir}: no such folder (expected a folder written by cusnn-gen)`);
+  if (!statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder (expected a folder written by cusnn-gen)`);
   if (!existsSync(file)) throw new Error(`${dir}: no plan.json (not a folder written by cusnn-gen?)`);
-  const plan = JSON.parse(readFileSync(file, 'utf8')) as NetworkPlan;
-  if (plan.format !== 'cusnn-plan/1') throw new Error(`${file}: unknown format ${JSON.stringify(plan.format)}`);
-  return plan;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: expected a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
+  const p = raw as Record<string, unknown>;
+  if (p.format !== 'cusnn-plan/1') throw new Error(`${file}: unknown format ${JSON.stringify(p.format)} (expected "cusnn-plan/1")`);
+  for (const k of ['model', 'arch', 'board', 'weights', 'sparsitySource']) {
+    if (typeof p[k] !== 'string') throw new Error(`${file}: "${k}" must be a string, got ${JSON.stringify(p[k]) ?? 'nothing'}`);
+  }
+  if (!Number.isInteger(p.batch) || (p.batch as number) < 1) throw new Error(`${file}: "batch" must be a positive integer, got ${JSON.stringify(p.batch) ?? 'nothing'}`);
+  if (!Array.isArray(p.convs)) throw new Error(`${file}: "convs" must be a list of conv plans, got ${JSON.stringify(p.convs) ?? 'nothing'}`);
+  p.convs.forEach((c: unknown, i: number) => {
+    const at = `${file}: convs[${i}]`;
+    if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new Error(`${at} must be an object, got ${JSON.stringify(c)}`);
+    const e = c as Record<string, unknown>;
+    if (typeof e.layer !== 'string' || e.layer === '') throw new Error(`${at}: "layer" must be a layer name, got ${JSON.stringify(e.layer) ?? 'nothing'}`);
+    const where = `${at} (${e.layer})`;
+    for (const k of ['input', 'output']) if (!isDims(e[k])) throw new Error(`${where}: "${k}" must be [C, H, W] of positive integers, got ${JSON.stringify(e[k]) ?? 'nothing'}`);
+    if (!isNum(e.inputSparsity) || e.inputSparsity < 0 || e.inputSparsity > 1) throw new Error(`${where}: "inputSparsity" must be a number in [0, 1], got ${JSON.stringify(e.inputSparsity) ?? 'nothing'}`);
+    if (!['cudnn', 'act-sparse', 'weight-sparse'].includes(e.decision as string)) throw new Error(`${where}: "decision" must be cudnn, act-sparse or weight-sparse, got ${JSON.stringify(e.decision) ?? 'nothing'}`);
+    if (typeof e.reason !== 'string') throw new Error(`${where}: "reason" must be a string, got ${JSON.stringify(e.reason) ?? 'nothing'}`);
+    if (e.kernelName !== null && e.kernelName !== undefined && (typeof e.kernelName !== 'string' || !/^\w+$/.test(e.kernelName))) {
+      throw new Error(`${where}: "kernelName" must be null or a kernel name ([A-Za-z0-9_]), got ${JSON.stringify(e.kernelName)}`);
+    }
+  });
+  return raw as NetworkPlan;
 }
 
-export function inspectCommand(print: (s: string) => void = console.log): Command {
+interface InspectOptions { layer?: string; ptxas: boolean; json?: boolean }
+
+const summaryRow = (c: ConvPlan) => ({ layer: c.layer, input: c.input, output: c.output, inputSparsity: c.inputSparsity, decision: c.decision, kernelName: c.kernelName ?? null });
+
+export function inspectCommand(print: (s: string) => void = console.log, log: (s: string) => void = (s) => void process.stderr.write(`${s}\n`)): Command {
   return new Command('inspect')
     .description('show a generated folder: the plan, or one layer with its kernel and ptxas resources')
     .argument('<dir>', 'folder written by cusnn-gen (generated/<model>-<arch>)')
     .option('--layer <name>', 'one conv layer: plan entry, reason, kernel source')
     .option('--no-ptxas', 'skip compiling the kernel for its resource usage')
-    .action(async (dir: string, opts: { layer?: string; ptxas: boolean }) => {
+    .option('--json', 'print the summary (or the layer: plan entry, kernel file and source, ptxas) as JSON')
+    .action(async (dir: string, opts: InspectOptions) => {
       const plan = readPlan(dir);
       if (!opts.layer) {
+        if (opts.json) {
+          printJson(print, { model: plan.model, arch: plan.arch, board: plan.board, batch: plan.batch, weights: plan.weights,
+            sparsitySource: plan.sparsitySource, convs: plan.convs.map(summaryRow) });
+          return;
+        }
         print(`${plan.model} on ${plan.arch} (${plan.board}), batch ${plan.batch}; weights: ${plan.weights}`);
         print(`input sparsity: ${plan.sparsitySource}`);
         print(table(['layer', 'input', 'output', 'zeros', 'decision', 'kernel'], plan.convs.map((c) => [
@@ -32,21 +78,30 @@ export function inspectCommand(print: (s: string) => void = console.log): Comman
         return;
       }
       const conv = plan.convs.find((c) => c.layer === opts.layer);
-      if (!conv) throw new Error(`${dir}: no conv layer '${opts.layer}' in plan.json (convs: ${plan.convs.slice(0, 4).map((c) => c.layer).join(', ')}, ...)`);
-      print(JSON.stringify(conv, null, 2));
-      print(`\nreason: ${conv.reason}`);
-      if (!conv.kernelName) return;
-      const file = join(dir, 'kernels', `${conv.kernelName}.cu`);
-      if (!existsSync(file)) throw new Error(`${file}: kernel source missing (regenerate the folder)`);
-      print(`\n// ${file}\n${readFileSync(file, 'utf8')}`);
-      if (!opts.ptxas) return;
-      if (!findNvcc()) {
-        print('(nvcc not found: no ptxas resource report)');
+      if (!conv) throw new Error(`${dir}: no conv layer '${opts.layer}' in plan.json (convs: ${plan.convs.slice(0, 4).map((c) => c.layer).join(', ')}${plan.convs.length > 4 ? ', ...' : ''})`);
+      const file = conv.kernelName ? join(dir, 'kernels', `${conv.kernelName}.cu`) : null;
+      if (file && !existsSync(file)) throw new Error(`${file}: kernel source missing (regenerate the folder)`);
+      const source = file ? readFileSync(file, 'utf8') : null;
+      let ptxas: { arch: string; ok: boolean; registers: number | null; spillStores: number | null; spillLoads: number | null; sharedStatic: number | null; log: string } | null = null;
+      if (file && opts.ptxas) {
+        if (!findNvcc()) {
+          log('(nvcc not found: no ptxas resource report)');
+        } else {
+          const [r] = await compileCheck([file], plan.arch);
+          ptxas = { arch: r!.arch, ok: r!.ok, registers: r!.registers ?? null, spillStores: r!.spillStores ?? null, spillLoads: r!.spillLoads ?? null, sharedStatic: r!.sharedStatic ?? null, log: r!.log };
+        }
+      }
+      if (opts.json) {
+        printJson(print, { conv, kernel: file ? { file, source } : null, ptxas });
         return;
       }
-      const [r] = await compileCheck([file], plan.arch);
-      print(`ptxas (${r!.arch}): ${r!.registers} registers, ${r!.spillStores}/${r!.spillLoads} bytes spill stores/loads, ` +
-        `${r!.sharedStatic} bytes static shared memory${r!.ok ? '' : ' — FAILED'}`);
-      if (!r!.ok) print(r!.log);
+      print(JSON.stringify(conv, null, 2));
+      print(`\nreason: ${conv.reason}`);
+      if (!file) return;
+      print(`\n// ${file}\n${source}`);
+      if (!ptxas) return;
+      print(`ptxas (${ptxas.arch}): ${ptxas.registers} registers, ${ptxas.spillStores}/${ptxas.spillLoads} bytes spill stores/loads, ` +
+        `${ptxas.sharedStatic} bytes static shared memory${ptxas.ok ? '' : ' — FAILED'}`);
+      if (!ptxas.ok) print(ptxas.log);
     });
 }

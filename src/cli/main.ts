@@ -1,18 +1,27 @@
 // The cusnn-gen command tree. src/cli.ts is the executable that runs it.
+//
+// Conventions (README "CLI conventions"): results on stdout, progress and logs on stderr; every
+// error is one line `cusnn-gen: ...`; exit codes 0 ok, 1 bad input, 2 usage, 3 no GPU/tool,
+// 4 internal error (the stack only under CUSNN_DEBUG=1); a bare `cusnn-gen` prints the help.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ARCH_NAMES, gpuProfile } from '../arch/profiles.js';
+import { findNvcc } from '../build/nvcc.js';
+import { generate } from '../generate.js';
+import { MODEL_NAMES } from '../model/zoo/index.js';
+import { classify, EXIT, intOption, MAX_BATCH, MAX_SEED, ToolError, UsageError } from '../output/exit.js';
+import { packageRoot } from '../paths.js';
+import { benchCommand } from './bench.js';
+import { buildCommand } from './build.js';
 import { checkKernels } from './check.js';
 import { inspectCommand } from './inspect.js';
 import { listCommand } from './list.js';
 import { pruneCommand } from './prune.js';
 import { reportCommand } from './report.js';
-import { benchCommand } from './bench.js';
-import { buildCommand } from './build.js';
 import { calibrateCommand, runCommand } from './run.js';
 import { verifyCommand } from './verify.js';
 import { weightsCommand } from './weights.js';
-import { generate } from '../generate.js';
-import { MODEL_NAMES } from '../model/zoo/index.js';
 
 interface MainOptions {
   model?: string;
@@ -23,21 +32,43 @@ interface MainOptions {
   calibration?: string;
   batch: number;
   out?: string;
+  forceOverwrite?: boolean;
   check?: boolean;
   force?: 'cudnn' | 'act-sparse';
   quiet?: boolean;
 }
 
-const positiveInt = (what: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a positive integer, got '${v}'`);
-  return n;
+/** The package's version (package.json). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
+const nonEmpty = (flag: string) => (v: string): string => {
+  if (v.trim() === '') throw new UsageError(`${flag} must name a folder, got an empty string`);
+  return v;
 };
-const nonNegativeInt = (what: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${what} must be a non-negative integer, got '${v}'`);
-  return n;
-};
+
+/** Optimal-string-alignment distance (a transposition counts as one edit: lsit -> list). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** "unknown command 'lsit' (did you mean list?)" */
+export function unknownCommand(name: string, known: readonly string[], under = 'cusnn-gen'): UsageError {
+  const scored = known.map((k) => ({ k, d: editDistance(name, k) })).filter((s) => s.d <= Math.max(1, Math.floor(s.k.length / 3))).sort((x, y) => x.d - y.d);
+  const hint = scored.length > 0 ? ` (did you mean ${scored[0]!.k}?)` : `; commands: ${known.join(', ')} (see '${under} help')`;
+  return new UsageError(`unknown command '${name}'${hint}`);
+}
 
 export function program(): Command {
   // Positional options: the subcommands (weights, prune) have their own --model, --seed and
@@ -45,24 +76,32 @@ export function program(): Command {
   const p = new Command('cusnn-gen')
     .enablePositionalOptions()
     .description('Generate CUDA kernels specialized to a sparse CNN\'s layers and a GPU architecture.')
+    .version(version(), '-V, --version', 'print the version')
     .addOption(new Option('--model <name>', 'zoo model').choices(MODEL_NAMES))
     .addOption(new Option('--arch <sm_xx>', 'target GPU architecture').choices([...ARCH_NAMES]))
     .option('--weights <path>', 'weights: a cuSNN .bin folder or a .safetensors file (default: synthetic)')
     .option('--fill-missing', 'fill tensors missing from --weights synthetically (listed in the output)')
-    .option('--seed <n>', 'seed of the synthetic weights', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', `seed of the synthetic weights, 0..${MAX_SEED}`, intOption('--seed', 0, MAX_SEED), 0)
     .option('--calibration <file>', 'calibration.json with measured input sparsity (default: estimate)')
-    .option('--batch <n>', 'batch size to plan for', positiveInt('--batch'), 1)
-    .option('--out <dir>', 'output folder (default: generated/<model>-<arch>)')
+    .option('--batch <n>', `batch size to plan for, 1..${MAX_BATCH}`, intOption('--batch', 1, MAX_BATCH), 1)
+    .option('--out <dir>', 'output folder: new, empty or written by cusnn-gen (default: generated/<model>-<arch>)', nonEmpty('--out'))
+    .option('--force-overwrite', 'write into a folder cusnn-gen did not write (its generated files are replaced)')
     .addOption(new Option('--force <path>', 'put every eligible conv on one path instead of the cost model\'s choice').choices(['cudnn', 'act-sparse']))
     .option('--check', 'compile every emitted kernel with nvcc and report registers, spills, shared memory')
-    .option('-q, --quiet', 'print only errors')
-    .action(async (o: MainOptions) => {
-      if (!o.model || !o.arch) throw new Error(`--model and --arch are required (e.g. cusnn-gen --model resnet152 --arch sm_70); see cusnn-gen --help`);
-      const log = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
+    .option('-q, --quiet', 'no progress on stderr (results and errors still print)')
+    .helpCommand('help [command...]', 'show the help of a command, e.g. cusnn-gen help weights synth')
+    .allowExcessArguments(true)
+    .action(async (o: MainOptions, cmd: Command) => {
+      if (cmd.args.length > 0) throw unknownCommand(cmd.args[0]!, commandNames(p));
+      if (!o.model || !o.arch) throw new UsageError(`--model and --arch are required (e.g. cusnn-gen --model resnet152 --arch sm_70); see cusnn-gen --help`);
+      if (o.check && !findNvcc()) throw new ToolError('--check needs nvcc (CUDA toolkit) on PATH or in CUDA_HOME/bin');
+      const log = o.quiet ? () => {} : (s: string) => void process.stderr.write(`${s}\n`);
       const g = generate({ model: o.model, arch: o.arch, weights: o.weights, fillMissing: o.fillMissing, seed: o.seed,
-        calibration: o.calibration, batch: o.batch, force: o.force, out: o.out, log });
-      if (o.check && !(await checkKernels(g.emitted, gpuProfile(o.arch).arch, log))) process.exitCode = 1;
+        calibration: o.calibration, batch: o.batch, force: o.force, out: o.out, forceOverwrite: o.forceOverwrite, log });
+      process.stdout.write(`${g.emitted.dir}\n`);
+      if (o.check && !(await checkKernels(g.emitted, gpuProfile(o.arch).arch, log))) process.exitCode = EXIT.badInput;
     });
+  // One line per command.
   p.addCommand(listCommand());
   p.addCommand(inspectCommand());
   p.addCommand(weightsCommand());
@@ -76,12 +115,77 @@ export function program(): Command {
   return p;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  try {
-    await program().parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (e) {
-    process.stderr.write(`cusnn-gen: ${(e as Error).message}\n`);
-    return 1;
+const commandNames = (c: Command): string[] => [...c.commands.map((s) => s.name()), 'help'];
+
+/** Every command of the tree throws instead of exiting and prints no error of its own (main does). */
+function tame(c: Command): void {
+  c.exitOverride().configureOutput({
+    writeOut: (s) => void process.stdout.write(s),
+    writeErr: (s) => void process.stderr.write(s),
+    outputError: () => {},
+  });
+  for (const s of c.commands) tame(s);
+}
+
+/** `cusnn-gen help [cmd [sub]]`: the help of that command on stdout. */
+function help(root: Command, path: readonly string[]): void {
+  let c = root;
+  const at: string[] = ['cusnn-gen'];
+  for (const name of path) {
+    const next = c.commands.find((s) => s.name() === name || s.aliases().includes(name));
+    if (!next) throw unknownCommand(name, c.commands.map((s) => s.name()), at.join(' '));
+    c = next;
+    at.push(name);
   }
+  process.stdout.write(c.helpInformation());
+}
+
+export interface MainOptionsIo {
+  /** The command tree (tests pass their own); default program(). */
+  readonly program?: Command;
+  /** Where the error line goes; default stderr. */
+  readonly err?: (s: string) => void;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Runs cusnn-gen with `argv` and returns the exit code (errors printed as one line). */
+export async function main(argv: readonly string[], io: MainOptionsIo = {}): Promise<number> {
+  const err = io.err ?? ((s: string) => void process.stderr.write(s));
+  const env = io.env ?? process.env;
+  process.exitCode = undefined;
+  try {
+    const p = io.program ?? program();
+    tame(p);
+    if (argv.length === 0) {
+      process.stdout.write(p.helpInformation());
+      return EXIT.ok;
+    }
+    if (argv[0] === 'help') {
+      help(p, argv.slice(1));
+      return EXIT.ok;
+    }
+    await p.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (e) {
+    const c = classify(e);
+    if (c.code === EXIT.ok) return EXIT.ok; // --help, --version
+    err(`cusnn-gen: ${c.message}\n`);
+    if (env.CUSNN_DEBUG === '1' && e instanceof Error && e.stack) err(`${e.stack}\n`);
+    return c.code;
+  }
+}
+
+/**
+ * `cusnn-gen ... | head -1`: once the reader is gone, stop quietly (exit 0, nothing on stderr)
+ * instead of dying with an EPIPE stack trace. Installed by the executable only.
+ */
+export function installPipeHandlers(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.ok);
+    process.stderr.write(`cusnn-gen: cannot write the output: ${e.message}\n`);
+    process.exit(EXIT.badInput);
+  });
+  process.stderr.on('error', () => {
+    // Nowhere left to report to.
+  });
 }

@@ -1,10 +1,10 @@
 // `cusnn-gen prune`: magnitude-prune a network's kernels to a target sparsity and save the result.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { buildModel } from '../model/zoo/index.js';
 import { loadWeights, saveWeights } from '../weights/load.js';
 import { pruneWeights, type PruneMode } from '../weights/prune.js';
 import { formatCount, formatPercent, formatTable } from '../weights/summary.js';
-import { filledLine, modelOption, seedOption, type Print } from './weights.js';
+import { checkWeightsOut, filledLine, modelOption, seedOption, type Print } from './weights.js';
 
 interface PruneCliOptions {
   model: string;
@@ -21,7 +21,7 @@ interface PruneCliOptions {
 
 export function parseSparsity(v: string): number {
   const n = Number(v);
-  if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new Error(`--sparsity must be a fraction of zeros in [0, 1] (e.g. 0.8), got '${v}'`);
+  if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`--sparsity must be a fraction of zeros in [0, 1] (e.g. 0.8), got '${v}'`);
   return n;
 }
 
@@ -41,6 +41,7 @@ export function pruneCommand(print: Print = stdout): Command {
     .option('--fill-missing', 'generate layers missing from a --weights folder')
     .addOption(seedOption())
     .action((o: PruneCliOptions) => {
+      checkWeightsOut(o.out); // before the table, not after it
       const graph = buildModel(o.model);
       const ws = loadWeights(graph, { path: o.weights, seed: o.seed, fillMissing: o.fillMissing ?? false });
       const r = pruneWeights(graph, ws, { sparsity: o.sparsity, mode: o.mode, includeFirst: o.includeFirst ?? false, includeDense: o.includeDense ?? false });

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { listImages } from '../runtime/images.js';
 import { loadNetwork, type SwitchMode } from '../runtime/network.js';
 import { addMeasuredTimes } from '../runtime/tune.js';
+import { intOption, MAX_BATCH } from '../output/exit.js';
 import { table } from './table.js';
 
 interface RunOptions {
@@ -42,24 +43,27 @@ export function runCommand(print: (s: string) => void = console.log): Command {
     .description('run the network of a generated folder on the GPU: top classes, time, optional .npy output')
     .argument('<dir>', 'generated folder with a built addon (cusnn-gen build <dir>)')
     .requiredOption('--images <paths...>', 'image folder or files in the original format (224x224x3 float32 BGR HWC)')
-    .option('--top <k>', 'classes to print per image', (v: string) => Number(v), 5)
+    .option('--top <k>', 'classes to print per image, 1..1000 (at most the network\'s classes)', intOption('--top', 1, 1000), 5)
     .option('--save <file.npy>', 'write the output (or --layer\'s output) as a NumPy file')
     .option('--layer <name>', 'with --save: save this layer\'s output instead of the network output')
     .option('--weights <path>', 'weights (default: as recorded in plan.json)')
     .option('--fill-missing', 'fill tensors missing from --weights synthetically')
-    .option('--batch <n>', 'images per forward (default: all at once)', (v: string) => Number(v))
+    .option('--batch <n>', `images per forward, 1..${MAX_BATCH} (default: all at once)`, intOption('--batch', 1, MAX_BATCH))
     .addOption(modeOption())
     .addOption(mathOption())
     .addOption(new Option('--algo <algo>', 'cuDNN algorithms: search (measured at load) or implicit-gemm (fixed, no search)').choices(['search', 'implicit-gemm']).default('search'))
-    .option('--iters <n>', 'timed graph replays after the run (0: no timing)', (v: string) => Number(v), 100)
+    .option('--iters <n>', 'timed graph replays after the run, 0..1000000 (0: no timing)', intOption('--iters', 0, 1_000_000), 100)
     .action((dir: string, o: RunOptions) => {
       const files = listImages(o.images.length === 1 ? o.images[0]! : o.images);
+      if (files.length > MAX_BATCH && o.batch === undefined) throw new Error(`${files.length} images: more than one forward takes (${MAX_BATCH}); pass --batch`);
       const net = loadNetwork(dir, { weights: o.weights, fillMissing: o.fillMissing, mode: o.mode, math: o.math, algo: o.algo, keep: o.layer ? [o.layer] : [] });
       try {
         const batch = o.batch ?? files.length;
         const outs: Float32Array[] = [];
         const rows: string[][] = [];
         const classes = net.graph.layers[net.graph.layers.length - 1]!.shape[0];
+        if (o.top > classes) throw new Error(`--top ${o.top}: ${net.plan.model} has ${classes} classes`);
+        if (o.layer && !net.graph.layers.some((l) => l.name === o.layer)) throw new Error(`--layer '${o.layer}': no such layer in ${net.plan.model}`);
         for (let i = 0; i < files.length; i += batch) {
           const chunk = files.slice(i, i + batch);
           const y = net.infer(chunk);

@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { verifyNetwork } from '../bench/verify.js';
+import { intOption, numberOption } from '../output/exit.js';
 
 export function verifyCommand(print: (s: string) => void = console.log): Command {
   return new Command('verify')
@@ -10,8 +11,8 @@ export function verifyCommand(print: (s: string) => void = console.log): Command
     .requiredOption('--images <paths...>', 'image folder or files in the original format')
     .option('--weights <path>', 'weights (default: as recorded in plan.json)')
     .option('--fill-missing', 'fill tensors missing from --weights synthetically (listed)')
-    .option('--min-sparsity <x>', 'time the convs with at least this fraction of input zeros', Number, 0.8)
-    .option('--iters <n>', 'timed graph replays per measurement', Number, 200)
+    .option('--min-sparsity <x>', 'time the convs with at least this fraction of input zeros, 0..1', numberOption('--min-sparsity', 0, 1), 0.8)
+    .option('--iters <n>', 'timed graph replays per measurement, 1..1000000', intOption('--iters', 1, 1_000_000), 200)
     .option('--json <file>', 'write the results as JSON')
     .action((dir: string, o: { images: string[]; weights?: string; fillMissing?: boolean; minSparsity: number; iters: number; json?: string }) => {
       const r = verifyNetwork(dir, { images: o.images.length === 1 ? o.images[0]! : o.images, weights: o.weights, fillMissing: o.fillMissing,
