@@ -3,11 +3,13 @@
 // Every chart names the GPU and the date; runs with synthetic weights carry "(synthetic)" in
 // their labels and their bars are hatched. Data that is missing (a failed model, an engine
 // without an energy counter, a speedup that is not a positive number) is skipped and named in a
-// note line under the chart.
+// note line under the chart. Per-layer speedups are drawn only for layers that run a generated
+// kernel: on the cuDNN path both engines run cuDNN, and their ratio (0.93x, 1.00x) is noise.
 //
 // Elements tests and tools can count: <rect class="bar"> (one per bar), <line class="whisker">
 // (one per p10-p90 whisker), <circle class="point"> (one per scatter point), <text class="note">.
 import { ENGINES, type BenchResults, type Engine, type LayerResult, type ModelResult } from './results.js';
+import { geomean } from './stats.js';
 import { ENGINE_LABEL, dateOf, engineResult, failure, runLabel } from './table.js';
 
 // Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), then a few more.
@@ -15,6 +17,7 @@ const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9
 const ENGINE_COLOR: Readonly<Record<Engine, string>> = { cusnn: '#D55E00', cudnn: '#0072B2', 'cudnn-implicit-gemm': '#56B4E9' };
 const PATH_COLOR = { 'act-sparse': '#D55E00', cudnn: '#0072B2' } as const;
 const PATH_LABEL = { 'act-sparse': 'generated kernel (act-sparse)', cudnn: 'cuDNN path' } as const;
+const TIE_COLOR = '#bbbbbb';
 
 const FONT = 'Helvetica, Arial, sans-serif';
 const CHAR_W = 0.58; // average glyph width / font size, to lay out text without a font engine
@@ -264,8 +267,11 @@ export function timeChart(r: BenchResults): string {
   return groupedBars(r, { title: 'Whole-network time per inference (CUDA graph replay)', yTitle: 'time per inference (ms)', groups, notes, unit: 'median, lower is better' });
 }
 
-const validSpeedup = (l: LayerResult): boolean => Number.isFinite(l.speedup) && l.speedup > 0;
-const geomean = (xs: number[]): number => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+/** A layer with a speedup to draw: it runs a generated kernel and its ratio is a positive number. */
+type Drawn = LayerResult & { readonly speedup: number };
+const validSpeedup = (l: LayerResult): l is Drawn => l.path === 'act-sparse' && l.speedup !== null && Number.isFinite(l.speedup) && l.speedup > 0;
+const onCudnn = (ls: readonly LayerResult[]): number => ls.filter((l) => l.path === 'cudnn').length;
+const verdictText = (l: LayerResult): string => (l.verdict === 'tie' ? ', a tie within the spread' : '');
 
 /**
  * Experiment 3: per-layer speedup of cusnn over cuDNN (cudnnUs / cusnnUs) for one model, bars in
@@ -280,18 +286,21 @@ export function layerSpeedupChart(r: BenchResults, model: string, batch?: number
   if (!m) notes.push(`no results for ${model}${batch === undefined ? '' : ` at batch ${batch}`}`);
   else {
     if (m.layers.length === 0) notes.push(`${runLabel(m, false)}: no layer results${failure(m) ? ` (${oneLine(failure(m)!)})` : ''}`);
-    const bad = m.layers.filter((l) => !validSpeedup(l));
+    const cudnn = onCudnn(m.layers);
+    if (cudnn) notes.push(`${cudnn} layer(s) on the cuDNN path: speedup n/a (both engines run cuDNN there), not drawn`);
+    const bad = m.layers.filter((l) => l.path === 'act-sparse' && !validSpeedup(l));
     if (bad.length) notes.push(`${bad.length} layer(s) without a valid speedup skipped: ${bad.slice(0, 5).map((l) => l.layer).join(', ')}${bad.length > 5 ? ', ...' : ''}`);
   }
   const plotW = Math.max(layers.length * Math.max(5, Math.min(40, 1100 / Math.max(layers.length, 1))), 400);
   const slot = plotW / Math.max(layers.length, 1);
   const maxLabel = Math.max(40, ...layers.map((l) => textWidth(l.layer, 9)));
   const bottomSpace = maxLabel * Math.sin(Math.PI / 3) + 44;
-  const sparse = layers.filter((l) => l.path === 'act-sparse');
+  const g = geomean(layers.map((l) => l.speedup));
   const extra = m ? [`batch ${m.batch}`, m.weights === 'synthetic' ? 'synthetic weights' : 'real weights',
-    `${sparse.length}/${layers.length} layers on generated kernels`,
-    sparse.length ? `geomean speedup there ${geomean(sparse.map((l) => l.speedup)).toFixed(2)}x` : ''].filter(Boolean).join(', ') : undefined;
-  const legend: Legend[] = (['act-sparse', 'cudnn'] as const).map((p) => ({ label: PATH_LABEL[p], swatch: swatch(PATH_COLOR[p], m?.weights === 'synthetic') }));
+    `${layers.length}/${m.layers.length} layers on generated kernels`,
+    g !== undefined ? `geomean speedup there ${g.toFixed(2)}x` : ''].filter(Boolean).join(', ') : undefined;
+  const legend: Legend[] = [{ label: PATH_LABEL['act-sparse'], swatch: swatch(PATH_COLOR['act-sparse'], m?.weights === 'synthetic') }];
+  if (layers.some((l) => l.verdict === 'tie')) legend.push({ label: 'grey: a tie within the spread', swatch: swatch(TIE_COLOR, m?.weights === 'synthetic') });
   legend.push({ label: 'speedup 1.0 (same time)', swatch: refMark });
   const title = `Per-layer speedup of cuSNN over cuDNN: ${m ? runLabel(m) : model}`;
   const f = frame({ title, subtitle: subtitle(r, extra), legend, plotW, plotH: 320, bottomSpace, notes });
@@ -302,8 +311,8 @@ export function layerSpeedupChart(r: BenchResults, model: string, batch?: number
   const labelEvery = Math.max(1, Math.ceil(11 / slot));
   layers.forEach((l, i) => {
     const x = f.left + i * slot;
-    body.push(bar(x + slot * 0.1, ax.y(l.speedup), slot * 0.8, ax.y(0) - ax.y(l.speedup), PATH_COLOR[l.path],
-      `${l.layer} (${l.c}x${l.h}x${l.w} -> ${l.k}, ${l.r}x${l.s}/s${l.stride}): ${l.speedup.toFixed(2)}x, cuSNN ${l.cusnnUs.toFixed(1)} us vs cuDNN ${l.cudnnUs.toFixed(1)} us (${l.cudnnAlgo}), input ${(100 * l.inputSparsity).toFixed(1)}% zeros, ${l.path}`,
+    body.push(bar(x + slot * 0.1, ax.y(l.speedup), slot * 0.8, ax.y(0) - ax.y(l.speedup), l.verdict === 'tie' ? TIE_COLOR : PATH_COLOR[l.path],
+      `${l.layer} (${l.c}x${l.h}x${l.w} -> ${l.k}, ${l.r}x${l.s}/s${l.stride}): ${l.speedup.toFixed(2)}x${verdictText(l)}, cuSNN ${l.cusnnUs.toFixed(1)} us vs cuDNN ${l.cudnnUs.toFixed(1)} us (${l.cudnnAlgo}), input ${(100 * l.inputSparsity).toFixed(1)}% zeros, ${l.path}`,
       m!.weights === 'synthetic'));
     if (i % labelEvery === 0) body.push(text(x + slot / 2 + 3, f.top + f.plotH + 10, l.layer, { size: 9, anchor: 'end', rotate: -60, cls: 'xlabel' }));
   });
@@ -322,14 +331,18 @@ export function sparsitySpeedupChart(r: BenchResults): string {
     return false;
   });
   const points = series.map((m) => {
-    const ok = m.layers.filter((l) => validSpeedup(l) && Number.isFinite(l.inputSparsity));
-    if (ok.length < m.layers.length) notes.push(`${runLabel(m, false)}: ${m.layers.length - ok.length} layer(s) without a valid speedup or sparsity skipped`);
+    const ok = m.layers.filter((l): l is Drawn => validSpeedup(l) && Number.isFinite(l.inputSparsity));
+    const generated = m.layers.length - onCudnn(m.layers);
+    if (ok.length < generated) notes.push(`${runLabel(m, false)}: ${generated - ok.length} layer(s) without a valid speedup or sparsity skipped`);
     return ok;
   });
+  const cudnnLayers = series.reduce((a, m) => a + onCudnn(m.layers), 0);
+  if (cudnnLayers) notes.push(`${cudnnLayers} layer(s) on the cuDNN path: speedup n/a (both engines run cuDNN there), not drawn`);
   const all = points.flat();
   const legend: Legend[] = series.map((m, i) => ({ label: runLabel(m), swatch: dot(PALETTE[i % PALETTE.length]!) }));
-  legend.push({ label: 'filled: generated kernel', swatch: dot('#555555') }, { label: 'hollow: cuDNN path', swatch: dot('#555555', true) });
-  const f = frame({ title: 'Per-layer speedup of cuSNN over cuDNN against input sparsity', subtitle: subtitle(r, `${all.length} layers, ${series.length} runs`),
+  legend.push({ label: 'filled: generated kernel', swatch: dot('#555555') });
+  if (all.some((l) => l.verdict === 'tie')) legend.push({ label: 'hollow: a tie within the spread', swatch: dot('#555555', true) });
+  const f = frame({ title: 'Per-layer speedup of cuSNN over cuDNN against input sparsity', subtitle: subtitle(r, `${all.length} generated-kernel layers, ${series.length} runs`),
     legend, plotW: 760, plotH: 400, bottomSpace: 56, notes });
   const ax = log2YAxis(f, Math.min(1, ...all.map((l) => l.speedup)), Math.max(1, ...all.map((l) => l.speedup)), 'speedup: cuDNN time / cuSNN time (log scale)');
   const x = (s: number): number => f.left + Math.min(Math.max(s, 0), 1) * f.plotW;
@@ -343,9 +356,9 @@ export function sparsitySpeedupChart(r: BenchResults): string {
   series.forEach((m, i) => {
     const color = PALETTE[i % PALETTE.length]!;
     for (const l of points[i]!) {
-      const paint = l.path === 'act-sparse' ? `fill="${color}" fill-opacity="0.8"` : `fill="none" stroke="${color}" stroke-width="1.2"`;
+      const paint = l.verdict !== 'tie' ? `fill="${color}" fill-opacity="0.8"` : `fill="none" stroke="${color}" stroke-width="1.2"`;
       body.push(`<circle class="point" cx="${n(x(l.inputSparsity))}" cy="${n(ax.y(l.speedup))}" r="3" ${paint}><title>${escapeXml(
-        `${runLabel(m)} ${l.layer}: ${(100 * l.inputSparsity).toFixed(1)}% zeros, ${l.speedup.toFixed(2)}x (${l.path})`)}</title></circle>`);
+        `${runLabel(m)} ${l.layer}: ${(100 * l.inputSparsity).toFixed(1)}% zeros, ${l.speedup.toFixed(2)}x${verdictText(l)} (${l.path})`)}</title></circle>`);
     }
   });
   return svgDocument(f, body);

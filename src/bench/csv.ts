@@ -1,7 +1,9 @@
 // results.json as two CSV tables (RFC 4180 quoting, LF line ends, header row first):
 // - networks: one row per (model, batch, engine); a model with no engine results (it failed
 //   before timing) still gets one row, with an empty engine and its error, so no run disappears;
-// - layers: one row per (model, batch, layer) with every LayerResult field.
+// - layers: one row per (model, batch, layer) with every LayerResult field (the spreads and the
+//   decision flattened into columns of their own); a cuDNN-path layer's speedup is 'n/a' (both
+//   engines run cuDNN there: no speedup to claim).
 // Numbers are written with String(n) (the shortest text that reads back as the same double);
 // null and absent values are empty cells.
 import type { BenchResults, EngineResult, LayerResult, ModelResult } from './results.js';
@@ -53,29 +55,64 @@ export function parseCsv(text: string): string[][] {
 /** Every LayerResult field, in the interface's order (the compiler checks that none is missing). */
 export const LAYER_FIELDS = [
   'layer', 'c', 'h', 'w', 'k', 'r', 's', 'stride', 'inputSparsity', 'weightSparsity', 'flops', 'usefulFlops',
-  'minBytes', 'path', 'kernel', 'cudnnAlgo', 'cusnnUs', 'cudnnUs', 'speedup', 'cusnnGflops', 'cudnnGflops',
-  'floorUs', 'achievedFraction',
+  'minBytes', 'path', 'kernel', 'cudnnAlgo', 'cusnnUs', 'cudnnUs', 'cusnnSpreadUs', 'cudnnSpreadUs', 'speedup', 'verdict', 'decision',
+  'cusnnGflops', 'cudnnGflops', 'floorUs', 'achievedFraction',
 ] as const satisfies readonly (keyof LayerResult)[];
+
+/** The fields that are objects, and the columns each becomes. */
+const FLATTENED = {
+  cusnnSpreadUs: ['cusnnP10Us', 'cusnnP90Us'],
+  cudnnSpreadUs: ['cudnnP10Us', 'cudnnP90Us'],
+  decision: ['decisionActSparseUs', 'decisionCudnnUs', 'decisionVerdict', 'decisionReason'],
+} as const satisfies Partial<Record<(typeof LAYER_FIELDS)[number], readonly string[]>>;
+type Flattened = keyof typeof FLATTENED;
+const isFlattened = (f: string): f is Flattened => Object.hasOwn(FLATTENED, f);
+
+/** The layer table's columns after model, batch, weights: LAYER_FIELDS with the objects flattened. */
+export const LAYER_CSV_FIELDS: readonly string[] = LAYER_FIELDS.flatMap((f): readonly string[] => (isFlattened(f) ? FLATTENED[f] : [f]));
+
+/** A cuDNN-path layer's speedup in the CSV. */
+export const NOT_APPLICABLE = 'n/a';
+
+function layerCells(l: LayerResult): CsvCell[] {
+  return LAYER_FIELDS.flatMap((f): CsvCell[] => {
+    switch (f) {
+      case 'cusnnSpreadUs':
+      case 'cudnnSpreadUs': {
+        const sp = l[f];
+        return [sp?.lo, sp?.hi];
+      }
+      case 'decision': {
+        const d = l.decision;
+        return [d?.actSparseUs, d?.cudnnUs, d?.verdict, d?.reason];
+      }
+      case 'speedup':
+        return [l.speedup ?? (l.path === 'cudnn' ? NOT_APPLICABLE : null)];
+      default:
+        return [l[f]];
+    }
+  });
+}
 type MissingLayerField = Exclude<keyof LayerResult, (typeof LAYER_FIELDS)[number]>;
 /** Fails to compile when LayerResult gains a field that LAYER_FIELDS does not list. */
 export const LAYER_FIELDS_COMPLETE: [MissingLayerField] extends [never] ? true : MissingLayerField = true;
 
 export const NETWORK_COLUMNS = [
   'model', 'batch', 'weights', 'weightsSource', 'inputs', 'engine',
-  'medianUs', 'p10Us', 'p90Us', 'iters',
-  'mJPerInference', 'avgPowerW', 'idlePowerW', 'preWindowPowerW', 'energyWindowSeconds', 'energyInferences', 'energyNote',
+  'medianUs', 'p10Us', 'p90Us', 'iters', 'rounds', 'roundMinUs', 'roundMaxUs',
+  'mJPerInference', 'energyRounds', 'minMJ', 'maxMJ', 'avgPowerW', 'idlePowerW', 'preWindowPowerW', 'energyWindowSeconds', 'energyInferences', 'energyNote',
   'maxRelError', 'tolerance', 'topAgree', 'checkedInputs', 'correct',
   'sparseLayers', 'convLayers', 'seconds', 'error',
 ] as const;
 
-export const LAYER_COLUMNS = ['model', 'batch', 'weights', ...LAYER_FIELDS] as const;
+export const LAYER_COLUMNS: readonly string[] = ['model', 'batch', 'weights', ...LAYER_CSV_FIELDS];
 
 function networkRow(m: ModelResult, e: EngineResult | null): CsvCell[] {
   const c = m.correctness;
   return [
     m.model, m.batch, m.weights, m.weightsSource, m.inputs, e?.engine ?? '',
-    e?.time.medianUs, e?.time.p10Us, e?.time.p90Us, e?.time.iters,
-    e?.energy?.mJPerInference, e?.energy?.avgPowerW, e?.energy?.idlePowerW, e?.energy?.preWindowPowerW, e?.energy?.windowSeconds, e?.energy?.inferences, e?.energyNote,
+    e?.time.medianUs, e?.time.p10Us, e?.time.p90Us, e?.time.iters, e?.time.rounds, e?.time.roundMinUs, e?.time.roundMaxUs,
+    e?.energy?.mJPerInference, e?.energy?.rounds, e?.energy?.minMJ, e?.energy?.maxMJ, e?.energy?.avgPowerW, e?.energy?.idlePowerW, e?.energy?.preWindowPowerW, e?.energy?.windowSeconds, e?.energy?.inferences, e?.energyNote,
     e ? c.maxRelError[e.engine] : undefined, c.tolerance, c.topAgree, c.inputs, c.passed,
     m.sparseLayers, m.convLayers, m.seconds, m.error,
   ];
@@ -83,6 +120,6 @@ function networkRow(m: ModelResult, e: EngineResult | null): CsvCell[] {
 
 export function resultsToCsv(r: BenchResults): { networks: string; layers: string } {
   const networks = r.runs.flatMap((m) => (m.engines.length > 0 ? m.engines.map((e) => networkRow(m, e)) : [networkRow(m, null)]));
-  const layers = r.runs.flatMap((m) => m.layers.map((l): CsvCell[] => [m.model, m.batch, m.weights, ...LAYER_FIELDS.map((f) => l[f])]));
+  const layers = r.runs.flatMap((m) => m.layers.map((l): CsvCell[] => [m.model, m.batch, m.weights, ...layerCells(l)]));
   return { networks: toCsv(NETWORK_COLUMNS, networks), layers: toCsv(LAYER_COLUMNS, layers) };
 }

@@ -1,13 +1,17 @@
 // `cusnn-gen report`: from a results.json (written by `cusnn-gen bench`) to CSV tables, SVG charts
 // and a markdown summary, without a GPU. readResults validates the file against the
-// 'cusnn-bench/1' schema (src/bench/results.ts) and names the file and the field at fault.
+// 'cusnn-bench/2' schema (src/bench/results.ts), or 'cusnn-bench/1' and migrates it
+// (src/bench/migrate.ts), and names the file and the field at fault.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { energyChart, layerSpeedupChart, sparsitySpeedupChart, timeChart } from './charts.js';
 import { resultsToCsv } from './csv.js';
-import { ENGINES, type BenchResults, type ClockSample, type ModelResult } from './results.js';
+import { migrateV1, type V1Results } from './migrate.js';
+import { ENGINES, RESULTS_FORMAT, type BenchResults, type ClockSample, type LayerResult, type ModelResult, type Verdict } from './results.js';
+import { geomean } from './stats.js';
 import {
-  ENGINE_LABEL, ENGINE_SHORT, correctnessCell, dateOf, energyRatio, engineResult, failure, fixed, networkRows, runLabel, timeSpeedup, times,
+  ENGINE_LABEL, ENGINE_SHORT, correctnessCell, dateOf, energyRatio, energyVerdict, engineResult, failure, fixed, networkRows, runLabel, timeSpeedup,
+  timeVerdict, times,
 } from './table.js';
 
 /**
@@ -104,7 +108,24 @@ function checkClock(a: At): void {
   for (const k of ['smMHz', 'memMHz', 'temperatureC', 'powerW']) a.field(k).num();
 }
 
-function checkRun(m: At): void {
+type Version = 1 | 2;
+
+function checkSpread(a: At): void {
+  if (a.isNull()) return;
+  a.object();
+  a.field('lo').num({ min: 0 });
+  a.field('hi').num({ min: 0 });
+}
+
+const VERDICTS = ['faster', 'slower', 'tie'] as const;
+const optVerdict = (a: At): void => {
+  if (!a.isNull()) a.oneOf(VERDICTS);
+};
+const numOrNull = (a: At): void => {
+  if (!a.isNull()) a.num({ min: 0 });
+};
+
+function checkRun(m: At, v: Version): void {
   m.object();
   m.field('model').str();
   m.field('weights').oneOf(['real', 'synthetic'] as const);
@@ -127,12 +148,20 @@ function checkRun(m: At): void {
     const t = e.field('time').object();
     for (const k of ['medianUs', 'p10Us', 'p90Us']) t.field(k).num({ min: 0 });
     t.field('iters').num({ int: true, min: 0 });
+    if (v === 2) {
+      t.field('rounds').num({ int: true, min: 1 });
+      for (const k of ['roundMinUs', 'roundMaxUs']) t.field(k).num({ min: 0 });
+    }
     const en = e.field('energy');
     if (!en.isNull()) {
       en.object();
       for (const k of ['mJPerInference', 'windowSeconds', 'avgPowerW', 'idlePowerW']) en.field(k).num({ min: 0 });
       en.field('inferences').num({ int: true, min: 0 });
       en.field('preWindowPowerW').optNum({ min: 0 });
+      if (v === 2) {
+        en.field('rounds').num({ int: true, min: 1 });
+        for (const k of ['minMJ', 'maxMJ']) en.field(k).num({ min: 0 });
+      }
     }
     e.field('energyNote').optStr();
   }
@@ -141,11 +170,38 @@ function checkRun(m: At): void {
     l.field('layer').str();
     for (const k of ['c', 'h', 'w', 'k', 'r', 's', 'stride']) l.field(k).num({ int: true, min: 1 });
     for (const k of ['inputSparsity', 'weightSparsity']) l.field(k).num({ min: 0, max: 1 });
-    for (const k of ['flops', 'usefulFlops', 'minBytes', 'cusnnUs', 'cudnnUs', 'speedup', 'cusnnGflops', 'cudnnGflops', 'floorUs', 'achievedFraction']) l.field(k).num({ min: 0 });
-    l.field('path').oneOf(['cudnn', 'act-sparse'] as const);
+    for (const k of ['flops', 'usefulFlops', 'minBytes', 'cusnnUs', 'cudnnUs', 'cusnnGflops', 'cudnnGflops', 'floorUs', 'achievedFraction']) l.field(k).num({ min: 0 });
+    const path = l.field('path').oneOf(['cudnn', 'act-sparse'] as const);
+    if (v === 1) l.field('speedup').num({ min: 0 });
+    else {
+      // A speedup exists only where cusnn runs a generated kernel (n/a on the cuDNN path).
+      const sp = l.field('speedup');
+      if (path === 'cudnn' && !sp.isNull()) throw new Invalid(`${sp.path} must be null on the cuDNN path (both engines run cuDNN there), got ${kind(sp.v)}`);
+      numOrNull(sp);
+      checkSpread(l.field('cusnnSpreadUs'));
+      checkSpread(l.field('cudnnSpreadUs'));
+      optVerdict(l.field('verdict'));
+      const d = l.field('decision');
+      if (!d.isNull()) {
+        d.object();
+        numOrNull(d.field('actSparseUs'));
+        numOrNull(d.field('cudnnUs'));
+        optVerdict(d.field('verdict'));
+        d.field('reason').str();
+      }
+    }
     const kernel = l.field('kernel');
     if (!kernel.isNull()) kernel.str();
     l.field('cudnnAlgo').str();
+  }
+  if (v === 2) {
+    const im = m.field('images');
+    if (!im.isNull()) {
+      im.object();
+      im.field('calibrate').array().forEach((x) => x.str());
+      im.field('time').array().forEach((x) => x.str());
+      im.field('note').optStr();
+    }
   }
   m.field('sparseLayers').num({ int: true, min: 0 });
   m.field('convLayers').num({ int: true, min: 0 });
@@ -157,13 +213,17 @@ function checkRun(m: At): void {
   m.field('buildReused').optBool();
 }
 
-/** Checks that `data` has the shape of a 'cusnn-bench/1' BenchResults; throws naming the first field at fault. */
+/**
+ * Checks that `data` has the shape of a 'cusnn-bench/2' BenchResults, or of a 'cusnn-bench/1' one
+ * (then migrated to /2); throws naming the first field at fault.
+ */
 export function validateResults(data: unknown): BenchResults {
   const top = new At(data, '').object();
   const format = top.field('format');
-  if (format.v !== 'cusnn-bench/1') {
-    throw new Invalid(format.v === undefined ? 'no "format" field: not a cusnn-gen bench results file' : `format is ${kind(format.v)}, expected 'cusnn-bench/1'`);
+  if (format.v !== RESULTS_FORMAT && format.v !== 'cusnn-bench/1') {
+    throw new Invalid(format.v === undefined ? 'no "format" field: not a cusnn-gen bench results file' : `format is ${kind(format.v)}, expected '${RESULTS_FORMAT}' (or 'cusnn-bench/1')`);
   }
+  const v: Version = format.v === 'cusnn-bench/1' ? 1 : 2;
   top.field('createdAt').str();
   top.field('command').str();
   top.field('arch').str();
@@ -175,10 +235,21 @@ export function validateResults(data: unknown): BenchResults {
   g.field('peakFp32Tflops').num({ min: 0 });
   g.field('bandwidthGBs').num({ min: 0 });
   for (const k of ['profileBoard', 'pciBusId', 'clocksNote']) g.field(k).optStr();
+  if (v === 2) {
+    const rl = g.field('roofline').object();
+    rl.field('source').oneOf(['measured', 'profile'] as const);
+    rl.field('note').optStr();
+    const p = rl.field('probe');
+    if (p.present()) {
+      p.object();
+      for (const k of ['smCount', 'smClockMHz', 'memClockMHz', 'memBusWidthBits', 'copyBytes', 'copyGBs', 'ffmaTflops', 'clockBandwidthGBs']) p.field(k).num({ min: 0 });
+      numOrNull(p.field('clockPeakFp32Tflops'));
+    }
+  }
   if (top.field('settings').present()) top.field('settings').object();
   top.field('seconds').optNum({ min: 0 });
-  top.field('runs').array().forEach(checkRun);
-  return data as BenchResults;
+  top.field('runs').array().forEach((m) => checkRun(m, v));
+  return v === 1 ? migrateV1(data as V1Results) : (data as BenchResults);
 }
 
 /** Reads and validates a results.json; errors are one line naming the file and the problem. */
@@ -215,20 +286,50 @@ function mdTable(header: readonly string[], rows: readonly (readonly string[])[]
 const clock = (c: ClockSample | null): string =>
   c ? `SM ${c.smMHz} MHz, memory ${c.memMHz} MHz, ${c.temperatureC} C, ${c.powerW.toFixed(1)} W` : 'not sampled';
 
-/** Per-layer roofline table of one run (issue 4, point 5), with a totals row. */
+/** A layer's speedup cell: n/a on the cuDNN path, tie inside the spread, else the ratio. */
+const layerSpeedupCell = (l: LayerResult): string =>
+  l.path === 'cudnn' || l.speedup === null ? 'n/a' : l.verdict === 'tie' ? `tie (${l.speedup.toFixed(2)})` : `${l.speedup.toFixed(2)}x`;
+
+/** Per-layer roofline table of one run (issue 4, point 5), with totals rows. */
 function rooflineTable(m: ModelResult): string {
   const rows = m.layers.map((l) => [
     l.layer, l.path === 'act-sparse' ? 'generated' : 'cuDNN', `${(100 * l.inputSparsity).toFixed(1)}%`,
     (l.usefulFlops / 1e9).toFixed(4), (l.minBytes / 1e6).toFixed(3), l.floorUs.toFixed(2), l.cusnnUs.toFixed(2), l.cudnnUs.toFixed(2),
-    l.speedup.toFixed(2), `${(100 * l.achievedFraction).toFixed(1)}%`,
+    layerSpeedupCell(l), `${(100 * l.achievedFraction).toFixed(1)}%`,
   ]);
-  const sum = (f: (l: ModelResult['layers'][number]) => number): number => m.layers.reduce((a, l) => a + f(l), 0);
-  const floor = sum((l) => l.floorUs);
-  const cusnn = sum((l) => l.cusnnUs);
-  const cudnn = sum((l) => l.cudnnUs);
-  rows.push(['**all convs**', `${m.sparseLayers}/${m.convLayers} generated`, '', (sum((l) => l.usefulFlops) / 1e9).toFixed(4), (sum((l) => l.minBytes) / 1e6).toFixed(3),
-    floor.toFixed(2), cusnn.toFixed(2), cudnn.toFixed(2), cusnn > 0 ? (cudnn / cusnn).toFixed(2) : '-', cusnn > 0 ? `${(100 * floor / cusnn).toFixed(1)}%` : '-']);
+  const sum = (ls: readonly LayerResult[], f: (l: LayerResult) => number): number => ls.reduce((a, l) => a + f(l), 0);
+  const total = (label: string, ls: readonly LayerResult[], speedup: string): string[] => {
+    const floor = sum(ls, (l) => l.floorUs);
+    const cusnn = sum(ls, (l) => l.cusnnUs);
+    return [label, '', '', (sum(ls, (l) => l.usefulFlops) / 1e9).toFixed(4), (sum(ls, (l) => l.minBytes) / 1e6).toFixed(3),
+      floor.toFixed(2), cusnn.toFixed(2), sum(ls, (l) => l.cudnnUs).toFixed(2), speedup, cusnn > 0 ? `${(100 * floor / cusnn).toFixed(1)}%` : '-'];
+  };
+  // Speedups summarised over the generated-kernel layers only: the cuDNN-path ones have none.
+  const generated = m.layers.filter((l) => l.path === 'act-sparse');
+  const g = geomean(generated.flatMap((l) => (l.speedup === null ? [] : [l.speedup])));
+  rows.push(total(`**all convs** (${m.sparseLayers}/${m.convLayers} generated)`, m.layers, ''));
+  if (generated.length > 0) rows.push(total(`**generated-kernel convs** (${generated.length})`, generated, g === undefined ? '-' : `geomean ${g.toFixed(2)}x`));
   return mdTable(['layer', 'cusnn path', 'input zeros', 'useful GFLOP', 'min MB', 'floor us', 'cusnn us', 'cudnn us', 'speedup', 'achieved'], rows, 'llrrrrrrrr');
+}
+
+/** Where the roofline's peaks come from, in a table cell. */
+function peaksCell(r: BenchResults): string {
+  const g = r.gpu;
+  const rl = g.roofline;
+  const base = `${g.peakFp32Tflops} TFLOP/s fp32, ${g.bandwidthGBs} GB/s`;
+  if (rl.source === 'measured' && rl.probe) {
+    const p = rl.probe;
+    const clockPeak = p.clockPeakFp32Tflops === null ? '' : `, clocks give ${p.clockPeakFp32Tflops} TFLOP/s`;
+    return `${base}, measured on this GPU at bench start (FFMA chains on ${p.smCount} SMs; ${(p.copyBytes / 2 ** 20).toFixed(0)} MiB device-to-device copy; ` +
+      `max clocks SM ${p.smClockMHz} MHz, memory ${p.memClockMHz} MHz x ${p.memBusWidthBits} bit = ${p.clockBandwidthGBs} GB/s${clockPeak})`;
+  }
+  return `${base}: ${rl.note ?? 'from the arch profile'}`;
+}
+
+/** A network-level comparison in words: "1.10x faster than cuDNN" or "a tie with cuDNN (inside the spread)". */
+function claimWords(ratio: number | undefined, verdict: Verdict | undefined, what: string, base: string): string {
+  if (verdict === 'tie') return `${what}: a tie with ${base} (inside the spread)`;
+  return `${what} ${times(ratio)} over ${base}`;
 }
 
 export function summaryMarkdown(r: BenchResults, charts: readonly string[]): string {
@@ -247,7 +348,7 @@ export function summaryMarkdown(r: BenchResults, charts: readonly string[]): str
       ['clocks at start', clock(g.clocksStart)],
       ['clocks at end', clock(g.clocksEnd)],
       ...(gx.clocksNote ? [['clocks note', gx.clocksNote]] : []),
-      ['roofline peaks', `${g.peakFp32Tflops} TFLOP/s fp32, ${g.bandwidthGBs} GB/s${gx.profileBoard ? ` (profile: ${gx.profileBoard})` : ''}`],
+      ['roofline peaks', peaksCell(r)],
       ...(gx.pciBusId ? [['PCI bus', gx.pciBusId]] : []),
       ...(rx.seconds !== undefined ? [['bench wall time', `${rx.seconds.toFixed(0)} s`]] : []),
     ], 'll'),
@@ -262,8 +363,9 @@ export function summaryMarkdown(r: BenchResults, charts: readonly string[]): str
   }
   const { header, rows, align } = networkRows(r);
   out.push('## Networks', '',
-    'Times: median per inference (one forward of the whole batch), ms; `x cudnn` / `x igemm`: speedup of cusnn over that engine ' +
-    '(above 1: cusnn faster); energy: mJ per inference (NVML); `sparse/conv`: convolutions on generated kernels / all convolutions.', '',
+    'Times: median per inference (one forward of the whole batch) over the interleaved rounds, ms; `x cudnn` / `x igemm`: speedup of cusnn over that engine ' +
+    '(above 1: cusnn faster; `tie`: one median lies inside the other\'s spread, p10-p90 over rounds and replays, so no speedup is claimed); ' +
+    'energy: mJ per inference (NVML; tie: inside the range over rounds); `sparse/conv`: convolutions on generated kernels / all convolutions.', '',
     mdTable(header, rows, align), '');
   const failed = r.runs.filter((m) => failure(m) !== undefined);
   if (failed.length) out.push('Failed:', '', ...failed.map((m) => `- **${runLabel(m, false)}**: ${mdCell(failure(m)!)}`), '');
@@ -284,8 +386,14 @@ export function summaryMarkdown(r: BenchResults, charts: readonly string[]): str
       const er = engineResult(m, e);
       return er ? `${ENGINE_LABEL[e]} ${fixed(er.time.medianUs / 1000, 3)} ms` : `${ENGINE_LABEL[e]} -`;
     });
-    out.push(`Inputs: ${mdCell(m.inputs)}. Correctness: ${correctnessCell(m)}. ${cells.join(', ')}; speedup ${times(timeSpeedup(m, 'cudnn'))} over cuDNN, ` +
-      `energy ratio ${times(energyRatio(m, 'cudnn'))}. ${m.seconds.toFixed(0)} s.`, '');
+    out.push(`Inputs: ${mdCell(m.inputs)}. Correctness: ${correctnessCell(m)}. ${cells.join(', ')}; ${claimWords(timeSpeedup(m, 'cudnn'), timeVerdict(m, 'cudnn'), 'speedup', 'cuDNN')}, ` +
+      `${claimWords(energyRatio(m, 'cudnn'), energyVerdict(m, 'cudnn'), 'energy ratio', 'cuDNN')}. ${m.seconds.toFixed(0)} s.`, '');
+    if (m.images) {
+      out.push(`Images: paths decided on ${m.images.calibrate.length} (calibration), checked and timed on ${m.images.time.length} others` +
+        `${m.images.note ? ` (${mdCell(m.images.note)})` : ''}.`, '');
+    }
+    const rounds = m.engines[0]?.time.rounds;
+    if (rounds !== undefined) out.push(rounds > 1 ? `Engines interleaved over ${rounds} rounds, time and energy.` : 'Engines timed one after the other (one round, no spread over rounds).', '');
     const x = runExtras(m);
     if (x.kernels !== undefined || x.buildSeconds !== undefined) {
       out.push(`Build: ${x.kernels ?? '?'} generated kernels, ${x.buildReused ? 'addon reused from an earlier run' : `addon built in ${fixed(x.buildSeconds, 0)} s`}.`, '');

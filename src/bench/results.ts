@@ -1,17 +1,33 @@
 // The results of `cusnn-gen bench`: one JSON document (results.json) that the bench writes and
 // `cusnn-gen report` reads back to draw charts and tables without a GPU. Everything a chart or a
 // table shows is in here; nothing is recomputed from the GPU afterwards.
+//
+// cusnn-bench/2 (this file) over /1: engines timed in interleaved rounds with the spread over
+// rounds kept (TimingStats.rounds..., EnergyStats.rounds...), the image split between decisions
+// and timing (ModelResult.images), per-layer speedups only for generated-kernel layers (null: n/a),
+// each layer's decision measurement, and the roofline's source (GpuInfo.roofline). A /1 file is
+// migrated on reading (src/bench/migrate.ts), with 1 round and the profile's peaks said so.
 
 /** The three engines the bench runs side by side in one process. */
 export type Engine = 'cusnn' | 'cudnn' | 'cudnn-implicit-gemm';
 export const ENGINES: readonly Engine[] = ['cusnn', 'cudnn', 'cudnn-implicit-gemm'];
 
-/** CUDA-event timings of CUDA graph replays, after warm-up. */
+export const RESULTS_FORMAT = 'cusnn-bench/2';
+
+/**
+ * CUDA-event timings of CUDA graph replays, after warm-up, over `rounds` interleaved rounds
+ * (A B C A B C ...): medianUs is the median of the rounds' medians; p10Us / p90Us the lowest p10
+ * and the highest p90 of any round (the spread over rounds and replays); iters all replays.
+ */
 export interface TimingStats {
   readonly medianUs: number;
   readonly p10Us: number;
   readonly p90Us: number;
   readonly iters: number;
+  readonly rounds: number;
+  /** The fastest and slowest round's median (equal when rounds is 1). */
+  readonly roundMinUs: number;
+  readonly roundMaxUs: number;
 }
 
 /** NVML total-energy counter over a window of back-to-back inferences. */
@@ -26,6 +42,13 @@ export interface EnergyStats {
   readonly idlePowerW: number;
   /** Board power sampled ~200 ms before the window, after the previous work (not settled to idle), watts. */
   readonly preWindowPowerW?: number;
+  /**
+   * Windows measured, one per interleaved round; the fields above are the median round's (so
+   * avgPowerW x windowSeconds / inferences is still mJPerInference), min/max the spread over rounds.
+   */
+  readonly rounds: number;
+  readonly minMJ: number;
+  readonly maxMJ: number;
 }
 
 export interface EngineResult {
@@ -62,10 +85,17 @@ export interface LayerResult {
   readonly kernel: string | null;
   /** cuDNN's algorithm in the cudnn engine (chosen by measurement). */
   readonly cudnnAlgo: string;
+  /** Medians over the interleaved rounds (see TimingStats), with the spread (null in /1 files). */
   readonly cusnnUs: number;
   readonly cudnnUs: number;
-  /** cudnnUs / cusnnUs. */
-  readonly speedup: number;
+  readonly cusnnSpreadUs: Spread | null;
+  readonly cudnnSpreadUs: Spread | null;
+  /** cudnnUs / cusnnUs where the layer runs a generated kernel; null (n/a) on the cuDNN path: both engines run cuDNN there, the ratio is noise. */
+  readonly speedup: number | null;
+  /** 'tie' when one median lies inside the other's spread; null on the cuDNN path or without spreads. */
+  readonly verdict: Verdict | null;
+  /** The measurement that decided the path, on the calibration images (null in /1 files). */
+  readonly decision: LayerDecision | null;
   /** flops / time (dense-equivalent GFLOP/s, the usual convention). */
   readonly cusnnGflops: number;
   readonly cudnnGflops: number;
@@ -73,6 +103,31 @@ export interface LayerResult {
   readonly floorUs: number;
   /** floorUs / cusnnUs: how close the cusnn engine comes to the floor (1 = at the floor). */
   readonly achievedFraction: number;
+}
+
+/** p10 and p90 (lowest / highest over rounds) of a time, microseconds. */
+export interface Spread {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** cusnn against a baseline: 'faster' / 'slower' outside the spreads, 'tie' inside. */
+export type Verdict = 'faster' | 'slower' | 'tie';
+
+export interface LayerDecision {
+  /** Generated kernel and cuDNN step times on the calibration images (median of rounds); actSparseUs null without a kernel. */
+  readonly actSparseUs: number | null;
+  readonly cudnnUs: number | null;
+  readonly verdict: Verdict | null;
+  /** Why this path, in words (margin, tie, no kernel). */
+  readonly reason: string;
+}
+
+/** Which images decided (calibration, tuning) and which checked and timed: never the same ones when there are two or more. */
+export interface ImageSplit {
+  readonly calibrate: readonly string[];
+  readonly time: readonly string[];
+  readonly note?: string;
 }
 
 export interface CorrectnessResult {
@@ -93,6 +148,8 @@ export interface ModelResult {
   readonly batch: number;
   /** Images fed (files, or 'random' for synthetic image-like inputs). */
   readonly inputs: string;
+  /** The split of those images (null in /1 files: one set did everything). */
+  readonly images: ImageSplit | null;
   readonly correctness: CorrectnessResult;
   /** Empty when correctness failed (the bench stops for that model and says why in `error`). */
   readonly engines: readonly EngineResult[];
@@ -122,14 +179,41 @@ export interface GpuInfo {
   /** SM and memory clocks (MHz) and temperature (C) when the bench started and ended. */
   readonly clocksStart: ClockSample | null;
   readonly clocksEnd: ClockSample | null;
-  /** Peak figures used for the roofline. */
+  /** Peak figures used for the roofline (roofline.source says whether measured on this GPU or from a profile). */
   readonly peakFp32Tflops: number;
   readonly bandwidthGBs: number;
+  readonly roofline: RooflineInfo;
   /** The board of the GPU profile (src/arch/profiles.ts) the peaks come from. */
   readonly profileBoard?: string;
   readonly pciBusId?: string;
   /** Why clocksStart / clocksEnd are null or incomplete (NVML missing or a reading unsupported). */
   readonly clocksNote?: string;
+}
+
+/** Where the roofline's peaks come from. */
+export interface RooflineInfo {
+  /** 'measured': the probe on the GPU the bench ran on; 'profile': src/arch/profiles.ts (note says why). */
+  readonly source: 'measured' | 'profile';
+  readonly note?: string;
+  /** Probe results at bench start (absent with source 'profile'). */
+  readonly probe?: RooflineProbe;
+}
+
+/** The addon's probeRoofline(): the device's own clocks and a measured copy bandwidth and FFMA rate. */
+export interface RooflineProbe {
+  readonly smCount: number;
+  /** Maximum SM clock and memory clock the device reports, MHz; bus width in bits. */
+  readonly smClockMHz: number;
+  readonly memClockMHz: number;
+  readonly memBusWidthBits: number;
+  /** Device-to-device copy: bytes copied per repetition; read + write counted. */
+  readonly copyBytes: number;
+  readonly copyGBs: number;
+  /** FFMA chains on every SM; 2 FLOP per FFMA. */
+  readonly ffmaTflops: number;
+  /** SMs x fp32 lanes x 2 x max clock (lanes from the profile), and clock x bus width x 2, for comparison. */
+  readonly clockPeakFp32Tflops: number | null;
+  readonly clockBandwidthGBs: number;
 }
 
 export interface ClockSample {
@@ -140,7 +224,7 @@ export interface ClockSample {
 }
 
 export interface BenchResults {
-  readonly format: 'cusnn-bench/1';
+  readonly format: typeof RESULTS_FORMAT;
   readonly createdAt: string;
   /** The command line that produced this file. */
   readonly command: string;
@@ -155,7 +239,9 @@ export interface BenchResults {
 
 export interface BenchSettings {
   readonly batches: readonly number[];
-  /** Timed whole-forward replays per engine, and per conv step. */
+  /** Interleaved rounds of every timing and energy measurement (0 in /1 files: not interleaved). */
+  readonly rounds: number;
+  /** Timed whole-forward replays per engine, and per conv step (all rounds together). */
   readonly iters: number;
   readonly layerIters: number;
   /** Minimum energy window per engine (0: energy not measured). */

@@ -1,6 +1,7 @@
 // The bench summary as a plain-text table for the terminal (and the helpers the charts and the
 // markdown summary share: run names, engine names, speedups, failure status).
-import { ENGINES, type BenchResults, type Engine, type EngineResult, type ModelResult } from './results.js';
+import { ENGINES, type BenchResults, type Engine, type EngineResult, type ModelResult, type Verdict } from './results.js';
+import { compare, energyMeasured, timeMeasured } from './stats.js';
 
 export const ENGINE_LABEL: Readonly<Record<Engine, string>> = {
   cusnn: 'cuSNN',
@@ -31,6 +32,23 @@ export function energyRatio(m: ModelResult, base: Engine): number | undefined {
   const b = engineResult(m, base)?.energy?.mJPerInference;
   return mj !== undefined && b !== undefined && mj > 0 ? b / mj : undefined;
 }
+
+/** cusnn's time against `base`'s: 'tie' when the medians fall inside the other's spread (src/bench/stats.ts). */
+export function timeVerdict(m: ModelResult, base: Engine): Verdict | undefined {
+  const a = engineResult(m, 'cusnn')?.time;
+  const b = engineResult(m, base)?.time;
+  return a && b ? compare(timeMeasured(a), timeMeasured(b)) : undefined;
+}
+
+/** The same for energy per inference (the spread: the lowest and highest round). */
+export function energyVerdict(m: ModelResult, base: Engine): Verdict | undefined {
+  const a = engineResult(m, 'cusnn')?.energy;
+  const b = engineResult(m, base)?.energy;
+  return a && b ? compare(energyMeasured(a), energyMeasured(b)) : undefined;
+}
+
+/** A ratio as a claim: `1.10x`, or `tie` when the difference is inside the spread. */
+export const claim = (ratio: number | undefined, verdict: Verdict | undefined): string => (verdict === 'tie' ? 'tie' : times(ratio));
 
 /** Why a run is not a clean result, or undefined when it is one. */
 export function failure(m: ModelResult): string | undefined {
@@ -75,8 +93,8 @@ export function networkRows(r: BenchResults): { header: string[]; rows: string[]
   const rows = r.runs.map((m) => [
     m.model, String(m.batch), m.weights,
     ...ENGINES.map((e) => fixed(ms(engineResult(m, e)), 3)),
-    times(timeSpeedup(m, 'cudnn')), times(timeSpeedup(m, 'cudnn-implicit-gemm')),
-    ...ENGINES.map((e) => fixed(engineResult(m, e)?.energy?.mJPerInference, 1)), times(energyRatio(m, 'cudnn')),
+    claim(timeSpeedup(m, 'cudnn'), timeVerdict(m, 'cudnn')), claim(timeSpeedup(m, 'cudnn-implicit-gemm'), timeVerdict(m, 'cudnn-implicit-gemm')),
+    ...ENGINES.map((e) => fixed(engineResult(m, e)?.energy?.mJPerInference, 1)), claim(energyRatio(m, 'cudnn'), energyVerdict(m, 'cudnn')),
     `${m.sparseLayers}/${m.convLayers}`, correctnessCell(m), failure(m) === undefined ? 'ok' : 'FAILED',
   ]);
   return { header, rows, align: 'lrlrrrrrrrrrrll' };
@@ -87,7 +105,7 @@ export function benchTable(r: BenchResults): string {
   const { header, rows, align } = networkRows(r);
   const out = [
     `${r.gpu.name} (${r.gpu.sm}), ${dateOf(r.createdAt)}; driver ${r.gpu.driver}, CUDA ${r.gpu.cudaRuntime}, cuDNN ${r.gpu.cudnn}`,
-    'times: median per inference (whole batch); x cudnn / x igemm: speedup of cusnn (above 1 = cusnn faster); mJ: energy per inference',
+    'times: median per inference (whole batch); x cudnn / x igemm: speedup of cusnn (above 1 = cusnn faster; tie: inside the spread); mJ: energy per inference',
     '',
     alignedTable(header, rows, align),
   ];

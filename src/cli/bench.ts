@@ -23,6 +23,7 @@ interface BenchCliOptions {
   randomInputs?: boolean;
   out?: string;
   buildDir?: string;
+  rounds: number;
   iters: number;
   layerIters: number;
   energySeconds: number;
@@ -58,14 +59,15 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
     .option('--batch <list>', 'comma-separated batch sizes, e.g. 1,8,32', parseBatches, [1])
     .option('--weights <dir>', 'folder with <model>.safetensors or <model>/*.bin (cuSNN layout); default ../shared/cusnn-artifact/weights when present; models without weights there get synthetic ones')
     .option('--synthetic', 'synthetic weights for every model (no weights folder)')
-    .option('--images <dir>', 'folder of <i>.bin images (224x224x3 float32 BGR HWC; the first 32 are used); default ../shared/cusnn-artifact/sample_images when present, else random image-like inputs')
+    .option('--images <dir>', 'folder of <i>.bin images (224x224x3 float32 BGR HWC; the first 32 are used: the first half decides, the second half is timed); default ../shared/cusnn-artifact/sample_images when present, else random image-like inputs')
     .option('--random-inputs', 'seeded random image-like inputs instead of images')
     .option('--out <dir>', 'where results.json, the CSV, the charts and summary.md go (default out/bench/<date-time>)')
     .option('--build-dir <dir>', 'generated folders and their addons, reused across runs (default: <out>/build with --out, else out/bench/build)')
-    .option('--iters <n>', 'timed CUDA graph replays per engine (>= 100)', int('--iters', 100), 200)
-    .option('--layer-iters <n>', 'timed replays per conv step (decisions and per-layer table)', int('--layer-iters', 10), 100)
-    .option('--energy-seconds <s>', 'minimum NVML energy window per engine (0: no energy)', energySeconds, 2)
-    .option('--check-inputs <n>', 'inputs compared per engine before timing', int('--check-inputs', 1), 8)
+    .option('--rounds <n>', 'interleaved rounds (A B C A B C ...) of every time and energy measurement (>= 3)', int('--rounds', 3), 3)
+    .option('--iters <n>', 'timed CUDA graph replays per engine, over all rounds (>= 100)', int('--iters', 100), 200)
+    .option('--layer-iters <n>', 'timed replays per conv step over all rounds (decisions and per-layer table)', int('--layer-iters', 10), 100)
+    .option('--energy-seconds <s>', 'minimum NVML energy window per engine and round (0: no energy)', energySeconds, 2)
+    .option('--check-inputs <n>', 'inputs compared per engine before timing (from the timing half of the images)', int('--check-inputs', 1), 8)
     .option('--seed <n>', 'seed of synthetic weights and random inputs', int('--seed', 0), 0)
     .option('-j, --jobs <n>', 'parallel compile jobs per build (default: all cores)', int('--jobs', 1))
     .option('-v, --verbose', 'print the detailed log on stderr too (it always goes to <out>/bench.log)')
@@ -94,7 +96,7 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
       const bench = runBench({
         models, arch: o.arch, batches: o.batch,
         weightsDir: o.synthetic ? null : o.weights, imagesDir: o.randomInputs ? null : o.images,
-        out, buildDir, iters: o.iters, layerIters: o.layerIters, energySeconds: o.energySeconds, checkInputs: o.checkInputs,
+        out, buildDir, rounds: o.rounds, iters: o.iters, layerIters: o.layerIters, energySeconds: o.energySeconds, checkInputs: o.checkInputs,
         seed: o.seed, jobs: o.jobs, command: `cusnn-gen ${process.argv.slice(2).join(' ')}`,
       }, {
         log,

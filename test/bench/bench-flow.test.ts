@@ -41,11 +41,15 @@ describe('runBench through a mock addon', () => {
       progress: (n) => { total = n; return { tick: (w) => ticks.push(w ?? ''), done: () => ticks.push('done') }; },
       written: (f) => { files = f; },
     });
-    expect(total).toBe(2 + 2 * 6);
+    expect(total).toBe(2 + 2 * 5);
     expect(ticks).toHaveLength(total + 1);
     expect(ticks.at(-1)).toBe('done');
     expect(log.join('\n')).toMatch(/unchanged since the last build .*: reused/);
+    expect(r.format).toBe('cusnn-bench/2');
     expect(r.gpu).toMatchObject({ name: 'Mock GPU', sm: 'sm_90', driver: '580.65.06', cudaRuntime: '13.0', cudnn: '9.14.0', cublas: '13.0.0', peakFp32Tflops: 66.9 });
+    // The mock has no probeRoofline: the profile's peaks, said so.
+    expect(r.gpu.roofline.source).toBe('profile');
+    expect(r.gpu.roofline.note).toMatch(/^peaks of the H100 SXM5 80GB \(sm_90\) profile: the addon at .*mock-addon\.cjs has no probeRoofline/);
     expect(r.gpu.clocksStart).toEqual({ smMHz: 1980, memMHz: 2619, temperatureC: 41, powerW: 72.5 });
     expect(r.gpu.clocksEnd).not.toBeNull();
     expect(r.runs.map((m) => m.batch)).toEqual([1, 2]);
@@ -60,8 +64,13 @@ describe('runBench through a mock addon', () => {
       expect(m.engines.map((e) => e.engine)).toEqual([...ENGINES]);
       const t = Object.fromEntries(m.engines.map((e) => [e.engine, e.time.medianUs]));
       expect(t).toEqual({ cusnn: 900 * m.batch, cudnn: 1000 * m.batch, 'cudnn-implicit-gemm': 1500 * m.batch });
+      // 16 random images: the first 8 decide, the other 8 check and time.
+      expect(m.images!.calibrate).toHaveLength(8);
+      expect(m.images!.time).toHaveLength(8);
+      expect(m.images!.calibrate.some((f) => m.images!.time.includes(f))).toBe(false);
       for (const e of m.engines) {
-        expect(e.time.iters).toBe(100);
+        expect(e.time).toMatchObject({ iters: 3 * 34, rounds: 3 });
+        expect(e.energy!.rounds).toBe(3);
         expect(e.energy!.mJPerInference).toBeCloseTo(300 * 1.02 * e.time.medianUs / 1e3, 6);
         expect(e.energy!.idlePowerW, 'idle: the board before any GPU work (gpuSample at the start)').toBe(72.5);
         expect(e.energy!.preWindowPowerW).toBe(70);
@@ -72,7 +81,8 @@ describe('runBench through a mock addon', () => {
       expect(m.sparseLayers).toBeGreaterThan(40);
       const l = m.layers.find((x) => x.layer === 'conv2_block1_2_conv')!;
       expect(l).toMatchObject({ c: 64, h: 56, w: 56, k: 64, r: 3, s: 3, stride: 1, inputSparsity: 0.5, weightSparsity: 0, path: 'act-sparse',
-        cusnnUs: 10 * m.batch, cudnnUs: 20 * m.batch, speedup: 2, cudnnAlgo: 'IMPLICIT_PRECOMP_GEMM' });
+        cusnnUs: 10 * m.batch, cudnnUs: 20 * m.batch, speedup: 2, verdict: 'faster', cudnnAlgo: 'IMPLICIT_PRECOMP_GEMM' });
+      expect(l.decision!.reason).toMatch(/generated kernel$/);
       expect(l.kernel).toMatch(/^act3x3_c64_h56_w56_k64/);
       const flops = 2 * 64 * 56 * 56 * 64 * 9 * m.batch;
       expect(l.flops).toBe(flops);

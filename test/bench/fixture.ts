@@ -1,10 +1,11 @@
-// Realistic random bench results (cusnn-bench/1) for the report tests: the convolutions of real zoo
+// Realistic random bench results (cusnn-bench/2) for the report tests: the convolutions of real zoo
 // models with their true shapes and FLOPs, sparsity rising with depth, times, energies and
 // roofline figures in the ranges measured on the H100 (docs/PERFORMANCE.md, ../shared/DESIGN.md).
 // Not a measurement: every number comes from the seeded generator.
 import { buildModel, type ModelName } from '../../src/model/zoo/index.js';
 import type { ConvLayer } from '../../src/model/ir.js';
-import { ENGINES, type BenchResults, type EngineResult, type LayerResult, type ModelResult } from '../../src/bench/results.js';
+import { ENGINES, RESULTS_FORMAT, type BenchResults, type EngineResult, type LayerResult, type ModelResult } from '../../src/bench/results.js';
+import { compare, spreadMeasured } from '../../src/bench/stats.js';
 import { mulberry32 } from '../helpers/random.js';
 
 export interface FixtureRun {
@@ -60,11 +61,20 @@ export function makeBenchResults(seed: number, runs: readonly FixtureRun[] = DEF
       const speedup0 = sparse ? Math.exp(Math.log(0.4 + 2.2 * (inputSparsity - 0.5)) + 0.2 * normal()) : 1 + 0.015 * normal();
       const cusnnUs = cudnnUs / speedup0;
       const floorUs = Math.max(usefulFlops / (PEAK_TFLOPS * 1e12), minBytes / (BANDWIDTH_GBS * 1e9)) * 1e6;
+      // p10-p90 over rounds and replays: a few percent, wider for the short layers.
+      const spread = (t: number): { lo: number; hi: number } => ({ lo: t * (1 - uni(0.005, 0.04)), hi: t * (1 + uni(0.005, 0.06)) });
+      const cusnnSpreadUs = spread(cusnnUs);
+      const cudnnSpreadUs = spread(cudnnUs);
+      const decisionUs = cusnnUs * uni(0.97, 1.03);
       return {
         layer: l.name, c, h, w, k, r, s, stride: l.stride[0], inputSparsity, weightSparsity, flops, usefulFlops, minBytes,
         path: sparse ? 'act-sparse' : 'cudnn',
         kernel: sparse ? `act${r}x${s}_c${c}_h${h}_w${w}_k${k}_th${pick([2, 3, 4, 7])}_tw7_tc${pick([4, 8, 16])}_bias_relu_sm90` : null,
-        cudnnAlgo: pick(ALGOS), cusnnUs, cudnnUs, speedup: cudnnUs / cusnnUs,
+        cudnnAlgo: pick(ALGOS), cusnnUs, cudnnUs, cusnnSpreadUs, cudnnSpreadUs,
+        speedup: sparse ? cudnnUs / cusnnUs : null,
+        verdict: sparse ? compare(spreadMeasured(cusnnUs, cusnnSpreadUs), spreadMeasured(cudnnUs, cudnnSpreadUs)) : null,
+        decision: { actSparseUs: r === 3 ? decisionUs : null, cudnnUs: cudnnUs * uni(0.98, 1.02), verdict: r === 3 ? (sparse ? 'faster' : 'tie') : null,
+          reason: sparse ? 'faster outside the spread and by more than the margin: generated kernel' : r === 3 ? 'a tie within the spread: cuDNN kept' : 'no generated kernel' },
         cusnnGflops: flops / (cusnnUs * 1e3), cudnnGflops: flops / (cudnnUs * 1e3),
         floorUs, achievedFraction: floorUs / cusnnUs,
       };
@@ -77,6 +87,9 @@ export function makeBenchResults(seed: number, runs: readonly FixtureRun[] = DEF
       model: f.model, weights: f.weights, batch: f.batch,
       weightsSource: f.weights === 'real' ? `.data/${f.model}.safetensors (filled synthetically: predictions)` : 'synthetic, seed 0',
       inputs: f.weights === 'real' ? '../shared/cusnn-artifact/images (32 files)' : 'random',
+      images: f.weights === 'real'
+        ? { calibrate: Array.from({ length: 16 }, (_, i) => `../shared/cusnn-artifact/images/${i}.bin`), time: Array.from({ length: 16 }, (_, i) => `../shared/cusnn-artifact/images/${16 + i}.bin`) }
+        : { calibrate: ['random/0.bin'], time: ['random/0.bin'], note: 'only one image: decisions and timing use the same image' },
       convLayers: layers.length, seconds: uni(40, 400),
     };
     if (f.fail) {
@@ -99,10 +112,14 @@ export function makeBenchResults(seed: number, runs: readonly FixtureRun[] = DEF
       const power = runPower * uni(0.93, 1.07);
       const idle = uni(65, 75);
       const windowSeconds = uni(4, 6);
+      const mJ = (power * medianUs) / 1000;
       const energy = noEnergy.includes(engine) ? null
-        : { mJPerInference: (power * medianUs) / 1000, windowSeconds, inferences: Math.round((windowSeconds * 1e6) / medianUs), avgPowerW: power, idlePowerW: idle };
+        : { mJPerInference: mJ, windowSeconds, inferences: Math.round((windowSeconds * 1e6) / medianUs), avgPowerW: power, idlePowerW: idle,
+          rounds: 3, minMJ: mJ * uni(0.97, 1), maxMJ: mJ * uni(1, 1.03) };
+      const p10Us = medianUs * uni(0.95, 0.995);
+      const p90Us = medianUs * uni(1.005, 1.08);
       return {
-        engine, time: { medianUs, p10Us: medianUs * uni(0.95, 0.995), p90Us: medianUs * uni(1.005, 1.08), iters: 200 }, energy,
+        engine, time: { medianUs, p10Us, p90Us, iters: 201, rounds: 3, roundMinUs: medianUs * uni(p10Us / medianUs, 1), roundMaxUs: medianUs * uni(1, p90Us / medianUs) }, energy,
         ...(energy === null ? { energyNote: 'NVML: nvmlDeviceGetTotalEnergyConsumption not supported on this board' } : {}),
       };
     });
@@ -117,7 +134,7 @@ export function makeBenchResults(seed: number, runs: readonly FixtureRun[] = DEF
   }
 
   return {
-    format: 'cusnn-bench/1',
+    format: RESULTS_FORMAT,
     createdAt: '2026-11-24T09:30:00.000Z',
     command: `test/bench/fixture.ts makeBenchResults(${seed}): random example data, not a measurement`,
     arch: 'sm_90',
@@ -127,10 +144,12 @@ export function makeBenchResults(seed: number, runs: readonly FixtureRun[] = DEF
       clocksStart: { smMHz: 1980, memMHz: 2619, temperatureC: 34, powerW: 71.5 },
       clocksEnd: { smMHz: 1980 - 15 * Math.floor(uni(0, 4)), memMHz: 2619, temperatureC: Math.round(uni(45, 60)), powerW: uni(70, 90) },
       peakFp32Tflops: PEAK_TFLOPS, bandwidthGBs: BANDWIDTH_GBS, profileBoard: 'H100 SXM5 80GB',
+      roofline: { source: 'measured', probe: { smCount: 132, smClockMHz: 1980, memClockMHz: 2619, memBusWidthBits: 5120, copyBytes: 268435456,
+        copyGBs: BANDWIDTH_GBS, ffmaTflops: PEAK_TFLOPS, clockPeakFp32Tflops: 66.9, clockBandwidthGBs: 3352.3 } },
     },
     runs: runs.map(run),
     // Optional fields of the bench runner (ResultsExtras in src/bench/report.ts).
-    settings: { batches: [...new Set(runs.map((x) => x.batch))], iters: 200, layerIters: 100, energySeconds: 5, checkInputs: 32, tolerance: 1e-4, seed, weightsDir: '.data', imagesDir: '../shared/cusnn-artifact/images', buildDir: 'generated/bench' },
+    settings: { batches: [...new Set(runs.map((x) => x.batch))], rounds: 3, iters: 200, layerIters: 100, energySeconds: 5, checkInputs: 32, tolerance: 1e-4, seed, weightsDir: '.data', imagesDir: '../shared/cusnn-artifact/images', buildDir: 'generated/bench' },
     seconds: uni(600, 3600),
   } as BenchResults;
 }

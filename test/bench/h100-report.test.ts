@@ -26,6 +26,18 @@ describe('the committed H100 bench redraws without a GPU', () => {
   it('writes the four charts and the same summary', () => {
     const r = readResults(join(DIR, 'results.json'));
     expect(r.gpu.name).toMatch(/H100/);
+    // A cusnn-bench/1 file, read as /2: one round, peaks from the profile, no speedup on the cuDNN path.
+    expect(JSON.parse(readFileSync(join(DIR, 'results.json'), 'utf8')).format).toBe('cusnn-bench/1');
+    expect(r.format).toBe('cusnn-bench/2');
+    expect(r.gpu.roofline).toEqual({ source: 'profile', note: 'peaks of the H100 SXM5 80GB (sm_90) profile: a cusnn-bench/1 file, nothing was measured on the GPU' });
+    for (const m of r.runs) {
+      for (const e of m.engines) expect(e.time).toMatchObject({ rounds: 1, roundMinUs: e.time.medianUs, roundMaxUs: e.time.medianUs });
+      for (const l of m.layers) {
+        expect(l.speedup === null, `${m.model} ${l.layer}`).toBe(l.path === 'cudnn');
+        expect(l).toMatchObject({ verdict: null, decision: null, cusnnSpreadUs: null });
+      }
+    }
+    expect(r.runs.find((m) => m.model === 'resnet50')!.layers.every((l) => l.speedup === null)).toBe(true);
     expect(r.runs.map((m) => m.model)).toEqual(['densenet169', 'densenet201', 'resnet50', 'resnet152', 'resnet101', 'densenet121', 'vgg16', 'vgg19']);
     for (const m of r.runs) {
       expect(m.correctness.passed, m.model).toBe(true);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { energyChart, layerSpeedupChart, niceTicks, sparsitySpeedupChart, timeChart } from '../../src/bench/charts.js';
-import { LAYER_COLUMNS, LAYER_FIELDS, NETWORK_COLUMNS, csvField, parseCsv, resultsToCsv } from '../../src/bench/csv.js';
+import { LAYER_COLUMNS, LAYER_CSV_FIELDS, LAYER_FIELDS, NETWORK_COLUMNS, csvField, parseCsv, resultsToCsv } from '../../src/bench/csv.js';
 import { createProgress, formatDuration } from '../../src/bench/progress.js';
 import { readResults, validateResults, writeReport } from '../../src/bench/report.js';
 import type { BenchResults, LayerResult, ModelResult } from '../../src/bench/results.js';
@@ -158,10 +158,16 @@ describe('CSV', () => {
     all.forEach(({ m, l }, i) => {
       const cells = layers[i + 1]!;
       expect(cells.slice(0, 3)).toEqual([m.model, String(m.batch), m.weights]);
-      LAYER_FIELDS.forEach((f, j) => {
-        const v = l[f];
+      // The objects flattened into their own columns; a cuDNN-path speedup is 'n/a'.
+      const flat: Record<string, unknown> = {
+        ...l, cusnnP10Us: l.cusnnSpreadUs?.lo, cusnnP90Us: l.cusnnSpreadUs?.hi, cudnnP10Us: l.cudnnSpreadUs?.lo, cudnnP90Us: l.cudnnSpreadUs?.hi,
+        decisionActSparseUs: l.decision?.actSparseUs, decisionCudnnUs: l.decision?.cudnnUs, decisionVerdict: l.decision?.verdict, decisionReason: l.decision?.reason,
+      };
+      LAYER_CSV_FIELDS.forEach((f, j) => {
+        const v = flat[f];
         const cell = cells[3 + j]!;
-        if (typeof v === 'number') expect(Number(cell), `${l.layer}.${f}`).toBe(v);
+        if (f === 'speedup' && l.path === 'cudnn') expect(cell, `${l.layer}.speedup`).toBe('n/a');
+        else if (typeof v === 'number') expect(Number(cell), `${l.layer}.${f}`).toBe(v);
         else expect(cell, `${l.layer}.${f}`).toBe(v ?? '');
       });
     });
@@ -234,33 +240,44 @@ describe('SVG charts', () => {
     expect(heights.indexOf(Math.max(...heights))).toBe(medians.indexOf(Math.max(...medians)));
   });
 
-  it('layerSpeedupChart: one bar per layer in network order, coloured by path, a line at 1.0', () => {
+  const generated = (m: ModelResult): LayerResult[] => m.layers.filter((l) => l.path === 'act-sparse');
+
+  it('layerSpeedupChart: one bar per generated-kernel layer in network order, ties grey, cuDNN-path layers n/a, a line at 1.0', () => {
     for (const model of ['resnet152', 'densenet201']) {
       const m = R.runs.find((x) => x.model === model)!;
       const svg = layerSpeedupChart(R, model);
       const els = common(svg);
       const bars = els.filter((e) => e.name === 'rect' && e.attrs.class === 'bar');
-      expect(bars).toHaveLength(m.layers.length);
-      expect(bars.filter((b) => b.attrs.fill === '#D55E00')).toHaveLength(m.layers.filter((l) => l.path === 'act-sparse').length);
+      const gen = generated(m);
+      expect(gen.length, 'the fixture puts layers on both paths').toBeGreaterThan(0);
+      expect(gen.length).toBeLessThan(m.layers.length);
+      expect(bars).toHaveLength(gen.length);
+      expect(bars.filter((b) => b.attrs.fill === '#D55E00')).toHaveLength(gen.filter((l) => l.verdict !== 'tie').length);
+      expect(bars.filter((b) => b.attrs.fill === '#bbbbbb')).toHaveLength(gen.filter((l) => l.verdict === 'tie').length);
+      expect(svgText(svg)).toContain(`${m.layers.length - gen.length} layer(s) on the cuDNN path: speedup n/a`);
       expect(count(els, 'line', 'ref')).toBe(1);
       const xs = bars.map((b) => Number(b.attrs.x));
       expect(xs).toEqual([...xs].sort((a, b) => a - b));
-      expect(svgText(svg)).toContain(m.layers[0]!.layer);
+      expect(svgText(svg)).toContain(gen[0]!.layer);
+      // The geometric mean is over the generated-kernel layers only.
+      const g = Math.exp(gen.reduce((a, l) => a + Math.log(l.speedup!), 0) / gen.length);
+      expect(svgText(svg)).toContain(`geomean speedup there ${g.toFixed(2)}x`);
     }
     // A model at two batch sizes: the smallest by default, the other when asked.
     const b8 = R.runs.find((x) => x.model === 'resnet50' && x.batch === 8)!;
     expect(svgText(layerSpeedupChart(R, 'resnet50'))).toMatch(/resnet50 b1/);
-    expect(count(parseXml(layerSpeedupChart(R, 'resnet50', 8)), 'rect', 'bar')).toBe(b8.layers.length);
+    expect(count(parseXml(layerSpeedupChart(R, 'resnet50', 8)), 'rect', 'bar')).toBe(generated(b8).length);
     // Synthetic weights: hatched bars and the label says so.
     const vgg = layerSpeedupChart(R, 'vgg16');
-    expect(count(parseXml(vgg), 'rect', 'hatch')).toBe(R.runs.find((x) => x.model === 'vgg16')!.layers.length);
+    expect(count(parseXml(vgg), 'rect', 'hatch')).toBe(generated(R.runs.find((x) => x.model === 'vgg16')!).length);
     expect(svgText(vgg)).toContain('vgg16 b1 (synthetic)');
   });
 
-  it('sparsitySpeedupChart: one point per layer of every run', () => {
+  it('sparsitySpeedupChart: one point per generated-kernel layer of every run', () => {
     const svg = sparsitySpeedupChart(R);
     const els = common(svg);
-    expect(count(els, 'circle', 'point')).toBe(R.runs.reduce((a, m) => a + m.layers.length, 0));
+    expect(count(els, 'circle', 'point')).toBe(R.runs.reduce((a, m) => a + generated(m).length, 0));
+    expect(svgText(svg)).toMatch(/layer\(s\) on the cuDNN path: speedup n\/a/);
     expect(svgText(svg)).toMatch(/measured input sparsity \(% zeros/);
     expect(svgText(svg)).toMatch(/log scale/);
     expect(svgText(svg)).toContain('vgg16 b1 (synthetic)');
@@ -275,12 +292,13 @@ describe('SVG charts', () => {
     expect(energyChart(r)).toMatch(/\.\.\. and \d+ more/); // notes capped
 
     const m = r.runs.find((x) => x.model === 'resnet152')!;
-    (m.layers[3] as Mutable<LayerResult>).speedup = Number.NaN;
-    (m.layers[4] as Mutable<LayerResult>).speedup = 0;
+    const gen = m.layers.filter((l) => l.path === 'act-sparse');
+    (gen[0] as Mutable<LayerResult>).speedup = Number.NaN;
+    (gen[1] as Mutable<LayerResult>).speedup = 0;
     const layers = layerSpeedupChart(r, 'resnet152');
-    expect(count(parseXml(layers), 'rect', 'bar')).toBe(m.layers.length - 2);
+    expect(count(parseXml(layers), 'rect', 'bar')).toBe(gen.length - 2);
     expect(svgText(layers)).toMatch(/2 layer\(s\) without a valid speedup skipped/);
-    expect(count(parseXml(sparsitySpeedupChart(r)), 'circle', 'point')).toBe(r.runs.reduce((a, x) => a + x.layers.length, 0) - 2);
+    expect(count(parseXml(sparsitySpeedupChart(r)), 'circle', 'point')).toBe(r.runs.reduce((a, x) => a + x.layers.filter((l) => l.path === 'act-sparse').length, 0) - 2);
 
     const unknown = layerSpeedupChart(r, 'nosuchnet');
     expect(count(parseXml(unknown), 'rect', 'bar')).toBe(0);
@@ -342,15 +360,32 @@ describe('writeReport and readResults', () => {
       if (m.layers.length === 0) continue;
       const section = md.slice(start).split('\n### ')[0]!;
       const rows = section.split('\n').filter((l) => l.startsWith('| '));
-      expect(rows).toHaveLength(m.layers.length + 3); // header, separator, one per layer, totals
+      const gen = m.layers.filter((l) => l.path === 'act-sparse');
+      // header, separator, one per layer, all convs, generated-kernel convs (when there are any)
+      expect(rows).toHaveLength(m.layers.length + 3 + (gen.length > 0 ? 1 : 0));
       expect(rows[0]).toMatch(/useful GFLOP .* floor us .* cusnn us .* achieved/);
       const l = m.layers[m.layers.length - 1]!;
       expect(section).toContain(`| ${l.layer} | ${l.path === 'act-sparse' ? 'generated' : 'cuDNN'} |`);
+      // n/a on the cuDNN path; a tie says so; the geomean covers the generated-kernel layers only.
+      for (const x of m.layers) {
+        const row = rows.find((rw) => rw.startsWith(`| ${x.layer} |`))!;
+        const cellText = row.split(' | ')[8]!;
+        if (x.path === 'cudnn') expect(cellText, x.layer).toBe('n/a');
+        else if (x.verdict === 'tie') expect(cellText, x.layer).toBe(`tie (${x.speedup!.toFixed(2)})`);
+        else expect(cellText, x.layer).toBe(`${x.speedup!.toFixed(2)}x`);
+      }
+      if (gen.length > 0) {
+        const g = Math.exp(gen.reduce((a, x) => a + Math.log(x.speedup!), 0) / gen.length);
+        expect(section).toContain(`| **generated-kernel convs** (${gen.length}) |`);
+        expect(section).toContain(`geomean ${g.toFixed(2)}x`);
+      }
     }
     expect(md).toMatch(/Failed:\n\n- \*\*densenet121 b1\*\*: correctness/);
     // Optional fields of the runner, shown when present.
-    expect(md).toMatch(/Settings: batches 1, 8; iters 200; layerIters 100; .*weightsDir \.data/);
-    expect(md).toContain('(profile: H100 SXM5 80GB)');
+    expect(md).toMatch(/Settings: batches 1, 8; rounds 3; iters 200; layerIters 100; .*weightsDir \.data/);
+    expect(md).toMatch(/roofline peaks \| 66\.9 TFLOP\/s fp32, 3352 GB\/s, measured on this GPU at bench start \(FFMA chains on 132 SMs; 256 MiB/);
+    expect(md).toContain('Engines interleaved over 3 rounds, time and energy.');
+    expect(md).toContain('Images: paths decided on 16 (calibration), checked and timed on 16 others.');
     expect(md).toMatch(/\| bench wall time \| \d+ s \|/);
     expect(md).toMatch(/### resnet50 b8[^#]*Build: \d+ generated kernels, addon reused[^#]*- 32 images repeated to fill batch 8/);
     const bare = clone(R) as Mutable<BenchResults> & { settings?: unknown; seconds?: unknown };
@@ -394,7 +429,13 @@ describe('writeReport and readResults', () => {
     expectError(tmp, /is a directory/);
     expectError(write('trunc.json', JSON.stringify(R).slice(0, 500)), /not valid JSON/);
     expectError(write('other.json', '{"hello": 1}'), /no "format" field: not a cusnn-gen bench results file/);
-    expectError(bad((r) => { r.format = 'cusnn-bench/2'; }), /format is "cusnn-bench\/2", expected 'cusnn-bench\/1'/);
+    expectError(bad((r) => { r.format = 'cusnn-bench/3'; }), /format is "cusnn-bench\/3", expected 'cusnn-bench\/2' \(or 'cusnn-bench\/1'\)/);
+    const cudnnRow = R.runs[0]!.layers.findIndex((l) => l.path === 'cudnn');
+    expectError(bad((r) => { r.runs[0].layers[cudnnRow].speedup = 0.93; }), new RegExp(`runs\\[0\\]\\.layers\\[${cudnnRow}\\]\\.speedup must be null on the cuDNN path`));
+    expectError(bad((r) => { r.runs[0].engines[0].time.rounds = 0; }), /runs\[0\]\.engines\[0\]\.time\.rounds must be >= 1/);
+    expectError(bad((r) => { r.runs[0].layers[0].verdict = 'win'; }), /runs\[0\]\.layers\[0\]\.verdict must be one of 'faster', 'slower', 'tie'/);
+    expectError(bad((r) => { r.gpu.roofline = { source: 'guess' }; }), /gpu\.roofline\.source must be one of 'measured', 'profile'/);
+    expectError(bad((r) => { r.runs[0].images.time = [1]; }), /runs\[0\]\.images\.time\[0\] must be a string/);
     expectError(bad((r) => { delete r.gpu.driver; }), /gpu\.driver is missing \(a string\)/);
     expectError(bad((r) => { r.runs[0].layers[3].cusnnUs = null; }), /runs\[0\]\.layers\[3\]\.cusnnUs must be a number, got null \(JSON writes NaN/);
     expectError(bad((r) => { r.runs[1].engines[0].engine = 'tensorrt'; }), /runs\[1\]\.engines\[0\]\.engine must be one of 'cusnn', 'cudnn', 'cudnn-implicit-gemm', got 'tensorrt'/);
