@@ -5,7 +5,8 @@
 // old folder as it was. What the old folder held besides the generated files is carried over,
 // except a build/ and a calibration.json that belong to another model or architecture.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { packageRoot } from '../paths.js';
 
 export const PLAN_FORMAT = 'cusnn-plan/1';
 
@@ -45,6 +46,10 @@ export function checkOutDir(dir: string, o: { forceOverwrite?: boolean } = {}): 
   if (dir.trim() === '') throw new OutFolderError(`--out must name a folder, got an empty string`);
   const abs = resolve(dir);
   if (abs === dirname(abs)) throw new OutFolderError(`--out '${dir}' is the file system root: choose a folder of its own`);
+  // The folder is replaced as a whole (renamed away, then removed): never the one we run in.
+  const inside = (p: string): boolean => p === abs || p.startsWith(abs + sep);
+  if (inside(process.cwd())) throw new OutFolderError(`--out '${dir}' is or contains the current directory: the folder is replaced as a whole, so run from outside it or name a subfolder`);
+  if (inside(packageRoot())) throw new OutFolderError(`--out '${dir}' contains the cusnn package itself (${packageRoot()}): name a folder of its own`);
   let st;
   try {
     st = statSync(abs);

@@ -48,6 +48,10 @@ describe('checkOutDir', () => {
     expect(() => checkOutDir(join(file, 'below'))).toThrow(/is a file, not a folder/);
     expect(() => checkOutDir('')).toThrow(/empty string/);
     expect(() => checkOutDir('   ')).toThrow(/empty string/);
+    // Replaced as a whole: never the folder we run in, or one holding the package.
+    expect(() => checkOutDir('.', { forceOverwrite: true })).toThrow(/is or contains the current directory/);
+    expect(() => checkOutDir('..', { forceOverwrite: true })).toThrow(/is or contains the current directory/);
+    expect(() => checkOutDir(join(process.cwd(), 'generated', 'resnet152-sm_70'))).not.toThrow();
   });
 });
 
