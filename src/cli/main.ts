@@ -91,6 +91,12 @@ export function program(): Command {
     .option('-q, --quiet', 'no progress on stderr (results and errors still print)')
     .helpCommand('help [command...]', 'show the help of a command, e.g. cusnn-gen help weights synth')
     .allowExcessArguments(true)
+    .addHelpText('after', [
+      '',
+      'Results go to stdout, progress and logs to stderr; list, inspect and weights info take --json.',
+      'Exit codes: 0 ok, 1 bad input, 2 usage, 3 no GPU or tool (nvcc, CMake), 4 internal error',
+      '(set CUSNN_DEBUG=1 for its stack).',
+    ].join('\n'))
     .action(async (o: MainOptions, cmd: Command) => {
       if (cmd.args.length > 0) throw unknownCommand(cmd.args[0]!, commandNames(p));
       if (!o.model || !o.arch) throw new UsageError(`--model and --arch are required (e.g. cusnn-gen --model resnet152 --arch sm_70); see cusnn-gen --help`);
@@ -137,7 +143,7 @@ function help(root: Command, path: readonly string[]): void {
     c = next;
     at.push(name);
   }
-  process.stdout.write(c.helpInformation());
+  c.outputHelp();
 }
 
 export interface MainOptionsIo {
@@ -157,7 +163,7 @@ export async function main(argv: readonly string[], io: MainOptionsIo = {}): Pro
     const p = io.program ?? program();
     tame(p);
     if (argv.length === 0) {
-      process.stdout.write(p.helpInformation());
+      p.outputHelp();
       return EXIT.ok;
     }
     if (argv[0] === 'help') {

@@ -34,6 +34,8 @@ describe('help and version', () => {
     expect(r.err).toBe('');
     expect(r.out).toMatch(/^Usage: cusnn-gen \[options\] \[command\]/);
     for (const c of ['list', 'inspect', 'weights', 'prune', 'build', 'run', 'calibrate', 'verify', 'bench', 'report', 'help']) expect(r.out).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    expect(r.out).toMatch(/Exit codes: 0 ok, 1 bad input, 2 usage, 3 no GPU or tool/);
+    expect(runCli('--help').out).toBe(r.out);
   });
 
   it('--version and -V print the package version', () => {
