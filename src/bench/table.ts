@@ -40,11 +40,14 @@ export function timeVerdict(m: ModelResult, base: Engine): Verdict | undefined {
   return a && b ? compare(timeMeasured(a), timeMeasured(b)) : undefined;
 }
 
-/** The same for energy per inference (the spread: the lowest and highest round). */
+/**
+ * The same for energy per inference (the spread: the lowest and highest round). A single window
+ * (cusnn-bench/1 files) has no spread to judge by: no verdict, the ratio is shown without a claim.
+ */
 export function energyVerdict(m: ModelResult, base: Engine): Verdict | undefined {
   const a = engineResult(m, 'cusnn')?.energy;
   const b = engineResult(m, base)?.energy;
-  return a && b ? compare(energyMeasured(a), energyMeasured(b)) : undefined;
+  return a && b && a.rounds > 1 && b.rounds > 1 ? compare(energyMeasured(a), energyMeasured(b)) : undefined;
 }
 
 /** A ratio as a claim: `1.10x`, or `tie` when the difference is inside the spread. */
