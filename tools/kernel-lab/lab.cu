@@ -1,0 +1,196 @@
+// Kernel lab: the implicit-GEMM split-K core (igemm.cuh) against cuDNN's fastest exact-fp32
+// algorithm, per layer shape of the zoo, at batch 1, on random post-ReLU inputs with a given zero
+// fraction. Every timing is the runtime's method (src/native/runtime.cpp timeGraphUs): the launch
+// captured alone in a CUDA graph, events around each replay, median of ITERS replays after warm-up.
+// Correctness first: relative L2 error against cuDNN IMPLICIT_GEMM, and a rerun must be bitwise
+// identical. Output: one JSON line per (shape, zeros, engine/config).
+//
+//   nvcc -O3 -std=c++17 -arch=sm_90 lab.cu -lcudnn -o lab && ./lab [filter]
+#include <cudnn.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "igemm.cuh"
+
+#define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); exit(1); } } while (0)
+#define CD(x) do { cudnnStatus_t s_ = (x); if (s_ != CUDNN_STATUS_SUCCESS) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudnnGetErrorString(s_)); exit(1); } } while (0)
+
+static const int ITERS = 200;
+static cudaStream_t gStream;
+static cudnnHandle_t gDnn;
+static const char* gFilter = nullptr;
+
+struct Shape {
+  const char* name;
+  int C, H, W, K, R, S, SH, SW, PT, PL, HO, WO;
+};
+
+struct Ctx {
+  Shape sh;
+  float zeros;
+  float *in, *wCrsk, *wKcrs, *bias, *out, *ref, *ws;
+  size_t wsBytes;
+  size_t outN;
+  std::vector<float> refHost;
+  double cudnnBestUs;
+};
+
+static uint64_t gRng = 0x9E3779B97F4A7C15ull;
+static float urand() {
+  gRng ^= gRng << 13; gRng ^= gRng >> 7; gRng ^= gRng << 17;
+  return (gRng >> 40) / 16777216.0f;
+}
+
+template <class F>
+static double timeGraph(F launch) {
+  cudaGraph_t g;
+  cudaGraphExec_t ge;
+  CK(cudaStreamBeginCapture(gStream, cudaStreamCaptureModeThreadLocal));
+  launch();
+  CK(cudaStreamEndCapture(gStream, &g));
+  CK(cudaGraphInstantiate(&ge, g, 0));
+  static cudaEvent_t ev[2 * ITERS];
+  static bool made = false;
+  if (!made) { for (auto& e : ev) CK(cudaEventCreate(&e)); made = true; }
+  for (int i = 0; i < 20; ++i) CK(cudaGraphLaunch(ge, gStream));
+  for (int i = 0; i < ITERS; ++i) {
+    CK(cudaEventRecord(ev[2 * i], gStream));
+    CK(cudaGraphLaunch(ge, gStream));
+    CK(cudaEventRecord(ev[2 * i + 1], gStream));
+  }
+  CK(cudaStreamSynchronize(gStream));
+  std::vector<double> us(ITERS);
+  for (int i = 0; i < ITERS; ++i) { float ms; CK(cudaEventElapsedTime(&ms, ev[2 * i], ev[2 * i + 1])); us[i] = ms * 1e3; }
+  std::sort(us.begin(), us.end());
+  CK(cudaGraphExecDestroy(ge));
+  CK(cudaGraphDestroy(g));
+  return us[ITERS / 2];
+}
+
+static double relL2(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) { double d = (double)a[i] - b[i]; num += d * d; den += (double)b[i] * b[i]; }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+static void setup(Ctx& c, const Shape& s, float zeros) {
+  c.sh = s;
+  c.zeros = zeros;
+  const size_t inN = (size_t)s.C * s.H * s.W, wN = (size_t)s.K * s.C * s.R * s.S;
+  c.outN = (size_t)s.K * s.HO * s.WO;
+  std::vector<float> hin(inN), hw(wN), hwk(wN), hb(s.K);
+  for (auto& v : hin) v = urand() < zeros ? 0.0f : urand();
+  const float scale = 1.0f / std::sqrt((float)s.C * s.R * s.S);
+  for (auto& v : hw) v = (2 * urand() - 1) * scale;  // [C][R][S][K]
+  for (int k = 0; k < s.K; ++k)
+    for (int ch = 0; ch < s.C; ++ch)
+      for (int rs = 0; rs < s.R * s.S; ++rs) hwk[((size_t)k * s.C + ch) * s.R * s.S + rs] = hw[((size_t)ch * s.R * s.S + rs) * s.K + k];
+  for (auto& v : hb) v = 2 * urand() - 1;
+  CK(cudaMalloc(&c.in, inN * 4)); CK(cudaMalloc(&c.wCrsk, wN * 4)); CK(cudaMalloc(&c.wKcrs, wN * 4));
+  CK(cudaMalloc(&c.bias, s.K * 4)); CK(cudaMalloc(&c.out, c.outN * 4)); CK(cudaMalloc(&c.ref, c.outN * 4));
+  CK(cudaMemcpy(c.in, hin.data(), inN * 4, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(c.wCrsk, hw.data(), wN * 4, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(c.wKcrs, hwk.data(), wN * 4, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(c.bias, hb.data(), s.K * 4, cudaMemcpyHostToDevice));
+
+  // cuDNN: reference (IMPLICIT_GEMM), then every algorithm timed; the fastest within 2e-5 is the baseline.
+  cudnnTensorDescriptor_t xd, yd;
+  cudnnFilterDescriptor_t wd;
+  cudnnConvolutionDescriptor_t cd;
+  CD(cudnnCreateTensorDescriptor(&xd)); CD(cudnnCreateTensorDescriptor(&yd));
+  CD(cudnnCreateFilterDescriptor(&wd)); CD(cudnnCreateConvolutionDescriptor(&cd));
+  CD(cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, s.C, s.H, s.W));
+  CD(cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, s.K, s.HO, s.WO));
+  CD(cudnnSetFilter4dDescriptor(wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.K, s.C, s.R, s.S));
+  CD(cudnnSetConvolution2dDescriptor(cd, s.PT, s.PL, s.SH, s.SW, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  CD(cudnnSetConvolutionMathType(cd, CUDNN_FMA_MATH));
+  int n, ho, wo, kk;
+  CD(cudnnGetConvolution2dForwardOutputDim(cd, xd, wd, &n, &kk, &ho, &wo));
+  if (ho != s.HO || wo != s.WO) { fprintf(stderr, "%s: output dims %dx%d, expected %dx%d\n", s.name, ho, wo, s.HO, s.WO); exit(1); }
+  c.wsBytes = 256 << 20;
+  CK(cudaMalloc(&c.ws, c.wsBytes));
+  const float one = 1, zero = 0;
+  CD(cudnnConvolutionForward(gDnn, &one, xd, c.in, wd, c.wKcrs, cd, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, c.ws, c.wsBytes, &zero, yd, c.ref));
+  CK(cudaStreamSynchronize(gStream));
+  c.refHost.resize(c.outN);
+  CK(cudaMemcpy(c.refHost.data(), c.ref, c.outN * 4, cudaMemcpyDeviceToHost));
+  c.cudnnBestUs = 1e30;
+  std::string best = "?";
+  for (int a = 0; a < CUDNN_CONVOLUTION_FWD_ALGO_COUNT; ++a) {
+    size_t need = 0;
+    if (cudnnGetConvolutionForwardWorkspaceSize(gDnn, xd, wd, cd, yd, (cudnnConvolutionFwdAlgo_t)a, &need) != CUDNN_STATUS_SUCCESS) continue;
+    if (need > c.wsBytes) continue;
+    CK(cudaMemset(c.out, 0xff, c.outN * 4));
+    if (cudnnConvolutionForward(gDnn, &one, xd, c.in, wd, c.wKcrs, cd, (cudnnConvolutionFwdAlgo_t)a, c.ws, need, &zero, yd, c.out) != CUDNN_STATUS_SUCCESS) continue;
+    CK(cudaStreamSynchronize(gStream));
+    std::vector<float> h(c.outN);
+    CK(cudaMemcpy(h.data(), c.out, c.outN * 4, cudaMemcpyDeviceToHost));
+    const double err = relL2(h, c.refHost);
+    if (!(err <= 2e-5)) continue;
+    const double us = timeGraph([&] { cudnnConvolutionForward(gDnn, &one, xd, c.in, wd, c.wKcrs, cd, (cudnnConvolutionFwdAlgo_t)a, c.ws, need, &zero, yd, c.out); });
+    if (us < c.cudnnBestUs) { c.cudnnBestUs = us; best = std::to_string(a); }
+  }
+  printf("{\"shape\":\"%s\",\"zeros\":%.2f,\"engine\":\"cudnn\",\"algo\":%s,\"us\":%.2f}\n", s.name, zeros, best.c_str(), c.cudnnBestUs);
+  fflush(stdout);
+}
+
+static void teardown(Ctx& c) {
+  cudaFree(c.in); cudaFree(c.wCrsk); cudaFree(c.wKcrs); cudaFree(c.bias); cudaFree(c.out); cudaFree(c.ref); cudaFree(c.ws);
+}
+
+template <class P>
+static void runCfg(Ctx& c, const char* label) {
+  CK(cudaMemset(c.out, 0xff, c.outN * 4));  // NaN poison: every output must be written
+  CK(lab::launchIgemm<P>(c.in, 0, c.wCrsk, c.bias, c.out, 0, 1, gStream));
+  CK(cudaStreamSynchronize(gStream));
+  std::vector<float> h(c.outN), h2(c.outN);
+  CK(cudaMemcpy(h.data(), c.out, c.outN * 4, cudaMemcpyDeviceToHost));
+  CK(cudaMemset(c.out, 0xff, c.outN * 4));
+  CK(lab::launchIgemm<P>(c.in, 0, c.wCrsk, c.bias, c.out, 0, 1, gStream));
+  CK(cudaStreamSynchronize(gStream));
+  CK(cudaMemcpy(h2.data(), c.out, c.outN * 4, cudaMemcpyDeviceToHost));
+  const double err = relL2(h, c.refHost);
+  const bool same = memcmp(h.data(), h2.data(), c.outN * 4) == 0;
+  const double us = timeGraph([&] { lab::launchIgemm<P>(c.in, 0, c.wCrsk, c.bias, c.out, 0, 1, gStream); });
+  const int blocks = ((c.sh.HO * c.sh.WO + P::BN - 1) / P::BN) * ((P::K + P::BM - 1) / P::BM) * P::SPLIT;
+  printf("{\"shape\":\"%s\",\"zeros\":%.2f,\"engine\":\"igemm\",\"cfg\":\"%s\",\"threads\":%d,\"blocks\":%d,\"smem\":%d,"
+         "\"err\":%.2e,\"bitwise\":%s,\"us\":%.2f,\"speedup\":%.2f}\n",
+         c.sh.name, c.zeros, label, P::THREADS, blocks, P::SMEM_BYTES, err, same ? "true" : "false", us, c.cudnnBestUs / us);
+  fflush(stdout);
+}
+
+// One config: BM BN BKC TM TN WARP_M SPLIT STAGES SKIP
+#define CFG(SH, BM, BN, BKC, TM, TN, WM, SPLIT, ST, SKIP)                                                          \
+  runCfg<lab::Igemm<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO, \
+                    SH##_WO, BM, BN, BKC, TM, TN, WM, SPLIT, ST, SKIP, false, false>>(                           \
+      ctx, #BM "x" #BN " bkc" #BKC " t" #TM "x" #TN " wm" #WM " split" #SPLIT " st" #ST " skip" #SKIP)
+
+#define CFGM(SH, BM, BN, BKC, TM, TN, WM, SPLIT, ST, MODE)                                                       \
+  runCfg<lab::Igemm<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO, \
+                    SH##_WO, BM, BN, BKC, TM, TN, WM, SPLIT, ST, false, false, false, MODE>>(                    \
+      ctx, #BM "x" #BN " bkc" #BKC " t" #TM "x" #TN " wm" #WM " split" #SPLIT " st" #ST " mode" #MODE)
+
+#define SHAPE(ID, C, H, W, K, R, S, SH, SW, PT, PL, HO, WO)                                                         \
+  enum { ID##_C = C, ID##_H = H, ID##_W = W, ID##_K = K, ID##_R = R, ID##_S = S, ID##_SH = SH, ID##_SW = SW,      \
+         ID##_PT = PT, ID##_PL = PL, ID##_HO = HO, ID##_WO = WO };                                                \
+  static const Shape ID##_shape = {#ID, C, H, W, K, R, S, SH, SW, PT, PL, HO, WO};
+
+#include "lab-configs.inc"
+
+int main(int argc, char** argv) {
+  if (argc > 1) gFilter = argv[1];
+  CK(cudaStreamCreateWithFlags(&gStream, cudaStreamNonBlocking));
+  CD(cudnnCreate(&gDnn));
+  CD(cudnnSetStream(gDnn, gStream));
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, 0));
+  printf("{\"device\":\"%s\",\"sms\":%d,\"cudnn\":%zu}\n", prop.name, prop.multiProcessorCount, cudnnGetVersion());
+  runAll();
+  return 0;
+}
