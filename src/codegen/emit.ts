@@ -4,9 +4,8 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Graph } from '../model/ir.js';
-import type { ActSparseKernelSpec, NetworkPlan } from '../plan/types.js';
-import { renderActSparseKernel } from './act-sparse.js';
-import { kernelName } from './naming.js';
+import { kernelNameOf, renderKernel, type KernelSpec } from '../families/registry.js';
+import type { NetworkPlan } from '../plan/types.js';
 import { renderReport } from './report.js';
 import { renderTypings } from './typings.js';
 import { packageRoot } from '../paths.js';
@@ -14,7 +13,7 @@ import { packageRoot } from '../paths.js';
 export interface EmittedKernel {
   readonly name: string;
   readonly file: string;
-  readonly spec: ActSparseKernelSpec;
+  readonly spec: KernelSpec;
   readonly layers: readonly string[];
 }
 
@@ -26,11 +25,11 @@ export interface Emitted {
 }
 
 /** The plan with each act-sparse conv's kernel name filled in, and the unique kernels in first-use order. */
-export function nameKernels(plan: NetworkPlan): { plan: NetworkPlan; kernels: Map<string, { spec: ActSparseKernelSpec; layers: string[] }> } {
-  const kernels = new Map<string, { spec: ActSparseKernelSpec; layers: string[] }>();
+export function nameKernels(plan: NetworkPlan): { plan: NetworkPlan; kernels: Map<string, { spec: KernelSpec; layers: string[] }> } {
+  const kernels = new Map<string, { spec: KernelSpec; layers: string[] }>();
   const convs = plan.convs.map((c) => {
     if (!c.spec) return c;
-    const name = kernelName(c.spec);
+    const name = kernelNameOf(c.spec);
     const k = kernels.get(name) ?? { spec: c.spec, layers: [] };
     k.layers.push(c.layer);
     kernels.set(name, k);
@@ -89,7 +88,7 @@ export function emitNetwork(graph: Graph, rawPlan: NetworkPlan, dir: string): Em
 
   const kernels: EmittedKernel[] = [];
   for (const [name, { spec, layers }] of unique) {
-    const { source } = renderActSparseKernel(spec, layers.map((layer) => ({ model: graph.name, layer })));
+    const { source } = renderKernel(spec, layers.map((layer) => ({ model: graph.name, layer })));
     const file = `kernels/${name}.cu`;
     writeFileSync(join(dir, file), source);
     kernels.push({ name, file, spec, layers });

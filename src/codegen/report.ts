@@ -1,5 +1,6 @@
 // report.md: the plan as a person reads it — one row per conv with its shape, sparsity, decision,
 // kernel and tiles, and the planner's reasons below the table.
+import { describeTiles } from '../families/registry.js';
 import type { NetworkPlan } from '../plan/types.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
@@ -25,7 +26,7 @@ export function renderReport(plan: NetworkPlan, kernelCount: number): string {
   ];
   plan.convs.forEach((c, i) => {
     const filter = `${c.kernel[0]}x${c.kernel[1]}/s${c.stride[0]}`;
-    const tiles = c.spec ? `${c.spec.th}x${c.spec.tw}, ${c.spec.tc}, ${c.spec.kb}, ${c.spec.cs}` : '';
+    const tiles = c.spec ? describeTiles(c.spec) : '';
     const ours = c.estimate.actSparseUs === null ? '-' : c.estimate.actSparseUs.toFixed(1);
     lines.push(
       `| ${i + 1} | ${c.layer} | ${c.input.join('x')} | ${filter} | ${c.output.join('x')} | ${pct(c.inputSparsity)} (${c.inputSparsitySource}) | ` +

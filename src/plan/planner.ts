@@ -6,7 +6,11 @@ import type { SparsityProfile } from '../sparsity/types.js';
 import { kernelResources } from './act-sparse-resources.js';
 import { actSparseUs, cudnnConvUs } from './cost.js';
 import { chooseTiles, type ActSparseProblem, type TileChoice } from './tiles.js';
+import { chooseIgemmTiles, type IgemmChoice } from '../families/igemm/tiles.js';
+import { igemmSupports } from '../families/igemm/spec.js';
+import { describeTiles, estimateUs, resourcesOf, specWithTiles, type KernelTiles } from '../families/registry.js';
 import type { ActSparseKernelSpec, ConvPlan, NetworkPlan, WeightsRef } from './types.js';
+import type { KernelSpec } from '../families/registry.js';
 
 /** The generated kernel must beat cuDNN's estimate by this factor: the models are coarse. */
 export const SPEEDUP_MARGIN = 1.1;
@@ -28,7 +32,8 @@ export interface PlanOptions {
 
 export interface MeasuredConv {
   readonly kernel: string;
-  readonly tiles: Pick<ActSparseKernelSpec, 'th' | 'tw' | 'tc' | 'kb' | 'cs'>;
+  /** The measured kernel's tiles (with `family: 'igemm'` for that family). */
+  readonly tiles: KernelTiles;
   readonly cudnnUs: number;
   readonly actSparseUs: number;
   /** The GPU it was measured on, and its architecture (a measurement from another architecture is ignored). */
@@ -107,15 +112,41 @@ function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProf
     ...base, decision: 'cudnn', reason, estimate: { cudnnUs, actSparseUs: actSparseEst },
     kernelName: null, spec: null, resources: null, occupancy: null, waves: null,
   });
+  const generated = (spec: KernelSpec, estUs: number, reason: string, ig: IgemmChoice | null): ConvPlan => ({
+    ...base, decision: 'act-sparse', reason, estimate: { cudnnUs, actSparseUs: estUs },
+    kernelName: null, spec, resources: resourcesOf(spec, o.batch),
+    occupancy: ig ? ig.estimate.occupancy : null, waves: ig ? ig.estimate.waves : null,
+  });
 
   if (conv.groups !== 1) return toCudnn(`grouped conv (groups ${conv.groups}): the act-sparse family handles groups = 1`);
   if (facts.inputSource === 'image') return toCudnn('reads the network input (an image: no ReLU zeros)');
   if (o.force === 'cudnn') return toCudnn('forced to cuDNN');
 
-  const choice = pick(problemOf(graph, conv, p, readers));
+  const problem = problemOf(graph, conv, p, readers);
+  const { family: _family, ...problemFields } = problem;
+  // A measured igemm kernel decides its layer, and the plan emits exactly that kernel.
+  const mi = o.measured?.get(conv.name);
+  if (mi && mi.arch === p.arch && mi.tiles.family === 'igemm') {
+    const spec = specWithTiles(problemFields, mi.tiles);
+    const text = `measured on ${mi.gpu}: generated ${us(mi.actSparseUs)} vs cuDNN ${us(mi.cudnnUs)} (${(mi.cudnnUs / mi.actSparseUs).toFixed(2)}x) at ${pct(facts.inputSparsity)} zeros`;
+    const modelUs = estimateUs(p, spec, o.batch, 1 - facts.inputSparsity);
+    if (!(mi.actSparseUs * MEASURED_MARGIN < mi.cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: ${text}`, modelUs);
+    return generated(spec, modelUs ?? mi.actSparseUs, `igemm: ${text}; ${describeTiles(spec)}; epilogue: ${epi.why}`, null);
+  }
+  const choice = pick(problem);
+  const ig = igemmSupports(p.arch) && conv.outChannels % 4 === 0 ? chooseIgemmTiles(p, problemFields, o.batch) : null;
+  const m = choice && measuredFor(o, p, conv.name, choice.spec);
+  const actEst = choice && actSparseUs(p, choice.spec, o.batch, 1 - facts.inputSparsity);
+  // Without a measurement the cost models pick the family: igemm (dense, split-K) where it is the faster estimate.
+  if (ig && !m && (!actEst || ig.estimate.us < actEst.us)) {
+    const text = `est. ${us(ig.estimate.us)} vs cuDNN ${us(cudnnUs)} (${(cudnnUs / ig.estimate.us).toFixed(2)}x, dense: the zeros do not change it)` +
+      (actEst ? `; act-sparse est. ${us(actEst.us)}` : '');
+    if (!(ig.estimate.us * SPEEDUP_MARGIN < cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: igemm ${text}`, ig.estimate.us);
+    return generated(ig.spec, ig.estimate.us, `${o.force === 'act-sparse' ? 'forced to a generated kernel; ' : ''}igemm: ${text}; ${ig.why}; ` +
+      `${ig.estimate.blocks} blocks, ${ig.estimate.blocksPerSm}/SM (limited by ${ig.estimate.limitedBy}), ${ig.estimate.bound}-bound; epilogue: ${epi.why}`, ig);
+  }
   if (!choice) return toCudnn(`no act-sparse tile fits ${p.arch} (threads, shared memory, registers)`);
-  const m = measuredFor(o, p, conv.name, choice.spec);
-  const est = actSparseUs(p, choice.spec, o.batch, 1 - facts.inputSparsity)!;
+  const est = actEst!;
   const speedup = cudnnUs / est.us;
   // The sparsity at which this tile shape starts to win (after the margin), for the reader.
   let breakEven: number | null = null;
@@ -149,6 +180,7 @@ function measuredFor(o: PlanOptions, p: GpuProfile, layer: string, spec: ActSpar
   const m = o.measured?.get(layer);
   if (!m || m.arch !== p.arch) return null;
   const t = m.tiles;
+  if (t.family === 'igemm') return null;
   return t.th === spec.th && t.tw === spec.tw && t.tc === spec.tc && t.kb === spec.kb && t.cs === spec.cs ? m : null;
 }
 
@@ -169,15 +201,15 @@ export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o:
   const measuredTiles = new Map<string, MeasuredConv['tiles']>();
   for (const l of layers) {
     const m = o.measured?.get(l.name);
-    if (m && m.arch === p.arch) measuredTiles.set(JSON.stringify(problemOf(graph, l, p, readers)), m.tiles);
+    if (m && m.arch === p.arch && m.tiles.family !== 'igemm') measuredTiles.set(JSON.stringify(problemOf(graph, l, p, readers)), m.tiles);
   }
   const pick: TilePicker = (problem) => {
     const key = JSON.stringify(problem);
     const d = [...densities.get(key)!].sort((a, b) => a - b);
     const density = d[Math.floor((d.length - 1) / 2)]!;
     const t = measuredTiles.get(key);
-    if (t) {
-      const spec: ActSparseKernelSpec = { ...problem, ...t };
+    if (t && t.family !== 'igemm') {
+      const spec: ActSparseKernelSpec = { ...problem, th: t.th, tw: t.tw, tc: t.tc, kb: t.kb, cs: t.cs };
       const estimate = actSparseUs(p, spec, o.batch, density);
       if (estimate) return { spec, estimate, candidates: 1 };
     }

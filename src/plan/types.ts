@@ -1,6 +1,7 @@
 // The plan: what the planner decided for every conv and why. Written as plan.json, read by
 // codegen now and by the native runtime later, so it holds plain data only.
 import type { ArchName } from '../arch/profiles.js';
+import type { KernelSpec } from '../families/registry.js';
 
 /** Problem and tile parameters of one activation-sparse kernel instance. */
 export interface ActSparseKernelSpec {
@@ -69,9 +70,9 @@ export interface ConvPlan {
   readonly reason: string;
   /** Estimated times in microseconds on the target (cost model). */
   readonly estimate: { readonly cudnnUs: number; readonly actSparseUs: number | null };
-  /** Name of the generated kernel when decision is act-sparse. */
+  /** Name of the generated kernel when decision is act-sparse (any generated family). */
   readonly kernelName: string | null;
-  readonly spec: ActSparseKernelSpec | null;
+  readonly spec: KernelSpec | null;
   readonly resources: KernelResources | null;
   /** Estimated occupancy (fraction of max warps) and waves of the generated kernel. */
   readonly occupancy: number | null;

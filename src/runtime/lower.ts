@@ -16,11 +16,11 @@
 // the fp32 tensors the device uses, `lowerNetworkF64` the same program with float64 tensors, so
 // the CPU interpreter can prove the lowering exact (to 1e-9) against a float64 graph evaluation.
 import { gpuProfile, type GpuProfile } from '../arch/profiles.js';
-import { kernelName } from '../codegen/naming.js';
+import { estimateUs, kernelNameOf as nameOfSpec, type KernelSpec } from '../families/registry.js';
 import { consumers, layerIndex, type BatchNormLayer, type ConvLayer, type Graph, type Layer, type Shape } from '../model/ir.js';
-import { actSparseUs, cudnnConvUs } from '../plan/cost.js';
+import { cudnnConvUs } from '../plan/cost.js';
 import { SPEEDUP_MARGIN } from '../plan/planner.js';
-import type { ActSparseKernelSpec, ConvPlan, NetworkPlan } from '../plan/types.js';
+import type { ConvPlan, NetworkPlan } from '../plan/types.js';
 import { getTensor, type WeightSet } from '../weights/store.js';
 import type { ConvStep, Program, Step, View } from './program.js';
 
@@ -65,11 +65,12 @@ export function lowerNetworkF64(graph: Graph, plan: NetworkPlan, ws: WeightSet, 
  * finds the crossing; it is rounded up to 1e-4 (still on the winning side). 0 when the kernel
  * always wins; 1 when it never does (only an all-zero input selects it, where both paths agree).
  */
-export function breakEvenZeros(p: GpuProfile, spec: ActSparseKernelSpec, batch: number): number {
+export function breakEvenZeros(p: GpuProfile, spec: KernelSpec, batch: number): number {
   const cudnn = cudnnConvUs(p, { c: spec.c, k: spec.k, ho: spec.ho, wo: spec.wo, r: spec.r, s: spec.s, h: spec.h, w: spec.w, batch });
+  // Dense families (igemm) do not depend on the zeros: 0 or 1 by the same rule.
   const wins = (zeros: number): boolean => {
-    const e = actSparseUs(p, spec, batch, 1 - zeros);
-    return e !== null && e.us * SPEEDUP_MARGIN < cudnn;
+    const us = estimateUs(p, spec, batch, 1 - zeros);
+    return us !== null && us * SPEEDUP_MARGIN < cudnn;
   };
   if (wins(0)) return 0;
   if (!wins(1)) return 1;
@@ -478,7 +479,7 @@ function convProto(
     if (cp.decision === 'weight-sparse') throw new LoweringError(`${where}: decision weight-sparse has no path in the program format`);
     if (cp.decision === 'act-sparse') {
       if (!cp.spec) throw new LoweringError(`${where}: act-sparse plan entry without a kernel spec`);
-      const name = kernelName(cp.spec);
+      const name = nameOfSpec(cp.spec);
       if (cp.kernelName !== null && cp.kernelName !== name) throw new LoweringError(`${where}: plan names kernel '${cp.kernelName}', its spec names '${name}'`);
       path = 'act-sparse';
       kernelNameOf = name;

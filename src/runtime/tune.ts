@@ -4,7 +4,7 @@
 // model in src/plan/cost.ts is a guess; this is what decides where it guessed wrong (ResNet-50's
 // 256x14x14 layer: 129 us generated vs 58 us cuDNN on the H100, docs/PERFORMANCE.md).
 import { writeFileSync } from 'node:fs';
-import type { ActSparseKernelSpec } from '../plan/types.js';
+import { tilesOf, type KernelTiles } from '../families/registry.js';
 import type { CalibratedLayer, Calibration } from '../sparsity/calibration.js';
 import { loadAddon } from './addon.js';
 import type { Decisions, Network } from './network.js';
@@ -14,7 +14,7 @@ export interface ConvMeasurement {
   /** The generated kernel timed for this layer (null: the folder has none for it). */
   readonly kernel: string | null;
   /** Its tile parameters, so a later plan can emit exactly the kernel that was measured. */
-  readonly tiles: Pick<ActSparseKernelSpec, 'th' | 'tw' | 'tc' | 'kb' | 'cs'> | null;
+  readonly tiles: KernelTiles | null;
   readonly cudnnUs: number;
   readonly cudnnAlgo: string;
   readonly actSparseUs: number | null;
@@ -56,7 +56,7 @@ export function measureConvs(net: Network, x: Float32Array, o: MeasureOptions = 
     net.plan.convs.forEach((c, i) => {
       const cudnnUs = net.timeStep(batch, 'cudnn', stepOf(net, batch, 'cudnn', c.layer), iters).medianUs;
       const actSparseUs = c.spec ? net.timeStep(batch, 'static', stepOf(net, batch, 'static', c.layer), iters).medianUs : null;
-      const tiles = c.spec ? { th: c.spec.th, tw: c.spec.tw, tc: c.spec.tc, kb: c.spec.kb, cs: c.spec.cs } : null;
+      const tiles = c.spec ? tilesOf(c.spec) : null;
       out.push({ layer: c.layer, kernel: c.spec ? c.kernelName : null, tiles, cudnnUs, cudnnAlgo: algos.get(c.layer) ?? '?', actSparseUs });
       o.log?.(`[${i + 1}/${net.plan.convs.length}] ${c.layer}: cuDNN ${cudnnUs.toFixed(1)} us` +
         (actSparseUs === null ? '' : `, generated ${actSparseUs.toFixed(1)} us (${(cudnnUs / actSparseUs).toFixed(2)}x)`));

@@ -2,6 +2,7 @@
 // `cusnn-gen calibrate`, read by the planner). Checked strictly: a calibration of another model
 // or a malformed figure is an error naming the file and the layer.
 import { readFileSync } from 'node:fs';
+import type { KernelTiles } from '../families/registry.js';
 
 export interface Calibration {
   readonly format: 'cusnn-calibration/1';
@@ -21,7 +22,8 @@ export interface CalibratedLayer {
   /** Both paths timed alone on the GPU (median of CUDA-graph replays, batch 1, the last image's activations). */
   readonly measured?: {
     readonly kernel: string;
-    readonly tiles: { readonly th: number; readonly tw: number; readonly tc: number; readonly kb: number; readonly cs: number };
+    /** The kernel's tiles; `family: 'igemm'` for that family, absent for act-sparse. */
+    readonly tiles: KernelTiles;
     readonly cudnnUs: number;
     readonly cudnnAlgo: string;
     readonly actSparseUs: number;
@@ -49,7 +51,8 @@ export function readCalibration(path: string, model: string): Calibration {
     if (m === undefined) continue;
     const t = m.tiles as Record<string, unknown> | undefined;
     const ok = typeof m.kernel === 'string' && typeof m.cudnnUs === 'number' && m.cudnnUs > 0 && typeof m.actSparseUs === 'number' && m.actSparseUs > 0 &&
-      t !== undefined && ['th', 'tw', 'tc', 'kb', 'cs'].every((k) => Number.isInteger(t[k]) && (t[k] as number) > 0);
+      t !== undefined && (t.family === 'igemm' ? ['bm', 'bn', 'bkc', 'tm', 'tn', 'warpM', 'split', 'stages'] : ['th', 'tw', 'tc', 'kb', 'cs'])
+        .every((k) => Number.isInteger(t[k]) && (t[k] as number) > 0);
     if (!ok) throw new Error(`calibration ${path}: layer '${layer}' "measured" must have kernel, tiles {th,tw,tc,kb,cs}, cudnnUs > 0 and actSparseUs > 0, got ${JSON.stringify(m)}`);
     if (typeof cal.arch !== 'string' || typeof cal.gpu !== 'string') throw new Error(`calibration ${path}: layer '${layer}' has "measured" times but the file names no "gpu" and "arch"`);
   }

@@ -1,0 +1,78 @@
+// Renderer of the igemm family (templates/igemm.cu.hbs): computes every number the template lays
+// out, so the kernel's constants can be tested from TypeScript.
+import { render } from '../../codegen/handlebars.js';
+import type { RenderedKernel, ServedLayer } from '../../codegen/act-sparse.js';
+import { igemmResources, igemmStages } from './resources.js';
+import { igemmName, validateIgemmSpec, type IgemmKernelSpec } from './spec.js';
+
+const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
+
+function table(rows: readonly (readonly [string, string])[]): string[] {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+}
+
+export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly ServedLayer[]): RenderedKernel {
+  validateIgemmSpec(spec);
+  const name = igemmName(spec);
+  const res = igemmResources(spec, 1);
+  const sm = Number(spec.arch.slice(3));
+  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
+  const stages = igemmStages(spec);
+  const summary = [
+    `Implicit-GEMM ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
+    `Built for batch 1: output channels x pixels tiles, the input channels split over ${spec.split} block${spec.split > 1 ? 's of one thread block cluster' : ''}`,
+    spec.split > 1
+      ? `that reduce their partial tiles through distributed shared memory in a fixed order (deterministic, no atomics).`
+      : `(no split: one block owns each output tile; deterministic).`,
+    `Weights arrive as 16-byte cp.async copies, the input as a zero-filled im2col tile; exact fp32 FMAs.`,
+  ];
+  const sections = [
+    {
+      title: 'Problem (per batch item, NCHW fp32)',
+      rows: table([
+        ['input', `C ${spec.c}, H ${spec.h}, W ${spec.w}`],
+        ['filter', `K ${spec.k}, R ${spec.r}, S ${spec.s}, stride ${spec.strideH}x${spec.strideW}, pad top ${spec.padTop} left ${spec.padLeft}`],
+        ['output', `K ${spec.k}, Ho ${spec.ho}, Wo ${spec.wo}`],
+        ['epilogue', `bias ${yesNo(spec.bias)}, relu ${yesNo(spec.relu)}`],
+        ['weights', `[C][R][S][K] fp32${spec.bias ? ', bias [K]' : ''}`],
+      ]),
+    },
+    {
+      title: `Tiles (${spec.arch})`,
+      rows: table([
+        ['block tile', `bm ${spec.bm} channels x bn ${spec.bn} pixels`],
+        ['thread tile', `tm ${spec.tm} x tn ${spec.tn}, warp ${spec.warpM} x ${32 / spec.warpM} lanes`],
+        ['reduction', `bkc ${spec.bkc} channels (${spec.bkc * spec.r * spec.s} rows) per stage, ${stages} stages per block, ${spec.stages}-deep pipeline`],
+        ['split', `${spec.split} block${spec.split > 1 ? 's per cluster' : ''}`],
+        ['threads', `${res.threads}`],
+        ['grid', `(${res.grid[0]}, ${res.grid[1]}, ${res.grid[2]}) = ${res.grid[0] * res.grid[1] * res.grid[2]} blocks at batch 1`],
+        ['shared', `${res.sharedBytes} bytes dynamic`],
+        ['registers', `~${res.regsEstimate} estimated`],
+      ]),
+    },
+  ];
+  const context = {
+    name,
+    family: spec.family,
+    summary,
+    sections,
+    servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
+    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
+    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft,
+    ho: spec.ho, wo: spec.wo,
+    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu),
+    biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
+    bm: spec.bm, bn: spec.bn, bkc: spec.bkc, tm: spec.tm, tn: spec.tn, warpM: spec.warpM, split: spec.split, stages: spec.stages,
+    cluster: spec.split > 1,
+    nonPortable: spec.split > 8,
+    sm,
+    threads: res.threads,
+    sharedBytes: res.sharedBytes,
+    gridX: res.grid[0], gridY: res.grid[1],
+    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
+    nameIndent: ' '.repeat(name.length + 1),
+    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
+  };
+  return { name, source: render('igemm.cu.hbs', context) };
+}

@@ -1,0 +1,110 @@
+// The implicit-GEMM split-K family ("igemm"): the batch-1 convolution core. One part in one place:
+// its spec and name (here), resources (resources.ts), tiling rule (tiles.ts), cost model (cost.ts)
+// and renderer (render.ts, template templates/igemm.cu.hbs); src/families/registry.ts registers it
+// with the planner.
+//
+// GEMM view: M = K output channels, N = batch * HO * WO output pixels, reduction = C * R * S in the
+// row order of the [C][R][S][K] weights. At batch 1 these problems are far too small to fill 132
+// SMs with output tiles alone, so the input channels are split over SPLIT blocks of one thread
+// block cluster that reduce their partial tiles through distributed shared memory in a fixed order
+// (deterministic, one kernel, no atomics). Weights arrive as 16-byte cp.async copies.
+import type { ArchName } from '../../arch/profiles.js';
+
+export interface IgemmKernelSpec {
+  readonly family: 'igemm';
+  readonly arch: ArchName;
+  // Problem (per batch item; groups are 1), as in the act-sparse family.
+  readonly c: number;
+  readonly h: number;
+  readonly w: number;
+  readonly k: number;
+  readonly r: number;
+  readonly s: number;
+  readonly strideH: number;
+  readonly strideW: number;
+  readonly padTop: number;
+  readonly padLeft: number;
+  readonly ho: number;
+  readonly wo: number;
+  readonly bias: boolean;
+  readonly relu: boolean;
+  // Tiles.
+  /** Output channels and output pixels per block. */
+  readonly bm: number;
+  readonly bn: number;
+  /** Input channels per pipeline stage (bkc * r * s reduction rows). */
+  readonly bkc: number;
+  /** Accumulators per thread: tm output channels x tn pixels. */
+  readonly tm: number;
+  readonly tn: number;
+  /** Lanes of a warp along M (the rest, 32 / warpM, along N). */
+  readonly warpM: number;
+  /** Blocks of one cluster sharing the input channels (1: no cluster). */
+  readonly split: number;
+  /** cp.async pipeline depth. */
+  readonly stages: number;
+}
+
+export type IgemmTiles = Pick<IgemmKernelSpec, 'bm' | 'bn' | 'bkc' | 'tm' | 'tn' | 'warpM' | 'split' | 'stages'>;
+export type IgemmProblem = Omit<IgemmKernelSpec, keyof IgemmTiles | 'family'>;
+
+export const IGEMM_TILE_FIELDS = ['bm', 'bn', 'bkc', 'tm', 'tn', 'warpM', 'split', 'stages'] as const;
+
+/** The architectures the family is generated for: cp.async needs sm_80; split > 1 needs clusters (sm_90). */
+export function igemmSupports(arch: ArchName): boolean {
+  return Number(arch.slice(3)) >= 80;
+}
+export function maxSplit(arch: ArchName): number {
+  return Number(arch.slice(3)) >= 90 ? 16 : 1;
+}
+
+/** Throws with every reason the spec cannot be rendered; returns it otherwise. */
+export function validateIgemmSpec(spec: IgemmKernelSpec): IgemmKernelSpec {
+  const errors: string[] = [];
+  if (spec.family !== 'igemm') errors.push(`family must be 'igemm', got '${String(spec.family)}'`);
+  for (const f of ['c', 'h', 'w', 'k', 'r', 's', 'strideH', 'strideW', 'ho', 'wo', ...IGEMM_TILE_FIELDS] as const) {
+    if (!Number.isInteger(spec[f]) || spec[f] < 1) errors.push(`${f} must be a positive integer, got ${spec[f]}`);
+  }
+  for (const f of ['padTop', 'padLeft'] as const) {
+    if (!Number.isInteger(spec[f]) || spec[f] < 0) errors.push(`${f} must be a non-negative integer, got ${spec[f]}`);
+  }
+  if (errors.length === 0) {
+    if (!igemmSupports(spec.arch)) errors.push(`${spec.arch} has no cp.async (the family needs sm_80 or newer)`);
+    if (spec.split > maxSplit(spec.arch)) errors.push(`split ${spec.split} needs thread block clusters of that size (at most ${maxSplit(spec.arch)} on ${spec.arch})`);
+    if (32 % spec.warpM !== 0) errors.push(`warpM (${spec.warpM}) must divide 32`);
+    const wtm = spec.warpM * spec.tm;
+    const wtn = (32 / spec.warpM) * spec.tn;
+    if (spec.bm % wtm !== 0) errors.push(`bm (${spec.bm}) must be a multiple of the warp tile's ${wtm} channels`);
+    if (spec.bn % wtn !== 0) errors.push(`bn (${spec.bn}) must be a multiple of the warp tile's ${wtn} pixels`);
+    if (spec.tm % 4 !== 0 || spec.k % 4 !== 0) errors.push(`tm (${spec.tm}) and k (${spec.k}) must be multiples of 4 (16-byte weight copies)`);
+    if (![1, 2, 4].includes(spec.tn)) errors.push(`tn must be 1, 2 or 4, got ${spec.tn}`);
+    if (spec.stages < 2) errors.push(`stages must be >= 2, got ${spec.stages}`);
+  }
+  if (errors.length > 0) throw new Error(`invalid igemm spec: ${errors.join('; ')}`);
+  return spec;
+}
+
+function pair(prefix: string, a: number, b: number): string {
+  return a === b ? `_${prefix}${a}` : `_${prefix}${a}x${b}`;
+}
+
+/**
+ * Deterministic name: igemm<R>x<S>[_s..][_p..]_c_h_w_k[_o..]_bm<BM>_bn<BN>_bkc<BKC>_t<TM>x<TN>_wm<WARP_M>
+ * _z<SPLIT>_st<STAGES>[_bias][_relu]_sm<NN>, e.g. igemm3x3_c512_h7_w7_k512_bm32_bn64_bkc4_t4x4_wm8_z16_st3_bias_relu_sm90.
+ */
+export function igemmName(spec: IgemmKernelSpec): string {
+  validateIgemmSpec(spec);
+  let name = `igemm${spec.r}x${spec.s}`;
+  if (spec.strideH !== 1 || spec.strideW !== 1) name += pair('s', spec.strideH, spec.strideW);
+  const defTop = Math.floor((spec.r - 1) / 2);
+  const defLeft = Math.floor((spec.s - 1) / 2);
+  if (spec.padTop !== defTop || spec.padLeft !== defLeft) name += pair('p', spec.padTop, spec.padLeft);
+  name += `_c${spec.c}_h${spec.h}_w${spec.w}_k${spec.k}`;
+  const symHo = Math.floor((spec.h + 2 * spec.padTop - spec.r) / spec.strideH) + 1;
+  const symWo = Math.floor((spec.w + 2 * spec.padLeft - spec.s) / spec.strideW) + 1;
+  if (spec.ho !== symHo || spec.wo !== symWo) name += `_o${spec.ho}x${spec.wo}`;
+  name += `_bm${spec.bm}_bn${spec.bn}_bkc${spec.bkc}_t${spec.tm}x${spec.tn}_wm${spec.warpM}_z${spec.split}_st${spec.stages}`;
+  if (spec.bias) name += '_bias';
+  if (spec.relu) name += '_relu';
+  return `${name}_sm${spec.arch.slice(3)}`;
+}

@@ -1,0 +1,79 @@
+// Tiling rule of the igemm family, derived from the GPU profile (SM count, clusters, shared memory)
+// and the shape, following what the kernel lab measured on an H200 (docs/PERFORMANCE.md):
+// - warp tile: 16 lanes x 4 channels along M when K >= 64 (a 64-channel warp), else 8 x 4 (32 channels);
+//   4 pixels per thread; for very few pixels per image (7x7) and wide K, 32-channel blocks double the blocks;
+// - pixels per block: 64 where there are many, 32 at 14x14, 16 for K = 32 at <= 14x14;
+// - channels per stage: 4 for 3x3 (36 rows), 16 for 1x1; 2 where a split gets few channels;
+// - split: the largest power of two <= the cluster limit that keeps blocks <= ~3.5 per SM and leaves
+//   each block at least 8 (3x3) or 32 (1x1) channels, so the 132 SMs are filled at batch 1.
+// `igemmCandidates` enumerates the space `cusnn-gen tune` searches by measurement.
+import type { GpuProfile } from '../../arch/profiles.js';
+import { igemmUs, type IgemmEstimate } from './cost.js';
+import { igemmSharedBytes, igemmThreads } from './resources.js';
+import { maxSplit, type IgemmKernelSpec, type IgemmProblem, type IgemmTiles } from './spec.js';
+
+export interface IgemmChoice {
+  readonly spec: IgemmKernelSpec;
+  readonly estimate: IgemmEstimate;
+  readonly why: string;
+}
+
+function fits(p: GpuProfile, problem: IgemmProblem, t: IgemmTiles): boolean {
+  const spec = { ...problem, ...t, family: 'igemm' as const };
+  if (t.bm % (t.warpM * t.tm) !== 0 || t.bn % ((32 / t.warpM) * t.tn) !== 0) return false;
+  if (problem.k % 4 !== 0) return false;
+  const threads = igemmThreads(spec);
+  return threads >= 32 && threads <= p.maxThreadsPerBlock && igemmSharedBytes(spec) <= p.sharedPerBlockOptin;
+}
+
+/** The rule's pick for a problem at `batch`, or null when the family cannot serve it on this GPU. */
+export function chooseIgemmTiles(p: GpuProfile, problem: IgemmProblem, batch: number): IgemmChoice | null {
+  if (problem.k % 4 !== 0) return null;
+  const npixImage = problem.ho * problem.wo;
+  const npix = batch * npixImage;
+  const oneByOne = problem.r * problem.s === 1;
+  const narrow = problem.k <= 32;
+  const wideFew = problem.k >= 256 && npix <= 64;
+  const warpM = narrow || wideFew ? 8 : 16;
+  const tm = 4;
+  const bm = warpM * tm;
+  let tn = 4;
+  let bn = npix >= 512 ? 64 : npix >= 128 ? 32 : wideFew ? 64 : 16;
+  if (narrow && npix < 512) { bn = 16; tn = npix <= 64 ? 1 : 2; }
+  if (bn % ((32 / warpM) * tn) !== 0) bn = (32 / warpM) * tn;
+  let bkc = oneByOne ? 16 : 4;
+  const minChannels = oneByOne ? 32 : 8;
+  const baseBlocks = Math.ceil(npix / bn) * Math.ceil(problem.k / bm);
+  const maxBlocks = Math.floor(3.5 * p.smCount);
+  let split = 1;
+  while (split * 2 <= maxSplit(problem.arch) && baseBlocks * split * 2 <= maxBlocks && problem.c / (split * 2) >= minChannels) split *= 2;
+  if (!oneByOne && Math.ceil(problem.c / split) < 4 * bkc) bkc = 2;
+  const tiles: IgemmTiles = { bm, bn, bkc, tm, tn, warpM, split, stages: 3 };
+  if (!fits(p, problem, tiles)) return null;
+  const spec: IgemmKernelSpec = { family: 'igemm', ...problem, ...tiles };
+  const estimate = igemmUs(p, spec, batch);
+  if (!estimate) return null;
+  const why = `rule: warp ${warpM}x${32 / warpM} lanes, ${bm} channels x ${bn} pixels per block, ${bkc} channels per stage, ` +
+    `split ${split} (${baseBlocks} output tiles x ${split} = ${baseBlocks * split} blocks for ${p.smCount} SMs)`;
+  return { spec, estimate, why };
+}
+
+/** Every tile shape of the searched space that fits the GPU (cusnn-gen tune measures them). */
+export function igemmCandidates(p: GpuProfile, problem: IgemmProblem): IgemmKernelSpec[] {
+  const out: IgemmKernelSpec[] = [];
+  const oneByOne = problem.r * problem.s === 1;
+  for (const warpM of [8, 16]) {
+    for (const bn of [16, 32, 64]) {
+      for (const tn of [1, 2, 4]) {
+        for (const bkc of oneByOne ? [8, 16, 32] : [2, 4, 8]) {
+          for (let split = 1; split <= maxSplit(problem.arch); split *= 2) {
+            if (problem.c / split < bkc) break;
+            const t: IgemmTiles = { bm: warpM * 4, bn, bkc, tm: 4, tn, warpM, split, stages: 3 };
+            if (fits(p, problem, t)) out.push({ family: 'igemm', ...problem, ...t });
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
