@@ -26,7 +26,7 @@ describe(`measured times decide the plan (seed ${seed})`, () => {
     const tilesOf = new Map<string, { th: number; tw: number; tc: number; kb: number; cs: number }>();
     for (const c of threes) {
       const shapeKey = `${c.input.join('x')}-${c.output.join('x')}`;
-      if (!tilesOf.has(shapeKey)) tilesOf.set(shapeKey, { th: 1, tw: 1, tc: c.spec!.tc, kb: c.spec!.kb, cs: c.spec!.cs });
+      if (!tilesOf.has(shapeKey)) tilesOf.set(shapeKey, { th: 1, tw: 1, tc: 8, kb: 32, cs: 1 });
       const cudnnUs = 10 + 90 * rnd();
       const fast = rnd() < 0.5;
       const actSparseUs = fast ? cudnnUs / (1.1 + rnd()) : cudnnUs * (1.0 + rnd());
@@ -50,6 +50,28 @@ describe(`measured times decide the plan (seed ${seed})`, () => {
     const other = generate({ model: 'resnet50', arch: 'sm_90', calibration: file, out: join(tmp(), 'o') });
     for (const c of other.plan.convs) expect(c.reason).not.toMatch(/measured on/);
     expect(other.plan.convs.filter((c) => c.spec).every((c) => !(c.spec!.th === 1 && c.spec!.tw === 1 && c.kernel[0] === 3))).toBe(true);
+  });
+
+  it('a measured igemm kernel decides its layer and is emitted exactly', () => {
+    const layers: Record<string, unknown> = {};
+    const want = new Map<string, 'cudnn' | 'act-sparse'>();
+    const base = generate({ model: 'densenet121', arch: 'sm_90', force: 'act-sparse', out: join(tmp(), 'f') });
+    // An unusual tile (bn 16, split 2) the rule never picks for these shapes, random times.
+    const tiles = { family: 'igemm', bm: 32, bn: 16, bkc: 2, tm: 4, tn: 4, warpM: 8, split: 2, stages: 2 };
+    for (const c of base.plan.convs.filter((x) => x.spec && x.output[0] % 4 === 0).slice(0, 40)) {
+      const cudnnUs = 10 + 40 * rnd();
+      const fast = rnd() < 0.5;
+      want.set(c.layer, fast ? 'act-sparse' : 'cudnn');
+      layers[c.layer] = { inputSparsity: 0.3 + 0.6 * rnd(), measured: { kernel: 'k', tiles, cudnnUs, cudnnAlgo: 'FFT', actSparseUs: fast ? cudnnUs / (1.1 + rnd()) : cudnnUs * (1 + rnd()) } };
+    }
+    const file = join(tmp(), 'cal.json');
+    writeFileSync(file, JSON.stringify({ format: 'cusnn-calibration/1', model: 'densenet121', images: 2, gpu: 'NVIDIA H200', arch: 'sm_90', layers }));
+    const g = generate({ model: 'densenet121', arch: 'sm_90', calibration: file, out: join(tmp(), 'm') });
+    for (const c of g.plan.convs.filter((x) => want.has(x.layer))) {
+      expect(c.decision, `${c.layer}: ${c.reason}`).toBe(want.get(c.layer));
+      expect(c.reason).toMatch(/measured on NVIDIA H200: generated [\d.]+ us vs cuDNN/);
+      if (c.decision === 'act-sparse') expect(c.kernelName).toMatch(/^igemm.*_bm32_bn16_bkc2_t4x4_wm8_z2_st2_/);
+    }
   });
 
   it('rejects malformed measured times with the file and layer', () => {

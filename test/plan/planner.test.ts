@@ -3,7 +3,8 @@ import { ARCH_NAMES, gpuProfile, occupancy } from '../../src/arch/profiles.js';
 import { GraphBuilder } from '../../src/model/builder.js';
 import { uniformPad } from '../../src/model/ir.js';
 import { buildModel } from '../../src/model/zoo/index.js';
-import { kernelResources, sharedLayout } from '../../src/plan/act-sparse-resources.js';
+import { sharedLayout } from '../../src/plan/act-sparse-resources.js';
+import { resourcesOf } from '../../src/families/registry.js';
 import { planNetwork } from '../../src/plan/planner.js';
 import type { ConvPlan } from '../../src/plan/types.js';
 import { uniformSparsity } from './helpers.js';
@@ -13,7 +14,8 @@ const plan = (model: string, arch: string, zeros: number | ((l: string) => numbe
   return planNetwork(g, gpuProfile(arch), uniformSparsity(g, zeros), { batch: 1, weightsSource: 'test' });
 };
 const byLayer = (convs: readonly ConvPlan[]) => new Map(convs.map((c) => [c.layer, c]));
-const tiles = (c: ConvPlan | undefined) => (c?.spec ? [c.spec.th, c.spec.tw, c.spec.tc, c.spec.kb, c.spec.cs].join(',') : 'cudnn');
+const tiles = (c: ConvPlan | undefined) =>
+  c?.spec?.family === 'act-sparse' ? [c.spec.th, c.spec.tw, c.spec.tc, c.spec.kb, c.spec.cs].join(',') : c?.spec ? JSON.stringify(c.spec) : 'cudnn';
 
 describe('planner', () => {
   it('gives every conv a decision and a reason; the first conv (image input) goes to cuDNN', () => {
@@ -32,13 +34,20 @@ describe('planner', () => {
       const gpu = gpuProfile(arch);
       for (const c of plan('densenet121', arch, 0.85).convs) {
         if (!c.spec) continue;
-        const r = kernelResources(c.spec, 1);
+        const r = resourcesOf(c.spec, 1);
         expect(r.threads % 32).toBe(0);
         expect(r.threads).toBeLessThanOrEqual(gpu.maxThreadsPerBlock);
         expect(r.sharedBytes).toBeLessThanOrEqual(gpu.sharedPerBlockOptin);
         expect(occupancy(gpu, r.threads, r.regsEstimate, r.sharedBytes).blocksPerSm).toBeGreaterThan(0);
-        expect(c.spec.tc % c.spec.cs).toBe(0);
-        expect(sharedLayout(c.spec).win).toBe(r.windowH * r.windowW);
+        if (c.spec.family === 'act-sparse') {
+          expect(c.spec.tc % c.spec.cs).toBe(0);
+          expect(sharedLayout(c.spec).win).toBe(r.windowH * r.windowW);
+        } else {
+          // igemm: sm_80+ only, clusters (split > 1) only on sm_90.
+          expect(Number(arch.slice(3))).toBeGreaterThanOrEqual(80);
+          if (arch !== 'sm_90') expect(c.spec.split).toBe(1);
+          expect(r.grid[2]).toBe(c.spec.split);
+        }
       }
     }
   });
