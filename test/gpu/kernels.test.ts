@@ -21,6 +21,9 @@ import { findNvcc } from '../../src/build/nvcc.js';
 import { generate } from '../../src/generate.js';
 import { MODEL_NAMES } from '../../src/model/zoo/index.js';
 import type { ActSparseKernelSpec } from '../../src/plan/types.js';
+import { chooseIgemmTiles } from '../../src/families/igemm/tiles.js';
+import { gpuProfile } from '../../src/arch/profiles.js';
+import type { KernelSpec } from '../../src/families/registry.js';
 import { loadAddon, type LoadedAddon, type NativeRuntime } from '../../src/runtime/addon.js';
 import type { View } from '../../src/runtime/program.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
@@ -84,7 +87,7 @@ function relL2(a: Float32Array, ref: ArrayLike<number>): { rel: number; maxAbs: 
   return { rel: den > 0 ? Math.sqrt(num / den) : (num > 0 ? Infinity : 0), maxAbs, nonFinite };
 }
 
-interface Case { readonly name: string; readonly spec: ActSparseKernelSpec; readonly batch: number; readonly odd: boolean }
+interface Case { readonly name: string; readonly spec: KernelSpec; readonly batch: number; readonly odd: boolean }
 
 describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed ${SEED})`, () => {
   let addon: LoadedAddon;
@@ -97,13 +100,20 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     const probe = spawnSync('nvidia-smi', ['--query-gpu=compute_cap', '--format=csv,noheader'], { encoding: 'utf8' });
     const cc = /(\d+)\.(\d+)/.exec(probe.stdout ?? '');
     arch = cc ? `sm_${cc[1]}${cc[2]}` : 'sm_90';
-    const specs = new Map<string, ActSparseKernelSpec>();
+    const specs = new Map<string, KernelSpec>();
     const models = (process.env.CUSNN_KERNEL_MODELS ?? MODEL_NAMES.join(',')).split(',');
     for (const model of models) {
       const g = generate({ model, arch, force: 'act-sparse', out: join(mkdtempSync(join(tmpdir(), 'cusnn-k-')), model) });
       for (const c of g.plan.convs) if (c.spec && c.kernelName) specs.set(c.kernelName, c.spec);
     }
-    const all = [...specs.values(), ...ODD.map(({ why: _why, ...p }) => ({ family: 'act-sparse' as const, arch: arch as ActSparseKernelSpec['arch'], ...p }))];
+    const oddAct: KernelSpec[] = ODD.map(({ why: _why, ...p }) => ({ family: 'act-sparse' as const, arch: arch as ActSparseKernelSpec['arch'], ...p }));
+    // The same odd problems on the igemm family where it applies (K % 4 == 0), tiles from its rule at batch 3.
+    const oddIgemm: KernelSpec[] = oddAct.flatMap((s) => {
+      const { family: _f, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...problem } = s as ActSparseKernelSpec;
+      const ch = Number(arch.slice(3)) >= 80 ? chooseIgemmTiles(gpuProfile(arch), problem, 3) : null;
+      return ch ? [ch.spec] : [];
+    });
+    const all = [...specs.values(), ...oddAct, ...oddIgemm];
     const dir = mkdtempSync(join(tmpdir(), 'cusnn-kernels-'));
     const { names } = writeKernelFolder(dir, arch, all, `cusnn_kernels_${arch}`);
     all.forEach((spec, i) => cases.push({ name: names[i]!, spec, batch: i < specs.size ? 1 : 3, odd: i >= specs.size }));

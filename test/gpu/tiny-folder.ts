@@ -5,7 +5,7 @@
 // network's time, so CI can build the addon on every run.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderActSparseKernel } from '../../src/codegen/act-sparse.js';
+import { renderKernel, type KernelSpec } from '../../src/families/registry.js';
 import { packageRoot } from '../../src/paths.js';
 import type { ActSparseKernelSpec } from '../../src/plan/types.js';
 
@@ -44,12 +44,12 @@ export function writeTinyFolder(dir: string, arch: 'sm_75' | 'sm_80' | 'sm_86' |
  * given kernel specs, rendered by the real renderer. Returns each spec's kernel name (duplicates
  * share one file).
  */
-export function writeKernelFolder(dir: string, arch: string, specs: readonly ActSparseKernelSpec[], target: string): { target: string; names: string[] } {
+export function writeKernelFolder(dir: string, arch: string, specs: readonly KernelSpec[], target: string): { target: string; names: string[] } {
   mkdirSync(join(dir, 'kernels'), { recursive: true });
   const names: string[] = [];
   const seen = new Set<string>();
   for (const spec of specs) {
-    const { name, source } = renderActSparseKernel(spec, [{ model: 'test', layer: name0(spec) }]);
+    const { name, source } = renderKernel(spec, [{ model: 'test', layer: name0(spec) }]);
     if (!seen.has(name)) writeFileSync(join(dir, 'kernels', `${name}.cu`), source);
     seen.add(name);
     names.push(name);
@@ -86,4 +86,4 @@ export function writeKernelFolder(dir: string, arch: string, specs: readonly Act
   return { target, names };
 }
 
-const name0 = (s: ActSparseKernelSpec): string => `${s.r}x${s.s}/${s.strideH} c${s.c} ${s.h}x${s.w} k${s.k}`;
+const name0 = (s: KernelSpec): string => `${s.r}x${s.s}/${s.strideH} c${s.c} ${s.h}x${s.w} k${s.k}`;

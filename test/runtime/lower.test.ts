@@ -6,13 +6,13 @@
 // with CUSNN_TEST_SEED to reproduce a failure.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
-import { kernelName } from '../../src/codegen/naming.js';
+import { estimateUs, kernelNameOf as kernelName, type KernelSpec } from '../../src/families/registry.js';
 import { GraphBuilder } from '../../src/model/builder.js';
 import { layerIndex, uniformPad, type Graph, type Layer } from '../../src/model/ir.js';
 import { buildModel, MODEL_NAMES } from '../../src/model/zoo/index.js';
-import { actSparseUs, cudnnConvUs } from '../../src/plan/cost.js';
+import { cudnnConvUs } from '../../src/plan/cost.js';
 import { planNetwork, SPEEDUP_MARGIN } from '../../src/plan/planner.js';
-import type { ActSparseKernelSpec, NetworkPlan } from '../../src/plan/types.js';
+import type { NetworkPlan } from '../../src/plan/types.js';
 import { lowerNetwork, lowerNetworkF64, type LowerOptions } from '../../src/runtime/lower.js';
 import { runProgramCpu, type TensorData } from '../../src/runtime/program-cpu.js';
 import type { Program, Step, View } from '../../src/runtime/program.js';
@@ -252,11 +252,11 @@ function checkConcats(graph: Graph, program: Program): void {
   }
 }
 
-const wins = (spec: ActSparseKernelSpec, batch: number, zeros: number): boolean => {
+const wins = (spec: KernelSpec, batch: number, zeros: number): boolean => {
   const p = gpuProfile(ARCH);
-  const e = actSparseUs(p, spec, batch, 1 - zeros);
+  const e = estimateUs(p, spec, batch, 1 - zeros);
   const cudnn = cudnnConvUs(p, { c: spec.c, k: spec.k, ho: spec.ho, wo: spec.wo, r: spec.r, s: spec.s, h: spec.h, w: spec.w, batch });
-  return e !== null && e.us * SPEEDUP_MARGIN < cudnn;
+  return e !== null && e * SPEEDUP_MARGIN < cudnn;
 };
 
 /** Conv steps against the plan: path, kernel, fused epilogue, threshold, zero counters. */
