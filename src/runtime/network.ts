@@ -91,7 +91,7 @@ export class Network {
     const hit = this.instances.get(key);
     if (hit) return hit;
     const cudnnOnly = mode === 'cudnn' || mode === 'cudnn-implicit-gemm';
-    const lowered = lowerNetwork(this.graph, mode === 'static' ? this.decidedPlan() : this.plan, this.weights, {
+    const lowered = lowerNetwork(this.graph, mode === 'static' ? this.decidedPlan(batch) : this.plan, this.weights, {
       batch,
       mode: cudnnOnly ? 'cudnn' : 'plan',
       keep: [...(this.options.keep ?? []), this.logitsLayer()],
@@ -108,8 +108,23 @@ export class Network {
     return inst;
   }
 
-  /** The plan with setDecisions' overrides applied (static mode's plan). */
-  private decidedPlan(): NetworkPlan {
+  /**
+   * Which plan static mode runs at `batch`, in words. The plan's decisions were made (and, with a
+   * calibration, measured) for plan.batch; a generated kernel tuned for batch 1 can be slower than
+   * cuDNN at batch 16 (measured on the H200: 9.62 vs 7.39 ms for DenseNet-169), so another batch
+   * runs every conv on cuDNN unless setDecisions gave decisions measured by the caller.
+   */
+  planFor(batch: number): { readonly source: 'plan' | 'decisions' | 'cudnn'; readonly note: string } {
+    if (Object.keys(this.decisions).length > 0) return { source: 'decisions', note: `batch ${batch}: the decisions set by measurement` };
+    if (batch === this.plan.batch) return { source: 'plan', note: `batch ${batch}: the plan made for batch ${this.plan.batch}` };
+    return { source: 'cudnn', note: `batch ${batch}: no plan for this batch (the folder's plan is for batch ${this.plan.batch} and was not measured here), so every conv runs on cuDNN` };
+  }
+
+  /** The plan with setDecisions' overrides applied (static mode's plan) at `batch`. */
+  private decidedPlan(batch: number = this.plan.batch): NetworkPlan {
+    if (this.planFor(batch).source === 'cudnn') {
+      return { ...this.plan, convs: this.plan.convs.map((c) => (c.decision === 'cudnn' ? c : { ...c, decision: 'cudnn', reason: `${c.reason}; cuDNN at batch ${batch}: the plan is for batch ${this.plan.batch}` })) };
+    }
     if (Object.keys(this.decisions).length === 0) return this.plan;
     return { ...this.plan, convs: this.plan.convs.map((c) => {
       const d = this.decisions[c.layer];
@@ -133,15 +148,22 @@ export class Network {
       }
     }
     const before = this.paths();
+    const hadDecisions = Object.keys(this.decisions).length > 0;
     this.decisions = { ...d };
     const after = this.paths();
-    if (Object.keys(after).every((l) => after[l] === before[l])) return;
+    // Setting or clearing decisions also changes what other batches run (planFor), so rebuild then.
+    if (hadDecisions === Object.keys(this.decisions).length > 0 && Object.keys(after).every((l) => after[l] === before[l])) return;
     for (const [key, inst] of this.instances) {
       if (key.endsWith('/static')) {
         inst.runtime.dispose();
         this.instances.delete(key);
       }
     }
+  }
+
+  /** The decisions set by setDecisions (empty: the plan decides, at its batch only). */
+  getDecisions(): Decisions {
+    return { ...this.decisions };
   }
 
   /** The current static-mode path of every conv. */

@@ -44,7 +44,7 @@ function stepOf(net: Network, batch: number, mode: 'static' | 'cudnn', layer: st
 export function measureConvs(net: Network, x: Float32Array, o: MeasureOptions = {}): ConvMeasurement[] {
   const batch = o.batch ?? 1;
   const iters = o.iters ?? 100;
-  const before = net.paths();
+  const before = net.getDecisions();
   const all: Record<string, 'act-sparse' | 'cudnn'> = {};
   for (const c of net.plan.convs) all[c.layer] = c.spec ? 'act-sparse' : 'cudnn';
   net.setDecisions(all);

@@ -85,7 +85,18 @@ static void setup(Ctx& c, const Shape& s, float zeros) {
   const size_t inN = (size_t)s.C * s.H * s.W, wN = (size_t)s.K * s.C * s.R * s.S;
   c.outN = (size_t)s.K * s.HO * s.WO;
   std::vector<float> hin(inN), hw(wN), hwk(wN), hb(s.K);
-  for (auto& v : hin) v = urand() < zeros ? 0.0f : urand();
+  // Zeros uniform, or (LAB_CLUSTER=1) in 2x2 pixel blocks per channel, as ReLU maps of smooth features leave them.
+  if (getenv("LAB_CLUSTER")) {
+    for (int ch = 0; ch < s.C; ++ch)
+      for (int y = 0; y < s.H; y += 2)
+        for (int x = 0; x < s.W; x += 2) {
+          const bool z = urand() < zeros;
+          for (int dy = 0; dy < 2 && y + dy < s.H; ++dy)
+            for (int dx = 0; dx < 2 && x + dx < s.W; ++dx) hin[((size_t)ch * s.H + y + dy) * s.W + x + dx] = z ? 0.0f : urand();
+        }
+  } else {
+    for (auto& v : hin) v = urand() < zeros ? 0.0f : urand();
+  }
   const float scale = 1.0f / std::sqrt((float)s.C * s.R * s.S);
   for (auto& v : hw) v = (2 * urand() - 1) * scale;  // [C][R][S][K]
   for (int k = 0; k < s.K; ++k)
