@@ -3,11 +3,8 @@
 // ReLU only; 1x1 with bias, no ReLU, K not a multiple of the block's 32 channels), the registry
 // and a CMakeLists.txt like the ones cusnn-gen writes. Building it takes a fraction of a real
 // network's time, so CI can build the addon on every run.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { renderKernel, type KernelSpec } from '../../src/families/registry.js';
-import { packageRoot } from '../../src/paths.js';
 import type { ActSparseKernelSpec } from '../../src/plan/types.js';
+import { writeKernelFolder } from '../../src/runtime/kernel-folder.js';
 
 type Problem = Omit<ActSparseKernelSpec, 'family' | 'arch'>;
 
@@ -39,51 +36,6 @@ export function writeTinyFolder(dir: string, arch: 'sm_75' | 'sm_80' | 'sm_86' |
   return { dir, target, kernels: Object.fromEntries(entries.map(([k], i) => [k, names[i]!])) as Record<TinyKernel, string> };
 }
 
-/**
- * A buildable folder (kernels/*.cu, registry.cu, CMakeLists.txt like cusnn-gen writes) holding the
- * given kernel specs, rendered by the real renderer. Returns each spec's kernel name (duplicates
- * share one file).
- */
-export function writeKernelFolder(dir: string, arch: string, specs: readonly KernelSpec[], target: string): { target: string; names: string[] } {
-  mkdirSync(join(dir, 'kernels'), { recursive: true });
-  const names: string[] = [];
-  const seen = new Set<string>();
-  for (const spec of specs) {
-    const { name, source } = renderKernel(spec, [{ model: 'test', layer: name0(spec) }]);
-    if (!seen.has(name)) writeFileSync(join(dir, 'kernels', `${name}.cu`), source);
-    seen.add(name);
-    names.push(name);
-  }
-  const list = [...seen];
-  const registry = [
-    '// Launcher table of a test folder.',
-    '#include <cuda_runtime.h>',
-    'typedef cudaError_t (*cusnn_launcher)(const float*, long long, const float*, const float*, float*, long long, int, cudaStream_t);',
-    ...list.map((n) => `extern "C" cudaError_t cusnn_launch_${n}(const float*, long long, const float*, const float*, float*, long long, int, cudaStream_t);`),
-    'struct cusnn_kernel_entry { const char* name; cusnn_launcher launch; };',
-    `extern "C" const int cusnn_kernel_count = ${list.length};`,
-    `extern "C" const cusnn_kernel_entry cusnn_kernels[${list.length}] = {`,
-    ...list.map((n) => `  {"${n}", cusnn_launch_${n}},`),
-    '};',
-    '',
-  ].join('\n');
-  writeFileSync(join(dir, 'kernels', 'registry.cu'), registry);
-  const cmake = [
-    `# Test kernels for ${arch}.`,
-    'cmake_minimum_required(VERSION 3.24)',
-    `project(${target} LANGUAGES CXX CUDA)`,
-    'set(CMAKE_CXX_STANDARD 17)',
-    'set(CMAKE_CUDA_STANDARD 17)',
-    `set(CUSNN_ROOT ${JSON.stringify(packageRoot())} CACHE PATH "cusnn package root")`,
-    'include(${CUSNN_ROOT}/cmake/cusnn.cmake)',
-    `cusnn_add_network(${target} ARCH ${arch.slice(3)} KERNELS`,
-    '  kernels/registry.cu',
-    ...list.map((n) => `  kernels/${n}.cu`),
-    ')',
-    '',
-  ].join('\n');
-  writeFileSync(join(dir, 'CMakeLists.txt'), cmake);
-  return { target, names };
-}
-
-const name0 = (s: KernelSpec): string => `${s.r}x${s.s}/${s.strideH} c${s.c} ${s.h}x${s.w} k${s.k}`;
+// The reusable part lives in src/runtime/kernel-folder.ts (cusnn-gen tune writes its search
+// folders with it); re-exported for the GPU tests that import it from here.
+export { writeKernelFolder } from '../../src/runtime/kernel-folder.js';

@@ -1,0 +1,72 @@
+// A buildable folder of arbitrary generated kernels (kernels/*.cu, registry.cu and a CMakeLists.txt
+// like the ones cusnn-gen writes) without a network around them: the GPU tests and `cusnn-gen tune`
+// use it to compile many kernels into one addon and run each through a one-conv program. The
+// kernels are rendered by the real renderers, so what is built is exactly what a plan would emit.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServedLayer } from '../codegen/act-sparse.js';
+import { kernelNameOf, renderKernel, type KernelSpec } from '../families/registry.js';
+import { packageRoot } from '../paths.js';
+
+export interface KernelFolder {
+  /** The CMake target (the addon's name). */
+  readonly target: string;
+  /** Each spec's kernel name, in the order given (duplicates share one file). */
+  readonly names: string[];
+  /** The distinct kernels written, in first-seen order. */
+  readonly kernels: string[];
+}
+
+/**
+ * Writes `specs` into `dir` for `arch`. `servedBy(i)` names the layers spec i serves (its file's
+ * header lists them; default: the problem in words). Specs with one kernel name are written once,
+ * with the union of their layers.
+ */
+export function writeKernelFolder(
+  dir: string, arch: string, specs: readonly KernelSpec[], target: string,
+  servedBy: (index: number) => readonly ServedLayer[] = (i) => [{ model: 'test', layer: problemWords(specs[i]!) }],
+): KernelFolder {
+  mkdirSync(join(dir, 'kernels'), { recursive: true });
+  // Each distinct kernel is rendered once, with every layer it serves.
+  const byName = new Map<string, { spec: KernelSpec; served: ServedLayer[] }>();
+  const names = specs.map((spec, i) => {
+    const name = kernelNameOf(spec);
+    const e = byName.get(name) ?? { spec, served: [] };
+    for (const l of servedBy(i)) if (!e.served.some((s) => s.model === l.model && s.layer === l.layer)) e.served.push(l);
+    byName.set(name, e);
+    return name;
+  });
+  for (const [name, { spec, served }] of byName) writeFileSync(join(dir, 'kernels', `${name}.cu`), renderKernel(spec, served).source);
+  const list = [...byName.keys()];
+  const registry = [
+    '// Launcher table of a kernel folder.',
+    '#include <cuda_runtime.h>',
+    'typedef cudaError_t (*cusnn_launcher)(const float*, long long, const float*, const float*, float*, long long, int, cudaStream_t);',
+    ...list.map((n) => `extern "C" cudaError_t cusnn_launch_${n}(const float*, long long, const float*, const float*, float*, long long, int, cudaStream_t);`),
+    'struct cusnn_kernel_entry { const char* name; cusnn_launcher launch; };',
+    `extern "C" const int cusnn_kernel_count = ${list.length};`,
+    `extern "C" const cusnn_kernel_entry cusnn_kernels[${list.length}] = {`,
+    ...list.map((n) => `  {"${n}", cusnn_launch_${n}},`),
+    '};',
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'kernels', 'registry.cu'), registry);
+  const cmake = [
+    `# Kernels for ${arch}.`,
+    'cmake_minimum_required(VERSION 3.24)',
+    `project(${target} LANGUAGES CXX CUDA)`,
+    'set(CMAKE_CXX_STANDARD 17)',
+    'set(CMAKE_CUDA_STANDARD 17)',
+    `set(CUSNN_ROOT ${JSON.stringify(packageRoot())} CACHE PATH "cusnn package root")`,
+    'include(${CUSNN_ROOT}/cmake/cusnn.cmake)',
+    `cusnn_add_network(${target} ARCH ${arch.slice(3)} KERNELS`,
+    '  kernels/registry.cu',
+    ...list.map((n) => `  kernels/${n}.cu`),
+    ')',
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'CMakeLists.txt'), cmake);
+  return { target, names, kernels: list };
+}
+
+const problemWords = (s: KernelSpec): string => `${s.r}x${s.s}/${s.strideH} c${s.c} ${s.h}x${s.w} k${s.k}`;
