@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "igemm.cuh"
+#include "dconv.cuh"
 
 #define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); exit(1); } } while (0)
 #define CD(x) do { cudnnStatus_t s_ = (x); if (s_ != CUDNN_STATUS_SUCCESS) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudnnGetErrorString(s_)); exit(1); } } while (0)
@@ -175,6 +176,31 @@ static void runCfg(Ctx& c, const char* label) {
          c.sh.name, c.zeros, label, P::THREADS, blocks, P::SMEM_BYTES, err, same ? "true" : "false", us, c.cudnnBestUs / us);
   fflush(stdout);
 }
+
+template <class P>
+static void runDconv(Ctx& c, const char* label) {
+  std::vector<float> h(c.outN), h2(c.outN);
+  for (int rep = 0; rep < 2; ++rep) {
+    CK(cudaMemset(c.out, 0xff, c.outN * 4));
+    CK(lab::launchDconv<P>(c.in, 0, c.wCrsk, c.bias, c.out, 0, 1, gStream));
+    CK(cudaStreamSynchronize(gStream));
+    CK(cudaMemcpy(rep ? h2.data() : h.data(), c.out, c.outN * 4, cudaMemcpyDeviceToHost));
+  }
+  const double err = relL2(h, c.refHost);
+  const bool same = memcmp(h.data(), h2.data(), c.outN * 4) == 0;
+  const double us = timeGraph([&] { lab::launchDconv<P>(c.in, 0, c.wCrsk, c.bias, c.out, 0, 1, gStream); });
+  const int blocks = P::ROW_TILES * ((P::K + P::BM - 1) / P::BM) * P::SPLIT;
+  printf("{\"shape\":\"%s\",\"zeros\":%.2f,\"engine\":\"dconv\",\"cfg\":\"%s\",\"threads\":%d,\"blocks\":%d,\"smem\":%d,"
+         "\"err\":%.2e,\"bitwise\":%s,\"us\":%.2f,\"speedup\":%.2f}\n",
+         c.sh.name, c.zeros, label, P::THREADS, blocks, P::SMEM_BYTES, err, same ? "true" : "false", us, c.cudnnBestUs / us);
+  fflush(stdout);
+}
+
+// dconv config: BM TM TN ROWS_T BKC SPLIT STAGES SKIP
+#define DCFG(SH, BM, TM, TN, RT, BKC, SPLIT, ST, SKIP)                                                              \
+  runDconv<lab::Dconv<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO, \
+                      SH##_WO, BM, TM, TN, RT, BKC, SPLIT, ST, SKIP>>(                                          \
+      ctx, "dconv bm" #BM " t" #TM "x" #TN " rows" #RT " bkc" #BKC " split" #SPLIT " st" #ST " skip" #SKIP)
 
 // One config: BM BN BKC TM TN WARP_M SPLIT STAGES SKIP
 #define CFG(SH, BM, BN, BKC, TM, TN, WM, SPLIT, ST, SKIP)                                                          \
