@@ -1,0 +1,260 @@
+// The tune cache ("cusnn-tune/1"): winners of `cusnn-gen tune`'s measured search, one entry per
+// (GPU model as the device reports it, problem shape incl. bias/ReLU, input-zeros bucket, batch).
+// The planner reads it (PlanOptions.tuned): a matching entry decides its conv's tiles; an entry
+// of another GPU model never does, because a measurement decides a layer only on the GPU model it
+// was taken on. Each entry also keeps the heuristic's pick and every layer's times, so "the
+// heuristic lands within 10% of the searched best" can be computed from the file alone.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isArchName, type ArchName } from '../arch/profiles.js';
+import { IGEMM_TILE_FIELDS } from '../families/igemm/spec.js';
+import type { KernelTiles } from '../families/registry.js';
+
+export const TUNE_FORMAT = 'cusnn-tune/1';
+
+/** The problem of one conv as the kernel families see it (per batch item). */
+export interface TuneShape {
+  readonly c: number;
+  readonly h: number;
+  readonly w: number;
+  readonly k: number;
+  readonly r: number;
+  readonly s: number;
+  readonly strideH: number;
+  readonly strideW: number;
+  readonly padTop: number;
+  readonly padLeft: number;
+  readonly ho: number;
+  readonly wo: number;
+  readonly bias: boolean;
+  readonly relu: boolean;
+}
+
+export const TUNE_SHAPE_INTS = ['c', 'h', 'w', 'k', 'r', 's', 'strideH', 'strideW', 'padTop', 'padLeft', 'ho', 'wo'] as const;
+
+export interface TunedPick {
+  readonly kernel: string;
+  readonly tiles: KernelTiles;
+  /** Median time (CUDA-graph replays), mean over the entry's layers; null: it failed the check against cuDNN. */
+  readonly us: number | null;
+}
+
+/** One layer the entry was measured on. */
+export interface TunedLayer {
+  readonly model: string;
+  readonly layer: string;
+  /** The fraction of zeros in the input it was timed on. */
+  readonly zeros: number;
+  /** The searched best on this layer alone, the heuristic's pick (null: failed the check) and cuDNN. */
+  readonly bestUs: number;
+  readonly heuristicUs: number | null;
+  readonly cudnnUs: number;
+}
+
+export interface TuneEntry {
+  readonly gpu: string;
+  /** The architecture the kernels were compiled for: an entry decides only plans for it. */
+  readonly arch: ArchName;
+  readonly shape: TuneShape;
+  /** Input zeros rounded down to 10% (0, 10, ..., 100). */
+  readonly bucket: number;
+  readonly batch: number;
+  /** The candidate with the lowest mean time over the layers (correct on all of them). */
+  readonly best: TunedPick & { readonly us: number };
+  /** What the planner's heuristic picks without the cache (null: no family's rule serves the shape). */
+  readonly heuristic: TunedPick | null;
+  /** cuDNN's fastest algorithm, mean over the layers. */
+  readonly cudnnUs: number;
+  /** Candidates timed, and those discarded (output off cuDNN's by more than the tolerance, or failed to run). */
+  readonly candidates: number;
+  readonly discarded: number;
+  /** 'images': real activations; 'random': seeded random inputs at the layer's zero fraction. */
+  readonly inputs: 'images' | 'random';
+  readonly iters: number;
+  readonly layers: readonly TunedLayer[];
+}
+
+export interface TuneCache {
+  readonly format: typeof TUNE_FORMAT;
+  readonly entries: Readonly<Record<string, TuneEntry>>;
+}
+
+/** The bucket of a zero fraction: rounded down to 10% (the epsilon keeps 0.7 in bucket 70). */
+export function bucketOf(zeros: number): number {
+  return Math.min(100, Math.max(0, Math.floor(zeros * 10 + 1e-9) * 10));
+}
+
+/** The shape in words, as it appears in keys: "3x3/1x1 pad 1,1 c256 14x14 -> k256 14x14 bias relu". */
+export function shapeWords(s: TuneShape): string {
+  return `${s.r}x${s.s}/${s.strideH}x${s.strideW} pad ${s.padTop},${s.padLeft} c${s.c} ${s.h}x${s.w} -> k${s.k} ${s.ho}x${s.wo}` +
+    `${s.bias ? ' bias' : ''}${s.relu ? ' relu' : ''}`;
+}
+
+export function tuneKey(gpu: string, shape: TuneShape, bucket: number, batch: number): string {
+  return `${gpu} | ${shapeWords(shape)} | zeros ${bucket}% | batch ${batch}`;
+}
+
+export const keyOf = (e: Pick<TuneEntry, 'gpu' | 'shape' | 'bucket' | 'batch'>): string => tuneKey(e.gpu, e.shape, e.bucket, e.batch);
+
+/** The shape fields of a problem (drops family, arch and tiles). */
+export function shapeOf(p: TuneShape): TuneShape {
+  return { c: p.c, h: p.h, w: p.w, k: p.k, r: p.r, s: p.s, strideH: p.strideH, strideW: p.strideW, padTop: p.padTop, padLeft: p.padLeft,
+    ho: p.ho, wo: p.wo, bias: p.bias, relu: p.relu };
+}
+
+const sameShape = (a: TuneShape, b: TuneShape): boolean =>
+  TUNE_SHAPE_INTS.every((f) => a[f] === b[f]) && a.bias === b.bias && a.relu === b.relu;
+
+export const emptyTuneCache = (): TuneCache => ({ format: TUNE_FORMAT, entries: {} });
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const posInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
+const posNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+function tilesProblem(t: unknown): string | null {
+  if (!isObj(t)) return 'must be an object';
+  const fields: readonly string[] = t.family === 'igemm' ? IGEMM_TILE_FIELDS : ['th', 'tw', 'tc', 'kb', 'cs'];
+  if (t.family !== undefined && t.family !== 'igemm' && t.family !== 'act-sparse') return `unknown family ${JSON.stringify(t.family)}`;
+  const bad = fields.filter((f) => !posInt(t[f]));
+  return bad.length ? `${bad.join(', ')} must be positive integers (got ${JSON.stringify(t)})` : null;
+}
+
+function pickProblem(v: unknown, timeRequired: boolean): string | null {
+  if (!isObj(v)) return 'must be an object';
+  if (typeof v.kernel !== 'string' || v.kernel === '') return '"kernel" must be a kernel name';
+  const t = tilesProblem(v.tiles);
+  if (t) return `"tiles" ${t}`;
+  if (timeRequired ? !posNum(v.us) : !(v.us === null || posNum(v.us))) return `"us" must be ${timeRequired ? 'a time > 0' : 'a time > 0 or null'}, got ${JSON.stringify(v.us)}`;
+  return null;
+}
+
+/** What is wrong with one entry (null: nothing), in words that follow "entry '<key>': ". */
+function entryProblem(key: string, v: unknown): string | null {
+  if (!isObj(v)) return 'must be an object';
+  if (typeof v.gpu !== 'string' || v.gpu === '') return '"gpu" must name the GPU model';
+  if (typeof v.arch !== 'string' || !isArchName(v.arch)) return `"arch" must be an architecture like sm_90, got ${JSON.stringify(v.arch)}`;
+  const s = v.shape;
+  if (!isObj(s)) return '"shape" must be an object';
+  for (const f of TUNE_SHAPE_INTS) {
+    const min = f === 'padTop' || f === 'padLeft' ? 0 : 1;
+    if (!Number.isInteger(s[f]) || (s[f] as number) < min) return `"shape.${f}" must be an integer >= ${min}, got ${JSON.stringify(s[f])}`;
+  }
+  if (typeof s.bias !== 'boolean' || typeof s.relu !== 'boolean') return '"shape.bias" and "shape.relu" must be booleans';
+  if (!Number.isInteger(v.bucket) || (v.bucket as number) < 0 || (v.bucket as number) > 100 || (v.bucket as number) % 10 !== 0) return `"bucket" must be one of 0, 10, ..., 100, got ${JSON.stringify(v.bucket)}`;
+  if (!posInt(v.batch)) return `"batch" must be a positive integer, got ${JSON.stringify(v.batch)}`;
+  const best = pickProblem(v.best, true);
+  if (best) return `"best" ${best}`;
+  if (v.heuristic !== null) {
+    const h = pickProblem(v.heuristic, false);
+    if (h) return `"heuristic" ${h}`;
+  }
+  if (!posNum(v.cudnnUs)) return `"cudnnUs" must be a time > 0, got ${JSON.stringify(v.cudnnUs)}`;
+  if (!posInt(v.candidates) || !(Number.isInteger(v.discarded) && (v.discarded as number) >= 0)) return '"candidates" must be > 0 and "discarded" >= 0 (integers)';
+  if (v.inputs !== 'images' && v.inputs !== 'random') return `"inputs" must be "images" or "random", got ${JSON.stringify(v.inputs)}`;
+  if (!posInt(v.iters)) return `"iters" must be a positive integer, got ${JSON.stringify(v.iters)}`;
+  if (!Array.isArray(v.layers) || v.layers.length === 0) return '"layers" must list the layers it was measured on';
+  for (const [i, l] of v.layers.entries()) {
+    const ok = isObj(l) && typeof l.model === 'string' && typeof l.layer === 'string' && typeof l.zeros === 'number' && l.zeros >= 0 && l.zeros <= 1 &&
+      posNum(l.bestUs) && posNum(l.cudnnUs) && (l.heuristicUs === null || posNum(l.heuristicUs));
+    if (!ok) return `"layers[${i}]" must have model, layer, zeros in [0, 1], bestUs > 0, heuristicUs > 0 or null and cudnnUs > 0, got ${JSON.stringify(l)}`;
+  }
+  const want = keyOf(v as unknown as TuneEntry);
+  if (key !== want) return `the key does not match the entry's gpu, shape, bucket and batch (they give '${want}')`;
+  return null;
+}
+
+/** Checks parsed JSON as a tune cache; errors are one line naming the file and the entry's key. */
+export function validateTuneCache(raw: unknown, file: string): TuneCache {
+  if (!isObj(raw)) throw new Error(`tune cache ${file}: not a JSON object`);
+  if (raw.format !== TUNE_FORMAT) throw new Error(`tune cache ${file}: expected "format": "${TUNE_FORMAT}", got ${JSON.stringify(raw.format)}`);
+  if (!isObj(raw.entries)) throw new Error(`tune cache ${file}: "entries" must be an object keyed by (gpu | shape | zeros bucket | batch)`);
+  for (const [key, v] of Object.entries(raw.entries)) {
+    const p = entryProblem(key, v);
+    if (p) throw new Error(`tune cache ${file}: entry '${key}': ${p}`);
+  }
+  return raw as unknown as TuneCache;
+}
+
+export function readTuneCache(file: string): TuneCache {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`tune cache ${file}: cannot read (${(e as Error).message.split('\n')[0]})`);
+  }
+  return validateTuneCache(raw, file);
+}
+
+/** Writes the cache with its keys sorted (stable diffs), through a temporary file so a crash leaves the old one. */
+export function writeTuneCache(file: string, cache: TuneCache): void {
+  const entries = Object.fromEntries(Object.keys(cache.entries).sort().map((k) => [k, cache.entries[k]!]));
+  validateTuneCache({ format: cache.format, entries }, file);
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify({ format: TUNE_FORMAT, entries }, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+/** `cache` with `entries` added; an entry of the same key is replaced (the newest measurement wins). */
+export function mergeTuneCache(cache: TuneCache, entries: readonly TuneEntry[]): { cache: TuneCache; replaced: string[] } {
+  const out: Record<string, TuneEntry> = { ...cache.entries };
+  const replaced: string[] = [];
+  for (const e of entries) {
+    const k = keyOf(e);
+    if (out[k]) replaced.push(k);
+    out[k] = e;
+  }
+  return { cache: { format: TUNE_FORMAT, entries: out }, replaced };
+}
+
+export interface TunedLookup {
+  /** The entry that decides this conv, if any. */
+  readonly entry: TuneEntry | null;
+  readonly key: string;
+  /** Why entries for this shape, bucket and batch were not used (another GPU model or arch), in words; null when none. */
+  readonly ignored: string | null;
+}
+
+/** The cache entry for a conv on `gpu` / `arch` at `zeros` input zeros and `batch`. */
+export function findTuned(cache: TuneCache, gpu: string, arch: ArchName, shape: TuneShape, zeros: number, batch: number): TunedLookup {
+  const bucket = bucketOf(zeros);
+  const key = tuneKey(gpu, shape, bucket, batch);
+  const hit = cache.entries[key];
+  if (hit && hit.arch === arch) return { entry: hit, key, ignored: null };
+  const others = Object.values(cache.entries).filter((e) => e.gpu !== gpu && e.bucket === bucket && e.batch === batch && sameShape(e.shape, shape));
+  const notes: string[] = [];
+  if (hit) notes.push(`tuned on ${gpu} for ${hit.arch}, not ${arch}: ignored`);
+  if (others.length > 0) {
+    notes.push(`tuned on ${[...new Set(others.map((e) => e.gpu))].join(', ')}, not ${gpu}: ignored (a measurement decides a layer only on the GPU model it was taken on)`);
+  }
+  return { entry: null, key, ignored: notes.length ? notes.join('; ') : null };
+}
+
+/** The heuristic is "within 10%" on a layer when its pick passed the check and took at most 1.1x the searched best there. */
+export const HEURISTIC_TOLERANCE = 1.1;
+
+export interface HeuristicSummary {
+  readonly layers: number;
+  readonly within: number;
+  readonly fraction: number;
+  /** Layers outside, worst first: heuristic / best. */
+  readonly worst: readonly { readonly model: string; readonly layer: string; readonly key: string; readonly ratio: number | null }[];
+}
+
+/** Over every layer of the entries (optionally of one GPU model and some models): how often the heuristic is within 10%. */
+export function heuristicSummary(entries: Readonly<Record<string, TuneEntry>>, o: { gpu?: string; models?: readonly string[] } = {}): HeuristicSummary {
+  let layers = 0;
+  let within = 0;
+  const worst: { model: string; layer: string; key: string; ratio: number | null }[] = [];
+  for (const [key, e] of Object.entries(entries)) {
+    if (o.gpu !== undefined && e.gpu !== o.gpu) continue;
+    for (const l of e.layers) {
+      if (o.models && !o.models.includes(l.model)) continue;
+      layers++;
+      const ratio = l.heuristicUs === null ? null : l.heuristicUs / l.bestUs;
+      if (ratio !== null && ratio <= HEURISTIC_TOLERANCE) within++;
+      else worst.push({ model: l.model, layer: l.layer, key, ratio });
+    }
+  }
+  // A failed heuristic pick (ratio null) sorts first: it is the worst outcome.
+  worst.sort((a, b) => (b.ratio ?? Number.MAX_VALUE) - (a.ratio ?? Number.MAX_VALUE));
+  return { layers, within, fraction: layers ? within / layers : 0, worst };
+}

@@ -1,0 +1,133 @@
+// The tune cache (src/plan/tune-cache.ts): written and read back unchanged, keys sorted; every
+// malformed figure rejected with one line naming the file and the entry's key; buckets round
+// down to 10%; lookups match only the same GPU model and arch; the heuristic summary counts what
+// the layers say. Random entries per run (seed printed; CUSNN_TEST_SEED repeats it).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  bucketOf, findTuned, heuristicSummary, keyOf, mergeTuneCache, readTuneCache, TUNE_FORMAT, writeTuneCache, type TuneCache, type TuneEntry, type TuneShape,
+} from '../../src/plan/tune-cache.js';
+import { mulberry32, testSeed } from '../helpers/random.js';
+
+const SEED = testSeed();
+const rnd = mulberry32(SEED);
+const tmp = mkdtempSync(join(tmpdir(), 'cusnn-tune-cache-'));
+const int = (a: number, b: number): number => a + Math.floor(rnd() * (b - a + 1));
+
+function randomShape(): TuneShape {
+  const r = [1, 3, 5][int(0, 2)]!;
+  const h = int(5, 60);
+  return { c: int(1, 64) * 4, h, w: h, k: int(1, 64) * 4, r, s: r, strideH: 1, strideW: 1, padTop: (r - 1) / 2, padLeft: (r - 1) / 2, ho: h, wo: h, bias: rnd() < 0.5, relu: rnd() < 0.5 };
+}
+
+function randomEntry(gpu = 'NVIDIA H200'): TuneEntry {
+  const bestUs = 5 + 50 * rnd();
+  const layers = Array.from({ length: int(1, 3) }, (_, i) => ({ model: 'resnet50', layer: `conv${i}`, zeros: 0.5 * rnd(), bestUs: bestUs * (0.9 + 0.2 * rnd()),
+    heuristicUs: rnd() < 0.2 ? null : bestUs * (1 + 0.3 * rnd()), cudnnUs: 10 + 50 * rnd() }));
+  return {
+    gpu, arch: 'sm_90', shape: randomShape(), bucket: 10 * int(0, 10), batch: [1, 8, 32][int(0, 2)]!,
+    best: { kernel: 'igemm_k', tiles: { family: 'igemm', bm: 32, bn: 16, bkc: 2, tm: 4, tn: 4, warpM: 8, split: 2, stages: 3 }, us: bestUs },
+    heuristic: rnd() < 0.5 ? null : { kernel: 'act_k', tiles: { th: 2, tw: 7, tc: 8, kb: 32, cs: 1 }, us: rnd() < 0.3 ? null : bestUs * 1.05 },
+    cudnnUs: 10 + 50 * rnd(), candidates: int(1, 100), discarded: int(0, 3), inputs: rnd() < 0.5 ? 'images' : 'random', iters: 100, layers,
+  };
+}
+
+describe(`tune cache (seed ${SEED})`, () => {
+  it('writes and reads back the same entries, keys sorted, merge replaces by key', () => {
+    const entries = Array.from({ length: 20 }, () => randomEntry());
+    const { cache } = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, entries);
+    const file = join(tmp, 'rt.json');
+    writeTuneCache(file, cache);
+    const back = readTuneCache(file);
+    expect(back).toEqual(JSON.parse(JSON.stringify(cache)));
+    expect(Object.keys(back.entries)).toEqual(Object.keys(cache.entries).sort());
+    const again = { ...entries[3]!, cudnnUs: 123.5 };
+    const m = mergeTuneCache(back, [again]);
+    expect(m.replaced).toEqual([keyOf(again)]);
+    expect(m.cache.entries[keyOf(again)]!.cudnnUs).toBe(123.5);
+    expect(Object.keys(m.cache.entries)).toHaveLength(Object.keys(back.entries).length);
+  });
+
+  it('rejects malformed entries with one line naming the file and the key', () => {
+    const file = join(tmp, 'bad.json');
+    const good = randomEntry();
+    const key = keyOf(good);
+    const cases: [string, unknown, RegExp][] = [
+      ['format', { format: 'cusnn-tune/0', entries: {} }, /expected "format": "cusnn-tune\/1"/],
+      ['entries', { format: TUNE_FORMAT, entries: [] }, /"entries" must be an object/],
+      ['bucket', { format: TUNE_FORMAT, entries: { [key]: { ...good, bucket: 65 } } }, /"bucket" must be one of 0, 10/],
+      ['key', { format: TUNE_FORMAT, entries: { [key]: { ...good, batch: good.batch + 1 } } }, /the key does not match/],
+      ['tiles', { format: TUNE_FORMAT, entries: { [key]: { ...good, best: { ...good.best, tiles: { family: 'igemm', bm: 32 } } } } }, /"best" "tiles" bn, bkc/],
+      ['time', { format: TUNE_FORMAT, entries: { [key]: { ...good, best: { ...good.best, us: 0 } } } }, /"best" "us" must be a time > 0/],
+      ['cudnn', { format: TUNE_FORMAT, entries: { [key]: { ...good, cudnnUs: -1 } } }, /"cudnnUs" must be a time > 0/],
+      ['layers', { format: TUNE_FORMAT, entries: { [key]: { ...good, layers: [] } } }, /"layers" must list/],
+      ['layer', { format: TUNE_FORMAT, entries: { [key]: { ...good, layers: [{ ...good.layers[0]!, zeros: 1.5 }] } } }, /"layers\[0\]" must have/],
+      ['arch', { format: TUNE_FORMAT, entries: { [key]: { ...good, arch: 'sm_99' } } }, /"arch" must be an architecture/],
+      ['shape', { format: TUNE_FORMAT, entries: { [key]: { ...good, shape: { ...good.shape, k: 0 } } } }, /"shape.k" must be an integer >= 1/],
+    ];
+    for (const [what, doc, re] of cases) {
+      writeFileSync(file, JSON.stringify(doc));
+      let msg = '';
+      try {
+        readTuneCache(file);
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      expect(msg, what).toMatch(re);
+      expect(msg, what).toContain(`tune cache ${file}`);
+      if (!['format', 'entries'].includes(what)) expect(msg, what).toContain(`entry '${key}'`);
+      expect(msg.includes('\n'), what).toBe(false);
+    }
+    writeFileSync(file, '{ not json');
+    expect(() => readTuneCache(file)).toThrow(/^tune cache .*bad\.json: cannot read \(/);
+    expect(() => readTuneCache(join(tmp, 'absent.json'))).toThrow(/absent\.json: cannot read/);
+  });
+
+  it('buckets round down to 10%', () => {
+    expect([0, 0.05, 0.1, 0.3, 0.6999, 0.7, 0.999, 1].map(bucketOf)).toEqual([0, 0, 10, 30, 60, 70, 90, 100]);
+    for (let i = 0; i < 100; i++) {
+      const z = rnd();
+      const b = bucketOf(z);
+      expect(b % 10).toBe(0);
+      expect(b / 100).toBeLessThanOrEqual(z + 1e-9);
+      expect(z).toBeLessThan(b / 100 + 0.1);
+    }
+  });
+
+  it('looks up the same GPU model and arch only, and says why others were ignored', () => {
+    const e = randomEntry('NVIDIA H200');
+    const other = { ...e, gpu: 'NVIDIA H100 80GB HBM3' };
+    const cache: TuneCache = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, [e, other]).cache;
+    const zeros = e.bucket / 100 + 0.05 * rnd();
+    expect(findTuned(cache, 'NVIDIA H200', 'sm_90', e.shape, Math.min(1, zeros), e.batch).entry).toEqual(e);
+    const onA100 = findTuned(cache, 'NVIDIA A100', 'sm_90', e.shape, Math.min(1, zeros), e.batch);
+    expect(onA100.entry).toBeNull();
+    expect(onA100.ignored).toMatch(/tuned on NVIDIA H200, NVIDIA H100 80GB HBM3, not NVIDIA A100: ignored \(a measurement decides a layer only on the GPU model it was taken on\)/);
+    const otherArch = findTuned(cache, 'NVIDIA H200', 'sm_80', e.shape, Math.min(1, zeros), e.batch);
+    expect(otherArch.entry).toBeNull();
+    expect(otherArch.ignored).toMatch(/for sm_90, not sm_80/);
+    expect(findTuned(cache, 'NVIDIA H200', 'sm_90', e.shape, Math.min(1, zeros), e.batch + 1)).toMatchObject({ entry: null, ignored: null });
+    expect(findTuned(cache, 'NVIDIA H200', 'sm_90', { ...e.shape, relu: !e.shape.relu }, Math.min(1, zeros), e.batch).entry).toBeNull();
+  });
+
+  it('counts the layers where the heuristic is within 10% of the searched best', () => {
+    const entries = Array.from({ length: 30 }, () => randomEntry(rnd() < 0.5 ? 'NVIDIA H200' : 'NVIDIA H100'));
+    const cache = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, entries).cache;
+    let layers = 0;
+    let within = 0;
+    for (const e of Object.values(cache.entries)) {
+      if (e.gpu !== 'NVIDIA H200') continue;
+      for (const l of e.layers) {
+        layers++;
+        if (l.heuristicUs !== null && l.heuristicUs <= 1.1 * l.bestUs) within++;
+      }
+    }
+    const s = heuristicSummary(cache.entries, { gpu: 'NVIDIA H200' });
+    expect(s.layers).toBe(layers);
+    expect(s.within).toBe(within);
+    expect(s.worst).toHaveLength(layers - within);
+    expect(layers).toBeGreaterThan(0);
+  });
+});
