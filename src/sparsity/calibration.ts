@@ -1,8 +1,11 @@
 // calibration.json: per-conv input sparsity measured on the GPU over real images (written by
 // `cusnn-gen calibrate`, read by the planner). Checked strictly: a calibration of another model
-// or a malformed figure is an error naming the file and the layer.
+// or a malformed figure is an error naming the file and the layer; the schema is
+// src/schema/calibration.ts.
 import { readFileSync } from 'node:fs';
 import type { KernelTiles } from '../families/registry.js';
+import { CALIBRATION_FORMAT, CalibrationSchema } from '../schema/calibration.js';
+import { checkSchema, found, parseJson } from '../schema/check.js';
 
 export interface Calibration {
   readonly format: 'cusnn-calibration/1';
@@ -30,31 +33,54 @@ export interface CalibratedLayer {
   };
 }
 
-export function readCalibration(path: string, model: string): Calibration {
-  let raw: unknown;
+/** `layers.conv1_conv.measured.tiles` -> `layer 'conv1_conv' measured.tiles` (a layer name may hold dots or slashes). */
+function layerField(names: readonly string[]): (field: string) => string {
+  const sorted = [...names].sort((a, b) => b.length - a.length);
+  return (field) => {
+    if (!field.startsWith('layers.')) return field;
+    const rest = field.slice('layers.'.length);
+    const name = sorted.find((n) => rest === n || rest.startsWith(`${n}.`));
+    return name === undefined ? field : `layer '${name}'${rest.length > name.length ? ` ${rest.slice(name.length + 1)}` : ''}`;
+  };
+}
+
+/**
+ * Reads and checks a calibration.json against its schema (src/schema/calibration.ts) for `model`;
+ * with `convs` (the model's conv layer names) every layer it names must be one of them.
+ */
+export function readCalibration(path: string, model: string, convs?: readonly string[]): Calibration {
+  const label = `calibration ${path}`;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new Error(`calibration ${path}: cannot read (${(e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${label}: cannot read (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message})`);
   }
-  const cal = raw as Partial<Calibration>;
-  if (cal.format !== 'cusnn-calibration/1') throw new Error(`calibration ${path}: expected "format": "cusnn-calibration/1", got ${JSON.stringify(cal.format)}`);
-  if (cal.model !== model) throw new Error(`calibration ${path}: measured on model '${cal.model}', not '${model}'`);
-  if (typeof cal.images !== 'number' || cal.images < 1) throw new Error(`calibration ${path}: "images" must be a positive count`);
-  if (typeof cal.layers !== 'object' || cal.layers === null) throw new Error(`calibration ${path}: "layers" missing`);
+  const raw = parseJson(text, label);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${label}: expected a JSON object with "format": "${CALIBRATION_FORMAT}", found ${found(raw)}`);
+  const layers = (raw as { layers?: unknown }).layers;
+  const names = typeof layers === 'object' && layers !== null ? Object.keys(layers) : [];
+  const cal = checkSchema(CalibrationSchema, raw, label, layerField(names));
+  if (cal.model !== model) throw new Error(`${label}: measured on model '${cal.model}', not '${model}'`);
   for (const [layer, v] of Object.entries(cal.layers)) {
-    const x = (v as { inputSparsity?: unknown }).inputSparsity;
-    if (typeof x !== 'number' || !(x >= 0 && x <= 1)) {
-      throw new Error(`calibration ${path}: layer '${layer}' inputSparsity must be a number in [0, 1], got ${JSON.stringify(x)}`);
+    if (v.measured !== undefined && (cal.arch === undefined || cal.gpu === undefined)) {
+      throw new Error(`${label}: layer '${layer}' has "measured" times but the file names no "gpu" and "arch"`);
     }
-    const m = (v as CalibratedLayer).measured;
-    if (m === undefined) continue;
-    const t = m.tiles as Record<string, unknown> | undefined;
-    const ok = typeof m.kernel === 'string' && typeof m.cudnnUs === 'number' && m.cudnnUs > 0 && typeof m.actSparseUs === 'number' && m.actSparseUs > 0 &&
-      t !== undefined && (t.family === 'igemm' ? ['bm', 'bn', 'bkc', 'tm', 'tn', 'warpM', 'split', 'stages'] : ['th', 'tw', 'tc', 'kb', 'cs'])
-        .every((k) => Number.isInteger(t[k]) && (t[k] as number) > 0);
-    if (!ok) throw new Error(`calibration ${path}: layer '${layer}' "measured" must have kernel, tiles {th,tw,tc,kb,cs}, cudnnUs > 0 and actSparseUs > 0, got ${JSON.stringify(m)}`);
-    if (typeof cal.arch !== 'string' || typeof cal.gpu !== 'string') throw new Error(`calibration ${path}: layer '${layer}' has "measured" times but the file names no "gpu" and "arch"`);
   }
-  return cal as Calibration;
+  if (convs !== undefined) checkCalibrationLayers(cal, path, convs);
+  return cal;
+}
+
+/** Every layer of the calibration must be a conv of the model (a calibration naming none of them is another model's). */
+export function checkCalibrationLayers(cal: Calibration, path: string, convs: readonly string[]): void {
+  const known = new Set(convs);
+  const names = Object.keys(cal.layers);
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length === 0) return;
+  const some = unknown.slice(0, 3).map((n) => `'${n}'`).join(', ');
+  if (unknown.length === names.length) {
+    throw new Error(`calibration ${path}: none of its ${names.length} layers is a conv of ${cal.model} (${some}${unknown.length > 3 ? ', ...' : ''}); was it measured on another network?`);
+  }
+  throw new Error(`calibration ${path}: ${unknown.length} layer(s) are not convs of ${cal.model}: ${some}${unknown.length > 3 ? ', ...' : ''}`);
 }

@@ -8,9 +8,9 @@
 // networks without BN (VGG) and ReLUs after residual adds.
 import { getLayer, type ConvLayer, type Graph, type Layer } from '../model/ir.js';
 import { analyticStats, type ChannelStats } from '../weights/synthetic.js';
-import { getTensor, type WeightSet } from '../weights/store.js';
+import { checkWeightValues, getTensor, type WeightSet } from '../weights/store.js';
 import { reluZeroFraction } from './gaussian.js';
-import type { Calibration } from './calibration.js';
+import { checkCalibrationLayers, type Calibration } from './calibration.js';
 import type { ConvSparsity, SparsityProfile } from './types.js';
 import { weightPattern } from './weights.js';
 
@@ -64,6 +64,8 @@ export interface ProfileOptions {
 
 export function sparsityProfile(graph: Graph, ws: WeightSet, o: ProfileOptions = {}): SparsityProfile {
   const convs = graph.layers.filter((l): l is ConvLayer => l.op === 'conv');
+  checkWeightValues(graph, ws);
+  if (o.calibration) checkCalibrationLayers(o.calibration.data, o.calibration.path, convs.map((c) => c.name));
   let zerosOf: ((layer: Layer) => Float64Array) | null = null;
   const estimated: string[] = [];
   const out = new Map<string, ConvSparsity>();
@@ -81,7 +83,9 @@ export function sparsityProfile(graph: Graph, ws: WeightSet, o: ProfileOptions =
     } else {
       zerosOf ??= zeroFractions(graph, analyticStats(graph, ws));
       estimated.push(conv.name);
-      out.set(conv.name, { layer: conv.name, weights, inputSparsity: mean(zerosOf(producer)), inputSource: 'estimate' });
+      const z = mean(zerosOf(producer));
+      if (!(z >= 0 && z <= 1)) throw new Error(`${graph.name}: the input sparsity estimate of conv '${conv.name}' is ${z} (from the batch-norm statistics of ${ws.source}); expected a fraction in [0, 1]`);
+      out.set(conv.name, { layer: conv.name, weights, inputSparsity: z, inputSource: 'estimate' });
     }
   }
   const cal = o.calibration;

@@ -43,10 +43,68 @@ describe('calibration files', () => {
     expect(readCalibration(write('ok.json', ok), 'resnet50').layers.conv2_block1_2_conv!.inputSparsity).toBe(0.4);
     expect(() => readCalibration(write('m.json', ok), 'vgg16')).toThrow(/m\.json: measured on model 'resnet50', not 'vgg16'/);
     const bad = { ...ok, layers: { conv2_block1_2_conv: { inputSparsity: 1.5 } } };
-    expect(() => readCalibration(write('b.json', bad), 'resnet50')).toThrow(/b\.json: layer 'conv2_block1_2_conv' inputSparsity must be a number in \[0, 1\]/);
+    expect(() => readCalibration(write('b.json', bad), 'resnet50')).toThrow(/b\.json: layer 'conv2_block1_2_conv' inputSparsity: expected a finite number in \[0, 1\], found 1\.5$/);
     writeFileSync(join(tmp, 'x.json'), '{not json');
-    expect(() => readCalibration(join(tmp, 'x.json'), 'resnet50')).toThrow(/x\.json: cannot read/);
-    expect(() => readCalibration(write('f.json', { ...ok, format: 'v0' }), 'resnet50')).toThrow(/expected "format"/);
+    expect(() => readCalibration(join(tmp, 'x.json'), 'resnet50')).toThrow(/x\.json: not valid JSON/);
+    expect(() => readCalibration(join(tmp, 'nope.json'), 'resnet50')).toThrow(/nope\.json: cannot read \(no such file\)/);
+    expect(() => readCalibration(write('f.json', { ...ok, format: 'v0' }), 'resnet50')).toThrow(/f\.json: format: expected "cusnn-calibration\/1", found "v0"/);
+  });
+
+  it('null documents, null layers, huge or non-finite figures and both tile shapes: one line naming the file and the layer', () => {
+    const ok = { format: 'cusnn-calibration/1', model: 'resnet50', images: 32, layers: { conv2_block1_2_conv: { inputSparsity: 0.4 } } };
+    const oneLine = (f: () => unknown, re: RegExp): void => {
+      let msg = '';
+      try {
+        f();
+      } catch (e) {
+        expect(e).not.toBeInstanceOf(TypeError);
+        msg = (e as Error).message;
+      }
+      expect(msg).toMatch(re);
+      expect(msg).not.toContain('\n');
+    };
+    oneLine(() => readCalibration(write('null.json', null), 'resnet50'), /null\.json: expected a JSON object .*found null/);
+    oneLine(() => readCalibration(write('nl.json', { ...ok, layers: { conv2_block1_2_conv: null } }), 'resnet50'), /nl\.json: layer 'conv2_block1_2_conv': expected an object with inputSparsity, found null/);
+    oneLine(() => readCalibration(write('nolayers.json', { ...ok, layers: null }), 'resnet50'), /nolayers\.json: layers: expected .*found null/);
+    writeFileSync(join(tmp, 'huge.json'), JSON.stringify(ok).replace('32', '1e400'));
+    oneLine(() => readCalibration(join(tmp, 'huge.json'), 'resnet50'), /huge\.json: images: expected an integer >= 1, found Infinity/);
+    const measured = (tiles: unknown) => ({ ...ok, gpu: 'H100', arch: 'sm_90', layers: { conv2_block1_2_conv: { inputSparsity: 0.4, measured: { kernel: 'k', tiles, cudnnUs: 3, cudnnAlgo: 'IMPLICIT_GEMM', actSparseUs: 2 } } } });
+    const act = { th: 2, tw: 7, tc: 8, kb: 32, cs: 4 };
+    const igemm = { family: 'igemm', bm: 64, bn: 32, bkc: 8, tm: 4, tn: 4, warpM: 8, split: 2, stages: 3 };
+    expect(readCalibration(write('act.json', measured(act)), 'resnet50').layers.conv2_block1_2_conv!.measured!.tiles).toEqual(act);
+    expect(readCalibration(write('ig.json', measured(igemm)), 'resnet50').layers.conv2_block1_2_conv!.measured!.tiles).toEqual(igemm);
+    oneLine(() => readCalibration(write('ig2.json', measured({ ...igemm, split: 0 })), 'resnet50'), /ig2\.json: layer 'conv2_block1_2_conv' measured\.tiles\.split: expected an integer >= 1, found 0/);
+    oneLine(() => readCalibration(write('act2.json', measured({ ...act, kb: null })), 'resnet50'), /act2\.json: layer 'conv2_block1_2_conv' measured\.tiles\.kb: expected an integer >= 1, found null/);
+    oneLine(() => readCalibration(write('us.json', { ...measured(act), gpu: undefined }), 'resnet50'), /us\.json: layer 'conv2_block1_2_conv' has "measured" times but the file names no "gpu"/);
+  });
+
+  it('a calibration whose layers are not convs of the model is rejected, naming them', () => {
+    const graph = buildModel('resnet50');
+    const ws = syntheticWeights(graph, seed);
+    const other = { format: 'cusnn-calibration/1', model: 'resnet50', images: 4, layers: { conv0_block9_conv: { inputSparsity: 0.4 }, 'pool1/x': { inputSparsity: 0.5 } } };
+    const f = write('foreign.json', other);
+    expect(() => sparsityProfile(graph, ws, { calibration: { path: f, data: readCalibration(f, 'resnet50') } })).toThrow(/foreign\.json: none of its 2 layers is a conv of resnet50 \('conv0_block9_conv', 'pool1\/x'\)/);
+    const convs = graph.layers.filter((l) => l.op === 'conv').map((l) => l.name);
+    const partly = { ...other, layers: { conv2_block1_2_conv: { inputSparsity: 0.4 }, conv2_block1_9_conv: { inputSparsity: 0.4 } } };
+    expect(() => readCalibration(write('partly.json', partly), 'resnet50', convs)).toThrow(/partly\.json: 1 layer\(s\) are not convs of resnet50: 'conv2_block1_9_conv'/);
+  });
+});
+
+describe('weights the estimate cannot use', () => {
+  const graph = buildModel('resnet50');
+  const base = syntheticWeights(graph, seed);
+  const withValue = (key: string, i: number, v: number) => {
+    const tensors = new Map(base.tensors);
+    const t = new Float32Array(tensors.get(key)!);
+    t[i] = v;
+    tensors.set(key, t);
+    return { ...base, tensors };
+  };
+  it('NaN in a kernel or a batch-norm vector, Inf or negative moving_variance: an error naming the layer, never a NaN sparsity', () => {
+    expect(() => sparsityProfile(graph, withValue('conv3_block1_1_conv:kernel', 17, NaN))).toThrow(/layer 'conv3_block1_1_conv'.*tensor 'conv3_block1_1_conv:kernel' value 17 .* is NaN; weights must be finite/);
+    expect(() => sparsityProfile(graph, withValue('conv2_block2_1_bn:gamma', 3, NaN))).toThrow(/layer 'conv2_block2_1_bn'.*is NaN/);
+    expect(() => sparsityProfile(graph, withValue('conv2_block2_1_bn:moving_variance', 0, Infinity))).toThrow(/layer 'conv2_block2_1_bn'.*moving_variance' value 0 .* is Infinity/);
+    expect(() => sparsityProfile(graph, withValue('conv2_block2_1_bn:moving_variance', 5, -2))).toThrow(/layer 'conv2_block2_1_bn'.*moving_variance' value 5 .* is -2; a batch norm's moving variance must be >= 0/);
   });
 });
 

@@ -1,0 +1,101 @@
+// plan.json (written by the generator, read by the runtime, inspect and bench): 'cusnn-plan/1'.
+import { Type, type Static } from '@sinclair/typebox';
+import type { ArchName } from '../arch/profiles.js';
+import type { NetworkPlan } from '../plan/types.js';
+import { ArchString, Count, Fraction, NonNegative, PositiveInt } from './tiles.js';
+
+export const PLAN_FORMAT = 'cusnn-plan/1';
+
+const Problem = {
+  arch: ArchString,
+  c: PositiveInt,
+  h: PositiveInt,
+  w: PositiveInt,
+  k: PositiveInt,
+  r: PositiveInt,
+  s: PositiveInt,
+  strideH: PositiveInt,
+  strideW: PositiveInt,
+  padTop: Count,
+  padLeft: Count,
+  ho: PositiveInt,
+  wo: PositiveInt,
+  bias: Type.Boolean(),
+  relu: Type.Boolean(),
+};
+
+export const ActSparseSpecSchema = Type.Object({
+  family: Type.Literal('act-sparse'),
+  ...Problem,
+  th: PositiveInt,
+  tw: PositiveInt,
+  tc: PositiveInt,
+  kb: PositiveInt,
+  cs: PositiveInt,
+});
+
+export const IgemmSpecSchema = Type.Object({
+  family: Type.Literal('igemm'),
+  ...Problem,
+  bm: PositiveInt,
+  bn: PositiveInt,
+  bkc: PositiveInt,
+  tm: PositiveInt,
+  tn: PositiveInt,
+  warpM: PositiveInt,
+  split: PositiveInt,
+  stages: PositiveInt,
+});
+
+const Triple = Type.Tuple([PositiveInt, PositiveInt, PositiveInt]);
+const Pair = Type.Tuple([PositiveInt, PositiveInt]);
+
+export const ResourcesSchema = Type.Object({
+  threads: PositiveInt,
+  windowH: PositiveInt,
+  windowW: PositiveInt,
+  sharedBytes: Count,
+  regsEstimate: Count,
+  grid: Triple,
+});
+
+export const ConvPlanSchema = Type.Object({
+  layer: Type.String({ minLength: 1 }),
+  input: Triple,
+  output: Triple,
+  kernel: Pair,
+  stride: Pair,
+  pad: Type.Tuple([Count, Count, Count, Count]),
+  macs: NonNegative,
+  inputSparsity: Fraction,
+  inputSparsitySource: Type.Union([Type.Literal('calibration'), Type.Literal('estimate'), Type.Literal('image')]),
+  weightSparsity: Fraction,
+  decision: Type.Union([Type.Literal('cudnn'), Type.Literal('act-sparse'), Type.Literal('weight-sparse')]),
+  reason: Type.String(),
+  estimate: Type.Object({ cudnnUs: NonNegative, actSparseUs: Type.Union([NonNegative, Type.Null()]) }),
+  kernelName: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  spec: Type.Union([ActSparseSpecSchema, IgemmSpecSchema, Type.Null()]),
+  resources: Type.Union([ResourcesSchema, Type.Null()]),
+  occupancy: Type.Union([Fraction, Type.Null()]),
+  waves: Type.Union([NonNegative, Type.Null()]),
+  fusedRelu: Type.Boolean(),
+});
+
+export const PlanSchema = Type.Object({
+  format: Type.Literal(PLAN_FORMAT),
+  model: Type.String({ minLength: 1 }),
+  arch: ArchString,
+  board: Type.String(),
+  batch: PositiveInt,
+  weights: Type.String(),
+  weightsRef: Type.Object({ path: Type.Union([Type.String(), Type.Null()]), seed: Count, fillMissing: Type.Boolean() }),
+  sparsitySource: Type.String(),
+  convs: Type.Array(ConvPlanSchema),
+});
+
+/** The schema's type with the arch narrowed (the zoo's ArchName is checked by the profile lookup). */
+type Narrow<T> = T extends { arch: string } ? Omit<T, 'arch'> & { arch: ArchName } : T;
+type Assert<T extends true> = T;
+export type PlanMatch = Assert<
+  Omit<Static<typeof PlanSchema>, 'arch' | 'convs'> & { arch: ArchName; convs: (Omit<Static<typeof ConvPlanSchema>, 'spec'> & { spec: Narrow<Static<typeof ConvPlanSchema>['spec']> })[] } extends NetworkPlan ? true : false
+>;

@@ -1,0 +1,40 @@
+// Kernel tiles as stored with a measurement (calibration.json's `measured.tiles`, the tune cache):
+// act-sparse {th, tw, tc, kb, cs} (family absent or 'act-sparse') or igemm {family: 'igemm', bm,
+// bn, bkc, tm, tn, warpM, split, stages}; every field a positive integer.
+import { Type, type Static } from '@sinclair/typebox';
+import type { KernelTiles } from '../families/registry.js';
+
+export const PositiveInt = Type.Integer({ minimum: 1 });
+export const Count = Type.Integer({ minimum: 0 });
+/** A finite number > 0 (times, sizes). */
+export const Positive = Type.Number({ exclusiveMinimum: 0 });
+export const NonNegative = Type.Number({ minimum: 0 });
+export const Fraction = Type.Number({ minimum: 0, maximum: 1 });
+export const ArchString = Type.String({ pattern: '^sm_[0-9]+$', description: 'an arch name such as "sm_80"' });
+
+export const ActSparseTilesSchema = Type.Object({
+  family: Type.Optional(Type.Literal('act-sparse')),
+  th: PositiveInt,
+  tw: PositiveInt,
+  tc: PositiveInt,
+  kb: PositiveInt,
+  cs: PositiveInt,
+});
+
+export const IgemmTilesSchema = Type.Object({
+  family: Type.Literal('igemm'),
+  bm: PositiveInt,
+  bn: PositiveInt,
+  bkc: PositiveInt,
+  tm: PositiveInt,
+  tn: PositiveInt,
+  warpM: PositiveInt,
+  split: PositiveInt,
+  stages: PositiveInt,
+});
+
+export const KernelTilesSchema = Type.Union([IgemmTilesSchema, ActSparseTilesSchema]);
+
+// The schema's type must stay assignable to the registry's (a compile error when they drift).
+type Assert<T extends true> = T;
+export type TilesMatch = Assert<Static<typeof KernelTilesSchema> extends KernelTiles ? true : false>;

@@ -1,0 +1,57 @@
+// The tune cache ('cusnn-tune/1', written by `cusnn-gen tune`, read by the planner): the schema of
+// src/plan/tune-cache.ts's TuneCache, entry by entry. That file's reader checks a parsed document
+// with `checkSchema(TuneCacheSchema, data, 'tune cache <file>')`.
+import { Type } from '@sinclair/typebox';
+import { ArchString, Count, Fraction, KernelTilesSchema, PositiveInt, Positive } from './tiles.js';
+
+export const TUNE_FORMAT = 'cusnn-tune/1';
+
+export const TuneShapeSchema = Type.Object({
+  c: PositiveInt,
+  h: PositiveInt,
+  w: PositiveInt,
+  k: PositiveInt,
+  r: PositiveInt,
+  s: PositiveInt,
+  strideH: PositiveInt,
+  strideW: PositiveInt,
+  padTop: Count,
+  padLeft: Count,
+  ho: PositiveInt,
+  wo: PositiveInt,
+  bias: Type.Boolean(),
+  relu: Type.Boolean(),
+});
+
+const pick = (us: typeof Positive | ReturnType<typeof Type.Union>) =>
+  Type.Object({ kernel: Type.String({ minLength: 1 }), tiles: KernelTilesSchema, us });
+
+export const TunedLayerSchema = Type.Object({
+  model: Type.String({ minLength: 1 }),
+  layer: Type.String({ minLength: 1 }),
+  zeros: Fraction,
+  bestUs: Positive,
+  heuristicUs: Type.Union([Positive, Type.Null()]),
+  cudnnUs: Positive,
+});
+
+export const TuneEntrySchema = Type.Object({
+  gpu: Type.String({ minLength: 1 }),
+  arch: ArchString,
+  shape: TuneShapeSchema,
+  bucket: Type.Integer({ minimum: 0, maximum: 100, multipleOf: 10, description: 'a zeros bucket 0, 10, ..., 100' }),
+  batch: PositiveInt,
+  best: pick(Positive),
+  heuristic: Type.Union([pick(Type.Union([Positive, Type.Null()])), Type.Null()]),
+  cudnnUs: Positive,
+  candidates: Count,
+  discarded: Count,
+  inputs: Type.Union([Type.Literal('images'), Type.Literal('random')]),
+  iters: PositiveInt,
+  layers: Type.Array(TunedLayerSchema),
+});
+
+export const TuneCacheSchema = Type.Object({
+  format: Type.Literal(TUNE_FORMAT),
+  entries: Type.Record(Type.String(), TuneEntrySchema),
+});
