@@ -11,6 +11,8 @@ import type { WeightSet } from '../weights/store.js';
 import { loadAddon, type NativeRuntime } from './addon.js';
 import { listImages, preprocess, readImage } from './images.js';
 import { lowerNetwork } from './lower.js';
+import { checkSchema, found, parseJson } from '../schema/check.js';
+import { PLAN_FORMAT, PlanSchema } from '../schema/plan.js';
 import type { Program } from './program.js';
 
 /**
@@ -45,16 +47,26 @@ export interface LayerInfo {
   readonly kernel?: string | null;
 }
 
+/** Reads `<dir>/plan.json` and checks it against its schema (src/schema/plan.ts); errors are one line naming the file and the field. */
 export function readPlanFile(dir: string): NetworkPlan {
   const file = join(dir, 'plan.json');
-  let plan: NetworkPlan;
+  let text: string;
   try {
-    plan = JSON.parse(readFileSync(file, 'utf8')) as NetworkPlan;
+    text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`${file}: cannot read (${(e as Error).message}); is ${dir} a folder written by cusnn-gen?`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${file}: cannot read (${code === 'ENOENT' ? 'no such file' : (e as Error).message}); is ${dir} a folder written by cusnn-gen?`);
   }
-  if (plan.format !== 'cusnn-plan/1') throw new Error(`${file}: unknown format ${JSON.stringify(plan.format)}`);
-  return plan;
+  const raw = parseJson(text, file);
+  const format = typeof raw === 'object' && raw !== null ? (raw as { format?: unknown }).format : undefined;
+  if (format !== PLAN_FORMAT) throw new Error(`${file}: unknown format ${found(format)}, expected "${PLAN_FORMAT}"; is ${dir} a folder written by cusnn-gen?`);
+  const names = Array.isArray((raw as { convs?: unknown }).convs) ? ((raw as { convs: unknown[] }).convs) : [];
+  const plan = checkSchema(PlanSchema, raw, file, (field) => {
+    const m = /^convs\[(\d+)\](.*)$/.exec(field);
+    const layer = m ? (names[Number(m[1])] as { layer?: unknown } | null | undefined)?.layer : undefined;
+    return m && typeof layer === 'string' ? `${field} (conv '${layer}')` : field;
+  });
+  return plan as unknown as NetworkPlan;
 }
 
 /** One lowered program per batch size, created on first use. */

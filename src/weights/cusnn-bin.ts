@@ -6,7 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { size, tensorKey, type Graph, type TensorSpec } from '../model/ir.js';
 import { readFully, writeFully } from './io.js';
-import { assertLittleEndian, inParamOrder, specsByLayer, type WeightSet } from './store.js';
+import { checkSchema, parseJson } from '../schema/check.js';
+import { FILLED_FORMAT, FILLED_MANIFEST, FilledManifestSchema } from '../schema/weights.js';
+import { assertFinite, assertLittleEndian, assertVariance, inParamOrder, specsByLayer, type WeightSet } from './store.js';
 import { fillMissingTensors } from './synthetic.js';
 
 /** File name of a layer in the .bin layout (DenseNet's `conv1/conv` -> `conv1_conv.bin`). */
@@ -28,6 +30,14 @@ const layout = (specs: readonly TensorSpec[]): string =>
 export function readCusnnBin(dir: string, graph: Graph, o: ReadBinOptions = {}): WeightSet {
   assertLittleEndian();
   const given = new Map<string, Float32Array>();
+  const byFile = new Map<string, string>();
+  for (const layer of specsByLayer(graph).keys()) {
+    const f = binFileName(layer);
+    const other = byFile.get(f);
+    if (other !== undefined) throw new Error(`${graph.name} weights: layers '${other}' and '${layer}' would both be stored as ${path.join(dir, f)}`);
+    byFile.set(f, layer);
+  }
+  const labelled = readFilledManifest(dir, graph);
   const missing: { layer: string; file: string; floats: number; specs: TensorSpec[] }[] = [];
   for (const [layer, specs] of specsByLayer(graph)) {
     const file = path.join(dir, binFileName(layer));
@@ -52,6 +62,9 @@ export function readCusnnBin(dir: string, graph: Graph, o: ReadBinOptions = {}):
     let at = 0;
     for (const s of specs) {
       const n = size(s.shape);
+      const where = `${graph.name} weights: layer '${layer}': ${file}`;
+      assertFinite(where, tensorKey(s.layer, s.role), s.shape, all.subarray(at, at + n));
+      if (s.role === 'moving_variance') assertVariance(where, tensorKey(s.layer, s.role), s.shape, all.subarray(at, at + n));
       given.set(tensorKey(s.layer, s.role), all.subarray(at, at + n));
       at += n;
     }
@@ -63,12 +76,44 @@ export function readCusnnBin(dir: string, graph: Graph, o: ReadBinOptions = {}):
       `${graph.name} weights: layer '${first!.layer}' is missing: no file ${first!.file} (expected ${describeSize(first!.floats)}: ${layout(first!.specs)})${more} (--fill-missing generates missing layers synthetically)`,
     );
   }
-  const { tensors, filled } = missing.length > 0 ? fillMissingTensors(graph, given, o.seed ?? 0) : { tensors: given, filled: [] };
-  const source = filled.length > 0 ? `${dir} (${missing.length} missing layer(s) filled synthetically, seed ${o.seed ?? 0})` : dir;
-  return { model: graph.name, source, tensors: inParamOrder(graph, tensors), filled };
+  if (missing.length > 0 && given.size === 0) {
+    throw new Error(
+      `${graph.name} weights: ${dir} holds none of the model's ${missing.length} layer files (e.g. ${binFileName(missing[0]!.layer)}); --fill-missing fills a partial folder, not an empty or foreign one`,
+    );
+  }
+  const { tensors, filled: now } = missing.length > 0 ? fillMissingTensors(graph, given, o.seed ?? 0) : { tensors: given, filled: [] };
+  for (const k of labelled) if (!tensors.has(k)) throw new Error(`${path.join(dir, FILLED_MANIFEST)}: names '${k}', which is not a tensor of ${graph.name}`);
+  const all = new Set([...labelled, ...now]);
+  const ordered = inParamOrder(graph, tensors);
+  const filled = [...ordered.keys()].filter((k) => all.has(k));
+  const notes = [
+    ...(now.length > 0 ? [`${missing.length} missing layer(s) filled synthetically, seed ${o.seed ?? 0}`] : []),
+    ...(labelled.length > 0 ? [`${labelled.length} tensor(s) labelled filled by ${FILLED_MANIFEST}`] : []),
+  ];
+  const source = notes.length > 0 ? `${dir} (${notes.join('; ')})` : dir;
+  return { model: graph.name, source, tensors: ordered, filled };
 }
 
-/** Writes `ws` as one .bin file per layer into `dir` (created if needed). */
+/** Tensor keys a folder's `cusnn-filled.json` labels as synthetic (none without the file). */
+function readFilledManifest(dir: string, graph: Graph): string[] {
+  const file = path.join(dir, FILLED_MANIFEST);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new Error(`${file}: cannot read (${(e as Error).message})`);
+  }
+  const m = checkSchema(FilledManifestSchema, parseJson(text, file), file);
+  if (m.model !== graph.name) throw new Error(`${file}: labels weights of model '${m.model}', not '${graph.name}'`);
+  return m.filled;
+}
+
+/**
+ * Writes `ws` as one .bin file per layer into `dir` (created if needed), with a `cusnn-filled.json`
+ * naming the tensors that were filled synthetically (removed when none were), so that reading the
+ * folder back keeps them labelled filled.
+ */
 export function writeCusnnBin(dir: string, graph: Graph, ws: WeightSet): void {
   assertLittleEndian();
   fs.mkdirSync(dir, { recursive: true });
@@ -87,4 +132,7 @@ export function writeCusnnBin(dir: string, graph: Graph, ws: WeightSet): void {
       fs.closeSync(fd);
     }
   }
+  const manifest = path.join(dir, FILLED_MANIFEST);
+  if (ws.filled.length === 0) fs.rmSync(manifest, { force: true });
+  else fs.writeFileSync(manifest, `${JSON.stringify({ format: FILLED_FORMAT, model: graph.name, filled: ws.filled }, null, 2)}\n`);
 }

@@ -12,7 +12,7 @@ export interface LoadOptions {
   readonly path?: string | undefined;
   /** Seed of synthetic weights (and of filled tensors); default 0. */
   readonly seed?: number | undefined;
-  /** Fill layers missing from a .bin folder synthetically instead of failing. */
+  /** Fill layers missing from a .bin folder (tensors missing from a .safetensors file) synthetically instead of failing; they are labelled filled. */
   readonly fillMissing?: boolean | undefined;
 }
 
@@ -29,7 +29,7 @@ export function loadWeights(graph: Graph, o: LoadOptions = {}): WeightSet {
     throw new Error(`weights path '${p}' ${why}; expected ${EXPECTED}`);
   }
   if (st.isDirectory()) return readCusnnBin(p, graph, { fillMissing: o.fillMissing ?? false, seed: o.seed ?? 0 });
-  if (st.isFile() && p.endsWith('.safetensors')) return readSafetensors(p, graph).weights;
+  if (st.isFile() && p.endsWith('.safetensors')) return readSafetensors(p, graph, { fillMissing: o.fillMissing ?? false, seed: o.seed ?? 0 }).weights;
   throw new Error(`weights path '${p}' is neither a folder nor a .safetensors file; expected ${EXPECTED}`);
 }
 

@@ -7,7 +7,7 @@
 // threshold without sorting (VGG-16 has 138M weights). Ties at the threshold are pruned in
 // index order (layer order, then index, for global), which makes the zero count exact.
 import { tensorKey, type Graph, type Layer } from '../model/ir.js';
-import { countZeros, getTensor, type WeightSet } from './store.js';
+import { checkWeightValues, countZeros, getTensor, type WeightSet } from './store.js';
 
 export type PruneMode = 'layer' | 'global';
 
@@ -110,6 +110,8 @@ export function pruneWeights(graph: Graph, ws: WeightSet, o: PruneOptions): Prun
   if (!(p >= 0 && p <= 1)) throw new Error(`sparsity must be a fraction in [0, 1], got ${p}`);
   const mode = o.mode ?? 'layer';
   if (mode !== 'layer' && mode !== 'global') throw new Error(`prune mode must be 'layer' or 'global', got '${String(mode)}'`);
+  // A NaN magnitude sorts nowhere: the threshold would be meaningless.
+  checkWeightValues(graph, ws);
   const eligible = new Set(prunableLayers(graph, o));
   const kernels = graph.layers.filter((l) => l.op === 'conv' || l.op === 'dense');
   const input = new Map(kernels.map((l) => [l.name, getTensor(ws, l.name, 'kernel')]));

@@ -79,3 +79,58 @@ export function assertLittleEndian(): void {
     throw new Error('cusnn weight files are little-endian; this big-endian host is not supported');
   }
 }
+
+/** Index of the first NaN or ±Infinity in `t`, or -1 when every value is finite. */
+export function firstNonFinite(t: Float32Array): number {
+  for (let i = 0; i < t.length; i++) {
+    const v = t[i]!;
+    // v - v is 0 for finite values and NaN for NaN and ±Infinity.
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
+/** A flat index as a multi-dimensional one: 70 in [2x3x4x5] -> [0,2,2,0]. */
+export function unflatIndex(shape: readonly number[], flat: number): number[] {
+  const out = new Array<number>(shape.length).fill(0);
+  let rest = flat;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    out[d] = rest % shape[d]!;
+    rest = Math.floor(rest / shape[d]!);
+  }
+  return out;
+}
+
+/** Throws `<where>: tensor '<key>' value [i] (index [..] of [shape]) is NaN; weights must be finite` for the first non-finite value. */
+export function assertFinite(where: string, key: string, shape: readonly number[], t: Float32Array): void {
+  const i = firstNonFinite(t);
+  if (i < 0) return;
+  throw new Error(
+    `${where}: tensor '${key}' value ${i} (index [${unflatIndex(shape, i).join(',')}] of ${formatShape(shape)}) is ${t[i]}; weights must be finite numbers`,
+  );
+}
+
+/** Throws naming the tensor and index when a moving variance is negative (a finite value no batch norm can have). */
+export function assertVariance(where: string, key: string, shape: readonly number[], t: Float32Array): void {
+  for (let i = 0; i < t.length; i++) {
+    if (t[i]! < 0) {
+      throw new Error(`${where}: tensor '${key}' value ${i} (index [${unflatIndex(shape, i).join(',')}] of ${formatShape(shape)}) is ${t[i]}; a batch norm's moving variance must be >= 0`);
+    }
+  }
+}
+
+/**
+ * Every value of every tensor finite and every moving variance >= 0; throws naming the layer, the
+ * tensor and the index (the readers check files as they read them; this covers weight sets built
+ * in memory, e.g. through the library API).
+ */
+export function checkWeightValues(graph: Graph, ws: WeightSet): void {
+  for (const s of paramSpecs(graph)) {
+    const key = tensorKey(s.layer, s.role);
+    const t = ws.tensors.get(key);
+    if (!t) continue;
+    const where = `${graph.name} weights (${ws.source}): layer '${s.layer}'`;
+    assertFinite(where, key, s.shape, t);
+    if (s.role === 'moving_variance') assertVariance(where, key, s.shape, t);
+  }
+}

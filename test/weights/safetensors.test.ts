@@ -22,8 +22,11 @@ function randomWeights(graph: Graph): WeightSet {
   for (const s of paramSpecs(graph)) {
     const t = new Float32Array(size(s.shape));
     for (let i = 0; i < t.length; i++) t[i] = (Math.random() < 0.5 ? -1 : 1) * 10 ** (-3 + 4 * Math.random());
-    // Moving variances beyond fp16's 65504 prove vectors are stored in fp32.
-    if (s.role === 'moving_variance') t[0] = 1e6 + Math.random();
+    // Moving variances are >= 0 (the reader rejects others); beyond fp16's 65504 prove vectors are stored in fp32.
+    if (s.role === 'moving_variance') {
+      for (let i = 0; i < t.length; i++) t[i] = Math.abs(t[i]!);
+      t[0] = 1e6 + Math.random();
+    }
     tensors.set(tensorKey(s.layer, s.role), t);
   }
   return { model: graph.name, source: 'random test data', tensors, filled: [] };
