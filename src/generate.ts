@@ -9,6 +9,7 @@ import { paramCount, type Graph } from './model/ir.js';
 import { planNetwork, type MeasuredConv } from './plan/planner.js';
 import type { NetworkPlan } from './plan/types.js';
 import { readCalibration } from './sparsity/calibration.js';
+import { readTuneCache } from './plan/tune-cache.js';
 import { sparsityProfile } from './sparsity/profile.js';
 import type { SparsityProfile } from './sparsity/types.js';
 import { loadWeights } from './weights/load.js';
@@ -26,6 +27,13 @@ export interface GenerateOptions {
   readonly batch?: number;
   /** Put every eligible conv on one path (ablations, cuDNN-only baselines); default: the cost model decides. */
   readonly force?: 'cudnn' | 'act-sparse';
+  /** A tune cache (`cusnn-gen tune --cache`): its entries for `gpu` decide the tiles of matching convs. */
+  readonly tuneCache?: string;
+  /**
+   * The target GPU model as the device reports it (e.g. "NVIDIA H200"): tune entries and calibration
+   * times count only when taken on it. Required with tuneCache.
+   */
+  readonly gpu?: string;
   /**
    * Output folder; default generated/<model>-<arch> under the current directory. It must be new,
    * empty or written by cusnn (plan.json says so), else generate throws before any work.
@@ -62,6 +70,9 @@ export function generate(o: GenerateOptions): Generated {
   const outState = checkOutDir(out, { forceOverwrite: o.forceOverwrite });
   // Read every user-given file before printing anything, so bad input fails with one line.
   const calibration = o.calibration ? { path: o.calibration, data: readCalibration(o.calibration, graph.name) } : undefined;
+  if (o.gpu !== undefined && o.gpu.trim() === '') throw new Error('gpu must name the GPU model as the device reports it, e.g. "NVIDIA H200"');
+  if (o.tuneCache && !o.gpu) throw new Error(`tune cache ${o.tuneCache}: needs the target GPU model (--gpu, e.g. --gpu "NVIDIA H200"): its entries are per GPU model`);
+  const tuned = o.tuneCache ? readTuneCache(o.tuneCache) : undefined;
   const weights = loadWeights(graph, { path: o.weights, seed, fillMissing: o.fillMissing });
   step(`model ${graph.name}: ${graph.layers.length} layers, ${paramCount(graph).toLocaleString('en-US')} parameters`);
   step(`weights: ${weights.source}${weights.filled.length ? `; filled synthetically: ${weights.filled.join(', ')}` : ''}`);
@@ -75,11 +86,16 @@ export function generate(o: GenerateOptions): Generated {
   }
   if (measured.size > 0) {
     const same = calibration!.data.arch === profile.arch;
-    step(`measured times of ${measured.size} convs on ${calibration!.data.gpu} (${calibration!.data.arch})${same ? ': they decide those layers' : `: not ${profile.arch}, so ignored`}`);
+    const sameGpu = o.gpu === undefined || calibration!.data.gpu === o.gpu;
+    step(`measured times of ${measured.size} convs on ${calibration!.data.gpu} (${calibration!.data.arch})${!same ? `: not ${profile.arch}, so ignored` : !sameGpu ? `: not ${o.gpu}, so ignored` : ': they decide those layers'}`);
   }
   // The plan records the weights by absolute path, so `run` from any directory finds them.
   const weightsPath = o.weights ? (isAbsolute(o.weights) ? o.weights : resolve(o.weights)) : null;
-  const plan = planNetwork(graph, profile, sparsity, { batch, weightsSource: weights.source, force: o.force, measured,
+  if (tuned) {
+    const mine = Object.values(tuned.entries).filter((e) => e.gpu === o.gpu && e.arch === profile.arch && e.batch === batch).length;
+    step(`tune cache ${o.tuneCache}: ${Object.keys(tuned.entries).length} entries, ${mine} for ${o.gpu} (${profile.arch}) at batch ${batch}`);
+  }
+  const plan = planNetwork(graph, profile, sparsity, { batch, weightsSource: weights.source, force: o.force, measured, tuned, gpu: o.gpu,
     weightsRef: { path: weightsPath, seed, fillMissing: o.fillMissing ?? false } });
   const sparse = plan.convs.filter((c) => c.decision === 'act-sparse').length;
   step(`plan for ${profile.arch} (${profile.board}): ${plan.convs.length} convs, ${sparse} act-sparse, ${plan.convs.length - sparse} cuDNN`);

@@ -11,6 +11,7 @@ import { igemmSupports } from '../families/igemm/spec.js';
 import { describeTiles, estimateUs, resourcesOf, specWithTiles, type KernelTiles } from '../families/registry.js';
 import type { ActSparseKernelSpec, ConvPlan, NetworkPlan, WeightsRef } from './types.js';
 import type { KernelSpec } from '../families/registry.js';
+import { bucketOf, findTuned, type TuneCache } from './tune-cache.js';
 
 /** The generated kernel must beat cuDNN's estimate by this factor: the models are coarse. */
 export const SPEEDUP_MARGIN = 1.1;
@@ -28,6 +29,17 @@ export interface PlanOptions {
    * measurement, not by the cost model.
    */
   readonly measured?: ReadonlyMap<string, MeasuredConv>;
+  /**
+   * Winners of `cusnn-gen tune` (src/plan/tune-cache.ts). A conv whose (gpu, shape, zeros bucket,
+   * batch) has an entry gets the entry's tiles and is decided by its measured times; needs `gpu`.
+   */
+  readonly tuned?: TuneCache;
+  /**
+   * The target GPU model as the device reports it (e.g. "NVIDIA H200"). When given, tune entries
+   * and calibration times count only if taken on this model: the architecture alone is not
+   * enough (an H200 is not an H100). Without it, calibration times need only the same arch.
+   */
+  readonly gpu?: string;
 }
 
 export interface MeasuredConv {
@@ -86,7 +98,19 @@ function problemOf(graph: Graph, conv: ConvLayer, p: GpuProfile, readers: Map<st
   };
 }
 
+/** A measurement decides a layer only on the GPU model it was taken on (when the target model is known) and its arch. */
+function measurementApplies(o: PlanOptions, p: GpuProfile, m: MeasuredConv): boolean {
+  return m.arch === p.arch && (o.gpu === undefined || m.gpu === o.gpu);
+}
+
+/** planConvCore, with what it ignored (and why) appended to the reason. */
 function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProfile, readers: Map<string, Layer[]>, o: PlanOptions, pick: TilePicker): ConvPlan {
+  const notes: string[] = [];
+  const plan = planConvCore(graph, conv, p, sp, readers, o, pick, notes);
+  return notes.length > 0 ? { ...plan, reason: `${plan.reason}; ${notes.join('; ')}` } : plan;
+}
+
+function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProfile, readers: Map<string, Layer[]>, o: PlanOptions, pick: TilePicker, notes: string[]): ConvPlan {
   const inLayer = getLayer(graph, conv.inputs[0]!);
   const [c, h, w] = inLayer.shape;
   const [k, ho, wo] = conv.shape;
@@ -124,14 +148,36 @@ function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProf
 
   const problem = problemOf(graph, conv, p, readers);
   const { family: _family, ...problemFields } = problem;
-  // A measured igemm kernel decides its layer, and the plan emits exactly that kernel.
   const mi = o.measured?.get(conv.name);
-  if (mi && mi.arch === p.arch && mi.tiles.family === 'igemm') {
+  // Same arch but another GPU model: said in the reason (another arch stays silent, as before).
+  if (mi && mi.arch === p.arch && !measurementApplies(o, p, mi)) {
+    notes.push(`calibration times taken on ${mi.gpu}, not ${o.gpu}: ignored (a measurement decides a layer only on the GPU model it was taken on)`);
+  }
+  // A measured igemm kernel decides its layer, and the plan emits exactly that kernel.
+  if (mi && measurementApplies(o, p, mi) && mi.tiles.family === 'igemm') {
     const spec = specWithTiles(problemFields, mi.tiles);
     const text = `measured on ${mi.gpu}: generated ${us(mi.actSparseUs)} vs cuDNN ${us(mi.cudnnUs)} (${(mi.cudnnUs / mi.actSparseUs).toFixed(2)}x) at ${pct(facts.inputSparsity)} zeros`;
     const modelUs = estimateUs(p, spec, o.batch, 1 - facts.inputSparsity);
     if (!(mi.actSparseUs * MEASURED_MARGIN < mi.cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: ${text}`, modelUs);
     return generated(spec, modelUs ?? mi.actSparseUs, `igemm: ${text}; ${describeTiles(spec)}; epilogue: ${epi.why}`, null);
+  }
+  // A tune entry (same GPU model, shape, zeros bucket and batch) decides the layer with its winner,
+  // unless this very layer was measured on this GPU (calibration times are per layer, not per shape).
+  if (o.tuned && o.gpu && !(mi && measurementApplies(o, p, mi))) {
+    const t = findTuned(o.tuned, o.gpu, p.arch, problemFields, facts.inputSparsity, o.batch);
+    if (t.ignored) notes.push(`tune cache: ${t.ignored}`);
+    const e = t.entry;
+    if (e) {
+      const spec = specWithTiles(problemFields, e.best.tiles);
+      const modelUs = estimateUs(p, spec, o.batch, 1 - facts.inputSparsity);
+      const b = bucketOf(facts.inputSparsity);
+      const heur = e.heuristic === null ? 'no heuristic pick' : e.heuristic.us === null ? `heuristic ${e.heuristic.kernel} failed the check` :
+        `heuristic ${us(e.heuristic.us)} (${(e.heuristic.us / e.best.us).toFixed(2)}x the best)`;
+      const text = `tuned on ${e.gpu}: best of ${e.candidates} candidates ${us(e.best.us)} vs cuDNN ${us(e.cudnnUs)} (${(e.cudnnUs / e.best.us).toFixed(2)}x) ` +
+        `at ${b}-${Math.min(100, b + 10)}% zeros, batch ${e.batch}; ${heur}`;
+      if (!(e.best.us * MEASURED_MARGIN < e.cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: ${text}`, modelUs);
+      return generated(spec, modelUs ?? e.best.us, `${spec.family}: ${text}; ${describeTiles(spec)}; epilogue: ${epi.why}`, null);
+    }
   }
   const choice = pick(problem);
   const ig = igemmSupports(p.arch) && conv.outChannels % 4 === 0 ? chooseIgemmTiles(p, problemFields, o.batch) : null;
@@ -178,7 +224,7 @@ function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProf
 /** The measurement of this layer when it was taken on this GPU with exactly these tiles. */
 function measuredFor(o: PlanOptions, p: GpuProfile, layer: string, spec: ActSparseKernelSpec): MeasuredConv | null {
   const m = o.measured?.get(layer);
-  if (!m || m.arch !== p.arch) return null;
+  if (!m || !measurementApplies(o, p, m)) return null;
   const t = m.tiles;
   if (t.family === 'igemm') return null;
   return t.th === spec.th && t.tw === spec.tw && t.tc === spec.tc && t.kb === spec.kb && t.cs === spec.cs ? m : null;
@@ -186,6 +232,7 @@ function measuredFor(o: PlanOptions, p: GpuProfile, layer: string, spec: ActSpar
 
 export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o: PlanOptions): NetworkPlan {
   if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`batch must be a positive integer, got ${o.batch}`);
+  if (o.tuned && !o.gpu) throw new Error('a tune cache needs the target GPU model (gpu, e.g. "NVIDIA H200"): its entries are per GPU model');
   const readers = consumers(graph);
   const layers = graph.layers.filter((l): l is ConvLayer => l.op === 'conv');
   // Tiles are chosen once per problem shape, at the median input density of the layers that
@@ -201,7 +248,7 @@ export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o:
   const measuredTiles = new Map<string, MeasuredConv['tiles']>();
   for (const l of layers) {
     const m = o.measured?.get(l.name);
-    if (m && m.arch === p.arch && m.tiles.family !== 'igemm') measuredTiles.set(JSON.stringify(problemOf(graph, l, p, readers)), m.tiles);
+    if (m && measurementApplies(o, p, m) && m.tiles.family !== 'igemm') measuredTiles.set(JSON.stringify(problemOf(graph, l, p, readers)), m.tiles);
   }
   const pick: TilePicker = (problem) => {
     const key = JSON.stringify(problem);
