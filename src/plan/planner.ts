@@ -8,6 +8,8 @@ import { actSparseUs, cudnnConvUs } from './cost.js';
 import { chooseTiles, type ActSparseProblem, type TileChoice } from './tiles.js';
 import { chooseIgemmTiles, type IgemmChoice } from '../families/igemm/tiles.js';
 import { igemmSupports } from '../families/igemm/spec.js';
+import { chooseDconvTiles, type DconvChoice } from '../families/dconv/tiles.js';
+import { dconvSupports } from '../families/dconv/spec.js';
 import { describeTiles, estimateUs, resourcesOf, specWithTiles, type KernelTiles } from '../families/registry.js';
 import type { ActSparseKernelSpec, ConvPlan, NetworkPlan, WeightsRef } from './types.js';
 import type { KernelSpec } from '../families/registry.js';
@@ -136,7 +138,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     ...base, decision: 'cudnn', reason, estimate: { cudnnUs, actSparseUs: actSparseEst },
     kernelName: null, spec: null, resources: null, occupancy: null, waves: null,
   });
-  const generated = (spec: KernelSpec, estUs: number, reason: string, ig: IgemmChoice | null): ConvPlan => ({
+  const generated = (spec: KernelSpec, estUs: number, reason: string, ig: IgemmChoice | DconvChoice | null): ConvPlan => ({
     ...base, decision: 'act-sparse', reason, estimate: { cudnnUs, actSparseUs: estUs },
     kernelName: null, spec, resources: resourcesOf(spec, o.batch),
     occupancy: ig ? ig.estimate.occupancy : null, waves: ig ? ig.estimate.waves : null,
@@ -153,13 +155,13 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   if (mi && mi.arch === p.arch && !measurementApplies(o, p, mi)) {
     notes.push(`calibration times taken on ${mi.gpu}, not ${o.gpu}: ignored (a measurement decides a layer only on the GPU model it was taken on)`);
   }
-  // A measured igemm kernel decides its layer, and the plan emits exactly that kernel.
-  if (mi && measurementApplies(o, p, mi) && mi.tiles.family === 'igemm') {
+  // A measured igemm or dconv kernel decides its layer, and the plan emits exactly that kernel.
+  if (mi && measurementApplies(o, p, mi) && isGeneratedFamily(mi.tiles)) {
     const spec = specWithTiles(problemFields, mi.tiles);
     const text = `measured on ${mi.gpu}: generated ${us(mi.actSparseUs)} vs cuDNN ${us(mi.cudnnUs)} (${(mi.cudnnUs / mi.actSparseUs).toFixed(2)}x) at ${pct(facts.inputSparsity)} zeros`;
     const modelUs = estimateUs(p, spec, o.batch, 1 - facts.inputSparsity);
     if (!(mi.actSparseUs * MEASURED_MARGIN < mi.cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: ${text}`, modelUs);
-    return generated(spec, modelUs ?? mi.actSparseUs, `igemm: ${text}; ${describeTiles(spec)}; epilogue: ${epi.why}`, null);
+    return generated(spec, modelUs ?? mi.actSparseUs, `${spec.family}: ${text}; ${describeTiles(spec)}; epilogue: ${epi.why}`, null);
   }
   // A tune entry (same GPU model, shape, zeros bucket and batch) decides the layer with its winner,
   // unless this very layer was measured on this GPU (calibration times are per layer, not per shape).
@@ -180,15 +182,21 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     }
   }
   const choice = pick(problem);
-  const ig = igemmSupports(p.arch) && conv.outChannels % 4 === 0 ? chooseIgemmTiles(p, problemFields, o.batch) : null;
+  const igemm = igemmSupports(p.arch) && conv.outChannels % 4 === 0 ? chooseIgemmTiles(p, problemFields, o.batch) : null;
+  const dconv = dconvSupports(p.arch) ? chooseDconvTiles(p, problemFields, o.batch, 1 - facts.inputSparsity) : null;
+  // The faster estimate of the two batch-1 families (igemm: dense split-K GEMM; dconv: direct, skips zeros).
+  const ig: IgemmChoice | DconvChoice | null = igemm && dconv ? (dconv.estimate.us < igemm.estimate.us ? dconv : igemm) : igemm ?? dconv;
   const m = choice && measuredFor(o, p, conv.name, choice.spec);
   const actEst = choice && actSparseUs(p, choice.spec, o.batch, 1 - facts.inputSparsity);
   // Without a measurement the cost models pick the family: igemm (dense, split-K) where it is the faster estimate.
   if (ig && !m && (!actEst || ig.estimate.us < actEst.us)) {
-    const text = `est. ${us(ig.estimate.us)} vs cuDNN ${us(cudnnUs)} (${(cudnnUs / ig.estimate.us).toFixed(2)}x, dense: the zeros do not change it)` +
-      (actEst ? `; act-sparse est. ${us(actEst.us)}` : '');
-    if (!(ig.estimate.us * SPEEDUP_MARGIN < cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: igemm ${text}`, ig.estimate.us);
-    return generated(ig.spec, ig.estimate.us, `${o.force === 'act-sparse' ? 'forced to a generated kernel; ' : ''}igemm: ${text}; ${ig.why}; ` +
+    const fam = ig.spec.family;
+    const others = [igemm && igemm !== ig ? `igemm est. ${us(igemm.estimate.us)}` : null, dconv && dconv !== ig ? `dconv est. ${us(dconv.estimate.us)}` : null,
+      actEst ? `act-sparse est. ${us(actEst.us)}` : null].filter((x) => x !== null);
+    const text = `est. ${us(ig.estimate.us)} vs cuDNN ${us(cudnnUs)} (${(cudnnUs / ig.estimate.us).toFixed(2)}x${fam === 'igemm' ? ', dense: the zeros do not change it' : ` at ${pct(facts.inputSparsity)} zeros`})` +
+      (others.length ? `; ${others.join(', ')}` : '');
+    if (!(ig.estimate.us * SPEEDUP_MARGIN < cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: ${fam} ${text}`, ig.estimate.us);
+    return generated(ig.spec, ig.estimate.us, `${o.force === 'act-sparse' ? 'forced to a generated kernel; ' : ''}${fam}: ${text}; ${ig.why}; ` +
       `${ig.estimate.blocks} blocks, ${ig.estimate.blocksPerSm}/SM (limited by ${ig.estimate.limitedBy}), ${ig.estimate.bound}-bound; epilogue: ${epi.why}`, ig);
   }
   if (!choice) return toCudnn(`no act-sparse tile fits ${p.arch} (threads, shared memory, registers)`);
@@ -221,12 +229,17 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   };
 }
 
+/** Tiles of the batch-1 families (igemm, dconv), as opposed to the act-sparse family's (no family field). */
+function isGeneratedFamily(t: KernelTiles): t is Exclude<KernelTiles, { readonly th: number }> {
+  return t.family === 'igemm' || t.family === 'dconv';
+}
+
 /** The measurement of this layer when it was taken on this GPU with exactly these tiles. */
 function measuredFor(o: PlanOptions, p: GpuProfile, layer: string, spec: ActSparseKernelSpec): MeasuredConv | null {
   const m = o.measured?.get(layer);
   if (!m || !measurementApplies(o, p, m)) return null;
   const t = m.tiles;
-  if (t.family === 'igemm') return null;
+  if (isGeneratedFamily(t)) return null;
   return t.th === spec.th && t.tw === spec.tw && t.tc === spec.tc && t.kb === spec.kb && t.cs === spec.cs ? m : null;
 }
 
@@ -248,14 +261,14 @@ export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o:
   const measuredTiles = new Map<string, MeasuredConv['tiles']>();
   for (const l of layers) {
     const m = o.measured?.get(l.name);
-    if (m && measurementApplies(o, p, m) && m.tiles.family !== 'igemm') measuredTiles.set(JSON.stringify(problemOf(graph, l, p, readers)), m.tiles);
+    if (m && measurementApplies(o, p, m) && !isGeneratedFamily(m.tiles)) measuredTiles.set(JSON.stringify(problemOf(graph, l, p, readers)), m.tiles);
   }
   const pick: TilePicker = (problem) => {
     const key = JSON.stringify(problem);
     const d = [...densities.get(key)!].sort((a, b) => a - b);
     const density = d[Math.floor((d.length - 1) / 2)]!;
     const t = measuredTiles.get(key);
-    if (t && t.family !== 'igemm') {
+    if (t && (t.family === undefined || t.family === 'act-sparse')) {
       const spec: ActSparseKernelSpec = { ...problem, th: t.th, tw: t.tw, tc: t.tc, kb: t.kb, cs: t.cs };
       const estimate = actSparseUs(p, spec, o.batch, density);
       if (estimate) return { spec, estimate, candidates: 1 };

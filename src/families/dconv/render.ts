@@ -1,0 +1,64 @@
+// Renderer of the dconv family (templates/dconv.cu.hbs).
+import type { RenderedKernel, ServedLayer } from '../../codegen/act-sparse.js';
+import { render } from '../../codegen/handlebars.js';
+import { dconvResources, dconvStages } from './resources.js';
+import { dconvName, validateDconvSpec, type DconvKernelSpec } from './spec.js';
+
+const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
+
+function table(rows: readonly (readonly [string, string])[]): string[] {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+}
+
+export function renderDconvKernel(spec: DconvKernelSpec, servedBy: readonly ServedLayer[]): RenderedKernel {
+  validateDconvSpec(spec);
+  const name = dconvName(spec);
+  const res = dconvResources(spec, 1);
+  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
+  const summary = [
+    `Direct activation-sparse ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
+    `Each input channel's halo window is staged once; a thread holds ${spec.tm} channel(s) x ${spec.tn} pixels of a row and`,
+    `skips every zero input value with a warp-uniform branch. Input channels split over ${spec.split} block(s)${spec.split > 1 ? ' of one cluster,' : ','}`,
+    `reduced in a fixed order: exact fp32, deterministic, no atomics.`,
+  ];
+  const sections = [
+    {
+      title: 'Problem (per batch item, NCHW fp32)',
+      rows: table([
+        ['input', `C ${spec.c}, H ${spec.h}, W ${spec.w}`],
+        ['filter', `K ${spec.k}, R ${spec.r}, S ${spec.s}, stride ${spec.strideH}x${spec.strideW}, pad top ${spec.padTop} left ${spec.padLeft}`],
+        ['output', `K ${spec.k}, Ho ${spec.ho}, Wo ${spec.wo}`],
+        ['epilogue', `bias ${yesNo(spec.bias)}, relu ${yesNo(spec.relu)}`],
+        ['weights', `[C][R][S][K] fp32${spec.bias ? ', bias [K]' : ''}`],
+      ]),
+    },
+    {
+      title: `Tiles (${spec.arch})`,
+      rows: table([
+        ['block tile', `bm ${spec.bm} channels x ${spec.rowsT} rows x ${spec.wo} pixels`],
+        ['thread tile', `tm ${spec.tm} x tn ${spec.tn}`],
+        ['window', `${res.windowH} x ${res.windowW} per channel`],
+        ['reduction', `bkc ${spec.bkc} channels per stage, ${dconvStages(spec)} stages per block, ${spec.stages}-deep pipeline, split ${spec.split}`],
+        ['threads', `${res.threads}`],
+        ['grid', `(${res.grid[0]}, ${res.grid[1]}, ${res.grid[2]}) = ${res.grid[0] * res.grid[1] * res.grid[2]} blocks at batch 1`],
+        ['shared', `${res.sharedBytes} bytes dynamic`],
+      ]),
+    },
+  ];
+  const context = {
+    name, family: spec.family, summary, sections,
+    servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
+    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
+    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
+    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
+    bm: spec.bm, tm: spec.tm, tn: spec.tn, rowsT: spec.rowsT, bkc: spec.bkc, split: spec.split, stages: spec.stages,
+    cluster: spec.split > 1, nonPortable: spec.split > 8, sm: Number(spec.arch.slice(3)),
+    threads: res.threads, sharedBytes: res.sharedBytes, windowH: res.windowH, windowW: res.windowW,
+    gridX: res.grid[0], gridY: res.grid[1],
+    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
+    nameIndent: ' '.repeat(name.length + 1),
+    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
+  };
+  return { name, source: render('dconv.cu.hbs', context) };
+}
