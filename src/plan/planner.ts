@@ -182,8 +182,8 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     }
   }
   const choice = pick(problem);
-  const igemm = igemmSupports(p.arch) && conv.outChannels % 4 === 0 ? chooseIgemmTiles(p, problemFields, o.batch) : null;
-  const dconv = dconvSupports(p.arch) ? chooseDconvTiles(p, problemFields, o.batch, 1 - facts.inputSparsity) : null;
+  const igemm = allowed('igemm') && igemmSupports(p.arch) && conv.outChannels % 4 === 0 ? chooseIgemmTiles(p, problemFields, o.batch) : null;
+  const dconv = allowed('dconv') && dconvSupports(p.arch) ? chooseDconvTiles(p, problemFields, o.batch, 1 - facts.inputSparsity) : null;
   // The faster estimate of the two batch-1 families (igemm: dense split-K GEMM; dconv: direct, skips zeros).
   const ig: IgemmChoice | DconvChoice | null = igemm && dconv ? (dconv.estimate.us < igemm.estimate.us ? dconv : igemm) : igemm ?? dconv;
   const m = choice && measuredFor(o, p, conv.name, choice.spec);
@@ -227,6 +227,15 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     occupancy: est.occupancy,
     waves: est.waves,
   };
+}
+
+/**
+ * Ablation knob: CUSNN_FAMILIES=igemm,act-sparse restricts the model's choice to the listed
+ * families (measurements and tune entries still name their own). Unset: every family.
+ */
+function allowed(family: string): boolean {
+  const list = process.env.CUSNN_FAMILIES;
+  return !list || list.split(',').map((s) => s.trim()).includes(family);
 }
 
 /** Tiles of the batch-1 families (igemm, dconv), as opposed to the act-sparse family's (no family field). */
