@@ -19,6 +19,7 @@ import { inspectCommand } from './inspect.js';
 import { listCommand } from './list.js';
 import { pruneCommand } from './prune.js';
 import { reportCommand } from './report.js';
+import { tuneCommand } from './tune.js';
 import { calibrateCommand, runCommand } from './run.js';
 import { verifyCommand } from './verify.js';
 import { weightsCommand } from './weights.js';
@@ -35,6 +36,8 @@ interface MainOptions {
   forceOverwrite?: boolean;
   check?: boolean;
   force?: 'cudnn' | 'act-sparse';
+  tuneCache?: string;
+  gpu?: string;
   quiet?: boolean;
 }
 
@@ -87,6 +90,8 @@ export function program(): Command {
     .option('--out <dir>', 'output folder: new, empty or written by cusnn-gen (default: generated/<model>-<arch>)', nonEmpty('--out'))
     .option('--force-overwrite', 'write into a folder cusnn-gen did not write (its generated files are replaced)')
     .addOption(new Option('--force <path>', 'put every eligible conv on one path instead of the cost model\'s choice').choices(['cudnn', 'act-sparse']))
+    .option('--tune-cache <file>', 'tune cache of cusnn-gen tune: its winners for --gpu decide the tiles of matching convs')
+    .option('--gpu <model>', 'target GPU model as the device reports it, e.g. "NVIDIA H200" (tune entries and calibration times count only on it)')
     .option('--check', 'compile every emitted kernel with nvcc and report registers, spills, shared memory')
     .option('-q, --quiet', 'no progress on stderr (results and errors still print)')
     .helpCommand('help [command...]', 'show the help of a command, e.g. cusnn-gen help weights synth')
@@ -103,7 +108,7 @@ export function program(): Command {
       if (o.check && !findNvcc()) throw new ToolError('--check needs nvcc (CUDA toolkit) on PATH or in CUDA_HOME/bin');
       const log = o.quiet ? () => {} : (s: string) => void process.stderr.write(`${s}\n`);
       const g = generate({ model: o.model, arch: o.arch, weights: o.weights, fillMissing: o.fillMissing, seed: o.seed,
-        calibration: o.calibration, batch: o.batch, force: o.force, out: o.out, forceOverwrite: o.forceOverwrite, log });
+        calibration: o.calibration, batch: o.batch, force: o.force, tuneCache: o.tuneCache, gpu: o.gpu, out: o.out, forceOverwrite: o.forceOverwrite, log });
       process.stdout.write(`${g.emitted.dir}\n`);
       if (o.check && !(await checkKernels(g.emitted, gpuProfile(o.arch).arch, log))) process.exitCode = EXIT.badInput;
     });
@@ -118,6 +123,7 @@ export function program(): Command {
   p.addCommand(verifyCommand());
   p.addCommand(benchCommand());
   p.addCommand(reportCommand());
+  p.addCommand(tuneCommand());
   return p;
 }
 

@@ -2,7 +2,7 @@
 // like the ones cusnn-gen writes) without a network around them: the GPU tests and `cusnn-gen tune`
 // use it to compile many kernels into one addon and run each through a one-conv program. The
 // kernels are rendered by the real renderers, so what is built is exactly what a plan would emit.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServedLayer } from '../codegen/act-sparse.js';
 import { kernelNameOf, renderKernel, type KernelSpec } from '../families/registry.js';
@@ -36,7 +36,7 @@ export function writeKernelFolder(
     byName.set(name, e);
     return name;
   });
-  for (const [name, { spec, served }] of byName) writeFileSync(join(dir, 'kernels', `${name}.cu`), renderKernel(spec, served).source);
+  for (const [name, { spec, served }] of byName) writeIfChanged(join(dir, 'kernels', `${name}.cu`), renderKernel(spec, served).source);
   const list = [...byName.keys()];
   const registry = [
     '// Launcher table of a kernel folder.',
@@ -50,7 +50,7 @@ export function writeKernelFolder(
     '};',
     '',
   ].join('\n');
-  writeFileSync(join(dir, 'kernels', 'registry.cu'), registry);
+  writeIfChanged(join(dir, 'kernels', 'registry.cu'), registry);
   const cmake = [
     `# Kernels for ${arch}.`,
     'cmake_minimum_required(VERSION 3.24)',
@@ -65,8 +65,14 @@ export function writeKernelFolder(
     ')',
     '',
   ].join('\n');
-  writeFileSync(join(dir, 'CMakeLists.txt'), cmake);
+  writeIfChanged(join(dir, 'CMakeLists.txt'), cmake);
   return { target, names, kernels: list };
+}
+
+/** Unchanged files keep their mtime, so a rebuild of the same folder compiles nothing again. */
+function writeIfChanged(file: string, text: string): void {
+  if (existsSync(file) && readFileSync(file, 'utf8') === text) return;
+  writeFileSync(file, text);
 }
 
 const problemWords = (s: KernelSpec): string => `${s.r}x${s.s}/${s.strideH} c${s.c} ${s.h}x${s.w} k${s.k}`;

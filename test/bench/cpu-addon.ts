@@ -44,6 +44,10 @@ export interface CpuAddonConfig {
   readonly perturb?: Engine3;
   /** probeRoofline: figures to return, 'throw', or absent (an addon built before the probe). */
   readonly probe?: RooflineMeasurement | 'throw';
+  /** Tune tests: the true time of a generated kernel on a layer (absent or undefined: the layer's generatedUs). */
+  readonly kernelUs?: (kernel: string, layer: string) => number | undefined;
+  /** Tune tests: generated kernels whose outputs come out wrong (relative error about 1e-3). */
+  readonly wrongKernels?: ReadonlySet<string>;
   /** Uniform [0, 1) generator (seeded). */
   readonly random: () => number;
 }
@@ -128,7 +132,8 @@ export class CpuAddon implements CusnnAddon {
       if (s.op !== 'conv') return { us: cfg.otherUs, sigma: 0.01 };
       const t = cfg.truth.get(s.layer);
       if (!t) throw new Error(`CpuAddon: no true time for conv ${s.layer}`);
-      const us = engine === 'static' && s.path === 'act-sparse' ? t.generatedUs : engine === 'implicit-gemm' ? 1.6 * t.cudnnUs : t.cudnnUs;
+      const generated = engine === 'static' && s.path === 'act-sparse';
+      const us = generated ? (s.kernel !== null ? cfg.kernelUs?.(s.kernel, s.layer) : undefined) ?? t.generatedUs : engine === 'implicit-gemm' ? 1.6 * t.cudnnUs : t.cudnnUs;
       return { us: us * program.batch, sigma: t.sigma };
     };
     const forwardUs = (): number => program.steps.reduce((a, _, i) => a + stepUs(i).us, 0);
@@ -141,6 +146,15 @@ export class CpuAddon implements CusnnAddon {
         events.push({ what: 'run', engine, batch: program.batch, input: lastKey });
         if (cfg.perturb === engine) {
           for (const b of last.buffers) for (let i = 0; i < b.length; i++) b[i] = b[i]! * (1 + 1e-3 * Math.sin(i));
+        }
+        // A broken generated kernel: only its own output is off.
+        for (const s of program.steps) {
+          if (engine !== 'static' || s.op !== 'conv' || s.path !== 'act-sparse' || s.kernel === null || !cfg.wrongKernels?.has(s.kernel)) continue;
+          const b = last.buffers[s.out.buf]!;
+          for (let n = 0; n < program.batch; n++) {
+            const at = s.out.offset + n * s.out.batchStride;
+            for (let i = 0; i < s.out.c * s.out.h * s.out.w; i++) b[at + i] = b[at + i]! * (1 + 1e-3 * Math.sin(i + 1));
+          }
         }
         return pack(program.output);
       },
