@@ -8,7 +8,7 @@ import { size, tensorKey, type Graph, type TensorSpec } from '../model/ir.js';
 import { readFully, writeFully } from './io.js';
 import { checkSchema, parseJson } from '../schema/check.js';
 import { FILLED_FORMAT, FILLED_MANIFEST, FilledManifestSchema } from '../schema/weights.js';
-import { assertFinite, assertLittleEndian, assertVariance, inParamOrder, specsByLayer, type WeightSet } from './store.js';
+import { assertFilledFinite, assertFinite, assertLittleEndian, assertVariance, inParamOrder, specsByLayer, type WeightSet } from './store.js';
 import { fillMissingTensors } from './synthetic.js';
 
 /** File name of a layer in the .bin layout (DenseNet's `conv1/conv` -> `conv1_conv.bin`). */
@@ -82,6 +82,7 @@ export function readCusnnBin(dir: string, graph: Graph, o: ReadBinOptions = {}):
     );
   }
   const { tensors, filled: now } = missing.length > 0 ? fillMissingTensors(graph, given, o.seed ?? 0) : { tensors: given, filled: [] };
+  assertFilledFinite(`${graph.name} weights: ${dir}`, graph, tensors, now);
   for (const k of labelled) if (!tensors.has(k)) throw new Error(`${path.join(dir, FILLED_MANIFEST)}: names '${k}', which is not a tensor of ${graph.name}`);
   const all = new Set([...labelled, ...now]);
   const ordered = inParamOrder(graph, tensors);

@@ -12,7 +12,7 @@ import { readFullyFd, writeFully } from './io.js';
 import type { Static } from '@sinclair/typebox';
 import { firstProblem, found } from '../schema/check.js';
 import { FilledKeysSchema, SafetensorsHeaderSchema, type TensorEntrySchema } from '../schema/weights.js';
-import { assertFinite, assertLittleEndian, assertVariance, formatShape, validateWeights, type WeightSet } from './store.js';
+import { assertFilledFinite, assertFinite, assertLittleEndian, assertVariance, formatShape, validateWeights, type WeightSet } from './store.js';
 import { fillMissingTensors } from './synthetic.js';
 
 export const FORMAT = 'cusnn-weights/1';
@@ -207,6 +207,7 @@ function readFromFd(fd: number, file: string, graph: Graph, o: ReadSafetensorsOp
   if (tensors.size === 0) throw bad(`holds none of ${graph.name}'s ${specs.length} tensors; --fill-missing fills a partial file, not an empty or foreign one`);
   const seed = o.seed ?? 0;
   const fill = fillMissingTensors(graph, tensors, seed);
+  assertFilledFinite(file, graph, fill.tensors, fill.filled);
   const now = new Set([...labelled, ...fill.filled]);
   const filled = [...fill.tensors.keys()].filter((k) => now.has(k));
   const source = `${origin} (${missing.length} missing tensor(s) filled synthetically, seed ${seed})`;

@@ -134,3 +134,20 @@ export function checkWeightValues(graph: Graph, ws: WeightSet): void {
     if (s.role === 'moving_variance') assertVariance(where, key, s.shape, t);
   }
 }
+
+/**
+ * The tensors `--fill-missing` generated must be finite too: they are derived from the given
+ * tensors' statistics, which values near float32's range can overflow.
+ */
+export function assertFilledFinite(where: string, graph: Graph, tensors: ReadonlyMap<string, Float32Array>, filled: readonly string[]): void {
+  const keys = new Set(filled);
+  for (const s of paramSpecs(graph)) {
+    const key = tensorKey(s.layer, s.role);
+    if (!keys.has(key)) continue;
+    const t = tensors.get(key)!;
+    const i = firstNonFinite(t);
+    if (i >= 0) {
+      throw new Error(`${where}: filling '${key}' synthetically gives ${t[i]} at value ${i}: the given tensors' values are too large to derive it from (layer '${s.layer}')`);
+    }
+  }
+}
