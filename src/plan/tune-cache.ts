@@ -6,6 +6,7 @@
 // heuristic lands within 10% of the searched best" can be computed from the file alone.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isArchName, type ArchName } from '../arch/profiles.js';
+import { DCONV_TILE_FIELDS } from '../families/dconv/spec.js';
 import { IGEMM_TILE_FIELDS } from '../families/igemm/spec.js';
 import type { KernelTiles } from '../families/registry.js';
 
@@ -112,8 +113,8 @@ const posNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite
 
 function tilesProblem(t: unknown): string | null {
   if (!isObj(t)) return 'must be an object';
-  const fields: readonly string[] = t.family === 'igemm' ? IGEMM_TILE_FIELDS : ['th', 'tw', 'tc', 'kb', 'cs'];
-  if (t.family !== undefined && t.family !== 'igemm' && t.family !== 'act-sparse') return `unknown family ${JSON.stringify(t.family)}`;
+  const fields: readonly string[] = t.family === 'igemm' ? IGEMM_TILE_FIELDS : t.family === 'dconv' ? DCONV_TILE_FIELDS : ['th', 'tw', 'tc', 'kb', 'cs'];
+  if (t.family !== undefined && t.family !== 'igemm' && t.family !== 'dconv' && t.family !== 'act-sparse') return `unknown family ${JSON.stringify(t.family)}`;
   const bad = fields.filter((f) => !posInt(t[f]));
   return bad.length ? `${bad.join(', ')} must be positive integers (got ${JSON.stringify(t)})` : null;
 }

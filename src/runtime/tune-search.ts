@@ -1,12 +1,14 @@
 // `cusnn-gen tune`'s measured search: for every conv of a generated folder's plan, every candidate
 // kernel of every family that can serve it (the igemm family's search space, plus the act-sparse
-// tile the planner would pick, plus the planner's own pick: the heuristic) is rendered into one
+// and dconv rules' tiles, plus the planner's own pick: the heuristic) is rendered into one
 // kernel folder, built into one addon, run through one-conv programs on the layer's input,
 // checked against cuDNN and timed with the runtime's CUDA-graph timing (median over `iters`).
 // The winners go into the tune cache (src/plan/tune-cache.ts), keyed per (GPU model, shape, zeros
 // bucket, batch), which the planner reads.
 import { gpuProfile, type GpuProfile } from '../arch/profiles.js';
 import { buildAddon } from '../build/addon.js';
+import { chooseDconvTiles } from '../families/dconv/tiles.js';
+import { dconvSupports } from '../families/dconv/spec.js';
 import { chooseIgemmTiles, igemmCandidates } from '../families/igemm/tiles.js';
 import { igemmSupports } from '../families/igemm/spec.js';
 import { estimateUs, kernelNameOf, tilesOf, type KernelSpec } from '../families/registry.js';
@@ -144,6 +146,9 @@ export function tuneJobs(graph: Graph, plan: NetworkPlan, o: { maxCandidates?: n
     const specs: KernelSpec[] = [c.spec];
     const act = chooseTiles(p, { family: 'act-sparse', ...problemFields } satisfies ActSparseProblem, plan.batch, density);
     if (act) specs.push(act.spec);
+    // The dconv family has no search space of its own yet: its rule's pick competes.
+    const dconv = dconvSupports(p.arch) ? chooseDconvTiles(p, problemFields, plan.batch, density) : null;
+    if (dconv) specs.push(dconv.spec);
     if (igemmSupports(p.arch) && shape.k % 4 === 0) {
       const rule = chooseIgemmTiles(p, problemFields, plan.batch);
       if (rule) specs.push(rule.spec);
