@@ -1,10 +1,13 @@
 // Tiling rule of the dconv family (from the kernel lab on the H200, docs/PERFORMANCE.md):
-// - a warp's 32 lanes all go along the output channels (so the zero test is warp-uniform):
-//   64 channels per block at 2 per thread where K >= 64, 32 at 1 per thread for K = 32;
-// - TN pixels of a row per thread: 7 where the width is a multiple of 7 (every zoo map), else the
-//   largest divisor of the width up to 8;
-// - rows per block and the cluster split chosen to give ~2-3.5 blocks per SM at batch 1, each block
-//   keeping at least 8 input channels.
+// the lab's best configuration per zoo shape class (docs/results/lab-h200/lab-dconv-*.jsonl):
+// - K <= 32 (DenseNet's 3x3): 32 channels per block, 1 per thread (2 at 56x56) so that a warp's 32
+//   lanes all go along the channels and the zero test is warp-uniform; 2 rows per block (7 at 7x7,
+//   4 at 56x56), 2 channels per stage (4 at 56x56): 6.9-17.2 us vs cuDNN's 15.3-31.6;
+// - K >= 64 at 7x7: 64 channels (2 per thread) x the whole map, 8 channels per stage (23.7 us vs 67);
+//   at 14x14: 128 channels (4 per thread) x 2 rows (17.0 us vs 53.6);
+// - wider maps with K >= 64 measured slower than igemm (21.1 vs 17.2 us at 28x28): not served;
+// - TN = 7 pixels of a row per thread where the width is a multiple of 7 (every zoo map);
+// - the cluster split gives ~3.5 blocks per SM at batch 1, each block keeping >= 8 input channels.
 import type { GpuProfile } from '../../arch/profiles.js';
 import { maxSplit } from '../igemm/spec.js';
 import { dconvUs, type DconvEstimate } from './cost.js';
@@ -26,17 +29,18 @@ function rowPixels(wo: number): number {
 export function chooseDconvTiles(p: GpuProfile, problem: DconvProblem, batch: number, density: number): DconvChoice | null {
   if (problem.k % 4 !== 0 || problem.r * problem.s === 1) return null;  // 1x1: no halo to share, igemm serves it
   const narrow = problem.k <= 32;
-  const bm = narrow ? 32 : 64;
-  const tm = narrow ? 1 : 2;
+  if (!narrow && problem.ho > 14) return null;
+  const wide56 = problem.ho >= 56;
+  const bm = narrow ? 32 : problem.ho <= 7 ? 64 : 128;
+  const tm = narrow ? (wide56 ? 2 : 1) : problem.ho <= 7 ? 2 : 4;
   const tn = rowPixels(problem.wo);
-  const segw = Math.ceil(problem.wo / tn);
-  // Rows per block: about 8 segments (warps) per block, at most the whole map.
-  const rowsT = Math.max(1, Math.min(problem.ho, Math.round(8 / segw)));
+  const rowsT = Math.min(problem.ho, problem.ho <= 7 ? 7 : wide56 && narrow ? 4 : 2);
   const baseBlocks = Math.ceil(problem.ho / rowsT) * batch * Math.ceil(problem.k / bm);
   const maxBlocks = Math.floor(3.5 * p.smCount);
   let split = 1;
   while (split * 2 <= maxSplit(problem.arch) && baseBlocks * split * 2 <= maxBlocks && problem.c / (split * 2) >= 8) split *= 2;
-  const bkc = Math.ceil(problem.c / split) >= 16 ? 4 : 2;
+  const perSplit = Math.ceil(problem.c / split);
+  const bkc = !narrow && problem.ho <= 7 && perSplit >= 16 ? 8 : narrow && !wide56 ? 2 : perSplit >= 8 ? 4 : 2;
   const tiles: DconvTiles = { bm, tm, tn, rowsT, bkc, split, stages: 3 };
   const spec: DconvKernelSpec = { family: 'dconv', ...problem, ...tiles };
   const l = dconvLayout(spec);
