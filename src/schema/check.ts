@@ -87,6 +87,16 @@ export function describe(schema: TSchema): string {
 /** The most precise error: inside a union, the variant that got furthest into the value. */
 function deepest(e: ValueError): ValueError {
   if (e.type !== ValueErrorType.Union || (e.schema as Described).description !== undefined) return e;
+  // A variant picked by the value's `family` (its const, or the one open to other families).
+  const family = typeof e.value === 'object' && e.value !== null ? (e.value as { family?: unknown }).family : undefined;
+  const variants = (e.schema as Described).anyOf ?? [];
+  if (typeof family === 'string' && variants.length === e.errors.length) {
+    const tag = (v: TSchema): Described | undefined => (v as { properties?: { family?: Described } }).properties?.family;
+    let i = variants.findIndex((v) => tag(v)?.const === family);
+    if (i < 0) i = variants.findIndex((v) => tag(v) !== undefined && tag(v)!.const === undefined && (tag(v) as { pattern?: string }).pattern !== undefined && new RegExp((tag(v) as { pattern: string }).pattern).test(family));
+    const first = i >= 0 ? e.errors[i]!.First() : undefined;
+    if (first) return deepest(first);
+  }
   let best: ValueError | undefined;
   for (const it of e.errors) {
     const first = it.First();

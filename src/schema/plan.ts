@@ -47,6 +47,27 @@ export const IgemmSpecSchema = Type.Object({
   stages: PositiveInt,
 });
 
+export const DconvSpecSchema = Type.Object({
+  family: Type.Literal('dconv'),
+  ...Problem,
+  bm: PositiveInt,
+  tm: PositiveInt,
+  tn: PositiveInt,
+  rowsT: PositiveInt,
+  bkc: PositiveInt,
+  split: PositiveInt,
+  stages: PositiveInt,
+});
+
+/**
+ * A family registered after these schemas (src/families/registry.ts): the problem fields checked,
+ * its tile fields finite numbers, booleans or strings. act-sparse, igemm and dconv are checked exactly.
+ */
+export const OtherFamilySpecSchema = Type.Object(
+  { family: Type.String({ pattern: '^(?!act-sparse$|igemm$|dconv$)[a-z][a-z0-9-]*$', description: 'a kernel family name' }), ...Problem },
+  { additionalProperties: Type.Union([Type.Number(), Type.Boolean(), Type.String()]) },
+);
+
 const Triple = Type.Tuple([PositiveInt, PositiveInt, PositiveInt]);
 const Pair = Type.Tuple([PositiveInt, PositiveInt]);
 
@@ -74,7 +95,7 @@ export const ConvPlanSchema = Type.Object({
   reason: Type.String(),
   estimate: Type.Object({ cudnnUs: NonNegative, actSparseUs: Type.Union([NonNegative, Type.Null()]) }),
   kernelName: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
-  spec: Type.Union([ActSparseSpecSchema, IgemmSpecSchema, Type.Null()]),
+  spec: Type.Union([ActSparseSpecSchema, IgemmSpecSchema, DconvSpecSchema, OtherFamilySpecSchema, Type.Null()]),
   resources: Type.Union([ResourcesSchema, Type.Null()]),
   occupancy: Type.Union([Fraction, Type.Null()]),
   waves: Type.Union([NonNegative, Type.Null()]),
@@ -94,7 +115,7 @@ export const PlanSchema = Type.Object({
 });
 
 /** The schema's type with the arch narrowed (the zoo's ArchName is checked by the profile lookup). */
-type Narrow<T> = T extends { arch: string } ? Omit<T, 'arch'> & { arch: ArchName } : T;
+type Narrow<T> = T extends { arch: string; family: 'act-sparse' | 'igemm' | 'dconv' } ? Omit<T, 'arch'> & { arch: ArchName } : T extends { arch: string } ? never : T;
 type Assert<T extends true> = T;
 export type PlanMatch = Assert<
   Omit<Static<typeof PlanSchema>, 'arch' | 'convs'> & { arch: ArchName; convs: (Omit<Static<typeof ConvPlanSchema>, 'spec'> & { spec: Narrow<Static<typeof ConvPlanSchema>['spec']> })[] } extends NetworkPlan ? true : false

@@ -1,6 +1,7 @@
 // Kernel tiles as stored with a measurement (calibration.json's `measured.tiles`, the tune cache):
 // act-sparse {th, tw, tc, kb, cs} (family absent or 'act-sparse') or igemm {family: 'igemm', bm,
-// bn, bkc, tm, tn, warpM, split, stages}; every field a positive integer.
+// bn, bkc, tm, tn, warpM, split, stages} or dconv {family: 'dconv', bm, tm, tn, rowsT, bkc, split,
+// stages}; every field a positive integer.
 import { Type, type Static } from '@sinclair/typebox';
 import type { KernelTiles } from '../families/registry.js';
 
@@ -33,7 +34,18 @@ export const IgemmTilesSchema = Type.Object({
   stages: PositiveInt,
 });
 
-export const KernelTilesSchema = Type.Union([IgemmTilesSchema, ActSparseTilesSchema]);
+export const DconvTilesSchema = Type.Object({
+  family: Type.Literal('dconv'),
+  bm: PositiveInt,
+  tm: PositiveInt,
+  tn: PositiveInt,
+  rowsT: PositiveInt,
+  bkc: PositiveInt,
+  split: PositiveInt,
+  stages: PositiveInt,
+});
+
+export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, ActSparseTilesSchema]);
 
 // The schema's type must stay assignable to the registry's (a compile error when they drift).
 type Assert<T extends true> = T;

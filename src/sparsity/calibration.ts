@@ -40,7 +40,10 @@ function layerField(names: readonly string[]): (field: string) => string {
     if (!field.startsWith('layers.')) return field;
     const rest = field.slice('layers.'.length);
     const name = sorted.find((n) => rest === n || rest.startsWith(`${n}.`));
-    return name === undefined ? field : `layer '${name}'${rest.length > name.length ? ` ${rest.slice(name.length + 1)}` : ''}`;
+    if (name === undefined) return field;
+    const sub = rest.slice(name.length + 1);
+    if (sub.startsWith('measured')) return `layer '${name}' "measured" must have kernel, tiles {th,tw,tc,kb,cs}, {family:'igemm',bm,bn,bkc,tm,tn,warpM,split,stages} or {family:'dconv',bm,tm,tn,rowsT,bkc,split,stages}, cudnnUs > 0 and actSparseUs > 0; ${sub}`;
+    return `layer '${name}'${sub === '' ? '' : ` ${sub}`}`;
   };
 }
 

@@ -73,8 +73,8 @@ describe('calibration files', () => {
     const igemm = { family: 'igemm', bm: 64, bn: 32, bkc: 8, tm: 4, tn: 4, warpM: 8, split: 2, stages: 3 };
     expect(readCalibration(write('act.json', measured(act)), 'resnet50').layers.conv2_block1_2_conv!.measured!.tiles).toEqual(act);
     expect(readCalibration(write('ig.json', measured(igemm)), 'resnet50').layers.conv2_block1_2_conv!.measured!.tiles).toEqual(igemm);
-    oneLine(() => readCalibration(write('ig2.json', measured({ ...igemm, split: 0 })), 'resnet50'), /ig2\.json: layer 'conv2_block1_2_conv' measured\.tiles\.split: expected an integer >= 1, found 0/);
-    oneLine(() => readCalibration(write('act2.json', measured({ ...act, kb: null })), 'resnet50'), /act2\.json: layer 'conv2_block1_2_conv' measured\.tiles\.kb: expected an integer >= 1, found null/);
+    oneLine(() => readCalibration(write('ig2.json', measured({ ...igemm, split: 0 })), 'resnet50'), /ig2\.json: layer 'conv2_block1_2_conv' "measured" must have .*; measured\.tiles\.split: expected an integer >= 1, found 0/);
+    oneLine(() => readCalibration(write('act2.json', measured({ ...act, kb: null })), 'resnet50'), /act2\.json: layer 'conv2_block1_2_conv' "measured" must have .*; measured\.tiles\.kb: expected an integer >= 1, found null/);
     oneLine(() => readCalibration(write('us.json', { ...measured(act), gpu: undefined }), 'resnet50'), /us\.json: layer 'conv2_block1_2_conv' has "measured" times but the file names no "gpu"/);
   });
 
