@@ -1,0 +1,105 @@
+// The batch-1 families as parts: names are deterministic C identifiers that change with every
+// field, the tiling rules fit every conv of the zoo on the GPU they target (threads, shared
+// memory, clusters only on sm_90), invalid specs are refused with their reasons, and the rendered
+// kernels carry the planner's resource figures (the templates static_assert them; the nvcc tests
+// compile every kernel of the zoo).
+import { describe, expect, it } from 'vitest';
+import { gpuProfile, type ArchName } from '../../src/arch/profiles.js';
+import { isCIdentifier } from '../../src/codegen/naming.js';
+import { chooseDconvTiles } from '../../src/families/dconv/tiles.js';
+import { chooseIgemmTiles, igemmCandidates } from '../../src/families/igemm/tiles.js';
+import { validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
+import { validateDconvSpec, type DconvKernelSpec } from '../../src/families/dconv/spec.js';
+import { kernelNameOf, renderKernel, resourcesOf, specWithTiles, tilesOf } from '../../src/families/registry.js';
+import { getLayer, type ConvLayer } from '../../src/model/ir.js';
+import { buildModel, MODEL_NAMES } from '../../src/model/zoo/index.js';
+import { mulberry32, testSeed } from '../helpers/random.js';
+
+const seed = testSeed();
+const rnd = mulberry32(seed);
+
+function problems(model: string, arch: ArchName) {
+  const g = buildModel(model);
+  return g.layers.filter((l): l is ConvLayer => l.op === 'conv').map((conv) => {
+    const [c, h, w] = getLayer(g, conv.inputs[0]!).shape;
+    return {
+      arch, c, h, w, k: conv.outChannels, r: conv.kernel[0], s: conv.kernel[1], strideH: conv.stride[0], strideW: conv.stride[1],
+      padTop: conv.pad.top, padLeft: conv.pad.left, ho: conv.shape[1], wo: conv.shape[2], bias: rnd() < 0.5, relu: rnd() < 0.5,
+    };
+  });
+}
+
+describe(`igemm and dconv families (seed ${seed})`, () => {
+  it('the rules fit every zoo conv they serve; clusters only on sm_90; specs round-trip through their tiles', () => {
+    let served = 0;
+    for (const arch of ['sm_80', 'sm_90'] as const) {
+      const p = gpuProfile(arch);
+      for (const model of MODEL_NAMES) {
+        for (const q of problems(model, arch)) {
+          const batch = 1 + Math.floor(rnd() * 8);
+          for (const ch of [chooseIgemmTiles(p, q, batch), chooseDconvTiles(p, q, batch, rnd())]) {
+            if (!ch) continue;
+            served++;
+            const r = resourcesOf(ch.spec, batch);
+            expect(r.threads % 32, kernelNameOf(ch.spec)).toBe(0);
+            expect(r.threads).toBeLessThanOrEqual(p.maxThreadsPerBlock);
+            expect(r.sharedBytes).toBeLessThanOrEqual(p.sharedPerBlockOptin);
+            expect(r.grid[2]).toBe(ch.spec.split);
+            if (arch !== 'sm_90') expect(ch.spec.split).toBe(1);
+            expect(ch.estimate.us).toBeGreaterThan(0);
+            const { family: _f, ...rest } = ch.spec;
+            const problem = Object.fromEntries(Object.entries(rest).filter(([k]) => k in q)) as typeof q;
+            expect(specWithTiles(problem, tilesOf(ch.spec))).toEqual(ch.spec);
+          }
+        }
+      }
+    }
+    expect(served).toBeGreaterThan(1000);
+  });
+
+  it('names are C identifiers, deterministic, and differ when any field differs', () => {
+    const p = gpuProfile('sm_90');
+    const specs = problems('resnet50', 'sm_90').flatMap((q) => igemmCandidates(p, q).slice(0, 5));
+    expect(specs.length).toBeGreaterThan(100);
+    const names = new Map<string, string>();
+    for (const s of specs) {
+      const n = kernelNameOf(s);
+      expect(isCIdentifier(n)).toBe(true);
+      expect(kernelNameOf({ ...s })).toBe(n);
+      const key = JSON.stringify(s);
+      if (names.has(n)) expect(names.get(n)).toBe(key);
+      names.set(n, key);
+    }
+  });
+
+  it('refuses invalid specs with every reason', () => {
+    const good: IgemmKernelSpec = { family: 'igemm', arch: 'sm_90', c: 64, h: 14, w: 14, k: 64, r: 3, s: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1,
+      ho: 14, wo: 14, bias: true, relu: true, bm: 64, bn: 32, bkc: 4, tm: 4, tn: 4, warpM: 16, split: 4, stages: 3 };
+    expect(validateIgemmSpec(good)).toBe(good);
+    expect(() => validateIgemmSpec({ ...good, arch: 'sm_75' })).toThrow(/sm_75 has no cp.async/);
+    expect(() => validateIgemmSpec({ ...good, arch: 'sm_80' })).toThrow(/split 4 needs thread block clusters/);
+    expect(() => validateIgemmSpec({ ...good, bm: 48 })).toThrow(/bm \(48\) must be a multiple/);
+    expect(() => validateIgemmSpec({ ...good, k: 30 })).toThrow(/multiples of 4/);
+    const d: DconvKernelSpec = { family: 'dconv', arch: 'sm_90', c: 128, h: 7, w: 7, k: 32, r: 3, s: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1,
+      ho: 7, wo: 7, bias: false, relu: false, bm: 32, tm: 1, tn: 7, rowsT: 7, bkc: 2, split: 16, stages: 3 };
+    expect(validateDconvSpec(d)).toBe(d);
+    expect(() => validateDconvSpec({ ...d, tm: 3 })).toThrow(/tm must be 1, 2 or 4/);
+    expect(() => validateDconvSpec({ ...d, split: 32 })).toThrow(/split 32 needs clusters/);
+  });
+
+  it('rendered kernels state the planner figures the template asserts', () => {
+    const p = gpuProfile('sm_90');
+    for (const q of problems('densenet121', 'sm_90').slice(1, 40)) {
+      for (const ch of [chooseIgemmTiles(p, q, 1), chooseDconvTiles(p, q, 1, 0.7)]) {
+        if (!ch) continue;
+        const { name, source } = renderKernel(ch.spec, [{ model: 'densenet121', layer: 'x' }]);
+        const r = resourcesOf(ch.spec, 1);
+        expect(name).toBe(kernelNameOf(ch.spec));
+        expect(source).toContain(`static_assert(SHARED_BYTES == ${r.sharedBytes},`);
+        expect(source).toContain(`static_assert(THREADS == ${r.threads},`);
+        expect(source).toContain(`cusnn_launch_${name}(`);
+        expect(source.includes('cudaLaunchKernelEx')).toBe(ch.spec.split > 1);
+      }
+    }
+  });
+});
