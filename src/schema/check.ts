@@ -132,9 +132,10 @@ export function firstProblem(schema: TSchema, value: unknown, where: (field: str
   return `${at === '' ? '' : `${at}: `}expected ${describe(d.schema)}, found ${found(d.value)}`;
 }
 
-/** A one-line error of a file's content (the readers throw these). */
+/** A one-line error of a file's content (the readers throw these): bad input, exit code 1 (EXIT.badInput, src/output/exit.ts). */
 export class SchemaError extends Error {
   override readonly name = 'SchemaError';
+  readonly exitCode = 1;
 }
 
 /**

@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { classify, EXIT } from '../../src/output/exit.js';
+import { SchemaError } from '../../src/schema/check.js';
 import { needsBuiltCli, oneLineError } from '../helpers/cli.js';
 import { CLI_ABS, runCli } from './run.js';
 
@@ -163,6 +164,10 @@ describe('internal errors', () => {
     expect(classify(new SyntaxError('Unexpected token')).code).toBe(EXIT.internal);
     expect(classify('a string').message).toBe('internal error: a string');
     expect(classify(Object.assign(new Error('x'), { exitCode: 2 })).code).toBe(EXIT.usage);
+    // A schema error of a file the user gave is bad input, not a bug.
+    expect(classify(new SchemaError('calibration c.json: layers.conv1_conv.inputSparsity: expected a finite number in [0, 1], found 2'))).toEqual({
+      code: EXIT.badInput, message: 'calibration c.json: layers.conv1_conv.inputSparsity: expected a finite number in [0, 1], found 2', internal: false,
+    });
   });
 });
 
