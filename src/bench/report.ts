@@ -1,13 +1,15 @@
 // `cusnn-gen report`: from a results.json (written by `cusnn-gen bench`) to CSV tables, SVG charts
-// and a markdown summary, without a GPU. readResults validates the file against the
-// 'cusnn-bench/2' schema (src/bench/results.ts), or 'cusnn-bench/1' and migrates it
-// (src/bench/migrate.ts), and names the file and the field at fault.
+// and a markdown summary, without a GPU. readResults checks the file against the 'cusnn-bench/2'
+// schema (src/schema/results.ts; the types in src/bench/results.ts), or 'cusnn-bench/1' and
+// migrates it (src/bench/migrate.ts), and names the file and the field at fault.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { energyChart, layerSpeedupChart, sparsitySpeedupChart, timeChart } from './charts.js';
 import { resultsToCsv } from './csv.js';
-import { migrateV1, type V1Results } from './migrate.js';
-import { ENGINES, RESULTS_FORMAT, type BenchResults, type ClockSample, type LayerResult, type ModelResult, type Verdict } from './results.js';
+import { checkSchema, found, parseJson, SchemaError } from '../schema/check.js';
+import { RESULTS_V1, RESULTS_V2, ResultsV1Schema, ResultsV2Schema } from '../schema/results.js';
+import { migrateV1 } from './migrate.js';
+import { ENGINES, type BenchResults, type ClockSample, type LayerResult, type ModelResult, type Verdict } from './results.js';
 import { geomean } from './stats.js';
 import {
   ENGINE_LABEL, ENGINE_SHORT, correctnessCell, dateOf, energyRatio, energyVerdict, engineResult, failure, fixed, networkRows, runLabel, timeSpeedup,
@@ -39,240 +41,48 @@ const resultsExtras = (r: BenchResults): ResultsExtras => r as ResultsExtras;
 
 // ---------------------------------------------------------------- validation
 
-type Json = unknown;
-class Invalid extends Error {}
-
-const kind = (v: Json): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v) : typeof v === 'object' ? 'an object' : String(v));
-
-/** A cursor over the parsed JSON that knows its path (`runs[2].layers[14].cusnnUs`) for error messages. */
-class At {
-  constructor(readonly v: Json, readonly path: string) {}
-  private fail(what: string): never {
-    throw new Invalid(`${this.path || 'the top level'} ${what}`);
-  }
-  field(key: string): At {
-    if (this.v === null || typeof this.v !== 'object' || Array.isArray(this.v)) this.fail(`must be an object, got ${kind(this.v)}`);
-    return new At((this.v as Record<string, Json>)[key], this.path ? `${this.path}.${key}` : key);
-  }
-  object(): this {
-    if (this.v === null || typeof this.v !== 'object' || Array.isArray(this.v)) this.fail(`must be an object, got ${this.v === undefined ? 'nothing' : kind(this.v)}`);
-    return this;
-  }
-  num(o: { int?: boolean; min?: number; max?: number } = {}): number {
-    const v = this.v;
-    if (v === undefined) this.fail('is missing (a number)');
-    if (typeof v !== 'number') this.fail(`must be a number, got ${kind(v)}${v === null ? ' (JSON writes NaN and Infinity as null)' : ''}`);
-    if (o.int && !Number.isInteger(v)) this.fail(`must be an integer, got ${v}`);
-    if (o.min !== undefined && v < o.min) this.fail(`must be >= ${o.min}, got ${v}`);
-    if (o.max !== undefined && v > o.max) this.fail(`must be <= ${o.max}, got ${v}`);
-    return v;
-  }
-  str(): string {
-    if (this.v === undefined) this.fail('is missing (a string)');
-    if (typeof this.v !== 'string') this.fail(`must be a string, got ${kind(this.v)}`);
-    return this.v;
-  }
-  optStr(): void {
-    if (this.v !== undefined) this.str();
-  }
-  optNum(o: { int?: boolean; min?: number } = {}): void {
-    if (this.v !== undefined) this.num(o);
-  }
-  optBool(): void {
-    if (this.v !== undefined) this.bool();
-  }
-  present(): boolean {
-    return this.v !== undefined;
-  }
-  bool(): boolean {
-    if (typeof this.v !== 'boolean') this.fail(this.v === undefined ? 'is missing (true or false)' : `must be true or false, got ${kind(this.v)}`);
-    return this.v;
-  }
-  oneOf<T extends string>(values: readonly T[]): T {
-    const s = this.str();
-    if (!(values as readonly string[]).includes(s)) this.fail(`must be one of ${values.map((x) => `'${x}'`).join(', ')}, got '${s}'`);
-    return s as T;
-  }
-  array(): At[] {
-    if (!Array.isArray(this.v)) this.fail(this.v === undefined ? 'is missing (an array)' : `must be an array, got ${kind(this.v)}`);
-    return (this.v as Json[]).map((x, i) => new At(x, `${this.path}[${i}]`));
-  }
-  isNull(): boolean {
-    return this.v === null;
-  }
-}
-
-function checkClock(a: At): void {
-  if (a.isNull()) return;
-  a.object();
-  for (const k of ['smMHz', 'memMHz', 'temperatureC', 'powerW']) a.field(k).num();
-}
-
-type Version = 1 | 2;
-
-function checkSpread(a: At): void {
-  if (a.isNull()) return;
-  a.object();
-  a.field('lo').num({ min: 0 });
-  a.field('hi').num({ min: 0 });
-}
-
-const VERDICTS = ['faster', 'slower', 'tie'] as const;
-const optVerdict = (a: At): void => {
-  if (!a.isNull()) a.oneOf(VERDICTS);
-};
-const numOrNull = (a: At): void => {
-  if (!a.isNull()) a.num({ min: 0 });
-};
-
-function checkRun(m: At, v: Version): void {
-  m.object();
-  m.field('model').str();
-  m.field('weights').oneOf(['real', 'synthetic'] as const);
-  m.field('weightsSource').str();
-  m.field('batch').num({ int: true, min: 1 });
-  m.field('inputs').str();
-  const c = m.field('correctness').object();
-  const errs = c.field('maxRelError').object();
-  for (const e of ENGINES) errs.field(e).num();
-  c.field('tolerance').num({ min: 0 });
-  c.field('topAgree').num({ int: true, min: 0 });
-  c.field('inputs').num({ int: true, min: 0 });
-  c.field('passed').bool();
-  const seen = new Set<string>();
-  for (const e of m.field('engines').array()) {
-    e.object();
-    const engine = e.field('engine').oneOf(ENGINES);
-    if (seen.has(engine)) throw new Invalid(`${e.path}.engine '${engine}' appears twice`);
-    seen.add(engine);
-    const t = e.field('time').object();
-    for (const k of ['medianUs', 'p10Us', 'p90Us']) t.field(k).num({ min: 0 });
-    t.field('iters').num({ int: true, min: 0 });
-    if (v === 2) {
-      t.field('rounds').num({ int: true, min: 1 });
-      for (const k of ['roundMinUs', 'roundMaxUs']) t.field(k).num({ min: 0 });
-    }
-    const en = e.field('energy');
-    if (!en.isNull()) {
-      en.object();
-      for (const k of ['mJPerInference', 'windowSeconds', 'avgPowerW', 'idlePowerW']) en.field(k).num({ min: 0 });
-      en.field('inferences').num({ int: true, min: 0 });
-      en.field('preWindowPowerW').optNum({ min: 0 });
-      if (v === 2) {
-        en.field('rounds').num({ int: true, min: 1 });
-        for (const k of ['minMJ', 'maxMJ']) en.field(k).num({ min: 0 });
-      }
-    }
-    e.field('energyNote').optStr();
-  }
-  for (const l of m.field('layers').array()) {
-    l.object();
-    l.field('layer').str();
-    for (const k of ['c', 'h', 'w', 'k', 'r', 's', 'stride']) l.field(k).num({ int: true, min: 1 });
-    for (const k of ['inputSparsity', 'weightSparsity']) l.field(k).num({ min: 0, max: 1 });
-    for (const k of ['flops', 'usefulFlops', 'minBytes', 'cusnnUs', 'cudnnUs', 'cusnnGflops', 'cudnnGflops', 'floorUs', 'achievedFraction']) l.field(k).num({ min: 0 });
-    const path = l.field('path').oneOf(['cudnn', 'act-sparse'] as const);
-    if (v === 1) l.field('speedup').num({ min: 0 });
-    else {
-      // A speedup exists only where cusnn runs a generated kernel (n/a on the cuDNN path).
-      const sp = l.field('speedup');
-      if (path === 'cudnn' && !sp.isNull()) throw new Invalid(`${sp.path} must be null on the cuDNN path (both engines run cuDNN there), got ${kind(sp.v)}`);
-      numOrNull(sp);
-      checkSpread(l.field('cusnnSpreadUs'));
-      checkSpread(l.field('cudnnSpreadUs'));
-      optVerdict(l.field('verdict'));
-      const d = l.field('decision');
-      if (!d.isNull()) {
-        d.object();
-        numOrNull(d.field('actSparseUs'));
-        numOrNull(d.field('cudnnUs'));
-        optVerdict(d.field('verdict'));
-        d.field('reason').str();
-      }
-    }
-    const kernel = l.field('kernel');
-    if (!kernel.isNull()) kernel.str();
-    l.field('cudnnAlgo').str();
-  }
-  if (v === 2) {
-    const im = m.field('images');
-    if (!im.isNull()) {
-      im.object();
-      im.field('calibrate').array().forEach((x) => x.str());
-      im.field('time').array().forEach((x) => x.str());
-      im.field('note').optStr();
-    }
-  }
-  m.field('sparseLayers').num({ int: true, min: 0 });
-  m.field('convLayers').num({ int: true, min: 0 });
-  m.field('error').optStr();
-  m.field('seconds').num({ min: 0 });
-  if (m.field('notes').present()) m.field('notes').array().forEach((x) => x.str());
-  m.field('kernels').optNum({ int: true, min: 0 });
-  m.field('buildSeconds').optNum({ min: 0 });
-  m.field('buildReused').optBool();
-}
-
 /**
- * Checks that `data` has the shape of a 'cusnn-bench/2' BenchResults, or of a 'cusnn-bench/1' one
- * (then migrated to /2); throws naming the first field at fault.
+ * Checks that `data` is a 'cusnn-bench/2' BenchResults, or a 'cusnn-bench/1' one (then migrated to
+ * /2), against its schema (src/schema/results.ts); throws `<field>: expected ..., found ...` for
+ * the first field at fault (`label` prefixed: readResults names the file).
  */
-export function validateResults(data: unknown): BenchResults {
-  const top = new At(data, '').object();
-  const format = top.field('format');
-  if (format.v !== RESULTS_FORMAT && format.v !== 'cusnn-bench/1') {
-    throw new Invalid(format.v === undefined ? 'no "format" field: not a cusnn-gen bench results file' : `format is ${kind(format.v)}, expected '${RESULTS_FORMAT}' (or 'cusnn-bench/1')`);
+export function validateResults(data: unknown, label = 'results'): BenchResults {
+  const fail = (what: string): never => {
+    throw new SchemaError(`${label}: ${what}`);
+  };
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) fail(`the top level: expected an object, found ${found(data)}`);
+  const format = (data as { format?: unknown }).format;
+  if (format !== RESULTS_V2 && format !== RESULTS_V1) {
+    fail(format === undefined ? 'no "format" field: not a cusnn-gen bench results file' : `format: expected '${RESULTS_V2}' (or '${RESULTS_V1}'), found ${found(format)}`);
   }
-  const v: Version = format.v === 'cusnn-bench/1' ? 1 : 2;
-  top.field('createdAt').str();
-  top.field('command').str();
-  top.field('arch').str();
-  const g = top.field('gpu').object();
-  for (const k of ['name', 'sm', 'driver', 'cudaRuntime', 'cudnn', 'cublas']) g.field(k).str();
-  g.field('multiprocessors').num({ int: true, min: 0 });
-  checkClock(g.field('clocksStart'));
-  checkClock(g.field('clocksEnd'));
-  g.field('peakFp32Tflops').num({ min: 0 });
-  g.field('bandwidthGBs').num({ min: 0 });
-  for (const k of ['profileBoard', 'pciBusId', 'clocksNote']) g.field(k).optStr();
-  if (v === 2) {
-    const rl = g.field('roofline').object();
-    rl.field('source').oneOf(['measured', 'profile'] as const);
-    rl.field('note').optStr();
-    const p = rl.field('probe');
-    if (p.present()) {
-      p.object();
-      for (const k of ['smCount', 'smClockMHz', 'memClockMHz', 'memBusWidthBits', 'copyBytes', 'copyGBs', 'ffmaTflops', 'clockBandwidthGBs']) p.field(k).num({ min: 0 });
-      numOrNull(p.field('clockPeakFp32Tflops'));
-    }
-  }
-  if (top.field('settings').present()) top.field('settings').object();
-  top.field('seconds').optNum({ min: 0 });
-  top.field('runs').array().forEach((m) => checkRun(m, v));
-  return v === 1 ? migrateV1(data as V1Results) : (data as BenchResults);
+  const r = format === RESULTS_V1 ? checkSchema(ResultsV1Schema, data, label) : checkSchema(ResultsV2Schema, data, label);
+  // What the schema cannot say.
+  r.runs.forEach((m, i) => {
+    const seen = new Set<string>();
+    m.engines.forEach((e, j) => {
+      if (seen.has(e.engine)) fail(`runs[${i}].engines[${j}].engine: '${e.engine}' appears twice`);
+      seen.add(e.engine);
+    });
+    if (r.format !== RESULTS_V2) return;
+    m.layers.forEach((l, j) => {
+      // A speedup exists only where cusnn runs a generated kernel (n/a on the cuDNN path).
+      if (l.path === 'cudnn' && l.speedup !== null) fail(`runs[${i}].layers[${j}].speedup: expected null on the cuDNN path (both engines run cuDNN there), found ${found(l.speedup)}`);
+    });
+  });
+  return r.format === RESULTS_V1 ? migrateV1(r) : r;
 }
 
 /** Reads and validates a results.json; errors are one line naming the file and the problem. */
 export function readResults(file: string): BenchResults {
+  const label = `results file ${file}`;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`results file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a results.json file' : (e as Error).message}`);
+    throw new Error(`${label}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a results.json file' : (e as Error).message}`);
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`results file ${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-  try {
-    return validateResults(data);
-  } catch (e) {
-    if (e instanceof Invalid) throw new Error(`results file ${file}: ${e.message}`);
-    throw e;
-  }
+  return validateResults(parseJson(text, label), label);
 }
 
 // ---------------------------------------------------------------- markdown summary
