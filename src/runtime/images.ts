@@ -16,7 +16,10 @@ export const IMAGE_BYTES = IMAGE_FLOATS * 4;
 
 const FORMAT = `${IMAGE_SHAPE.join('x')} float32 HWC BGR`;
 
-/** Reads one image file; a file of any other size is an error naming it and the expected size. */
+/**
+ * Reads one image file; a file of any other size is an error naming it and the expected size, and
+ * a NaN or infinite pixel an error naming the file and the pixel (flat index, row, column, channel).
+ */
 export function readImage(file: string): Float32Array {
   assertLittleEndian();
   let bytes: number;
@@ -29,6 +32,14 @@ export function readImage(file: string): Float32Array {
   if (bytes !== IMAGE_BYTES) throw new Error(`image '${file}' has ${bytes} bytes, expected ${IMAGE_BYTES} (${FORMAT})`);
   const img = new Float32Array(IMAGE_FLOATS);
   readFully(file, new Uint8Array(img.buffer));
+  for (let i = 0; i < img.length; i++) {
+    const v = img[i]!;
+    if (!Number.isFinite(v)) {
+      const [, w, c] = IMAGE_SHAPE;
+      const ch = ['B', 'G', 'R'][i % c]!;
+      throw new Error(`image '${file}': pixel value ${i} (row ${Math.floor(i / (w * c))}, column ${Math.floor(i / c) % w}, channel ${ch}) is ${v}, expected a finite number (${FORMAT})`);
+    }
+  }
   return img;
 }
 

@@ -156,6 +156,24 @@ describe('image files', () => {
     expect(() => readImage(path.join(dir, 'absent.bin'))).toThrow(/absent\.bin' does not exist; expected a 602112-byte/);
   });
 
+  it('a NaN or infinite pixel is an error naming the file and the pixel', () => {
+    const rng = new Rng(seedFor('nan-pixel'));
+    for (const bad of [Number.NaN, Infinity, -Infinity]) {
+      const img = randomImage(rng);
+      const i = Math.floor(rng.nextUnit() * IMAGE_FLOATS);
+      img[i] = bad;
+      const f = path.join(dir, `bad-${String(bad)}.bin`);
+      fs.writeFileSync(f, new Uint8Array(img.buffer));
+      const [row, col, ch] = [Math.floor(i / (W * 3)), Math.floor(i / 3) % W, 'BGR'[i % 3]];
+      expect(() => readImage(f)).toThrow(`image '${f}': pixel value ${i} (row ${row}, column ${col}, channel ${ch}) is ${bad}, expected a finite number (224x224x3 float32 HWC BGR)`);
+    }
+    // The largest finite float32 is a value, not an error.
+    const img = new Float32Array(IMAGE_FLOATS).fill(3.4028234663852886e38);
+    const f = path.join(dir, 'max.bin');
+    fs.writeFileSync(f, new Uint8Array(img.buffer));
+    expect(readImage(f)[IMAGE_FLOATS - 1]).toBe(3.4028234663852886e38);
+  });
+
   it('lists a folder in numeric order, ignoring other files; explicit lists stay as given', () => {
     const d = path.join(dir, 'folder');
     fs.mkdirSync(d);
