@@ -7,6 +7,7 @@
 import { ARCH_NAMES, gpuProfile, isArchName } from '../arch/profiles.js';
 import { kernelResources, sharedLayout, windowOf } from '../plan/act-sparse-resources.js';
 import type { ActSparseKernelSpec } from '../plan/types.js';
+import { problemSection, table } from './header.js';
 import { render } from './handlebars.js';
 import { kernelName } from './naming.js';
 
@@ -86,12 +87,6 @@ export function validateActSparseSpec(spec: ActSparseKernelSpec): ActSparseKerne
   return spec;
 }
 
-const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
-
-function table(rows: readonly (readonly [string, string])[]): string[] {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
-}
 
 /**
  * Renders one activation-sparse kernel: a self-contained .cu file with the kernel, its C-linkage
@@ -137,16 +132,7 @@ export function renderActSparseKernel(spec: ActSparseKernelSpec, servedBy: reado
     `atomics, fixed reduction order.`,
   ];
   const sections = [
-    {
-      title: 'Problem (per batch item, NCHW fp32)',
-      rows: table([
-        ['input', `C ${spec.c}, H ${spec.h}, W ${spec.w}`],
-        ['filter', `K ${spec.k}, R ${spec.r}, S ${spec.s}, stride ${spec.strideH}x${spec.strideW}, pad top ${spec.padTop} left ${spec.padLeft}`],
-        ['output', `K ${spec.k}, Ho ${spec.ho}, Wo ${spec.wo}`],
-        ['epilogue', `bias ${yesNo(spec.bias)}, relu ${yesNo(spec.relu)}`],
-        ['weights', `[C][R][S][K] fp32${spec.bias ? ', bias [K]' : ''}`],
-      ]),
-    },
+    problemSection(spec),
     {
       title: `Tiles (${spec.arch})`,
       rows: table([

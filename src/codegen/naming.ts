@@ -19,7 +19,7 @@
 //   _sm<NN>                         target architecture
 //
 // e.g. act3x3_c128_h14_w14_k32_th2_tw7_tc16_kb32_cs2_sm90.
-import type { ActSparseKernelSpec } from '../plan/types.js';
+import type { ActSparseKernelSpec, ConvProblem } from '../plan/types.js';
 
 const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -39,6 +39,24 @@ function checkInt(spec: ActSparseKernelSpec, field: keyof ActSparseKernelSpec, m
   }
 }
 
+/**
+ * The problem part of every family's kernel name: <prefix><R>x<S>[_s..][_p..]_c<C>_h<H>_w<W>_k<K>[_o..]
+ * (the fields of the grammar above up to the tiles); each family appends its tiles, the epilogue and
+ * the arch.
+ */
+export function problemName(prefix: string, spec: ConvProblem): string {
+  let name = `${prefix}${spec.r}x${spec.s}`;
+  if (spec.strideH !== 1 || spec.strideW !== 1) name += pair('s', spec.strideH, spec.strideW);
+  const defTop = Math.floor((spec.r - 1) / 2);
+  const defLeft = Math.floor((spec.s - 1) / 2);
+  if (spec.padTop !== defTop || spec.padLeft !== defLeft) name += pair('p', spec.padTop, spec.padLeft);
+  name += `_c${spec.c}_h${spec.h}_w${spec.w}_k${spec.k}`;
+  const symHo = Math.floor((spec.h + 2 * spec.padTop - spec.r) / spec.strideH) + 1;
+  const symWo = Math.floor((spec.w + 2 * spec.padLeft - spec.s) / spec.strideW) + 1;
+  if (spec.ho !== symHo || spec.wo !== symWo) name += `_o${spec.ho}x${spec.wo}`;
+  return name;
+}
+
 /** Deterministic, descriptive name of an activation-sparse kernel (see the grammar above). */
 export function kernelName(spec: ActSparseKernelSpec): string {
   for (const f of ['c', 'h', 'w', 'k', 'r', 's', 'strideH', 'strideW', 'ho', 'wo', 'th', 'tw', 'tc', 'kb', 'cs'] as const) {
@@ -49,15 +67,7 @@ export function kernelName(spec: ActSparseKernelSpec): string {
   const arch = /^sm_(\d+)$/.exec(spec.arch);
   if (!arch) throw new Error(`act-sparse spec: arch must look like sm_NN, got '${spec.arch}'`);
 
-  let name = `act${spec.r}x${spec.s}`;
-  if (spec.strideH !== 1 || spec.strideW !== 1) name += pair('s', spec.strideH, spec.strideW);
-  const defTop = Math.floor((spec.r - 1) / 2);
-  const defLeft = Math.floor((spec.s - 1) / 2);
-  if (spec.padTop !== defTop || spec.padLeft !== defLeft) name += pair('p', spec.padTop, spec.padLeft);
-  name += `_c${spec.c}_h${spec.h}_w${spec.w}_k${spec.k}`;
-  const symHo = Math.floor((spec.h + 2 * spec.padTop - spec.r) / spec.strideH) + 1;
-  const symWo = Math.floor((spec.w + 2 * spec.padLeft - spec.s) / spec.strideW) + 1;
-  if (spec.ho !== symHo || spec.wo !== symWo) name += `_o${spec.ho}x${spec.wo}`;
+  let name = problemName('act', spec);
   name += `_th${spec.th}_tw${spec.tw}_tc${spec.tc}_kb${spec.kb}_cs${spec.cs}`;
   if (spec.bias) name += '_bias';
   if (spec.relu) name += '_relu';

@@ -5,30 +5,16 @@
 // was taken on. Each entry also keeps the heuristic's pick and every layer's times, so "the
 // heuristic lands within 10% of the searched best" can be computed from the file alone.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { isArchName, type ArchName } from '../arch/profiles.js';
-import { DCONV_TILE_FIELDS } from '../families/dconv/spec.js';
-import { IGEMM_TILE_FIELDS } from '../families/igemm/spec.js';
+import { ARCH_NAMES, isArchName, type ArchName } from '../arch/profiles.js';
 import type { KernelTiles } from '../families/registry.js';
+import { checkSchema, SchemaError } from '../schema/check.js';
+import { TUNE_FORMAT, TuneCacheSchema } from '../schema/tune-cache.js';
+import type { ConvProblem } from './types.js';
 
-export const TUNE_FORMAT = 'cusnn-tune/1';
+export { TUNE_FORMAT };
 
 /** The problem of one conv as the kernel families see it (per batch item). */
-export interface TuneShape {
-  readonly c: number;
-  readonly h: number;
-  readonly w: number;
-  readonly k: number;
-  readonly r: number;
-  readonly s: number;
-  readonly strideH: number;
-  readonly strideW: number;
-  readonly padTop: number;
-  readonly padLeft: number;
-  readonly ho: number;
-  readonly wo: number;
-  readonly bias: boolean;
-  readonly relu: boolean;
-}
+export type TuneShape = ConvProblem;
 
 export const TUNE_SHAPE_INTS = ['c', 'h', 'w', 'k', 'r', 's', 'strideH', 'strideW', 'padTop', 'padLeft', 'ho', 'wo'] as const;
 
@@ -108,77 +94,35 @@ const sameShape = (a: TuneShape, b: TuneShape): boolean =>
 export const emptyTuneCache = (): TuneCache => ({ format: TUNE_FORMAT, entries: {} });
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const posInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
-const posNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
-function tilesProblem(t: unknown): string | null {
-  if (!isObj(t)) return 'must be an object';
-  const fields: readonly string[] = t.family === 'igemm' ? IGEMM_TILE_FIELDS : t.family === 'dconv' ? DCONV_TILE_FIELDS : ['th', 'tw', 'tc', 'kb', 'cs'];
-  if (t.family !== undefined && t.family !== 'igemm' && t.family !== 'dconv' && t.family !== 'act-sparse') return `unknown family ${JSON.stringify(t.family)}`;
-  const bad = fields.filter((f) => !posInt(t[f]));
-  return bad.length ? `${bad.join(', ')} must be positive integers (got ${JSON.stringify(t)})` : null;
-}
-
-function pickProblem(v: unknown, timeRequired: boolean): string | null {
-  if (!isObj(v)) return 'must be an object';
-  if (typeof v.kernel !== 'string' || v.kernel === '') return '"kernel" must be a kernel name';
-  const t = tilesProblem(v.tiles);
-  if (t) return `"tiles" ${t}`;
-  if (timeRequired ? !posNum(v.us) : !(v.us === null || posNum(v.us))) return `"us" must be ${timeRequired ? 'a time > 0' : 'a time > 0 or null'}, got ${JSON.stringify(v.us)}`;
-  return null;
-}
-
-/** What is wrong with one entry (null: nothing), in words that follow "entry '<key>': ". */
-function entryProblem(key: string, v: unknown): string | null {
-  if (!isObj(v)) return 'must be an object';
-  if (typeof v.gpu !== 'string' || v.gpu === '') return '"gpu" must name the GPU model';
-  if (typeof v.arch !== 'string' || !isArchName(v.arch)) return `"arch" must be an architecture like sm_90, got ${JSON.stringify(v.arch)}`;
-  const s = v.shape;
-  if (!isObj(s)) return '"shape" must be an object';
-  for (const f of TUNE_SHAPE_INTS) {
-    const min = f === 'padTop' || f === 'padLeft' ? 0 : 1;
-    if (!Number.isInteger(s[f]) || (s[f] as number) < min) return `"shape.${f}" must be an integer >= ${min}, got ${JSON.stringify(s[f])}`;
-  }
-  if (typeof s.bias !== 'boolean' || typeof s.relu !== 'boolean') return '"shape.bias" and "shape.relu" must be booleans';
-  if (!Number.isInteger(v.bucket) || (v.bucket as number) < 0 || (v.bucket as number) > 100 || (v.bucket as number) % 10 !== 0) return `"bucket" must be one of 0, 10, ..., 100, got ${JSON.stringify(v.bucket)}`;
-  if (!posInt(v.batch)) return `"batch" must be a positive integer, got ${JSON.stringify(v.batch)}`;
-  const best = pickProblem(v.best, true);
-  if (best) return `"best" ${best}`;
-  if (v.heuristic !== null) {
-    const h = pickProblem(v.heuristic, false);
-    if (h) return `"heuristic" ${h}`;
-  }
-  if (!posNum(v.cudnnUs)) return `"cudnnUs" must be a time > 0, got ${JSON.stringify(v.cudnnUs)}`;
-  if (!posInt(v.candidates) || !(Number.isInteger(v.discarded) && (v.discarded as number) >= 0)) return '"candidates" must be > 0 and "discarded" >= 0 (integers)';
-  if (v.inputs !== 'images' && v.inputs !== 'random') return `"inputs" must be "images" or "random", got ${JSON.stringify(v.inputs)}`;
-  if (!posInt(v.iters)) return `"iters" must be a positive integer, got ${JSON.stringify(v.iters)}`;
-  if (!Array.isArray(v.layers) || v.layers.length === 0) return '"layers" must list the layers it was measured on';
-  for (const [i, l] of v.layers.entries()) {
-    const ok = isObj(l) && typeof l.model === 'string' && typeof l.layer === 'string' && typeof l.zeros === 'number' && l.zeros >= 0 && l.zeros <= 1 &&
-      posNum(l.bestUs) && posNum(l.cudnnUs) && (l.heuristicUs === null || posNum(l.heuristicUs));
-    if (!ok) return `"layers[${i}]" must have model, layer, zeros in [0, 1], bestUs > 0, heuristicUs > 0 or null and cudnnUs > 0, got ${JSON.stringify(l)}`;
-  }
-  const want = keyOf(v as unknown as TuneEntry);
-  if (key !== want) return `the key does not match the entry's gpu, shape, bucket and batch (they give '${want}')`;
-  return null;
-}
-
-/** Checks parsed JSON as a tune cache; errors are one line naming the file and the entry's key. */
+/**
+ * Checks parsed JSON as a tune cache against its schema (src/schema/tune-cache.ts, tiles of every
+ * family); errors are one line naming the file and the entry's key: `tune cache <file>: entry
+ * '<key>': best.tiles.bn: expected an integer >= 1, found nothing (the field is absent)`.
+ */
 export function validateTuneCache(raw: unknown, file: string): TuneCache {
-  if (!isObj(raw)) throw new Error(`tune cache ${file}: not a JSON object`);
-  if (raw.format !== TUNE_FORMAT) throw new Error(`tune cache ${file}: expected "format": "${TUNE_FORMAT}", got ${JSON.stringify(raw.format)}`);
-  if (!isObj(raw.entries)) throw new Error(`tune cache ${file}: "entries" must be an object keyed by (gpu | shape | zeros bucket | batch)`);
-  for (const [key, v] of Object.entries(raw.entries)) {
-    const p = entryProblem(key, v);
-    if (p) throw new Error(`tune cache ${file}: entry '${key}': ${p}`);
+  const label = `tune cache ${file}`;
+  if (!isObj(raw)) throw new SchemaError(`${label}: not a JSON object`);
+  if (raw.format !== TUNE_FORMAT) throw new SchemaError(`${label}: expected "format": "${TUNE_FORMAT}", got ${JSON.stringify(raw.format)}`);
+  if (!isObj(raw.entries)) throw new SchemaError(`${label}: "entries" must be an object keyed by (gpu | shape | zeros bucket | batch)`);
+  const keys = Object.keys(raw.entries).sort((x, y) => y.length - x.length);
+  const cache = checkSchema(TuneCacheSchema, raw, label, (field) => {
+    const key = keys.find((k) => field === `entries.${k}` || field.startsWith(`entries.${k}.`));
+    return key === undefined ? field : `entry '${key}'${field.length > `entries.${key}`.length ? `: ${field.slice(`entries.${key}.`.length)}` : ''}`;
+  });
+  // What the schema cannot say: an arch this version knows, and a key made of the entry's own fields.
+  for (const [key, e] of Object.entries(cache.entries)) {
+    if (!isArchName(e.arch)) throw new SchemaError(`${label}: entry '${key}': arch: expected an architecture cusnn knows (${ARCH_NAMES.join(', ')}), found ${JSON.stringify(e.arch)}`);
+    const want = keyOf(e);
+    if (key !== want) throw new SchemaError(`${label}: entry '${key}': the key does not match the entry's gpu, shape, bucket and batch (they give '${want}')`);
   }
-  return raw as unknown as TuneCache;
+  return cache as TuneCache;
 }
 
 export function readTuneCache(file: string): TuneCache {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
   } catch (e) {
     throw new Error(`tune cache ${file}: cannot read (${(e as Error).message.split('\n')[0]})`);
   }

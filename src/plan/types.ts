@@ -3,11 +3,11 @@
 import type { ArchName } from '../arch/profiles.js';
 import type { KernelSpec } from '../families/registry.js';
 
-/** Problem and tile parameters of one activation-sparse kernel instance. */
-export interface ActSparseKernelSpec {
-  readonly family: 'act-sparse';
-  readonly arch: ArchName;
-  // Problem (per batch item; groups are 1).
+/**
+ * The problem of one conv as every kernel family sees it (per batch item; groups are 1). Each
+ * family's spec is this plus `family`, `arch` and its own tile fields.
+ */
+export interface ConvProblem {
   /** Input channels, height, width. */
   readonly c: number;
   readonly h: number;
@@ -27,6 +27,12 @@ export interface ActSparseKernelSpec {
   readonly bias: boolean;
   /** Apply ReLU in the epilogue. */
   readonly relu: boolean;
+}
+
+/** Problem and tile parameters of one activation-sparse kernel instance. */
+export interface ActSparseKernelSpec extends ConvProblem {
+  readonly family: 'act-sparse';
+  readonly arch: ArchName;
   // Tiles.
   /** Output tile per block: th x tw output pixels. */
   readonly th: number;

@@ -1,15 +1,10 @@
 // Renderer of the dconv family (templates/dconv.cu.hbs).
 import type { RenderedKernel, ServedLayer } from '../../codegen/act-sparse.js';
 import { render } from '../../codegen/handlebars.js';
+import { problemSection, table } from '../../codegen/header.js';
 import { dconvResources, dconvStages } from './resources.js';
 import { dconvName, validateDconvSpec, type DconvKernelSpec } from './spec.js';
 
-const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
-
-function table(rows: readonly (readonly [string, string])[]): string[] {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
-}
 
 export function renderDconvKernel(spec: DconvKernelSpec, servedBy: readonly ServedLayer[]): RenderedKernel {
   validateDconvSpec(spec);
@@ -23,16 +18,7 @@ export function renderDconvKernel(spec: DconvKernelSpec, servedBy: readonly Serv
     `reduced in a fixed order: exact fp32, deterministic, no atomics.`,
   ];
   const sections = [
-    {
-      title: 'Problem (per batch item, NCHW fp32)',
-      rows: table([
-        ['input', `C ${spec.c}, H ${spec.h}, W ${spec.w}`],
-        ['filter', `K ${spec.k}, R ${spec.r}, S ${spec.s}, stride ${spec.strideH}x${spec.strideW}, pad top ${spec.padTop} left ${spec.padLeft}`],
-        ['output', `K ${spec.k}, Ho ${spec.ho}, Wo ${spec.wo}`],
-        ['epilogue', `bias ${yesNo(spec.bias)}, relu ${yesNo(spec.relu)}`],
-        ['weights', `[C][R][S][K] fp32${spec.bias ? ', bias [K]' : ''}`],
-      ]),
-    },
+    problemSection(spec),
     {
       title: `Tiles (${spec.arch})`,
       rows: table([

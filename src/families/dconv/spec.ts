@@ -7,25 +7,13 @@
 // branch: the zeros a ReLU leaves cost a compare, not S*TM FMAs. The input channels are split over
 // the blocks of a thread block cluster (sm_90) and reduced in a fixed order, as in igemm.
 import type { ArchName } from '../../arch/profiles.js';
+import { problemName } from '../../codegen/naming.js';
+import type { ConvProblem } from '../../plan/types.js';
 import { maxSplit } from '../igemm/spec.js';
 
-export interface DconvKernelSpec {
+export interface DconvKernelSpec extends ConvProblem {
   readonly family: 'dconv';
   readonly arch: ArchName;
-  readonly c: number;
-  readonly h: number;
-  readonly w: number;
-  readonly k: number;
-  readonly r: number;
-  readonly s: number;
-  readonly strideH: number;
-  readonly strideW: number;
-  readonly padTop: number;
-  readonly padLeft: number;
-  readonly ho: number;
-  readonly wo: number;
-  readonly bias: boolean;
-  readonly relu: boolean;
   /** Output channels per block and per thread. */
   readonly bm: number;
   readonly tm: number;
@@ -70,22 +58,11 @@ export function validateDconvSpec(spec: DconvKernelSpec): DconvKernelSpec {
   return spec;
 }
 
-function pair(prefix: string, a: number, b: number): string {
-  return a === b ? `_${prefix}${a}` : `_${prefix}${a}x${b}`;
-}
 
 /** e.g. dconv3x3_c512_h7_w7_k512_bm64_t2x7_rows7_bkc4_z16_st3_bias_relu_sm90. */
 export function dconvName(spec: DconvKernelSpec): string {
   validateDconvSpec(spec);
-  let name = `dconv${spec.r}x${spec.s}`;
-  if (spec.strideH !== 1 || spec.strideW !== 1) name += pair('s', spec.strideH, spec.strideW);
-  const defTop = Math.floor((spec.r - 1) / 2);
-  const defLeft = Math.floor((spec.s - 1) / 2);
-  if (spec.padTop !== defTop || spec.padLeft !== defLeft) name += pair('p', spec.padTop, spec.padLeft);
-  name += `_c${spec.c}_h${spec.h}_w${spec.w}_k${spec.k}`;
-  const symHo = Math.floor((spec.h + 2 * spec.padTop - spec.r) / spec.strideH) + 1;
-  const symWo = Math.floor((spec.w + 2 * spec.padLeft - spec.s) / spec.strideW) + 1;
-  if (spec.ho !== symHo || spec.wo !== symWo) name += `_o${spec.ho}x${spec.wo}`;
+  let name = problemName('dconv', spec);
   name += `_bm${spec.bm}_t${spec.tm}x${spec.tn}_rows${spec.rowsT}_bkc${spec.bkc}_z${spec.split}_st${spec.stages}`;
   if (spec.bias) name += '_bias';
   if (spec.relu) name += '_relu';

@@ -1,16 +1,11 @@
 // Renderer of the igemm family (templates/igemm.cu.hbs): computes every number the template lays
 // out, so the kernel's constants can be tested from TypeScript.
 import { render } from '../../codegen/handlebars.js';
+import { problemSection, table } from '../../codegen/header.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/act-sparse.js';
 import { igemmResources, igemmStages } from './resources.js';
 import { igemmName, validateIgemmSpec, type IgemmKernelSpec } from './spec.js';
 
-const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
-
-function table(rows: readonly (readonly [string, string])[]): string[] {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
-}
 
 export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly ServedLayer[]): RenderedKernel {
   validateIgemmSpec(spec);
@@ -28,16 +23,7 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
     `Weights arrive as 16-byte cp.async copies, the input as a zero-filled im2col tile; exact fp32 FMAs.`,
   ];
   const sections = [
-    {
-      title: 'Problem (per batch item, NCHW fp32)',
-      rows: table([
-        ['input', `C ${spec.c}, H ${spec.h}, W ${spec.w}`],
-        ['filter', `K ${spec.k}, R ${spec.r}, S ${spec.s}, stride ${spec.strideH}x${spec.strideW}, pad top ${spec.padTop} left ${spec.padLeft}`],
-        ['output', `K ${spec.k}, Ho ${spec.ho}, Wo ${spec.wo}`],
-        ['epilogue', `bias ${yesNo(spec.bias)}, relu ${yesNo(spec.relu)}`],
-        ['weights', `[C][R][S][K] fp32${spec.bias ? ', bias [K]' : ''}`],
-      ]),
-    },
+    problemSection(spec),
     {
       title: `Tiles (${spec.arch})`,
       rows: table([

@@ -9,25 +9,12 @@
 // block cluster that reduce their partial tiles through distributed shared memory in a fixed order
 // (deterministic, one kernel, no atomics). Weights arrive as 16-byte cp.async copies.
 import type { ArchName } from '../../arch/profiles.js';
+import { problemName } from '../../codegen/naming.js';
+import type { ConvProblem } from '../../plan/types.js';
 
-export interface IgemmKernelSpec {
+export interface IgemmKernelSpec extends ConvProblem {
   readonly family: 'igemm';
   readonly arch: ArchName;
-  // Problem (per batch item; groups are 1), as in the act-sparse family.
-  readonly c: number;
-  readonly h: number;
-  readonly w: number;
-  readonly k: number;
-  readonly r: number;
-  readonly s: number;
-  readonly strideH: number;
-  readonly strideW: number;
-  readonly padTop: number;
-  readonly padLeft: number;
-  readonly ho: number;
-  readonly wo: number;
-  readonly bias: boolean;
-  readonly relu: boolean;
   // Tiles.
   /** Output channels and output pixels per block. */
   readonly bm: number;
@@ -84,9 +71,6 @@ export function validateIgemmSpec(spec: IgemmKernelSpec): IgemmKernelSpec {
   return spec;
 }
 
-function pair(prefix: string, a: number, b: number): string {
-  return a === b ? `_${prefix}${a}` : `_${prefix}${a}x${b}`;
-}
 
 /**
  * Deterministic name: igemm<R>x<S>[_s..][_p..]_c_h_w_k[_o..]_bm<BM>_bn<BN>_bkc<BKC>_t<TM>x<TN>_wm<WARP_M>
@@ -94,15 +78,7 @@ function pair(prefix: string, a: number, b: number): string {
  */
 export function igemmName(spec: IgemmKernelSpec): string {
   validateIgemmSpec(spec);
-  let name = `igemm${spec.r}x${spec.s}`;
-  if (spec.strideH !== 1 || spec.strideW !== 1) name += pair('s', spec.strideH, spec.strideW);
-  const defTop = Math.floor((spec.r - 1) / 2);
-  const defLeft = Math.floor((spec.s - 1) / 2);
-  if (spec.padTop !== defTop || spec.padLeft !== defLeft) name += pair('p', spec.padTop, spec.padLeft);
-  name += `_c${spec.c}_h${spec.h}_w${spec.w}_k${spec.k}`;
-  const symHo = Math.floor((spec.h + 2 * spec.padTop - spec.r) / spec.strideH) + 1;
-  const symWo = Math.floor((spec.w + 2 * spec.padLeft - spec.s) / spec.strideW) + 1;
-  if (spec.ho !== symHo || spec.wo !== symWo) name += `_o${spec.ho}x${spec.wo}`;
+  let name = problemName('igemm', spec);
   name += `_bm${spec.bm}_bn${spec.bn}_bkc${spec.bkc}_t${spec.tm}x${spec.tn}_wm${spec.warpM}_z${spec.split}_st${spec.stages}`;
   if (spec.bias) name += '_bias';
   if (spec.relu) name += '_relu';

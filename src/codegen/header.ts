@@ -1,0 +1,25 @@
+// Pieces of the header every generated kernel file starts with (templates/partials/header.hbs):
+// aligned key/value rows and the problem section, shared by all kernel families.
+import type { ConvProblem } from '../plan/types.js';
+
+const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
+
+/** Rows of `key  value` with the keys padded to one width. */
+export function table(rows: readonly (readonly [string, string])[]): string[] {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+}
+
+/** The "Problem" section: input, filter, output, epilogue and the weight layout. */
+export function problemSection(spec: ConvProblem): { title: string; rows: string[] } {
+  return {
+    title: 'Problem (per batch item, NCHW fp32)',
+    rows: table([
+      ['input', `C ${spec.c}, H ${spec.h}, W ${spec.w}`],
+      ['filter', `K ${spec.k}, R ${spec.r}, S ${spec.s}, stride ${spec.strideH}x${spec.strideW}, pad top ${spec.padTop} left ${spec.padLeft}`],
+      ['output', `K ${spec.k}, Ho ${spec.ho}, Wo ${spec.wo}`],
+      ['epilogue', `bias ${yesNo(spec.bias)}, relu ${yesNo(spec.relu)}`],
+      ['weights', `[C][R][S][K] fp32${spec.bias ? ', bias [K]' : ''}`],
+    ]),
+  };
+}
