@@ -1,7 +1,8 @@
 // The tune cache ('cusnn-tune/1', written by `cusnn-gen tune`, read by the planner): the schema of
 // src/plan/tune-cache.ts's TuneCache, entry by entry. That file's reader checks a parsed document
 // with `checkSchema(TuneCacheSchema, data, 'tune cache <file>')`.
-import { Type } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { TuneCache } from '../plan/tune-cache.js';
 import { ArchString, Count, Fraction, KernelTilesSchema, PositiveInt, Positive } from './tiles.js';
 
 export const TUNE_FORMAT = 'cusnn-tune/1';
@@ -23,7 +24,7 @@ export const TuneShapeSchema = Type.Object({
   relu: Type.Boolean(),
 });
 
-const pick = (us: typeof Positive | ReturnType<typeof Type.Union>) =>
+const pick = <T extends TSchema>(us: T) =>
   Type.Object({ kernel: Type.String({ minLength: 1 }), tiles: KernelTilesSchema, us });
 
 export const TunedLayerSchema = Type.Object({
@@ -44,14 +45,20 @@ export const TuneEntrySchema = Type.Object({
   best: pick(Positive),
   heuristic: Type.Union([pick(Type.Union([Positive, Type.Null()])), Type.Null()]),
   cudnnUs: Positive,
-  candidates: Count,
+  candidates: PositiveInt,
   discarded: Count,
   inputs: Type.Union([Type.Literal('images'), Type.Literal('random')]),
   iters: PositiveInt,
-  layers: Type.Array(TunedLayerSchema),
+  layers: Type.Array(TunedLayerSchema, { minItems: 1, description: 'a non-empty list of the layers it was measured on ({model, layer, zeros, bestUs, heuristicUs, cudnnUs})' }),
 });
 
 export const TuneCacheSchema = Type.Object({
   format: Type.Literal(TUNE_FORMAT),
   entries: Type.Record(Type.String(), TuneEntrySchema),
 });
+
+// The schema's type must stay assignable to the planner's (a compile error when they drift); arch is
+// narrowed to a known ArchName by the reader.
+type Assert<T extends true> = T;
+type Narrowed = Omit<Static<typeof TuneEntrySchema>, 'arch'> & { arch: TuneCache['entries'][string]['arch'] };
+export type TuneCacheMatch = Assert<{ format: typeof TUNE_FORMAT; entries: Record<string, Narrowed> } extends TuneCache ? true : false>;
