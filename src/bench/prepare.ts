@@ -10,6 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { buildAddon } from '../build/addon.js';
 import { generate, type Generated } from '../generate.js';
 import { isModelName, MODEL_NAMES } from '../model/zoo/index.js';
+import { MAX_BATCH } from '../output/exit.js';
 import { packageRoot } from '../paths.js';
 import { addonPath } from '../runtime/addon.js';
 import { IMAGE_FLOATS, listImages } from '../runtime/images.js';
@@ -33,13 +34,15 @@ export function expandModels(o: { model?: string; all?: boolean }): string[] {
   return [...new Set(names)];
 }
 
-/** `--batch 1,8,32` to positive integers (no duplicates, in the order given). */
+/** `--batch 1,8,32` to integers in [1, 65535] (MAX_BATCH: the generated launchers' limit; no duplicates, in the order given). */
 export function parseBatches(v: string): number[] {
   const parts = v.split(',').map((s) => s.trim());
   const out: number[] = [];
   for (const p of parts) {
     const n = Number(p);
-    if (p === '' || !Number.isInteger(n) || n < 1 || n > 4096) throw new Error(`--batch must be a comma-separated list of positive integers (<= 4096), got '${v}'`);
+    if (p === '' || !/^\d+$/.test(p) || !Number.isSafeInteger(n) || n < 1 || n > MAX_BATCH) {
+      throw new Error(`--batch must be a comma-separated list of positive integers (each <= ${MAX_BATCH}, the launchers' gridDim.z), got '${v}'`);
+    }
     if (!out.includes(n)) out.push(n);
   }
   return out;

@@ -2,15 +2,16 @@
 // cusnn vs cuDNN (fastest algorithm) vs cuDNN IMPLICIT_GEMM on the GPU, per model and batch:
 // correctness, time, energy, per-layer roofline; results.json, CSV, SVG charts, a summary and a
 // terminal table (src/bench/bench.ts). Without a GPU it says so in one line before generating or
-// building anything, and exits non-zero.
+// building anything, and exits 3 (EXIT.noTool); a bad option exits 2.
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ARCH_NAMES } from '../arch/profiles.js';
 import { runBench } from '../bench/bench.js';
 import { ALL_MODELS, expandModels, gpuAbsentReason, parseBatches } from '../bench/prepare.js';
 import { createProgress } from '../bench/progress.js';
 import { failure, benchTable } from '../bench/table.js';
+import { EXIT, intOption, MAX_BATCH, MAX_SEED, UsageError } from '../output/exit.js';
 
 interface BenchCliOptions {
   model?: string;
@@ -33,18 +34,21 @@ interface BenchCliOptions {
   verbose?: boolean;
 }
 
-const int = (what: string, min: number) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${what} must be an integer >= ${min}, got '${v}'`);
+const energySeconds = (v: string): number => {
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!Number.isFinite(n) || (n !== 0 && n < 2) || n > 600) {
+    throw new InvalidArgumentError(`--energy-seconds must be 0 (no energy) or between 2 and 600 (NVML's counter updates too rarely for shorter windows), got '${v}'`);
+  }
   return n;
 };
 
-const energySeconds = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || (n !== 0 && n < 2) || n > 600) {
-    throw new Error(`--energy-seconds must be 0 (no energy) or between 2 and 600 (NVML's counter updates too rarely for shorter windows), got '${v}'`);
+/** `--batch 1,8,32`, each in [1, 65535]; a usage error (exit 2) otherwise. */
+const batches = (v: string): number[] => {
+  try {
+    return parseBatches(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
   }
-  return n;
 };
 
 /** `out/bench/2026-11-24T10-05-33` (under out/, which git ignores). */
@@ -56,30 +60,30 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
     .option('--model <names>', 'comma-separated zoo models, e.g. resnet50,densenet169')
     .option('--all', `every zoo model: ${ALL_MODELS.join(', ')}`)
     .addOption(new Option('--arch <sm_xx>', 'GPU architecture to generate and build for (the GPU the bench runs on)').choices([...ARCH_NAMES]).makeOptionMandatory())
-    .option('--batch <list>', 'comma-separated batch sizes, e.g. 1,8,32', parseBatches, [1])
+    .option('--batch <list>', `comma-separated batch sizes in [1, ${MAX_BATCH}], e.g. 1,8,32`, batches, [1])
     .option('--weights <dir>', 'folder with <model>.safetensors or <model>/*.bin (cuSNN layout); default ../shared/cusnn-artifact/weights when present; models without weights there get synthetic ones')
     .option('--synthetic', 'synthetic weights for every model (no weights folder)')
     .option('--images <dir>', 'folder of <i>.bin images (224x224x3 float32 BGR HWC; the first 32 are used: the first half decides, the second half is timed); default ../shared/cusnn-artifact/sample_images when present, else random image-like inputs')
     .option('--random-inputs', 'seeded random image-like inputs instead of images')
     .option('--out <dir>', 'where results.json, the CSV, the charts and summary.md go (default out/bench/<date-time>)')
     .option('--build-dir <dir>', 'generated folders and their addons, reused across runs (default: <out>/build with --out, else out/bench/build)')
-    .option('--rounds <n>', 'interleaved rounds (A B C A B C ...) of every time and energy measurement (>= 3)', int('--rounds', 3), 3)
-    .option('--iters <n>', 'timed CUDA graph replays per engine, over all rounds (>= 100)', int('--iters', 100), 200)
-    .option('--layer-iters <n>', 'timed replays per conv step over all rounds (decisions and per-layer table)', int('--layer-iters', 10), 100)
+    .option('--rounds <n>', 'interleaved rounds (A B C A B C ...) of every time and energy measurement, 3 to 1000', intOption('--rounds', 3, 1000), 3)
+    .option('--iters <n>', 'timed CUDA graph replays per engine, over all rounds, 100 to 1000000', intOption('--iters', 100, 1_000_000), 200)
+    .option('--layer-iters <n>', 'timed replays per conv step over all rounds (decisions and per-layer table), 10 to 1000000', intOption('--layer-iters', 10, 1_000_000), 100)
     .option('--energy-seconds <s>', 'minimum NVML energy window per engine and round (0: no energy)', energySeconds, 2)
-    .option('--check-inputs <n>', 'inputs compared per engine before timing (from the timing half of the images)', int('--check-inputs', 1), 8)
-    .option('--seed <n>', 'seed of synthetic weights and random inputs', int('--seed', 0), 0)
-    .option('-j, --jobs <n>', 'parallel compile jobs per build (default: all cores)', int('--jobs', 1))
+    .option('--check-inputs <n>', 'inputs compared per engine before timing (from the timing half of the images), 1 to 1024', intOption('--check-inputs', 1, 1024), 8)
+    .option('--seed <n>', `seed of synthetic weights and random inputs, 0 to ${MAX_SEED}`, intOption('--seed', 0, MAX_SEED), 0)
+    .option('-j, --jobs <n>', 'parallel compile jobs per build, 1 to 1024 (default: all cores)', intOption('--jobs', 1, 1024))
     .option('-v, --verbose', 'print the detailed log on stderr too (it always goes to <out>/bench.log)')
     .action(async (o: BenchCliOptions) => {
       const models = expandModels(o);
-      if (o.synthetic && o.weights) throw new Error('--synthetic and --weights exclude each other');
-      if (o.randomInputs && o.images) throw new Error('--random-inputs and --images exclude each other');
+      if (o.synthetic && o.weights) throw new UsageError('--synthetic and --weights exclude each other');
+      if (o.randomInputs && o.images) throw new UsageError('--random-inputs and --images exclude each other');
       // Before anything is generated or built: is there a GPU at all? (The addon has the last word.)
       const absent = gpuAbsentReason();
       if (absent !== null) {
         process.stderr.write(`cusnn-gen bench: no CUDA device (${absent}): the bench runs on an NVIDIA GPU; generating and building work without one (cusnn-gen --model ..., cusnn-gen build)\n`);
-        process.exitCode = 1;
+        process.exitCode = EXIT.noTool;
         return;
       }
       const out = o.out ?? defaultBenchOut();
@@ -112,7 +116,7 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
         const m = (e as Error).message;
         if (!/^no CUDA device/.test(m)) throw e;
         process.stderr.write(`cusnn-gen bench: ${m}\n`);
-        process.exitCode = 1;
+        process.exitCode = EXIT.noTool;
         return;
       }
       print(benchTable(r));

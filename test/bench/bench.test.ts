@@ -13,6 +13,7 @@ import {
 } from '../../src/bench/prepare.js';
 import { findNvcc } from '../../src/build/nvcc.js';
 import { MODEL_NAMES } from '../../src/model/zoo/index.js';
+import { EXIT } from '../../src/output/exit.js';
 import { packageRoot } from '../../src/paths.js';
 import { IMAGE_BYTES, readImage } from '../../src/runtime/images.js';
 
@@ -45,7 +46,9 @@ describe('bench arguments', () => {
     expect(parseBatches('1')).toEqual([1]);
     expect(parseBatches('1,8,32')).toEqual([1, 8, 32]);
     expect(parseBatches('8, 1,8')).toEqual([8, 1]);
-    for (const bad of ['0', '-1', 'a', '1,,2', '1.5', '', '5000']) expect(() => parseBatches(bad), bad).toThrow(/--batch must be a comma-separated list of positive integers/);
+    for (const bad of ['0', '-1', 'a', '1,,2', '1.5', '', '65536', '1e3', '0x10', '99999999999999999999']) expect(() => parseBatches(bad), bad).toThrow(/--batch must be a comma-separated list of positive integers \(each <= 65535/);
+    // The launchers' limit (gridDim.z), not less: batch 5000 is a valid batch.
+    expect(parseBatches('5000,65535')).toEqual([5000, 65535]);
   });
 
   it('runBench validates its options before touching anything', async () => {
@@ -145,9 +148,13 @@ describe('GPU probe', () => {
 
   it.skipIf(hasGpu)('without a GPU: cusnn-gen bench exits non-zero with one clear line, before generating anything', () => {
     const out = join(tmp, 'nogpu');
-    oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_90', '--out', out), /^cusnn-gen bench: no CUDA device \(.+\): the bench runs on an NVIDIA GPU/);
+    const r = run('bench', '--model', 'resnet50', '--arch', 'sm_90', '--out', out);
+    oneLineError(r, /^cusnn-gen bench: no CUDA device \(.+\): the bench runs on an NVIDIA GPU/);
+    expect(r.code, 'no GPU: exit 3 (EXIT.noTool)').toBe(EXIT.noTool);
     expect(existsSync(out)).toBe(false);
-    oneLineError(run('bench', '--all', '--arch', 'sm_90'), /^cusnn-gen bench: no CUDA device/);
+    const all = run('bench', '--all', '--arch', 'sm_90');
+    oneLineError(all, /^cusnn-gen bench: no CUDA device/);
+    expect(all.code).toBe(EXIT.noTool);
   });
 });
 
@@ -158,10 +165,25 @@ describe('cusnn-gen bench arguments (CLI)', () => {
     oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_61'), /sm_61.*(invalid|Allowed choices)/);
     oneLineError(run('bench', '--model', 'resnet18', '--arch', 'sm_90'), /unknown model 'resnet18'/);
     oneLineError(run('bench', '--model', 'resnet50', '--all', '--arch', 'sm_90'), /--model and --all exclude each other/);
-    oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_90', '--batch', '1,0'), /--batch must be a comma-separated list of positive integers/);
-    oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_90', '--iters', '50'), /--iters must be an integer >= 100/);
-    oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_90', '--energy-seconds', '1'), /--energy-seconds must be 0 \(no energy\) or between 2 and 600/);
-    oneLineError(run('bench', '--model', 'resnet50', '--arch', 'sm_90', '--synthetic', '--weights', tmp), /--synthetic and --weights exclude each other/);
+    // Usage errors (exit 2): each numeric option with its range, checked before any GPU probe.
+    const usage = (pattern: RegExp, ...args: string[]): void => {
+      const r = run('bench', '--model', 'resnet50', '--arch', 'sm_90', ...args);
+      oneLineError(r, pattern);
+      expect(r.code, args.join(' ')).toBe(EXIT.usage);
+    };
+    usage(/--batch must be a comma-separated list of positive integers \(each <= 65535/, '--batch', '1,0');
+    usage(/--batch must be .*got '100000'/, '--batch', '100000');
+    usage(/^cusnn-gen: --iters must be an integer in \[100, 1000000\], got '50'$/, '--iters', '50');
+    usage(/--iters must be an integer in \[100, 1000000\], got '1e3'/, '--iters', '1e3');
+    usage(/--rounds must be an integer in \[3, 1000\], got '2'/, '--rounds', '2');
+    usage(/--layer-iters must be an integer in \[10, 1000000\], got '5\.5'/, '--layer-iters', '5.5');
+    usage(/--check-inputs must be an integer in \[1, 1024\], got '0'/, '--check-inputs', '0');
+    usage(/--seed must be an integer in \[0, 4294967295\], got '-1'/, '--seed', '-1');
+    usage(/--jobs must be an integer in \[1, 1024\], got 'x'/, '--jobs', 'x');
+    usage(/--energy-seconds must be 0 \(no energy\) or between 2 and 600/, '--energy-seconds', '1');
+    usage(/--energy-seconds must be 0 \(no energy\) or between 2 and 600/, '--energy-seconds', 'NaN');
+    usage(/--synthetic and --weights exclude each other/, '--synthetic', '--weights', tmp);
+    usage(/--random-inputs and --images exclude each other/, '--random-inputs', '--images', tmp);
   });
 
   it('--help lists the options', () => {
