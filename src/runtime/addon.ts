@@ -9,6 +9,9 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Program } from './program.js';
 
+/** The build's manifest in `<dir>/build/` (written by src/build/addon.ts). */
+const ADDON_MANIFEST = 'cusnn-addon.json';
+
 export interface DeviceInfo {
   readonly name: string;
   /** e.g. "9.0" */
@@ -204,17 +207,45 @@ export interface LoadedAddon extends CusnnAddon {
   readonly device: DeviceInfo | null;
 }
 
+/** The model and arch a folder's plan.json names (null without a readable plan: a kernel folder, a bare build). */
+function planOf(dir: string): { model: string; arch: string } | null {
+  try {
+    const p = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as { model?: unknown; arch?: unknown };
+    return typeof p.model === 'string' && typeof p.arch === 'string' ? { model: p.model, arch: p.arch } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The CMake target (and .node name) `cusnn-gen build` gives a generated folder (src/codegen/emit.ts). */
+export const addonTarget = (model: string, arch: string): string => `cusnn_${model}_${arch}`;
+
 /**
  * The .node file of a generated folder: `<dir>/build/cusnn-addon.json` names it; else the only
  * .node in `<dir>/build/Release/`. A path to a .node file is returned as it is. null when none.
+ * When the folder has a plan.json, the addon must be the one built for it: a manifest whose target
+ * or generated arch is another model's or arch's, or a lone .node of another target, is an error
+ * naming both (a folder reused for another model keeps no stale addon).
  */
 export function addonPath(dirOrNode: string): string | null {
   const p = resolve(dirOrNode);
   if (p.endsWith('.node')) return existsSync(p) ? p : null;
-  const manifest = join(p, 'build', 'cusnn-addon.json');
+  const plan = planOf(p);
+  const want = plan ? addonTarget(plan.model, plan.arch) : null;
+  const other = (what: string): never => {
+    throw new Error(`${dirOrNode}: the built addon is ${what}, but the folder's plan.json is ${plan!.model} for ${plan!.arch} (target ${want}): run 'cusnn-gen build ${dirOrNode}'`);
+  };
+  const manifest = join(p, 'build', ADDON_MANIFEST);
   if (existsSync(manifest)) {
-    const m = JSON.parse(readFileSync(manifest, 'utf8')) as { node?: string };
-    if (m.node) {
+    let m: { node?: unknown; target?: unknown; generatedArch?: unknown };
+    try {
+      m = JSON.parse(readFileSync(manifest, 'utf8')) as typeof m;
+    } catch (e) {
+      throw new Error(`${manifest}: not valid JSON (${(e as Error).message.split('\n')[0]}); run 'cusnn-gen build ${dirOrNode}'`);
+    }
+    if (plan && typeof m.target === 'string' && m.target !== want) other(`target ${m.target} (${manifest})`);
+    if (plan && typeof m.generatedArch === 'string' && m.generatedArch !== plan.arch) other(`of a folder generated for ${m.generatedArch} (${manifest})`);
+    if (typeof m.node === 'string' && m.node !== '') {
       const node = resolve(p, 'build', m.node);
       if (existsSync(node)) return node;
     }
@@ -222,6 +253,11 @@ export function addonPath(dirOrNode: string): string | null {
   const release = join(p, 'build', 'Release');
   if (existsSync(release) && statSync(release).isDirectory()) {
     const nodes = readdirSync(release).filter((f) => f.endsWith('.node'));
+    if (want !== null) {
+      if (nodes.includes(`${want}.node`)) return join(release, `${want}.node`);
+      if (nodes.length > 0) other(`${nodes.map((f) => join(release, f)).join(', ')}`);
+      return null;
+    }
     if (nodes.length === 1) return join(release, nodes[0]!);
   }
   return null;

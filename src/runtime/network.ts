@@ -1,7 +1,7 @@
 // The TypeScript API over the native runtime: load a generated folder, run it on the GPU,
 // measure input sparsity (calibration). Lowering happens here, execution in the addon.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { buildModel } from '../model/zoo/index.js';
 import type { Graph } from '../model/ir.js';
 import type { NetworkPlan } from '../plan/types.js';
@@ -285,8 +285,10 @@ export function loadNetwork(dir: string, o: LoadOptions = {}): Network {
   const plan = readPlanFile(dir);
   const graph = buildModel(plan.model);
   const ref = plan.weightsRef;
+  // Plans store the path absolute; an older plan's relative path is relative to the plan's folder.
+  const refPath = ref?.path == null ? undefined : isAbsolute(ref.path) ? ref.path : resolve(dir, ref.path);
   const weights = loadWeights(graph, {
-    path: o.weights ?? ref?.path ?? undefined,
+    path: o.weights ?? refPath,
     seed: o.seed ?? ref?.seed ?? 0,
     fillMissing: o.fillMissing ?? ref?.fillMissing ?? false,
   });

@@ -4,7 +4,7 @@
 // noise and a per-call drift, so the bench's decisions, margins, ties and cuDNN fallbacks meet
 // noisy figures, as on a GPU. It records what was run and timed, in order, so tests can check
 // which images decided and which were timed, and that the engines were interleaved.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
   ConvAlgorithm, CusnnAddon, DeviceInfo, EnergyMeasurement, NativeRuntime, RooflineMeasurement, RuntimeInfo, RuntimeOptions, Timing,
@@ -228,5 +228,8 @@ export function installCpuAddon(dir: string, addon: CpuAddon): void {
   const js = [`'use strict';`, `const a = () => globalThis.${SLOT};`,
     ...names.map((n) => `Object.defineProperty(exports, '${n}', { enumerable: true, get: () => (typeof a()['${n}'] === 'function' ? a()['${n}'].bind(a()) : undefined) });`)].join('\n');
   writeFileSync(join(dir, 'build', 'cpu-addon.cjs'), `${js}\n`);
-  writeFileSync(join(dir, 'build', 'cusnn-addon.json'), JSON.stringify({ format: 'cusnn-addon/1', node: 'cpu-addon.cjs', target: 'cpu-fake' }));
+  // The target of the folder's plan, as `cusnn-gen build` names it (addonPath refuses another model's addon).
+  const plan = existsSync(join(dir, 'plan.json')) ? (JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as { model: string; arch: string }) : null;
+  const target = plan ? `cusnn_${plan.model}_${plan.arch}` : 'cpu-fake';
+  writeFileSync(join(dir, 'build', 'cusnn-addon.json'), JSON.stringify({ format: 'cusnn-addon/1', node: 'cpu-addon.cjs', target }));
 }

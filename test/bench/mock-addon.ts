@@ -141,7 +141,7 @@ export function installMockFolder(buildDir: string, model: string, o: { arch?: s
   generate({ model, arch, seed: 0, weights: o.weights, fillMissing: o.fillMissing ?? false, force: 'act-sparse', out: dir });
   mkdirSync(join(dir, 'build'), { recursive: true });
   writeFileSync(join(dir, 'build', 'mock-addon.cjs'), MOCK_JS);
-  writeFileSync(join(dir, 'build', 'cusnn-addon.json'), JSON.stringify({ format: 'cusnn-addon/1', node: 'mock-addon.cjs', target: 'mock', generatedArch: arch, arch, nvcc: null, seconds: 0 }));
+  writeFileSync(join(dir, 'build', 'cusnn-addon.json'), JSON.stringify({ format: 'cusnn-addon/1', node: 'mock-addon.cjs', target: `cusnn_${model}_${arch}`, generatedArch: arch, arch, nvcc: null, seconds: 0 }));
   writeFileSync(join(dir, 'build', 'cusnn-bench-build.json'), JSON.stringify({ fingerprint: buildFingerprint(dir, arch) }));
   return dir;
 }
