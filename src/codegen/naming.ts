@@ -4,22 +4,20 @@
 // changes the generated code, must be a valid C identifier, and must not depend on anything but
 // the spec (no hashes of unrelated state, no counters).
 //
-// Activation-sparse grammar (fields in this order, optional ones only when they differ from the
-// common case so everyday names stay short):
+// The problem part every family's name starts with (fields in this order, optional ones only when
+// they differ from the common case so everyday names stay short):
 //
-//   act<R>x<S>                      filter extent
+//   <prefix><R>x<S>                 family prefix (act, igemm, dconv) and filter extent
 //   _s<n> | _s<h>x<w>               stride, omitted when 1x1
 //   _p<n> | _p<top>x<left>          leading padding, omitted when it is the 'same' default
 //                                   (floor((R-1)/2), floor((S-1)/2))
 //   _c<C>_h<H>_w<W>_k<K>            problem
 //   _o<Ho>x<Wo>                     output extent, omitted when it follows from symmetric padding
 //                                   (floor((H + 2*padTop - R) / strideH) + 1, same for W)
-//   _th<th>_tw<tw>_tc<tc>_kb<kb>_cs<cs>   tiles
-//   _bias _relu                     fused epilogue, when enabled
-//   _sm<NN>                         target architecture
 //
-// e.g. act3x3_c128_h14_w14_k32_th2_tw7_tc16_kb32_cs2_sm90.
-import type { ActSparseKernelSpec, ConvProblem } from '../plan/types.js';
+// Each family appends its tiles, the fused epilogue (_bias, _relu) and the arch (_sm<NN>) in its
+// spec.ts (src/families/<name>/spec.ts), e.g. act3x3_c128_h14_w14_k32_th2_tw7_tc16_kb32_cs2_sm90.
+import type { ConvProblem } from '../plan/types.js';
 
 const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -32,17 +30,9 @@ function pair(prefix: string, a: number, b: number): string {
   return a === b ? `_${prefix}${a}` : `_${prefix}${a}x${b}`;
 }
 
-function checkInt(spec: ActSparseKernelSpec, field: keyof ActSparseKernelSpec, min: number): void {
-  const v = spec[field];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new Error(`act-sparse spec: ${String(field)} must be an integer >= ${min}, got ${String(v)}`);
-  }
-}
-
 /**
  * The problem part of every family's kernel name: <prefix><R>x<S>[_s..][_p..]_c<C>_h<H>_w<W>_k<K>[_o..]
- * (the fields of the grammar above up to the tiles); each family appends its tiles, the epilogue and
- * the arch.
+ * (the grammar above); each family appends its tiles, the epilogue and the arch.
  */
 export function problemName(prefix: string, spec: ConvProblem): string {
   let name = `${prefix}${spec.r}x${spec.s}`;
@@ -54,23 +44,5 @@ export function problemName(prefix: string, spec: ConvProblem): string {
   const symHo = Math.floor((spec.h + 2 * spec.padTop - spec.r) / spec.strideH) + 1;
   const symWo = Math.floor((spec.w + 2 * spec.padLeft - spec.s) / spec.strideW) + 1;
   if (spec.ho !== symHo || spec.wo !== symWo) name += `_o${spec.ho}x${spec.wo}`;
-  return name;
-}
-
-/** Deterministic, descriptive name of an activation-sparse kernel (see the grammar above). */
-export function kernelName(spec: ActSparseKernelSpec): string {
-  for (const f of ['c', 'h', 'w', 'k', 'r', 's', 'strideH', 'strideW', 'ho', 'wo', 'th', 'tw', 'tc', 'kb', 'cs'] as const) {
-    checkInt(spec, f, 1);
-  }
-  checkInt(spec, 'padTop', 0);
-  checkInt(spec, 'padLeft', 0);
-  const arch = /^sm_(\d+)$/.exec(spec.arch);
-  if (!arch) throw new Error(`act-sparse spec: arch must look like sm_NN, got '${spec.arch}'`);
-
-  let name = problemName('act', spec);
-  name += `_th${spec.th}_tw${spec.tw}_tc${spec.tc}_kb${spec.kb}_cs${spec.cs}`;
-  if (spec.bias) name += '_bias';
-  if (spec.relu) name += '_relu';
-  name += `_sm${arch[1]}`;
   return name;
 }

@@ -1,21 +1,25 @@
 // The kernel families the planner can emit, in one registry: each family is one part (spec and
-// name, tiling rule, resource count, cost model, renderer and template) under src/families/<name>
-// or, for the original act-sparse family, src/plan + src/codegen. Adding a family touches its own
-// folder and this file.
-import type { GpuProfile } from '../arch/profiles.js';
-import { renderActSparseKernel, type RenderedKernel, type ServedLayer } from '../codegen/act-sparse.js';
-import { kernelName as actSparseName } from '../codegen/naming.js';
-import { kernelResources as actSparseResources } from '../plan/act-sparse-resources.js';
-import { actSparseUs } from '../plan/cost.js';
-import type { ActSparseKernelSpec, KernelResources } from '../plan/types.js';
+// name, tiling rule, resource count, cost model, renderer; template under templates/) in
+// src/families/<name>: act-sparse (the original's scatter of nonzeros, any arch), igemm (split-K
+// implicit GEMM, sm_80+) and dconv (direct, warp-uniform zero skip, sm_80+). Adding a family
+// touches its own folder and this file.
+import type { ArchName, GpuProfile } from '../arch/profiles.js';
+import type { RenderedKernel, ServedLayer } from '../codegen/kernel.js';
+import type { ConvProblem, KernelEstimate, KernelResources } from '../plan/types.js';
+import { actSparseUs } from './act-sparse/cost.js';
+import { renderActSparseKernel } from './act-sparse/render.js';
+import { actSparseResources } from './act-sparse/resources.js';
+import { actSparseName, type ActSparseKernelSpec, type ActSparseTiles } from './act-sparse/spec.js';
 import { dconvUs } from './dconv/cost.js';
 import { renderDconvKernel } from './dconv/render.js';
 import { dconvResources } from './dconv/resources.js';
-import { dconvName, DCONV_TILE_FIELDS, type DconvKernelSpec, type DconvTiles } from './dconv/spec.js';
+import { dconvName, dconvSupports, DCONV_TILE_FIELDS, type DconvKernelSpec, type DconvTiles } from './dconv/spec.js';
+import { chooseDconvTiles } from './dconv/tiles.js';
 import { igemmUs } from './igemm/cost.js';
 import { renderIgemmKernel } from './igemm/render.js';
 import { igemmResources } from './igemm/resources.js';
-import { igemmName, IGEMM_TILE_FIELDS, type IgemmKernelSpec, type IgemmTiles } from './igemm/spec.js';
+import { igemmName, igemmSupports, IGEMM_TILE_FIELDS, type IgemmKernelSpec, type IgemmTiles } from './igemm/spec.js';
+import { chooseIgemmTiles } from './igemm/tiles.js';
 
 export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec;
 export type KernelFamily = KernelSpec['family'];
@@ -23,7 +27,7 @@ export const KERNEL_FAMILIES: readonly KernelFamily[] = ['act-sparse', 'igemm', 
 
 /** The tile fields of a spec, as stored with a measurement (calibration.json, the tune cache). */
 export type KernelTiles =
-  | { readonly family?: 'act-sparse'; readonly th: number; readonly tw: number; readonly tc: number; readonly kb: number; readonly cs: number }
+  | ({ readonly family?: 'act-sparse' } & ActSparseTiles)
   | ({ readonly family: 'igemm' } & IgemmTiles)
   | ({ readonly family: 'dconv' } & DconvTiles);
 
@@ -41,11 +45,16 @@ export function resourcesOf(spec: KernelSpec, batch: number): KernelResources {
   return spec.family === 'igemm' ? igemmResources(spec, batch) : actSparseResources(spec, batch);
 }
 
+/** The family's cost-model estimate at input density `density` (fraction of nonzeros), with its launch figures. */
+export function estimateOf(p: GpuProfile, spec: KernelSpec, batch: number, density: number): KernelEstimate | null {
+  if (spec.family === 'igemm') return igemmUs(p, spec, batch);
+  if (spec.family === 'dconv') return dconvUs(p, spec, batch, density);
+  return actSparseUs(p, spec, batch, density);
+}
+
 /** The family's cost-model estimate in microseconds at input density `density` (fraction of nonzeros). */
 export function estimateUs(p: GpuProfile, spec: KernelSpec, batch: number, density: number): number | null {
-  if (spec.family === 'igemm') return igemmUs(p, spec, batch)?.us ?? null;
-  if (spec.family === 'dconv') return dconvUs(p, spec, batch, density)?.us ?? null;
-  return actSparseUs(p, spec, batch, density)?.us ?? null;
+  return estimateOf(p, spec, batch, density)?.us ?? null;
 }
 
 export function tilesOf(spec: KernelSpec): KernelTiles {
@@ -59,7 +68,7 @@ export function tilesOf(spec: KernelSpec): KernelTiles {
 }
 
 /** The spec a measurement's tiles describe on a problem (the problem fields of either family). */
-export function specWithTiles(problem: Omit<ActSparseKernelSpec, 'family' | 'th' | 'tw' | 'tc' | 'kb' | 'cs'>, tiles: KernelTiles): KernelSpec {
+export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }, tiles: KernelTiles): KernelSpec {
   if (tiles.family === 'dconv') {
     const t: DconvTiles = { bm: tiles.bm, tm: tiles.tm, tn: tiles.tn, rowsT: tiles.rowsT, bkc: tiles.bkc, split: tiles.split, stages: tiles.stages };
     return { ...problem, ...t, family: 'dconv' };
@@ -80,4 +89,36 @@ export function describeTiles(spec: KernelSpec): string {
     return `igemm bm ${spec.bm} x bn ${spec.bn}, bkc ${spec.bkc}, t ${spec.tm}x${spec.tn}, warp ${spec.warpM}x${32 / spec.warpM}, split ${spec.split}`;
   }
   return `${spec.th}x${spec.tw}, ${spec.tc}, ${spec.kb}, ${spec.cs}`;
+}
+
+/** A rule family's pick for one problem: the spec, its estimate and the rule in words (for the reason). */
+export interface FamilyChoice {
+  readonly spec: KernelSpec;
+  readonly estimate: KernelEstimate;
+  readonly why: string;
+}
+
+/**
+ * A family with a tiling rule (one pick per problem) that the planner weighs against the
+ * act-sparse family's tile search (src/families/act-sparse/tiles.ts, the planner's baseline on
+ * every arch). `choose` returns null where the family cannot serve the problem on this GPU.
+ */
+export interface RuleFamily {
+  readonly family: Exclude<KernelFamily, 'act-sparse'>;
+  readonly supports: (arch: ArchName) => boolean;
+  readonly choose: (problem: ConvProblem & { readonly arch: ArchName }, p: GpuProfile, batch: number, density: number) => FamilyChoice | null;
+}
+
+/**
+ * The rule families in the planner's order of preference: dconv where its rule serves the shape
+ * (the lab measured it equal or faster there: docs/PERFORMANCE.md), else igemm.
+ */
+const RULE_FAMILIES: readonly RuleFamily[] = [
+  { family: 'dconv', supports: dconvSupports, choose: (q, p, batch, density) => chooseDconvTiles(p, q, batch, density) },
+  { family: 'igemm', supports: igemmSupports, choose: (q, p, batch) => chooseIgemmTiles(p, q, batch) },
+];
+
+/** The rule families generated for `arch`, in the planner's order of preference. */
+export function familiesFor(arch: ArchName): readonly RuleFamily[] {
+  return RULE_FAMILIES.filter((f) => f.supports(arch));
 }

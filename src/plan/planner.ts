@@ -1,18 +1,16 @@
-// The planner: one decision per conv (cuDNN or a generated activation-sparse kernel), its tile
-// parameters, and the reason in words, from the layer shape, the GPU profile and the sparsity.
+// The planner: one decision per conv (cuDNN or a generated kernel of one of the families in
+// src/families/registry.ts), its tile parameters, and the reason in words, from the layer shape,
+// the GPU profile and the sparsity. The act-sparse family's tile search is the baseline on every
+// arch; the registry's rule families for the arch (familiesFor) are weighed against it, and the
+// winner against the cuDNN model (./cost.ts). Measurements (calibration, tune cache) come first.
 import type { GpuProfile } from '../arch/profiles.js';
 import { consumers, convMacs, getLayer, type ConvLayer, type Graph, type Layer } from '../model/ir.js';
 import type { SparsityProfile } from '../sparsity/types.js';
-import { kernelResources } from './act-sparse-resources.js';
-import { actSparseUs, cudnnConvUs } from './cost.js';
-import { chooseTiles, type ActSparseProblem, type TileChoice } from './tiles.js';
-import { chooseIgemmTiles, type IgemmChoice } from '../families/igemm/tiles.js';
-import { igemmSupports } from '../families/igemm/spec.js';
-import { chooseDconvTiles, type DconvChoice } from '../families/dconv/tiles.js';
-import { dconvSupports } from '../families/dconv/spec.js';
-import { describeTiles, estimateUs, resourcesOf, specWithTiles, type KernelTiles } from '../families/registry.js';
-import type { ActSparseKernelSpec, ConvPlan, NetworkPlan, WeightsRef } from './types.js';
-import type { KernelSpec } from '../families/registry.js';
+import { cudnnConvUs } from './cost.js';
+import type { ActSparseKernelSpec, ActSparseProblem } from '../families/act-sparse/spec.js';
+import { chooseActSparseTiles, type ActSparseChoice } from '../families/act-sparse/tiles.js';
+import { describeTiles, estimateOf, estimateUs, familiesFor, resourcesOf, specWithTiles, type FamilyChoice, type KernelSpec, type KernelTiles } from '../families/registry.js';
+import type { ConvPlan, NetworkPlan, WeightsRef } from './types.js';
 import { bucketOf, findTuned, type TuneCache } from './tune-cache.js';
 
 /** The generated kernel must beat cuDNN's estimate by this factor: the models are coarse. */
@@ -88,7 +86,7 @@ const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
 const us = (x: number): string => `${x.toFixed(1)} us`;
 
 /** Picks the tile shape of a problem; layers of one shape share it (and so share one kernel). */
-type TilePicker = (problem: ActSparseProblem) => TileChoice | null;
+type TilePicker = (problem: ActSparseProblem) => ActSparseChoice | null;
 
 function problemOf(graph: Graph, conv: ConvLayer, p: GpuProfile, readers: Map<string, Layer[]>): ActSparseProblem {
   const [c, h, w] = getLayer(graph, conv.inputs[0]!).shape;
@@ -138,7 +136,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     ...base, decision: 'cudnn', reason, estimate: { cudnnUs, actSparseUs: actSparseEst },
     kernelName: null, spec: null, resources: null, occupancy: null, waves: null,
   });
-  const generated = (spec: KernelSpec, estUs: number, reason: string, ig: IgemmChoice | DconvChoice | null): ConvPlan => ({
+  const generated = (spec: KernelSpec, estUs: number, reason: string, ig: FamilyChoice | null): ConvPlan => ({
     ...base, decision: 'act-sparse', reason, estimate: { cudnnUs, actSparseUs: estUs },
     kernelName: null, spec, resources: resourcesOf(spec, o.batch),
     occupancy: ig ? ig.estimate.occupancy : null, waves: ig ? ig.estimate.waves : null,
@@ -182,18 +180,19 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     }
   }
   const choice = pick(problem);
-  const igemm = allowed('igemm') && igemmSupports(p.arch) && conv.outChannels % 4 === 0 ? chooseIgemmTiles(p, problemFields, o.batch) : null;
-  const dconv = allowed('dconv') && dconvSupports(p.arch) ? chooseDconvTiles(p, problemFields, o.batch, 1 - facts.inputSparsity) : null;
-  // Of the two batch-1 families, dconv where its rule serves the shape (the lab measured it equal or
-  // faster there: docs/PERFORMANCE.md), else igemm; their cost models are not yet fitted well enough
-  // to rank two kernels within 10% of each other. Measurement (calibrate, tune, bench) decides against cuDNN.
-  const ig: IgemmChoice | DconvChoice | null = dconv ?? igemm;
+  // The rule families' picks (the registry's order of preference for this arch, CUSNN_FAMILIES applied).
+  const ruled = familiesFor(p.arch).filter((f) => allowed(f.family))
+    .map((f) => f.choose(problemFields, p, o.batch, 1 - facts.inputSparsity)).filter((x) => x !== null);
+  // Of the rule families, the first whose rule serves the shape (dconv, then igemm); their cost models
+  // are not yet fitted well enough to rank two kernels within 10% of each other. Measurement
+  // (calibrate, tune, bench) decides against cuDNN.
+  const ig: FamilyChoice | null = ruled[0] ?? null;
   const m = choice && measuredFor(o, p, conv.name, choice.spec);
-  const actEst = choice && actSparseUs(p, choice.spec, o.batch, 1 - facts.inputSparsity);
-  // Without a measurement the cost models pick the family: igemm (dense, split-K) where it is the faster estimate.
+  const actEst = choice && estimateOf(p, choice.spec, o.batch, 1 - facts.inputSparsity);
+  // Without a measurement the cost models pick the family: the rule family where its estimate is faster than act-sparse's.
   if (ig && !m && (!actEst || ig.estimate.us < actEst.us)) {
     const fam = ig.spec.family;
-    const others = [igemm && igemm !== ig ? `igemm est. ${us(igemm.estimate.us)}` : null, dconv && dconv !== ig ? `dconv est. ${us(dconv.estimate.us)}` : null,
+    const others = [...ruled.filter((c) => c !== ig).map((c) => `${c.spec.family} est. ${us(c.estimate.us)}`),
       actEst ? `act-sparse est. ${us(actEst.us)}` : null].filter((x) => x !== null);
     const text = `est. ${us(ig.estimate.us)} vs cuDNN ${us(cudnnUs)} (${(cudnnUs / ig.estimate.us).toFixed(2)}x${fam === 'igemm' ? ', dense: the zeros do not change it' : ` at ${pct(facts.inputSparsity)} zeros`})` +
       (others.length ? `; ${others.join(', ')}` : '');
@@ -207,7 +206,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   // The sparsity at which this tile shape starts to win (after the margin), for the reader.
   let breakEven: number | null = null;
   for (let zeros = 0; zeros <= 100; zeros++) {
-    const e = actSparseUs(p, choice.spec, o.batch, 1 - zeros / 100);
+    const e = estimateOf(p, choice.spec, o.batch, 1 - zeros / 100);
     if (e && e.us * SPEEDUP_MARGIN < cudnnUs) { breakEven = zeros / 100; break; }
   }
   const tiles = `tile ${choice.spec.th}x${choice.spec.tw}, tc ${choice.spec.tc}, kb ${choice.spec.kb}, cs ${choice.spec.cs}`;
@@ -225,7 +224,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     estimate: { cudnnUs, actSparseUs: est.us },
     kernelName: null,
     spec: choice.spec,
-    resources: kernelResources(choice.spec, o.batch),
+    resources: resourcesOf(choice.spec, o.batch),
     occupancy: est.occupancy,
     waves: est.waves,
   };
@@ -240,9 +239,9 @@ function allowed(family: string): boolean {
   return !list || list.split(',').map((s) => s.trim()).includes(family);
 }
 
-/** Tiles of the batch-1 families (igemm, dconv), as opposed to the act-sparse family's (no family field). */
+/** Tiles of the rule families (igemm, dconv), as opposed to the act-sparse family's (no family field). */
 function isGeneratedFamily(t: KernelTiles): t is Exclude<KernelTiles, { readonly th: number }> {
-  return t.family === 'igemm' || t.family === 'dconv';
+  return t.family !== undefined && t.family !== 'act-sparse';
 }
 
 /** The measurement of this layer when it was taken on this GPU with exactly these tiles. */
@@ -281,10 +280,10 @@ export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o:
     const t = measuredTiles.get(key);
     if (t && (t.family === undefined || t.family === 'act-sparse')) {
       const spec: ActSparseKernelSpec = { ...problem, th: t.th, tw: t.tw, tc: t.tc, kb: t.kb, cs: t.cs };
-      const estimate = actSparseUs(p, spec, o.batch, density);
+      const estimate = estimateOf(p, spec, o.batch, density);
       if (estimate) return { spec, estimate, candidates: 1 };
     }
-    return chooseTiles(p, problem, o.batch, density);
+    return chooseActSparseTiles(p, problem, o.batch, density);
   };
   const convs = layers.map((l) => planConv(graph, l, p, sp, readers, o, pick));
   return {

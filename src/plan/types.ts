@@ -29,22 +29,6 @@ export interface ConvProblem {
   readonly relu: boolean;
 }
 
-/** Problem and tile parameters of one activation-sparse kernel instance. */
-export interface ActSparseKernelSpec extends ConvProblem {
-  readonly family: 'act-sparse';
-  readonly arch: ArchName;
-  // Tiles.
-  /** Output tile per block: th x tw output pixels. */
-  readonly th: number;
-  readonly tw: number;
-  /** Input channels compressed into shared memory per step. */
-  readonly tc: number;
-  /** Output channels per block: one per thread along threadIdx.x (a multiple of 32). */
-  readonly kb: number;
-  /** Channel slices per block along threadIdx.y; reduced through shared memory at the end. */
-  readonly cs: number;
-}
-
 export interface KernelResources {
   readonly threads: number;
   /** Halo window of one output tile: (th-1)*strideH + r by (tw-1)*strideW + s. */
@@ -54,6 +38,18 @@ export interface KernelResources {
   /** Planner's register estimate (ptxas reports the real figure under --check). */
   readonly regsEstimate: number;
   readonly grid: readonly [x: number, y: number, z: number];
+}
+
+/** A family's cost-model estimate of one kernel, with its launch figures (src/families/<name>/cost.ts). */
+export interface KernelEstimate {
+  readonly us: number;
+  readonly blocks: number;
+  readonly blocksPerSm: number;
+  readonly occupancy: number;
+  readonly limitedBy: string;
+  readonly waves: number;
+  /** What bounds the estimate: issue slots, the per-warp latency chain, or DRAM. */
+  readonly bound: 'issue' | 'latency' | 'memory';
 }
 
 export type Decision = 'cudnn' | 'act-sparse' | 'weight-sparse';

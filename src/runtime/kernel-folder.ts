@@ -4,7 +4,7 @@
 // kernels are rendered by the real renderers, so what is built is exactly what a plan would emit.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServedLayer } from '../codegen/act-sparse.js';
+import type { ServedLayer } from '../codegen/kernel.js';
 import { kernelNameOf, renderKernel, type KernelSpec } from '../families/registry.js';
 import { packageRoot } from '../paths.js';
 

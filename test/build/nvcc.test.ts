@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileArchFor, compileCheck, findNvcc, kernelsInSource, nvccArchs, nvccVersion, parsePtxas } from '../../src/build/nvcc.js';
-import { renderActSparseKernel } from '../../src/codegen/act-sparse.js';
-import { sharedLayout } from '../../src/plan/act-sparse-resources.js';
-import type { ActSparseKernelSpec } from '../../src/plan/types.js';
+import { renderActSparseKernel } from '../../src/families/act-sparse/render.js';
+import { sharedLayout } from '../../src/families/act-sparse/resources.js';
+import type { ActSparseKernelSpec } from '../../src/families/act-sparse/spec.js';
 
 const PTXAS_SAMPLE = `ptxas info    : 0 bytes gmem
 ptxas info    : Compiling entry function 'bar' for 'sm_75'

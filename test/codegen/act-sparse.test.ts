@@ -1,11 +1,11 @@
 // Activation-sparse kernel family: window case table, naming, rendering, and a CPU emulation of
 // the generated kernel that proves it computes the convolution (until the GPU tests run it).
 import { describe, expect, it } from 'vitest';
-import { renderActSparseKernel, validateActSparseSpec, windowContributions, type WindowTerm } from '../../src/codegen/act-sparse.js';
+import { renderActSparseKernel, windowContributions, type WindowTerm } from '../../src/families/act-sparse/render.js';
 import { render, TEMPLATES_DIR } from '../../src/codegen/handlebars.js';
-import { isCIdentifier, kernelName } from '../../src/codegen/naming.js';
-import { sharedLayout, windowOf } from '../../src/plan/act-sparse-resources.js';
-import type { ActSparseKernelSpec } from '../../src/plan/types.js';
+import { isCIdentifier } from '../../src/codegen/naming.js';
+import { sharedLayout, windowOf } from '../../src/families/act-sparse/resources.js';
+import { actSparseName as kernelName, validateActSparseSpec, type ActSparseKernelSpec } from '../../src/families/act-sparse/spec.js';
 import { mulberry32 } from '../helpers/random.js';
 
 type Spec = ActSparseKernelSpec;

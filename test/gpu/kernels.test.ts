@@ -20,7 +20,7 @@ import { buildAddon } from '../../src/build/addon.js';
 import { findNvcc } from '../../src/build/nvcc.js';
 import { generate } from '../../src/generate.js';
 import { MODEL_NAMES } from '../../src/model/zoo/index.js';
-import type { ActSparseKernelSpec } from '../../src/plan/types.js';
+import type { ActSparseKernelSpec } from '../../src/families/act-sparse/spec.js';
 import { chooseIgemmTiles } from '../../src/families/igemm/tiles.js';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import type { KernelSpec } from '../../src/families/registry.js';

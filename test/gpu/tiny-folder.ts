@@ -3,7 +3,7 @@
 // ReLU only; 1x1 with bias, no ReLU, K not a multiple of the block's 32 channels), the registry
 // and a CMakeLists.txt like the ones cusnn-gen writes. Building it takes a fraction of a real
 // network's time, so CI can build the addon on every run.
-import type { ActSparseKernelSpec } from '../../src/plan/types.js';
+import type { ActSparseKernelSpec } from '../../src/families/act-sparse/spec.js';
 import { writeKernelFolder } from '../../src/runtime/kernel-folder.js';
 
 type Problem = Omit<ActSparseKernelSpec, 'family' | 'arch'>;

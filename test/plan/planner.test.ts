@@ -3,7 +3,7 @@ import { ARCH_NAMES, gpuProfile, occupancy } from '../../src/arch/profiles.js';
 import { GraphBuilder } from '../../src/model/builder.js';
 import { uniformPad } from '../../src/model/ir.js';
 import { buildModel } from '../../src/model/zoo/index.js';
-import { sharedLayout } from '../../src/plan/act-sparse-resources.js';
+import { sharedLayout } from '../../src/families/act-sparse/resources.js';
 import { resourcesOf } from '../../src/families/registry.js';
 import { planNetwork } from '../../src/plan/planner.js';
 import type { ConvPlan } from '../../src/plan/types.js';

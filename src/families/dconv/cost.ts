@@ -4,7 +4,7 @@
 // the igemm lab's (ncu: ~1.7 cycles per instruction per warp sharing a scheduler); launch and the
 // cluster reduction are fixed costs.
 import { occupancy, type GpuProfile } from '../../arch/profiles.js';
-import type { ActSparseEstimate as KernelEstimate } from '../../plan/cost.js';
+import type { KernelEstimate } from '../../plan/types.js';
 import { dconvLayout, dconvRegsEstimate, dconvResources, dconvStages } from './resources.js';
 import type { DconvKernelSpec } from './spec.js';
 
@@ -12,7 +12,7 @@ const CYCLES_PER_INSTR_PER_WARP = 1.7;
 const FIXED_US = 2.0;
 const STAGE_LATENCY_US = 0.35;
 
-/** Same figures as every family's estimate (src/plan/cost.ts). */
+/** Same figures as every family's estimate (src/plan/types.ts). */
 export type DconvEstimate = KernelEstimate;
 
 export function dconvUs(p: GpuProfile, spec: DconvKernelSpec, batch: number, density: number): DconvEstimate | null {

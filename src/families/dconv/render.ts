@@ -1,5 +1,5 @@
 // Renderer of the dconv family (templates/dconv.cu.hbs).
-import type { RenderedKernel, ServedLayer } from '../../codegen/act-sparse.js';
+import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
 import { problemSection, table } from '../../codegen/header.js';
 import { dconvResources, dconvStages } from './resources.js';

@@ -4,7 +4,7 @@
 // scheduler cycle, about half of them FFMA, 3.4 warps per scheduler; so one thread's FMA costs
 // about 3.7 cycles per warp sharing its scheduler. Dense: the time does not depend on the zeros.
 import { occupancy, type GpuProfile } from '../../arch/profiles.js';
-import type { ActSparseEstimate as KernelEstimate } from '../../plan/cost.js';
+import type { KernelEstimate } from '../../plan/types.js';
 import { igemmRegsEstimate, igemmResources, igemmSharedBytes, igemmStages, igemmThreads } from './resources.js';
 import type { IgemmKernelSpec } from './spec.js';
 
@@ -14,7 +14,7 @@ const FIXED_US = 2.0;
 /** One stage's load-to-use latency when there is too little work to hide it. */
 const STAGE_LATENCY_US = 0.35;
 
-/** Same figures as every family's estimate (src/plan/cost.ts). */
+/** Same figures as every family's estimate (src/plan/types.ts). */
 export type IgemmEstimate = KernelEstimate;
 
 export function igemmUs(p: GpuProfile, spec: IgemmKernelSpec, batch: number): IgemmEstimate | null {

@@ -2,7 +2,7 @@
 // out, so the kernel's constants can be tested from TypeScript.
 import { render } from '../../codegen/handlebars.js';
 import { problemSection, table } from '../../codegen/header.js';
-import type { RenderedKernel, ServedLayer } from '../../codegen/act-sparse.js';
+import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { igemmResources, igemmStages } from './resources.js';
 import { igemmName, validateIgemmSpec, type IgemmKernelSpec } from './spec.js';
 
