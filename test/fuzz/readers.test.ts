@@ -311,7 +311,7 @@ describe(`fuzz: weight readers (seed ${SEED}, ${haveReal ? 'real resnet50 weight
       const json = Buffer.from(JSON.stringify(h), 'utf8');
       const lb = Buffer.alloc(8);
       lb.writeBigUInt64LE(BigInt(json.length));
-      let out = Buffer.concat([lb, json, bytes.subarray(8 + len, 8 + len + end)]);
+      let out: Buffer = Buffer.concat([lb, json, bytes.subarray(8 + len, 8 + len + end)]);
       let what = `drop ${k} tensor(s)`;
       if (r() < 0.3) {
         const m = mutateBytes(r, out);
@@ -424,7 +424,7 @@ function calibrationDoc(): Json {
     const measured = i % 7 === 3 ? { kernel: `act_${i}`, tiles: { th: 2, tw: 7, tc: 8, kb: 32, cs: 4 }, cudnnUs: 20.5 + i, cudnnAlgo: 'IMPLICIT_PRECOMP_GEMM', actSparseUs: 18.25 + i }
       : i % 7 === 5 ? { kernel: `igemm_${i}`, tiles: { family: 'igemm', bm: 64, bn: 32, bkc: 8, tm: 4, tn: 4, warpM: 8, split: 4, stages: 3 }, cudnnUs: 11 + i, cudnnAlgo: 'GEMM', actSparseUs: 9.5 + i }
         : undefined;
-    layers[c.layer] = measured ? { inputSparsity: c.inputSparsity, measured } : { inputSparsity: c.inputSparsity };
+    layers[c.layer] = (measured ? { inputSparsity: c.inputSparsity, measured } : { inputSparsity: c.inputSparsity }) as Json;
   });
   return { format: 'cusnn-calibration/1', model: 'resnet152', images: 16, weights: 'synthetic (seed 0)', layers, gpu: 'NVIDIA H100 80GB HBM3', arch: 'sm_90' };
 }

@@ -157,7 +157,7 @@ describe('image files', () => {
   });
 
   it('a NaN or infinite pixel is an error naming the file and the pixel', () => {
-    const rng = new Rng(seedFor('nan-pixel'));
+    const rng = new Rng(seedFor(303), 0);
     for (const bad of [Number.NaN, Infinity, -Infinity]) {
       const img = randomImage(rng);
       const i = Math.floor(rng.nextUnit() * IMAGE_FLOATS);

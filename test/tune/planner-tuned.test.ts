@@ -31,7 +31,7 @@ function entryFor(c: ConvPlan, o: { gpu?: string; fast: boolean; bucket?: number
   const cudnnUs = 10 + 90 * rnd();
   const bestUs = o.fast ? cudnnUs / (1.1 + rnd()) : cudnnUs * (1 + rnd());
   const tiles = shape.k % 4 === 0 && rnd() < 0.5 ? ODD_IGEMM : ODD_ACT;
-  const kernel = kernelNameOf({ ...shape, arch: 'sm_90', ...(tiles.family === 'igemm' ? tiles : { family: 'act-sparse' as const, ...tiles }) });
+  const kernel = kernelNameOf({ ...shape, arch: 'sm_90', ...('family' in tiles ? tiles : { family: 'act-sparse' as const, ...tiles }) });
   return {
     gpu: o.gpu ?? H200, arch: 'sm_90', shape, bucket: o.bucket ?? bucketOf(c.inputSparsity), batch: o.batch ?? 1,
     best: { kernel, tiles, us: bestUs }, heuristic: { kernel: c.kernelName ?? kernelNameOf(c.spec!), tiles: { th: 2, tw: 7, tc: 8, kb: 32, cs: 1 }, us: bestUs * 1.04 },
