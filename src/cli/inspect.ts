@@ -2,53 +2,31 @@
 // summary, or one layer's plan entry, its reason and its kernel source, plus ptxas resources when
 // nvcc is here.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readPlanFile } from '../runtime/network.js';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { compileCheck, findNvcc } from '../build/nvcc.js';
 import type { ConvPlan, NetworkPlan } from '../plan/types.js';
 import { printJson, table } from './table.js';
 
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isDims = (v: unknown): boolean => Array.isArray(v) && v.length === 3 && v.every((x) => Number.isInteger(x) && x > 0);
-
 /**
- * Reads `<dir>/plan.json` and checks what inspect shows: every error is one line naming the file,
- * the conv (index and layer) and the key.
+ * Reads `<dir>/plan.json` through the plan schema: every error is one line naming the file, the
+ * conv (index and layer) and the key.
  */
 export function readPlan(dir: string): NetworkPlan {
   const file = join(dir, 'plan.json');
   if (!existsSync(dir)) throw new Error(`${dir}: no such folder (expected a folder written by cusnn-gen)`);
   if (!statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder (expected a folder written by cusnn-gen)`);
   if (!existsSync(file)) throw new Error(`${dir}: no plan.json (not a folder written by cusnn-gen?)`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: expected a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
-  const p = raw as Record<string, unknown>;
-  if (p.format !== 'cusnn-plan/1') throw new Error(`${file}: unknown format ${JSON.stringify(p.format)} (expected "cusnn-plan/1")`);
-  for (const k of ['model', 'arch', 'board', 'weights', 'sparsitySource']) {
-    if (typeof p[k] !== 'string') throw new Error(`${file}: "${k}" must be a string, got ${JSON.stringify(p[k]) ?? 'nothing'}`);
-  }
-  if (!Number.isInteger(p.batch) || (p.batch as number) < 1) throw new Error(`${file}: "batch" must be a positive integer, got ${JSON.stringify(p.batch) ?? 'nothing'}`);
-  if (!Array.isArray(p.convs)) throw new Error(`${file}: "convs" must be a list of conv plans, got ${JSON.stringify(p.convs) ?? 'nothing'}`);
-  p.convs.forEach((c: unknown, i: number) => {
-    const at = `${file}: convs[${i}]`;
-    if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new Error(`${at} must be an object, got ${JSON.stringify(c)}`);
-    const e = c as Record<string, unknown>;
-    if (typeof e.layer !== 'string' || e.layer === '') throw new Error(`${at}: "layer" must be a layer name, got ${JSON.stringify(e.layer) ?? 'nothing'}`);
-    const where = `${at} (${e.layer})`;
-    for (const k of ['input', 'output']) if (!isDims(e[k])) throw new Error(`${where}: "${k}" must be [C, H, W] of positive integers, got ${JSON.stringify(e[k]) ?? 'nothing'}`);
-    if (!isNum(e.inputSparsity) || e.inputSparsity < 0 || e.inputSparsity > 1) throw new Error(`${where}: "inputSparsity" must be a number in [0, 1], got ${JSON.stringify(e.inputSparsity) ?? 'nothing'}`);
-    if (!['cudnn', 'act-sparse', 'weight-sparse'].includes(e.decision as string)) throw new Error(`${where}: "decision" must be cudnn, act-sparse or weight-sparse, got ${JSON.stringify(e.decision) ?? 'nothing'}`);
-    if (typeof e.reason !== 'string') throw new Error(`${where}: "reason" must be a string, got ${JSON.stringify(e.reason) ?? 'nothing'}`);
-    if (e.kernelName !== null && e.kernelName !== undefined && (typeof e.kernelName !== 'string' || !/^\w+$/.test(e.kernelName))) {
-      throw new Error(`${where}: "kernelName" must be null or a kernel name ([A-Za-z0-9_]), got ${JSON.stringify(e.kernelName)}`);
+  // The schema (src/schema/plan.ts, through readPlanFile) checks every field; inspect adds that a
+  // kernel name cannot be a path, since it opens kernels/<name>.cu.
+  const plan = readPlanFile(dir);
+  plan.convs.forEach((c, i) => {
+    if (c.kernelName !== null && !/^\w+$/.test(c.kernelName)) {
+      throw new Error(`${file}: convs[${i}] (${c.layer}): "kernelName" must be null or a kernel name ([A-Za-z0-9_]), got ${JSON.stringify(c.kernelName)}`);
     }
   });
-  return raw as NetworkPlan;
+  return plan;
 }
 
 interface InspectOptions { layer?: string; ptxas: boolean; json?: boolean }

@@ -12,6 +12,9 @@ import { classify, EXIT } from '../../src/output/exit.js';
 import { SchemaError } from '../../src/schema/check.js';
 import { needsBuiltCli, oneLineError } from '../helpers/cli.js';
 import { CLI_ABS, runCli } from './run.js';
+import { mulberry32, testSeed } from '../helpers/random.js';
+
+const rnd = mulberry32(testSeed());
 
 const tmp = mkdtempSync(join(tmpdir(), 'cusnn-conv-'));
 needsBuiltCli();
@@ -107,24 +110,26 @@ describe('errors', () => {
     fails(['weights', 'synth', '--model', 'vgg16', '--out', join(tmp, 'no', 'such', 'w.safetensors')], 1, /^cusnn-gen: --out '.*w\.safetensors': the folder .*such does not exist$/);
   });
 
-  it('a broken plan.json is one line naming the file and the conv', () => {
+  it('a broken plan.json is one line naming the file and the conv (read through the plan schema)', () => {
     const dir = join(tmp, 'broken-plan');
-    mkdirSync(dir);
+    const g = runCli('--model', 'vgg16', '--arch', 'sm_90', '--out', dir, '-q');
+    expect(g.code, g.err).toBe(0);
+    const good = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as { convs: Record<string, unknown>[] } & Record<string, unknown>;
     const write = (v: unknown): void => writeFileSync(join(dir, 'plan.json'), typeof v === 'string' ? v : JSON.stringify(v));
-    const base = { format: 'cusnn-plan/1', model: 'vgg16', arch: 'sm_90', board: 'b', batch: 1, weights: 'w', sparsitySource: 's' };
     write('{"format": "cusnn-plan/1", ');
     fails(['inspect', dir], 1, /^cusnn-gen: .*plan\.json: not valid JSON \(/);
     write(null);
-    fails(['inspect', dir], 1, /plan\.json: expected a JSON object, got null$/);
-    write(base);
-    fails(['inspect', dir], 1, /plan\.json: "convs" must be a list of conv plans, got nothing$/);
-    write({ ...base, convs: [null] });
-    fails(['inspect', dir], 1, /plan\.json: convs\[0\] must be an object, got null$/);
-    const conv = { layer: 'block1_conv1', input: [3, 224, 224], output: [64, 224, 224], inputSparsity: 0.5, decision: 'cudnn', reason: 'r', kernelName: null };
-    write({ ...base, convs: [conv, { ...conv, layer: 'block1_conv2', inputSparsity: null }] });
-    fails(['inspect', dir], 1, /plan\.json: convs\[1\] \(block1_conv2\): "inputSparsity" must be a number in \[0, 1\], got null$/);
-    write({ ...base, convs: [{ ...conv, kernelName: '../../etc/passwd' }] });
-    fails(['inspect', dir, '--layer', 'block1_conv1'], 1, /"kernelName" must be null or a kernel name/);
+    fails(['inspect', dir], 1, /plan\.json: unknown format .*expected "cusnn-plan\/1"/);
+    const { convs: _convs, ...noConvs } = good;
+    write(noConvs);
+    fails(['inspect', dir], 1, /plan\.json: convs: expected .*found nothing \(the field is absent\)$/);
+    write({ ...good, convs: [null] });
+    fails(['inspect', dir], 1, /plan\.json: convs\[0\].*found null$/);
+    const i = 1 + Math.floor(rnd() * (good.convs.length - 1));
+    write({ ...good, convs: good.convs.map((c, j) => (j === i ? { ...c, inputSparsity: null } : c)) });
+    fails(['inspect', dir], 1, new RegExp(`plan\\.json: convs\\[${i}\\]\\.inputSparsity \\(conv '${String(good.convs[i]!.layer)}'\\): expected a finite number in \\[0, 1\\], found null$`));
+    write({ ...good, convs: good.convs.map((c, j) => (j === i ? { ...c, kernelName: '../../etc/passwd' } : c)) });
+    fails(['inspect', dir], 1, /"kernelName" must be null or a kernel name/);
   });
 
   it('no GPU is exit 3 with one line (an addon that finds no CUDA device)', () => {
