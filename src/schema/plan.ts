@@ -2,62 +2,19 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ArchName } from '../arch/profiles.js';
 import type { NetworkPlan } from '../plan/types.js';
-import { ArchString, Count, Fraction, NonNegative, PositiveInt } from './tiles.js';
+import {
+  ActSparseTileFields, ArchString, ConvProblemFields, Count, DconvTileFields, Fraction, IgemmTileFields, NonNegative, PositiveInt,
+} from './tiles.js';
 
 export const PLAN_FORMAT = 'cusnn-plan/1';
 
-const Problem = {
-  arch: ArchString,
-  c: PositiveInt,
-  h: PositiveInt,
-  w: PositiveInt,
-  k: PositiveInt,
-  r: PositiveInt,
-  s: PositiveInt,
-  strideH: PositiveInt,
-  strideW: PositiveInt,
-  padTop: Count,
-  padLeft: Count,
-  ho: PositiveInt,
-  wo: PositiveInt,
-  bias: Type.Boolean(),
-  relu: Type.Boolean(),
-};
+const Problem = { arch: ArchString, ...ConvProblemFields };
 
-export const ActSparseSpecSchema = Type.Object({
-  family: Type.Literal('act-sparse'),
-  ...Problem,
-  th: PositiveInt,
-  tw: PositiveInt,
-  tc: PositiveInt,
-  kb: PositiveInt,
-  cs: PositiveInt,
-});
+export const ActSparseSpecSchema = Type.Object({ family: Type.Literal('act-sparse'), ...Problem, ...ActSparseTileFields });
 
-export const IgemmSpecSchema = Type.Object({
-  family: Type.Literal('igemm'),
-  ...Problem,
-  bm: PositiveInt,
-  bn: PositiveInt,
-  bkc: PositiveInt,
-  tm: PositiveInt,
-  tn: PositiveInt,
-  warpM: PositiveInt,
-  split: PositiveInt,
-  stages: PositiveInt,
-});
+export const IgemmSpecSchema = Type.Object({ family: Type.Literal('igemm'), ...Problem, ...IgemmTileFields });
 
-export const DconvSpecSchema = Type.Object({
-  family: Type.Literal('dconv'),
-  ...Problem,
-  bm: PositiveInt,
-  tm: PositiveInt,
-  tn: PositiveInt,
-  rowsT: PositiveInt,
-  bkc: PositiveInt,
-  split: PositiveInt,
-  stages: PositiveInt,
-});
+export const DconvSpecSchema = Type.Object({ family: Type.Literal('dconv'), ...Problem, ...DconvTileFields });
 
 /**
  * A family registered after these schemas (src/families/registry.ts): the problem fields checked,

@@ -13,37 +13,36 @@ export const NonNegative = Type.Number({ minimum: 0 });
 export const Fraction = Type.Number({ minimum: 0, maximum: 1 });
 export const ArchString = Type.String({ pattern: '^sm_[0-9]+$', description: 'an arch name such as "sm_80"' });
 
-export const ActSparseTilesSchema = Type.Object({
-  family: Type.Optional(Type.Literal('act-sparse')),
-  th: PositiveInt,
-  tw: PositiveInt,
-  tc: PositiveInt,
-  kb: PositiveInt,
-  cs: PositiveInt,
-});
+/** The problem fields every family's spec has (src/plan/types.ts ConvProblem). */
+export const ConvProblemFields = {
+  c: PositiveInt,
+  h: PositiveInt,
+  w: PositiveInt,
+  k: PositiveInt,
+  r: PositiveInt,
+  s: PositiveInt,
+  strideH: PositiveInt,
+  strideW: PositiveInt,
+  padTop: Count,
+  padLeft: Count,
+  ho: PositiveInt,
+  wo: PositiveInt,
+  bias: Type.Boolean(),
+  relu: Type.Boolean(),
+};
 
-export const IgemmTilesSchema = Type.Object({
-  family: Type.Literal('igemm'),
-  bm: PositiveInt,
-  bn: PositiveInt,
-  bkc: PositiveInt,
-  tm: PositiveInt,
-  tn: PositiveInt,
-  warpM: PositiveInt,
-  split: PositiveInt,
-  stages: PositiveInt,
-});
+/** Each family's tile fields, shared by its spec (plan.json) and its tiles (calibration, tune cache). */
+export const ActSparseTileFields = { th: PositiveInt, tw: PositiveInt, tc: PositiveInt, kb: PositiveInt, cs: PositiveInt };
+export const IgemmTileFields = {
+  bm: PositiveInt, bn: PositiveInt, bkc: PositiveInt, tm: PositiveInt, tn: PositiveInt, warpM: PositiveInt, split: PositiveInt, stages: PositiveInt,
+};
+export const DconvTileFields = {
+  bm: PositiveInt, tm: PositiveInt, tn: PositiveInt, rowsT: PositiveInt, bkc: PositiveInt, split: PositiveInt, stages: PositiveInt,
+};
 
-export const DconvTilesSchema = Type.Object({
-  family: Type.Literal('dconv'),
-  bm: PositiveInt,
-  tm: PositiveInt,
-  tn: PositiveInt,
-  rowsT: PositiveInt,
-  bkc: PositiveInt,
-  split: PositiveInt,
-  stages: PositiveInt,
-});
+export const ActSparseTilesSchema = Type.Object({ family: Type.Optional(Type.Literal('act-sparse')), ...ActSparseTileFields });
+export const IgemmTilesSchema = Type.Object({ family: Type.Literal('igemm'), ...IgemmTileFields });
+export const DconvTilesSchema = Type.Object({ family: Type.Literal('dconv'), ...DconvTileFields });
 
 export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, ActSparseTilesSchema]);
 

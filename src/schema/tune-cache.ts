@@ -3,26 +3,11 @@
 // with `checkSchema(TuneCacheSchema, data, 'tune cache <file>')`.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { TuneCache } from '../plan/tune-cache.js';
-import { ArchString, Count, Fraction, KernelTilesSchema, PositiveInt, Positive } from './tiles.js';
+import { ArchString, ConvProblemFields, Count, Fraction, KernelTilesSchema, PositiveInt, Positive } from './tiles.js';
 
 export const TUNE_FORMAT = 'cusnn-tune/1';
 
-export const TuneShapeSchema = Type.Object({
-  c: PositiveInt,
-  h: PositiveInt,
-  w: PositiveInt,
-  k: PositiveInt,
-  r: PositiveInt,
-  s: PositiveInt,
-  strideH: PositiveInt,
-  strideW: PositiveInt,
-  padTop: Count,
-  padLeft: Count,
-  ho: PositiveInt,
-  wo: PositiveInt,
-  bias: Type.Boolean(),
-  relu: Type.Boolean(),
-});
+export const TuneShapeSchema = Type.Object(ConvProblemFields);
 
 const pick = <T extends TSchema>(us: T) =>
   Type.Object({ kernel: Type.String({ minLength: 1 }), tiles: KernelTilesSchema, us });
