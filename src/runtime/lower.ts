@@ -58,8 +58,9 @@ export function lowerNetworkF64(graph: Graph, plan: NetworkPlan, ws: WeightSet, 
 }
 
 /**
- * The fraction of input zeros from which the act-sparse kernel `spec` beats cuDNN by the planner's
- * SPEEDUP_MARGIN under the cost models of src/plan/cost.ts, at `batch`. Recomputed rather than
+ * The fraction of input zeros from which the generated kernel `spec` (any family) beats cuDNN by the
+ * planner's SPEEDUP_MARGIN under the cost models (its family's, src/families/<family>/cost.ts, and
+ * cuDNN's, src/plan/cost.ts), at `batch`. Recomputed rather than
  * parsed from the plan's reason: the reason rounds to whole percents and is for people, and the
  * program's batch may differ from the plan's. The estimate only grows with density, so bisection
  * finds the crossing; it is rounded up to 1e-4 (still on the winning side). 0 when the kernel

@@ -1,7 +1,7 @@
 // Per-layer measurement of both paths: every conv's step captured alone in a CUDA graph and timed
 // with CUDA events, once through its generated kernel and once through cuDNN (the algorithm the
 // runtime chose by measurement), on the activations a real input leaves in the buffers. The cost
-// model in src/plan/cost.ts is a guess; this is what decides where it guessed wrong (ResNet-50's
+// models (src/families/<family>/cost.ts, cuDNN's in src/plan/cost.ts) are guesses; this is what decides where it guessed wrong (ResNet-50's
 // 256x14x14 layer: 129 us generated vs 58 us cuDNN on the H100, docs/PERFORMANCE.md).
 import { writeFileSync } from 'node:fs';
 import { tilesOf, type KernelTiles } from '../families/registry.js';
