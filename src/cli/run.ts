@@ -59,6 +59,13 @@ export function runCommand(print: (s: string) => void = console.log): Command {
       const net = loadNetwork(dir, { weights: o.weights, fillMissing: o.fillMissing, mode: o.mode, math: o.math, algo: o.algo, keep: o.layer ? [o.layer] : [] });
       try {
         const batch = o.batch ?? files.length;
+        // Which plan static mode runs at this batch (a plan made for another batch is not used: cuDNN runs instead).
+        if (o.mode === 'static') {
+          for (const b of new Set([Math.min(batch, files.length), files.length % batch].filter((x) => x > 0))) {
+            const f = net.planFor(b);
+            if (f.source !== 'plan') process.stderr.write(`${net.plan.model}: ${f.note}\n`);
+          }
+        }
         const outs: Float32Array[] = [];
         const rows: string[][] = [];
         const classes = net.graph.layers[net.graph.layers.length - 1]!.shape[0];
