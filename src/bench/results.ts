@@ -8,6 +8,8 @@
 // each layer's decision measurement, and the roofline's source (GpuInfo.roofline). A /1 file is
 // migrated on reading (src/bench/migrate.ts), with 1 round and the profile's peaks said so.
 
+import type { RooflineMeasurement } from '../runtime/addon.js';
+
 /** The three engines the bench runs side by side in one process. */
 export type Engine = 'cusnn' | 'cudnn' | 'cudnn-implicit-gemm';
 export const ENGINES: readonly Engine[] = ['cusnn', 'cudnn', 'cudnn-implicit-gemm'];
@@ -199,18 +201,8 @@ export interface RooflineInfo {
   readonly probe?: RooflineProbe;
 }
 
-/** The addon's probeRoofline(): the device's own clocks and a measured copy bandwidth and FFMA rate. */
-export interface RooflineProbe {
-  readonly smCount: number;
-  /** Maximum SM clock and memory clock the device reports, MHz; bus width in bits. */
-  readonly smClockMHz: number;
-  readonly memClockMHz: number;
-  readonly memBusWidthBits: number;
-  /** Device-to-device copy: bytes copied per repetition; read + write counted. */
-  readonly copyBytes: number;
-  readonly copyGBs: number;
-  /** FFMA chains on every SM; 2 FLOP per FFMA. */
-  readonly ffmaTflops: number;
+/** The addon's probeRoofline() (its fields: src/runtime/addon.ts), with the clock-derived peaks beside it. */
+export interface RooflineProbe extends RooflineMeasurement {
   /** SMs x fp32 lanes x 2 x max clock (lanes from the profile), and clock x bus width x 2, for comparison. */
   readonly clockPeakFp32Tflops: number | null;
   readonly clockBandwidthGBs: number;

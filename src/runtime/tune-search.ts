@@ -7,11 +7,9 @@
 // bucket, batch), which the planner reads.
 import { gpuProfile, type GpuProfile } from '../arch/profiles.js';
 import { buildAddon } from '../build/addon.js';
-import { chooseDconvTiles } from '../families/dconv/tiles.js';
-import { dconvSupports } from '../families/dconv/spec.js';
-import { chooseIgemmTiles, igemmCandidates } from '../families/igemm/tiles.js';
+import { igemmCandidates } from '../families/igemm/tiles.js';
 import { igemmSupports } from '../families/igemm/spec.js';
-import { estimateUs, kernelNameOf, tilesOf, type KernelSpec } from '../families/registry.js';
+import { estimateUs, familiesFor, kernelNameOf, tilesOf, type KernelSpec } from '../families/registry.js';
 import type { ConvLayer, Graph } from '../model/ir.js';
 import { planNetwork } from '../plan/planner.js';
 import type { ActSparseProblem } from '../families/act-sparse/spec.js';
@@ -24,6 +22,8 @@ import { loadAddon, type CusnnAddon, type NativeRuntime } from './addon.js';
 import { writeKernelFolder } from './kernel-folder.js';
 import { lowerNetwork } from './lower.js';
 import type { ConvStep, Program, View } from './program.js';
+import { relL2Error } from '../bench/metrics.js';
+import { Rng } from '../weights/prng.js';
 
 /** A candidate's output may differ from cuDNN's by this relative L2 error at most (exact fp32). */
 export const TUNE_TOLERANCE = 1e-5;
@@ -147,12 +147,12 @@ export function tuneJobs(graph: Graph, plan: NetworkPlan, o: { maxCandidates?: n
     const specs: KernelSpec[] = [c.spec];
     const act = chooseTiles(p, { family: 'act-sparse', ...problemFields } satisfies ActSparseProblem, plan.batch, density);
     if (act) specs.push(act.spec);
-    // The dconv family has no search space of its own yet: its rule's pick competes.
-    const dconv = dconvSupports(p.arch) ? chooseDconvTiles(p, problemFields, plan.batch, density) : null;
-    if (dconv) specs.push(dconv.spec);
+    // Every rule family's pick competes (dconv has no search space of its own yet), then igemm's space by rank.
+    for (const f of familiesFor(p.arch)) {
+      const pick = f.choose(problemFields, p, plan.batch, density);
+      if (pick) specs.push(pick.spec);
+    }
     if (igemmSupports(p.arch) && shape.k % 4 === 0) {
-      const rule = chooseIgemmTiles(p, problemFields, plan.batch);
-      if (rule) specs.push(rule.spec);
       specs.push(...igemmCandidates(p, problemFields).sort((a, b) => rank(p, a, plan.batch, density) - rank(p, b, plan.batch, density)));
     }
     const heuristicName = kernelNameOf(c.spec);
@@ -189,28 +189,10 @@ export function randomReluInput(n: number, zeros: number, rnd: () => number): Fl
   return x;
 }
 
-/** Seeded uniform generator (mulberry32), so random inputs repeat with the seed. */
+/** Seeded uniform generator on [0, 1) (the project's xoshiro128**, src/weights/prng.ts), so random inputs repeat with the seed. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function relL2(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const d = a[i]! - ref[i]!;
-    if (!Number.isFinite(d)) return Infinity; // unwritten (NaN-poisoned) or overflowed outputs
-    num += d * d;
-    den += ref[i]! * ref[i]!;
-  }
-  return den > 0 ? Math.sqrt(num / den) : num > 0 ? Infinity : 0;
+  const r = new Rng(seed, 0);
+  return () => r.uniform(0, 1);
 }
 
 const V = (buf: number, c: number, h: number, w: number): View => ({ buf, offset: 0, c, h, w, batchStride: c * h * w });
@@ -272,7 +254,7 @@ function measureJob(addon: CusnnAddon, job: ConvJob, batch: number, step: ConvSt
       results.push({ kernel: c.kernel, tiles, heuristic: c.heuristic, us: null, relError: null, discarded: `did not run: ${error}` });
       return;
     }
-    const e = relL2(out, y);
+    const e = relL2Error(out, y);
     const bad = !(e <= TUNE_TOLERANCE);
     results.push({ kernel: c.kernel, tiles, heuristic: c.heuristic, us: bad ? null : us, relError: e,
       discarded: bad ? `rel. L2 error ${Number.isFinite(e) ? e.toExponential(2) : 'inf (unwritten or non-finite outputs)'} vs cuDNN > ${TUNE_TOLERANCE.toExponential(0)}` : null });
