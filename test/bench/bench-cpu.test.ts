@@ -12,8 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
-import { GraphBuilder } from '../../src/model/builder.js';
-import { uniformPad, type Graph } from '../../src/model/ir.js';
 import { planNetwork } from '../../src/plan/planner.js';
 import type { NetworkPlan } from '../../src/plan/types.js';
 import { loadAddon } from '../../src/runtime/addon.js';
@@ -34,27 +32,14 @@ import { timeVerdict } from '../../src/bench/table.js';
 import { uniformSparsity } from '../plan/helpers.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
 import { CpuAddon, installCpuAddon, type ConvTruth, type CpuAddonConfig, type Engine3 } from './cpu-addon.js';
+import { smallResnet } from '../helpers/small-graph.js';
 
 const SEED = testSeed();
 console.log(`test/bench/bench-cpu.test.ts: seed ${SEED} (CUSNN_TEST_SEED=${SEED} repeats this run)`);
 const tmp = mkdtempSync(join(tmpdir(), 'cusnn-bench-cpu-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** A small ResNet-like graph: a strided stem, two residual blocks of 3x3 and 1x1 convs, a classifier. */
-function smallGraph(): Graph {
-  const b = new GraphBuilder('small_resnet', 'resnet', 'caffe');
-  let x = b.input('input', [3, 18, 18]);
-  x = b.relu('conv1_relu', b.batchnorm('conv1_bn', b.conv('conv1_conv', x, 16, { kernel: 3, stride: 2, pad: uniformPad(1), bias: true }), 1e-3));
-  for (const name of ['block1', 'block2']) {
-    let y = b.relu(`${name}_1_relu`, b.batchnorm(`${name}_1_bn`, b.conv(`${name}_1_conv`, x, 16, { kernel: 3, pad: uniformPad(1), bias: true }), 1e-3));
-    y = b.relu(`${name}_2_relu`, b.batchnorm(`${name}_2_bn`, b.conv(`${name}_2_conv`, y, 16, { kernel: 3, pad: uniformPad(1), bias: true }), 1e-3));
-    y = b.batchnorm(`${name}_3_bn`, b.conv(`${name}_3_conv`, y, 16, { kernel: 1, bias: true }), 1e-3);
-    x = b.relu(`${name}_out`, b.addLayers(`${name}_add`, [x, y]));
-  }
-  x = b.globalAvgPool('avg_pool', x);
-  b.softmax('predictions_softmax', b.dense('predictions', x, 10));
-  return b.build();
-}
+const smallGraph = smallResnet;
 
 type Kind = 'win' | 'lose' | 'tie' | 'small-win';
 

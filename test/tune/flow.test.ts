@@ -10,8 +10,6 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import { kernelNameOf } from '../../src/families/registry.js';
-import { GraphBuilder } from '../../src/model/builder.js';
-import { uniformPad, type Graph } from '../../src/model/ir.js';
 import { planNetwork } from '../../src/plan/planner.js';
 import { emptyTuneCache, heuristicSummary, keyOf, mergeTuneCache, readTuneCache, shapeWords, writeTuneCache } from '../../src/plan/tune-cache.js';
 import { referenceForward } from '../../src/runtime/reference.js';
@@ -20,6 +18,7 @@ import { syntheticWeights } from '../../src/weights/synthetic.js';
 import { uniformSparsity } from '../plan/helpers.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
 import { CpuAddon, installCpuAddon, type ConvTruth } from '../bench/cpu-addon.js';
+import { smallResnet } from '../helpers/small-graph.js';
 
 const SEED = testSeed();
 console.log(`test/tune/flow.test.ts: seed ${SEED} (CUSNN_TEST_SEED=${SEED} repeats this run)`);
@@ -27,21 +26,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'cusnn-tune-flow-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const FAKE_GPU = 'CPU fake GPU';
 
-/** A strided stem (reads the image: skipped), two residual blocks of 3x3 and 1x1 convs, a classifier. */
-function smallGraph(): Graph {
-  const b = new GraphBuilder('small_resnet', 'resnet', 'caffe');
-  let x = b.input('input', [3, 18, 18]);
-  x = b.relu('conv1_relu', b.batchnorm('conv1_bn', b.conv('conv1_conv', x, 16, { kernel: 3, stride: 2, pad: uniformPad(1), bias: true }), 1e-3));
-  for (const name of ['block1', 'block2']) {
-    let y = b.relu(`${name}_1_relu`, b.batchnorm(`${name}_1_bn`, b.conv(`${name}_1_conv`, x, 16, { kernel: 3, pad: uniformPad(1), bias: true }), 1e-3));
-    y = b.relu(`${name}_2_relu`, b.batchnorm(`${name}_2_bn`, b.conv(`${name}_2_conv`, y, 16, { kernel: 3, pad: uniformPad(1), bias: true }), 1e-3));
-    y = b.batchnorm(`${name}_3_bn`, b.conv(`${name}_3_conv`, y, 16, { kernel: 1, bias: true }), 1e-3);
-    x = b.relu(`${name}_out`, b.addLayers(`${name}_add`, [x, y]));
-  }
-  x = b.globalAvgPool('avg_pool', x);
-  b.softmax('predictions_softmax', b.dense('predictions', x, 10));
-  return b.build();
-}
+const smallGraph = smallResnet;
 
 interface Truth {
   readonly kernelUs: Map<string, number>;
