@@ -20,6 +20,7 @@ import { f16ToF32Array } from '../../src/weights/fp16.js';
 import { readSafetensors, writeSafetensors } from '../../src/weights/safetensors.js';
 import type { WeightSet } from '../../src/weights/store.js';
 import { syntheticWeights } from '../../src/weights/synthetic.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const SEED = process.env.CUSNN_FUZZ_SEED ? Number(process.env.CUSNN_FUZZ_SEED) : 0x5eed2026;
 const SCALE = process.env.CUSNN_FUZZ_SCALE ? Number(process.env.CUSNN_FUZZ_SCALE) : 1;
@@ -32,17 +33,8 @@ const artifact = path.resolve(repo, '../shared/cusnn-artifact');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cusnn-fuzz-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** mulberry32: small, seeded, good enough to pick corruptions. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** Seeded corruptions (the tests' mulberry32): same counts for the same seed. */
+const rng = mulberry32;
 type Rand = () => number;
 const int = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
