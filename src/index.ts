@@ -4,7 +4,7 @@
 // Generate a folder of kernels, plan, report and CMake build for a model and an arch.
 export { generate, defaultOutDir, type GenerateOptions, type Generated } from './generate.js';
 // Build a generated folder's Node addon (needs nvcc and cuDNN), and run it on the GPU.
-export { buildAddon, type BuildAddonOptions, type AddonManifest } from './build/addon.js';
+export { buildAddon, type BuildAddonOptions, type AddonManifest } from './toolchain/addon.js';
 export { loadNetwork, readPlanFile, Network, type LoadOptions as NetworkLoadOptions, type SwitchMode, type Decisions, type LayerInfo } from './runtime/network.js';
 export { listImages, readImage, IMAGE_SHAPE } from './runtime/images.js';
 // Models, GPU profiles, weights, sparsity and the planner.

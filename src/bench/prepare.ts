@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { buildAddon } from '../build/addon.js';
+import { buildAddon } from '../toolchain/addon.js';
 import { generate, type Generated } from '../generate.js';
 import { isModelName, MODEL_NAMES } from '../model/zoo/index.js';
 import { MAX_BATCH } from '../output/exit.js';

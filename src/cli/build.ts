@@ -2,7 +2,7 @@
 // Node addon (<dir>/build/), then says whether this machine can run it.
 import { Command } from 'commander';
 import { relative } from 'node:path';
-import { buildAddon } from '../build/addon.js';
+import { buildAddon } from '../toolchain/addon.js';
 import { loadAddon } from '../runtime/addon.js';
 import { intOption } from '../output/exit.js';
 

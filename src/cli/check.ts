@@ -4,7 +4,7 @@
 // (`print`, stdout); notes and progress go to `log` (stderr).
 import { join } from 'node:path';
 import type { ArchName } from '../arch/profiles.js';
-import { compileArchFor, compileCheck, findNvcc } from '../build/nvcc.js';
+import { compileArchFor, compileCheck, findNvcc } from '../toolchain/nvcc.js';
 import type { Emitted } from '../codegen/emit.js';
 import { ToolError } from '../output/exit.js';
 import { table } from './table.js';

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readPlanFile } from '../runtime/network.js';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { compileCheck, findNvcc } from '../build/nvcc.js';
+import { compileCheck, findNvcc } from '../toolchain/nvcc.js';
 import type { ConvPlan, NetworkPlan } from '../plan/types.js';
 import { printJson, table } from './table.js';
 

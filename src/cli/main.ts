@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ARCH_NAMES, gpuProfile } from '../arch/profiles.js';
-import { findNvcc } from '../build/nvcc.js';
+import { findNvcc } from '../toolchain/nvcc.js';
 import { generate } from '../generate.js';
 import { MODEL_NAMES } from '../model/zoo/index.js';
 import { classify, EXIT, intOption, MAX_BATCH, MAX_SEED, ToolError, UsageError } from '../output/exit.js';

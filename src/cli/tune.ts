@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { findNvcc } from '../build/nvcc.js';
+import { findNvcc } from '../toolchain/nvcc.js';
 import { buildModel } from '../model/zoo/index.js';
 import { intOption, MAX_SEED, ToolError, UsageError } from '../output/exit.js';
 import { emptyTuneCache, heuristicSummary, HEURISTIC_TOLERANCE, mergeTuneCache, readTuneCache, writeTuneCache } from '../plan/tune-cache.js';

@@ -1,4 +1,4 @@
-// Loads a generated folder's native addon (built by `cusnn-gen build <dir>`, src/build/addon.ts)
+// Loads a generated folder's native addon (built by `cusnn-gen build <dir>`, src/toolchain/addon.ts)
 // and types what it exports (src/native/addon.cpp). Loading fails with one clear Error, never a
 // crash: when the addon was not built, when it cannot be loaded (a missing shared library), and
 // when there is no usable GPU ("no CUDA device: ... (the addon at ... needs an NVIDIA GPU)").
@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Program } from './program.js';
 
-/** The build's manifest in `<dir>/build/` (written by src/build/addon.ts). */
+/** The build's manifest in `<dir>/build/` (written by src/toolchain/addon.ts). */
 const ADDON_MANIFEST = 'cusnn-addon.json';
 
 export interface DeviceInfo {

@@ -6,7 +6,7 @@
 // The winners go into the tune cache (src/plan/tune-cache.ts), keyed per (GPU model, shape, zeros
 // bucket, batch), which the planner reads.
 import { gpuProfile, type GpuProfile } from '../arch/profiles.js';
-import { buildAddon } from '../build/addon.js';
+import { buildAddon } from '../toolchain/addon.js';
 import { igemmCandidates } from '../families/igemm/tiles.js';
 import { igemmSupports } from '../families/igemm/spec.js';
 import { estimateUs, familiesFor, kernelNameOf, tilesOf, type KernelSpec } from '../families/registry.js';

@@ -11,7 +11,7 @@ import { runBench } from '../../src/bench/bench.js';
 import {
   ALL_MODELS, batchFiles, benchImages, buildFingerprint, defaultDir, expandModels, gpuAbsentReason, parseBatches, prepareFolder, randomImages, resolveWeights,
 } from '../../src/bench/prepare.js';
-import { findNvcc } from '../../src/build/nvcc.js';
+import { findNvcc } from '../../src/toolchain/nvcc.js';
 import { MODEL_NAMES } from '../../src/model/zoo/index.js';
 import { EXIT } from '../../src/output/exit.js';
 import { packageRoot } from '../../src/paths.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { needsBuiltCli, oneLineError, runCli } from '../helpers/cli.js';
-import { findNvcc } from '../../src/build/nvcc.js';
+import { findNvcc } from '../../src/toolchain/nvcc.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cusnn-cli-'));
 needsBuiltCli();

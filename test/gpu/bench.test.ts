@@ -12,7 +12,7 @@ import { runBench } from '../../src/bench/bench.js';
 import { gpuAbsentReason } from '../../src/bench/prepare.js';
 import { readResults } from '../../src/bench/report.js';
 import { ENGINES, type BenchResults } from '../../src/bench/results.js';
-import { findNvcc } from '../../src/build/nvcc.js';
+import { findNvcc } from '../../src/toolchain/nvcc.js';
 import { loadAddon } from '../../src/runtime/addon.js';
 import { loadNetwork } from '../../src/runtime/network.js';
 

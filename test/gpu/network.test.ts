@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildAddon } from '../../src/build/addon.js';
+import { buildAddon } from '../../src/toolchain/addon.js';
 import { generate } from '../../src/generate.js';
 import { preprocess } from '../../src/runtime/images.js';
 import { loadNetwork } from '../../src/runtime/network.js';

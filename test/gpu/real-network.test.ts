@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildAddon } from '../../src/build/addon.js';
+import { buildAddon } from '../../src/toolchain/addon.js';
 import { generate } from '../../src/generate.js';
 import { listImages } from '../../src/runtime/images.js';
 import { loadNetwork } from '../../src/runtime/network.js';

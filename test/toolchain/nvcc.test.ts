@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileArchFor, compileCheck, findNvcc, kernelsInSource, nvccArchs, nvccVersion, parsePtxas } from '../../src/build/nvcc.js';
+import { compileArchFor, compileCheck, findNvcc, kernelsInSource, nvccArchs, nvccVersion, parsePtxas } from '../../src/toolchain/nvcc.js';
 import { renderActSparseKernel } from '../../src/families/act-sparse/render.js';
 import { sharedLayout } from '../../src/families/act-sparse/resources.js';
 import type { ActSparseKernelSpec } from '../../src/families/act-sparse/spec.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileCheck, findNvcc } from '../../src/build/nvcc.js';
+import { compileCheck, findNvcc } from '../../src/toolchain/nvcc.js';
 import { generate } from '../../src/generate.js';
 
 const nvcc = findNvcc();
