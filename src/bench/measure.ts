@@ -9,7 +9,7 @@
 //   energy    the same interleaving of NVML windows;
 //   layers    every conv alone in cusnn and cudnn on the timing images, rounds again, with its
 //             roofline floor; a speedup only where cusnn runs a generated kernel.
-import { MEASURED_MARGIN } from '../runtime/tune.js';
+import { MEASURED_MARGIN, stepTime } from '../runtime/tune.js';
 import type { Calibration } from '../sparsity/calibration.js';
 import type { Decisions, Network, SwitchMode } from '../runtime/network.js';
 import type { NativeRuntime } from '../runtime/addon.js';
@@ -76,8 +76,8 @@ function timeConvPairs(net: Network, layers: readonly string[], images: readonly
     net.inferWith(x, 'cudnn');
     for (const layer of layers) {
       const g = got.get(layer)!;
-      g.s.push(net.timeStep(batch, 'static', stepOf(sIdx, layer, 'static'), n));
-      g.c.push(net.timeStep(batch, 'cudnn', stepOf(cIdx, layer, 'cudnn'), n));
+      g.s.push(stepTime(net, batch, 'static', stepOf(sIdx, layer, 'static'), n));
+      g.c.push(stepTime(net, batch, 'cudnn', stepOf(cIdx, layer, 'cudnn'), n));
     }
   }
   return new Map([...got].map(([l, g]) => [l, { cusnn: aggregateTimings(g.s, n), cudnn: aggregateTimings(g.c, n) }]));

@@ -247,7 +247,8 @@ class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
     Napi::Env env = info.Env();
     const int step = intArg(info, 0, "stepIndex", 0);
     const int iters = info.Length() > 1 ? intArg(info, 1, "iters", 1) : 100;
-    return timingObject(env, guard(env, [&] { return rt(env).timeStep(step, iters); }));
+    const int copies = info.Length() > 2 ? intArg(info, 2, "copies", 1) : 1;
+    return timingObject(env, guard(env, [&] { return rt(env).timeStep(step, iters, copies); }));
   }
 
   // measureEnergy(minSeconds = 2, idleMs = 200)

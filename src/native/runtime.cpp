@@ -877,12 +877,12 @@ void Runtime::enqueueStep(int i, cudaStream_t st, Ctx ctx) {
   }
 }
 
-std::pair<cudaGraph_t, cudaGraphExec_t> Runtime::capture(int step) {
+std::pair<cudaGraph_t, cudaGraphExec_t> Runtime::capture(int step, int copies) {
   const std::string w = step < 0 ? std::string("capture of the forward") : "capture of " + where(step);
   CUSNN_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), w);
   try {
     if (step < 0) enqueueForward(stream_, Ctx::Capture);
-    else enqueueStep(step, stream_, Ctx::Capture);
+    else for (int c = 0; c < copies; ++c) enqueueStep(step, stream_, Ctx::Capture);
   } catch (...) {
     cudaGraph_t g = nullptr;
     cudaStreamEndCapture(stream_, &g);
@@ -988,14 +988,16 @@ Timing Runtime::timeForward(int iters) {
   return timingOf(us);
 }
 
-Timing Runtime::timeStep(int step, int iters) {
+Timing Runtime::timeStep(int step, int iters, int copies) {
   if (step < 0 || step >= static_cast<int>(prog_.steps.size())) {
     throw Error("timeStep: step " + std::to_string(step) + " is out of range (0.." +
                 std::to_string(prog_.steps.size()) + ")");
   }
   if (!hasInput_) throw Error("timeStep: no input yet: call run(input) once first (timings on real data only)");
-  auto it = stepGraphs_.find(step);
-  if (it == stepGraphs_.end()) it = stepGraphs_.emplace(step, capture(step)).first;
+  if (copies < 1 || copies > 64) throw Error("timeStep: copies must be in [1, 64], got " + std::to_string(copies));
+  const auto key = std::make_pair(step, copies);
+  auto it = stepGraphs_.find(key);
+  if (it == stepGraphs_.end()) it = stepGraphs_.emplace(key, capture(step, copies)).first;
   // The replays add to the step's zero counter: keep the counters of the last forward.
   const auto saved = zeroCounts();
   std::vector<double> us;
@@ -1005,6 +1007,7 @@ Timing Runtime::timeStep(int step, int iters) {
                                cudaMemcpyHostToDevice, stream_), "timeStep: restore counters");
     CUSNN_CUDA(cudaStreamSynchronize(stream_), "timeStep: restore counters");
   }
+  for (double& u : us) u /= copies;
   return timingOf(us);
 }
 

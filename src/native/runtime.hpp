@@ -118,7 +118,9 @@ class Runtime {
   // not traced / not run yet).
   std::vector<int> branches();
   Timing timeForward(int iters);
-  Timing timeStep(int step, int iters);
+  // `copies` enqueues of the step in one graph, each replay's time divided by copies: what the step
+  // costs inside a network's graph (one graph launch shared by many nodes), not a graph launch of its own.
+  Timing timeStep(int step, int iters, int copies = 1);
   // After a run(): idles idleMs, samples the idle board power, then replays the forward graph
   // back-to-back (the queue kept full, a host check every few tens of milliseconds) until at least
   // minSeconds have passed, reading NVML's total-energy counter right before the first replay and
@@ -167,7 +169,7 @@ class Runtime {
   void enqueueConditional(int i, cudaStream_t st);
   void captureBody(int i, cudaGraph_t body, bool sparse);
   // Captures the whole forward (step -1) or one step into a graph; returns it instantiated.
-  std::pair<cudaGraph_t, cudaGraphExec_t> capture(int step);
+  std::pair<cudaGraph_t, cudaGraphExec_t> capture(int step, int copies = 1);
   void ensureEvents(size_t n);
   void release();
 
@@ -189,7 +191,7 @@ class Runtime {
   std::vector<ConvAlgo> algos_;
   cudaGraph_t graph_ = nullptr;
   cudaGraphExec_t exec_ = nullptr;
-  std::map<int, std::pair<cudaGraph_t, cudaGraphExec_t>> stepGraphs_;
+  std::map<std::pair<int, int>, std::pair<cudaGraph_t, cudaGraphExec_t>> stepGraphs_;  // (step, copies)
   std::vector<cudaEvent_t> events_;
   Cond cond_ = Cond::None;
   bool hasInput_ = false;

@@ -154,8 +154,12 @@ export interface NativeRuntime {
   branches(): Int32Array;
   /** CUDA events around `iters` replays of the forward graph (after warm-up), on the last input. */
   timeForward(iters?: number): Timing;
-  /** The same for one step captured alone (its zero counter is restored afterwards). */
-  timeStep(stepIndex: number, iters?: number): Timing;
+  /**
+   * The same for one step captured alone (its zero counter is restored afterwards); with
+   * `copies` > 1 the graph holds that many enqueues of the step and each replay's time is divided
+   * by copies (the step's cost inside a network's graph, the graph launch shared; 1..64, default 1).
+   */
+  timeStep(stepIndex: number, iters?: number, copies?: number): Timing;
   /**
    * After a run(): idles `idleMs` (default 200), samples the idle board power, then replays the
    * forward graph back-to-back until at least `minSeconds` (default 2; NVML's counter updates too

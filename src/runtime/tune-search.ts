@@ -15,6 +15,7 @@ import { planNetwork } from '../plan/planner.js';
 import type { ActSparseProblem } from '../families/act-sparse/spec.js';
 import { chooseActSparseTiles as chooseTiles } from '../families/act-sparse/tiles.js';
 import { bucketOf, keyOf, shapeOf, type TunedLayer, type TuneEntry, type TuneShape } from '../plan/tune-cache.js';
+import { STEP_COPIES } from './tune.js';
 import type { NetworkPlan } from '../plan/types.js';
 import type { ConvSparsity, SparsityProfile } from '../sparsity/types.js';
 import type { WeightSet } from '../weights/store.js';
@@ -230,7 +231,7 @@ function runChunk(addon: CusnnAddon, prog: Program, t: ConvTensors, x: Float32Ar
     rt.fillBuffers(Number.NaN);
     rt.run(x);
     const outs = prog.steps.map((_, i) => rt!.readBuffer(i + 1));
-    const us = prog.steps.map((_, i) => rt!.timeStep(i, iters).medianUs);
+    const us = prog.steps.map((_, i) => rt!.timeStep(i, iters, STEP_COPIES).medianUs);
     return { outs, us };
   } finally {
     rt?.dispose();
@@ -243,7 +244,7 @@ function measureJob(addon: CusnnAddon, job: ConvJob, batch: number, step: ConvSt
   let cudnnUs: number;
   try {
     y = ref.run(x).slice();
-    cudnnUs = ref.timeStep(0, iters).medianUs;
+    cudnnUs = ref.timeStep(0, iters, STEP_COPIES).medianUs;
   } finally {
     ref.dispose();
   }

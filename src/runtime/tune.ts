@@ -27,6 +27,21 @@ export interface MeasureOptions {
   readonly log?: (s: string) => void;
 }
 
+/**
+ * Per-layer times are taken with this many copies of the step in one CUDA graph, divided by the
+ * copies: what a layer adds to a network's forward graph, where one graph launch is shared by
+ * every node. A step in a graph of its own also pays the launch and event overhead (3.4 us for an
+ * empty kernel on the H200, docs/PERFORMANCE.md), which no layer pays inside the network and which
+ * pushed every ratio towards 1.
+ */
+export const STEP_COPIES = 8;
+
+/** One step's time inside a graph of STEP_COPIES copies (see there), after a forward at this batch and mode. */
+export function stepTime(net: Network, batch: number, mode: 'static' | 'cudnn', step: number, iters: number): { medianUs: number; p10Us: number; p90Us: number } {
+  if (step < 0) throw new Error(`${net.plan.model}: no such step`);
+  return net.runtimeFor(batch, mode).timeStep(step, iters, STEP_COPIES);
+}
+
 /** The generated kernel must win by this factor to be kept: below it, the two are a tie within noise and cuDNN stays. */
 export const MEASURED_MARGIN = 1.03;
 
@@ -54,8 +69,8 @@ export function measureConvs(net: Network, x: Float32Array, o: MeasureOptions = 
     const algos = new Map(net.runtimeFor(batch, 'cudnn').algorithms().map((a) => [a.layer, a.algoName]));
     const out: ConvMeasurement[] = [];
     net.plan.convs.forEach((c, i) => {
-      const cudnnUs = net.timeStep(batch, 'cudnn', stepOf(net, batch, 'cudnn', c.layer), iters).medianUs;
-      const actSparseUs = c.spec ? net.timeStep(batch, 'static', stepOf(net, batch, 'static', c.layer), iters).medianUs : null;
+      const cudnnUs = stepTime(net, batch, 'cudnn', stepOf(net, batch, 'cudnn', c.layer), iters).medianUs;
+      const actSparseUs = c.spec ? stepTime(net, batch, 'static', stepOf(net, batch, 'static', c.layer), iters).medianUs : null;
       const tiles = c.spec ? tilesOf(c.spec) : null;
       out.push({ layer: c.layer, kernel: c.spec ? c.kernelName : null, tiles, cudnnUs, cudnnAlgo: algos.get(c.layer) ?? '?', actSparseUs });
       o.log?.(`[${i + 1}/${net.plan.convs.length}] ${c.layer}: cuDNN ${cudnnUs.toFixed(1)} us` +

@@ -240,6 +240,13 @@ describe.skipIf(skipReason !== null)('native runtime on the GPU', () => {
         expect(t.medianUs).toBeLessThanOrEqual(t.p90Us);
         measurements[`step-${mode}-${key}`] = t;
         expect(rt.zeroCounts()[0], 'timeStep keeps the counters').toBe(zerosOf(y));
+        // Eight copies in one graph share one launch: per copy no dearer than a graph of its own,
+        // and the zero counters restored as for one copy.
+        const t8 = rt.timeStep(0, 50, 8);
+        expect(t8.medianUs, `${mode} ${key}: in-graph time per copy`).toBeGreaterThan(0);
+        expect(t8.medianUs, `${mode} ${key}: in-graph time per copy`).toBeLessThanOrEqual(t.medianUs * 1.1);
+        expect(rt.zeroCounts()[0], 'timeStep with copies keeps the counters').toBe(zerosOf(y));
+        expect(() => rt.timeStep(0, 5, 0)).toThrow(/copies/);
       }
     }
   });
