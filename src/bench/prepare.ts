@@ -52,7 +52,7 @@ export interface WeightsChoice {
   readonly kind: 'real' | 'synthetic';
   /** A .safetensors file or a cuSNN .bin folder; null for synthetic weights. */
   readonly path: string | null;
-  /** .bin folders may lack tensors (the public snapshot does): those are filled synthetically. */
+  /** The files may lack tensors (the public snapshot does; `weights import --only-present` leaves them out): those are filled synthetically, and the results notes list them. */
   readonly fillMissing: boolean;
   /** Why this choice, in words. */
   readonly why: string;
@@ -67,7 +67,7 @@ export interface WeightsChoice {
 export function resolveWeights(model: string, dir: string | null): WeightsChoice {
   if (dir === null) return { kind: 'synthetic', path: null, fillMissing: false, why: 'no weights folder' };
   const st = join(dir, `${model}.safetensors`);
-  if (existsSync(st) && statSync(st).isFile()) return { kind: 'real', path: st, fillMissing: false, why: `${st}` };
+  if (existsSync(st) && statSync(st).isFile()) return { kind: 'real', path: st, fillMissing: true, why: `${st} (tensors it lacks filled synthetically)` };
   const bin = join(dir, model);
   if (existsSync(bin) && statSync(bin).isDirectory() && readdirSync(bin).some((f) => f.endsWith('.bin'))) {
     return { kind: 'real', path: bin, fillMissing: true, why: `${bin} (cuSNN .bin folder; missing tensors filled synthetically)` };

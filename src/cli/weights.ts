@@ -88,7 +88,7 @@ function savedLine(file: string, storage: Storage): string {
   return `wrote ${file} (${storage}, ${formatBytes(fs.statSync(file).size)})`;
 }
 
-interface ImportOptions { model: string; from: string; out: string; fp16?: boolean; fillMissing?: boolean; seed: number }
+interface ImportOptions { model: string; from: string; out: string; fp16?: boolean; fillMissing?: boolean; onlyPresent?: boolean; seed: number }
 interface ExportOptions { model: string; weights?: string; to: string; fillMissing?: boolean; seed: number }
 interface SynthOptions { model: string; out: string; seed: number; fp16?: boolean }
 interface InfoOptions { model?: string; fillMissing?: boolean; seed: number; layers?: boolean; json?: boolean }
@@ -104,19 +104,23 @@ export function weightsCommand(print: Print = stdout): Command {
     .requiredOption('--out <file>', 'output .safetensors file')
     .option('--fp16', 'store conv and dense kernels as fp16 (vectors stay fp32)')
     .option('--fill-missing', 'generate layers whose .bin file is absent (listed in the output and the file)')
+    .option('--only-present', 'store only the layers the folder holds (a smaller file); readers fill the rest with --fill-missing')
     .addOption(seedOption('seed of filled layers'))
     .action((o: ImportOptions) => {
+      if (o.onlyPresent && o.fillMissing) throw new UsageError('--only-present and --fill-missing exclude each other: the first leaves missing layers out of the file, the second stores synthetic ones');
       checkWeightsOut(o.out);
       const graph = buildModel(o.model);
       if (!fs.existsSync(o.from) || !fs.statSync(o.from).isDirectory()) {
         throw new Error(`--from '${o.from}' is not a folder (expected the cuSNN layout: one <layer>.bin file per layer)`);
       }
-      const ws = readCusnnBin(o.from, graph, { fillMissing: o.fillMissing ?? false, seed: o.seed });
+      // --only-present reads as --fill-missing does (so the whole set is validated), then stores
+      // only what the folder held.
+      const ws = readCusnnBin(o.from, graph, { fillMissing: (o.fillMissing || o.onlyPresent) ?? false, seed: o.seed });
       const storage = storageOf(o.fp16);
-      saveWeights(o.out, graph, ws, storage);
-      print(`${graph.name}: imported ${ws.tensors.size} tensors from ${o.from}`);
+      saveWeights(o.out, graph, ws, storage, { omitFilled: o.onlyPresent ?? false });
+      print(`${graph.name}: imported ${ws.tensors.size - (o.onlyPresent ? ws.filled.length : 0)} tensors from ${o.from}`);
       const f = filledLine(graph, ws);
-      if (f) print(f);
+      if (f) print(o.onlyPresent ? `not stored (load with --fill-missing): ${f.replace(/^filled synthetically /, '')}` : f);
       print(savedLine(o.out, storage));
     });
 
@@ -160,7 +164,7 @@ export function weightsCommand(print: Print = stdout): Command {
     .description('describe a weight file or folder: tensors, parameters, kernel sparsity, filled layers')
     .argument('<path>', 'a .safetensors file or a cuSNN .bin folder')
     .addOption(new Option('--model <name>', 'zoo model (default: the one the .safetensors metadata names, or the .bin folder\'s name)').choices(MODEL_NAMES))
-    .option('--fill-missing', 'fill layers missing from a .bin folder instead of failing')
+    .option('--fill-missing', 'fill layers missing from a .bin folder or a partial .safetensors file instead of failing')
     .addOption(seedOption('seed of filled layers'))
     .option('--layers', 'print every conv and dense kernel')
     .option('--json', 'print the description (every kernel included) as JSON')
@@ -170,7 +174,7 @@ export function weightsCommand(print: Print = stdout): Command {
       let format: string;
       let storage: Storage = 'fp32';
       if (path.endsWith('.safetensors') && fs.existsSync(path) && fs.statSync(path).isFile()) {
-        const r = readSafetensors(path, graph);
+        const r = readSafetensors(path, graph, { fillMissing: o.fillMissing ?? false, seed: o.seed });
         ws = r.weights;
         storage = r.storage;
         format = `cusnn safetensors (${r.metadata.format ?? 'no format tag'}), storage ${r.storage}`;

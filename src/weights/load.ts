@@ -34,7 +34,7 @@ export function loadWeights(graph: Graph, o: LoadOptions = {}): WeightSet {
 }
 
 /** Saves `ws` as a cusnn safetensors file (the only single-file format written). */
-export function saveWeights(path: string, graph: Graph, ws: WeightSet, storage: Storage = 'fp32'): void {
+export function saveWeights(path: string, graph: Graph, ws: WeightSet, storage: Storage = 'fp32', o: { readonly omitFilled?: boolean } = {}): void {
   if (!path.endsWith('.safetensors')) throw new Error(`weights output '${path}' must end in .safetensors`);
-  writeSafetensors(path, graph, ws, storage);
+  writeSafetensors(path, graph, ws, storage, o);
 }

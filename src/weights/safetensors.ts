@@ -31,12 +31,17 @@ export interface SafetensorsWeights {
 export const storedDType = (spec: TensorSpec, storage: Storage): DType => (storage === 'fp16' && spec.role === 'kernel' ? 'F16' : 'F32');
 
 /** Writes `ws` (validated against `graph`) to `file`, atomically (temp file + rename). */
-export function writeSafetensors(file: string, graph: Graph, ws: WeightSet, storage: Storage): void {
+export function writeSafetensors(file: string, graph: Graph, ws: WeightSet, storage: Storage, o: { readonly omitFilled?: boolean } = {}): void {
   assertLittleEndian();
   validateWeights(graph, ws);
-  const specs = paramSpecs(graph);
+  // omitFilled: only the tensors the source held (ResNet-50's real tensors are 20 MB in fp16, with
+  // the synthetic conv5 block 47 MB: too big to carry to the GPU host); readers fill the rest again
+  // with --fill-missing, from the same seed, so the same bytes come back.
+  const omitted = new Set(o.omitFilled ? ws.filled : []);
+  const specs = paramSpecs(graph).filter((s) => !omitted.has(tensorKey(s.layer, s.role)));
   const metadata: Record<string, string> = { format: FORMAT, model: graph.name, source: ws.source, storage };
-  if (ws.filled.length > 0) metadata.filled = JSON.stringify(ws.filled);
+  if (ws.filled.length > 0 && !o.omitFilled) metadata.filled = JSON.stringify(ws.filled);
+  if (omitted.size > 0) metadata.absent = `${omitted.size} tensor(s) not stored (filled synthetically at load with --fill-missing)`;
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const s of specs) {

@@ -74,7 +74,7 @@ describe('weights: real where the folder has them, synthetic elsewhere', () => {
   writeFileSync(join(dir, 'resnet101', 'conv1_conv.bin'), Buffer.alloc(16));
 
   it('<model>.safetensors is real weights', () => {
-    expect(resolveWeights('resnet50', dir)).toEqual({ kind: 'real', path: join(dir, 'resnet50.safetensors'), fillMissing: false, why: join(dir, 'resnet50.safetensors') });
+    expect(resolveWeights('resnet50', dir)).toEqual({ kind: 'real', path: join(dir, 'resnet50.safetensors'), fillMissing: true, why: `${join(dir, 'resnet50.safetensors')} (tensors it lacks filled synthetically)` });
   });
 
   it('a <model>/ folder of .bin files is real weights, missing tensors filled', () => {

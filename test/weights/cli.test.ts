@@ -89,6 +89,26 @@ describe(`cusnn-gen weights (CUSNN_TEST_SEED=${TEST_SEED})`, () => {
     await expect(run('weights', ['import', '--model', 'densenet121', '--from', tmp('nope'), '--out', tmp('y.safetensors')])).rejects.toThrow(/--from '.*nope' is not a folder/);
   });
 
+  it('import --only-present stores only the layers the folder holds; --fill-missing at load gives the same set as filling at import', async () => {
+    await run('weights', ['export', '--model', 'densenet121', '--to', tmp('bin4')]);
+    fs.rmSync(tmp('bin4/conv5_block3_1_conv.bin'));
+    fs.rmSync(tmp('bin4/conv5_block3_2_conv.bin'));
+    const out = await run('weights', ['import', '--model', 'densenet121', '--from', tmp('bin4'), '--out', tmp('p.safetensors'), '--only-present']);
+    expect(out).toContain('not stored (load with --fill-missing): (2 layer(s)): conv5_block3_1_conv, conv5_block3_2_conv');
+    await run('weights', ['import', '--model', 'densenet121', '--from', tmp('bin4'), '--out', tmp('full.safetensors'), '--fill-missing']);
+    // 2 kernels fewer: 128x576 (1x1) + 32x128x3x3 floats.
+    expect(fs.statSync(tmp('full.safetensors')).size - fs.statSync(tmp('p.safetensors')).size).toBeGreaterThanOrEqual((128 * 576 + 32 * 128 * 9) * 4);
+    expect(() => readSafetensors(tmp('p.safetensors'), graph)).toThrow(/no tensor 'conv5_block3_1_conv:kernel'/);
+    const partial = readSafetensors(tmp('p.safetensors'), graph, { fillMissing: true, seed: 0 }).weights;
+    const full = readSafetensors(tmp('full.safetensors'), graph).weights;
+    expect(partial.filled.length).toBe(full.filled.length);
+    expect(partial.filled.length).toBeGreaterThan(0);
+    expectSameWeights('densenet121', partial, full);
+    const info = await run('weights', ['info', tmp('p.safetensors'), '--model', 'densenet121', '--fill-missing']);
+    expect(info).toContain('filled:   conv5_block3_1_conv, conv5_block3_2_conv');
+    await expect(run('weights', ['import', '--model', 'densenet121', '--from', tmp('bin4'), '--out', tmp('q.safetensors'), '--only-present', '--fill-missing'])).rejects.toThrow(/exclude each other/);
+  });
+
   it('info on a .bin folder, with the per-layer table', async () => {
     const out = await run('weights', ['info', tmp('bin1'), '--model', 'densenet121', '--layers']);
     expect(out).toContain('format:   cuSNN .bin folder (float32)');
