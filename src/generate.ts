@@ -6,7 +6,7 @@ import { gpuProfile } from './arch/profiles.js';
 import { emitNetwork, type Emitted } from './codegen/emit.js';
 import { buildModel } from './model/zoo/index.js';
 import { paramCount, type Graph } from './model/ir.js';
-import { planNetwork, type MeasuredConv } from './plan/planner.js';
+import { batchListProblem, batchPlans, planNetwork, withBatches, type MeasuredConv } from './plan/planner.js';
 import type { NetworkPlan } from './plan/types.js';
 import { readCalibration } from './sparsity/calibration.js';
 import { readTuneCache } from './plan/tune-cache.js';
@@ -24,7 +24,11 @@ export interface GenerateOptions {
   readonly fillMissing?: boolean;
   readonly seed?: number;
   readonly calibration?: string;
-  readonly batch?: number;
+  /**
+   * The batch size to plan for (default 1), or several ascending ones (e.g. [1, 8, 32]): each gets
+   * its own plan, all written into one folder (one plan.json, the union of their kernels).
+   */
+  readonly batch?: number | readonly number[];
   /** Put every eligible conv on one path (ablations, cuDNN-only baselines); default: the cost model decides. */
   readonly force?: 'cudnn' | 'act-sparse';
   /** A tune cache (`cusnn-gen tune --cache`): its entries for `gpu` decide the tiles of matching convs. */
@@ -48,7 +52,10 @@ export interface Generated {
   readonly graph: Graph;
   readonly weights: WeightSet;
   readonly sparsity: SparsityProfile;
+  /** plan.json's document: the first batch's plan, with the other batches' under `batches`. */
   readonly plan: NetworkPlan;
+  /** One complete plan per batch, ascending (kernel names filled in). */
+  readonly plans: readonly NetworkPlan[];
   readonly emitted: Emitted;
   /** Entries of a reused folder left out because they belonged to another model or arch (build, calibration.json). */
   readonly dropped: readonly string[];
@@ -62,8 +69,12 @@ export function generate(o: GenerateOptions): Generated {
   const step = (what: string): void => log(`[${((performance.now() - t0) / 1000).toFixed(2)}s] ${what}`);
   const profile = gpuProfile(o.arch); // validate both names before any heavy work
   const graph = buildModel(o.model);
-  const batch = o.batch ?? 1;
-  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new Error(`batch must be an integer in [1, ${MAX_BATCH}] (the launchers' grid limit), got ${batch}`);
+  const batches: readonly number[] = typeof o.batch === 'number' ? [o.batch] : o.batch ?? [1];
+  for (const batch of batches) {
+    if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new Error(`batch must be an integer in [1, ${MAX_BATCH}] (the launchers' grid limit), got ${batch}`);
+  }
+  const badBatch = batchListProblem(batches, MAX_BATCH);
+  if (badBatch) throw new Error(badBatch);
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new Error(`seed must be an integer in [0, ${MAX_SEED}], got ${seed}`);
   const out = o.out ?? defaultOutDir(graph.name, profile.arch);
@@ -91,20 +102,30 @@ export function generate(o: GenerateOptions): Generated {
   }
   // The plan records the weights by absolute path, so `run` from any directory finds them.
   const weightsPath = o.weights ? (isAbsolute(o.weights) ? o.weights : resolve(o.weights)) : null;
-  if (tuned) {
-    const mine = Object.values(tuned.entries).filter((e) => e.gpu === o.gpu && e.arch === profile.arch && e.batch === batch).length;
-    step(`tune cache ${o.tuneCache}: ${Object.keys(tuned.entries).length} entries, ${mine} for ${o.gpu} (${profile.arch}) at batch ${batch}`);
+  // Calibration times are taken at batch 1 (Network.calibrate): with several batches planned they
+  // decide only the batch-1 plan. One batch keeps the behaviour of folders planned for one batch.
+  const measuredBatch = batches.length > 1 ? 1 : undefined;
+  if (measured.size > 0 && measuredBatch !== undefined) {
+    step(`measured times were taken at batch ${measuredBatch}: ${batches.includes(measuredBatch) ? `they decide the batch-${measuredBatch} plan only` : 'no planned batch is 1, so unused'}`);
   }
-  const plan = planNetwork(graph, profile, sparsity, { batch, weightsSource: weights.source, force: o.force, measured, tuned, gpu: o.gpu,
-    weightsRef: { path: weightsPath, seed, fillMissing: o.fillMissing ?? false } });
-  const sparse = plan.convs.filter((c) => c.decision === 'act-sparse').length;
-  step(`plan for ${profile.arch} (${profile.board}): ${plan.convs.length} convs, ${sparse} act-sparse, ${plan.convs.length - sparse} cuDNN`);
+  const planned = batches.map((batch) => {
+    if (tuned) {
+      const mine = Object.values(tuned.entries).filter((e) => e.gpu === o.gpu && e.arch === profile.arch && e.batch === batch).length;
+      step(`tune cache ${o.tuneCache}: ${Object.keys(tuned.entries).length} entries, ${mine} for ${o.gpu} (${profile.arch}) at batch ${batch}`);
+    }
+    const plan = planNetwork(graph, profile, sparsity, { batch, weightsSource: weights.source, force: o.force, measured, measuredBatch, tuned, gpu: o.gpu,
+      weightsRef: { path: weightsPath, seed, fillMissing: o.fillMissing ?? false } });
+    const sparse = plan.convs.filter((c) => c.decision === 'act-sparse').length;
+    step(`plan for ${profile.arch} (${profile.board})${batches.length > 1 ? ` at batch ${batch}` : ''}: ${plan.convs.length} convs, ${sparse} act-sparse, ${plan.convs.length - sparse} cuDNN`);
+    return plan;
+  });
+  const plan = withBatches(planned);
 
   // Written beside the old folder and swapped in when complete: a failure leaves the old one intact.
   const { value: staged, dropped } = writeFolderAtomically(out, outState, { model: graph.name, arch: profile.arch },
     (staging) => emitNetwork(graph, plan, staging));
   const emitted: Emitted = { ...staged, dir: out };
   if (dropped.length > 0) step(`dropped ${dropped.join(' and ')} of the old folder: another model or arch`);
-  step(`wrote ${emitted.dir}: ${emitted.kernels.length} kernels, plan.json, report.md, CMakeLists.txt, index.d.ts`);
-  return { graph, weights, sparsity, plan: emitted.plan, emitted, dropped };
+  step(`wrote ${emitted.dir}: ${emitted.kernels.length} kernels${batches.length > 1 ? ` (batch ${batches.join(', ')})` : ''}, plan.json, report.md, CMakeLists.txt, index.d.ts`);
+  return { graph, weights, sparsity, plan: emitted.plan, plans: batchPlans(emitted.plan), emitted, dropped };
 }

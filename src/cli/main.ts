@@ -31,7 +31,7 @@ interface MainOptions {
   fillMissing?: boolean;
   seed: number;
   calibration?: string;
-  batch: number;
+  batch: number[];
   out?: string;
   forceOverwrite?: boolean;
   check?: boolean;
@@ -51,6 +51,25 @@ const nonEmpty = (flag: string) => (v: string): string => {
   if (v.trim() === '') throw new UsageError(`${flag} must name a folder, got an empty string`);
   return v;
 };
+
+/**
+ * `--batch 8` or `--batch 1,8,32`: each an integer in [1, MAX_BATCH], given once, ascending (the
+ * folder gets one plan per batch). A usage error naming the bad value otherwise.
+ */
+export function batchListOption(v: string): number[] {
+  const parts = v.split(',');
+  const list = parts.length > 1 ? ` (in '${v}')` : '';
+  const out: number[] = [];
+  for (const p of parts) {
+    const t = p.trim();
+    const n = /^\d+$/.test(t) ? Number(t) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_BATCH) throw new UsageError(`--batch must be an integer in [1, ${MAX_BATCH}], got '${parts.length > 1 ? t : v}'${list}`);
+    if (out.includes(n)) throw new UsageError(`--batch lists ${n} twice in '${v}': give each batch size once`);
+    if (out.length > 0 && n < out[out.length - 1]!) throw new UsageError(`--batch must list batch sizes in ascending order, got '${v}' (${out[out.length - 1]} before ${n})`);
+    out.push(n);
+  }
+  return out;
+}
 
 /** Optimal-string-alignment distance (a transposition counts as one edit: lsit -> list). */
 function editDistance(a: string, b: string): number {
@@ -86,7 +105,8 @@ export function program(): Command {
     .option('--fill-missing', 'fill tensors missing from --weights synthetically (listed in the output)')
     .option('--seed <n>', `seed of the synthetic weights, 0..${MAX_SEED}`, intOption('--seed', 0, MAX_SEED), 0)
     .option('--calibration <file>', 'calibration.json with measured input sparsity (default: estimate)')
-    .option('--batch <n>', `batch size to plan for, 1..${MAX_BATCH}`, intOption('--batch', 1, MAX_BATCH), 1)
+    .addOption(new Option('--batch <n[,n...]>', `batch size(s) to plan for, each 1..${MAX_BATCH}; several (ascending, e.g. 1,8,32) give one plan per batch in one folder`)
+      .argParser(batchListOption).default([1], '1'))
     .option('--out <dir>', 'output folder: new, empty or written by cusnn-gen (default: generated/<model>-<arch>)', nonEmpty('--out'))
     .option('--force-overwrite', 'write into a folder cusnn-gen did not write (its generated files are replaced)')
     .addOption(new Option('--force <path>', 'put every eligible conv on one path instead of the cost model\'s choice').choices(['cudnn', 'act-sparse']))

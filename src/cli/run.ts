@@ -59,10 +59,15 @@ export function runCommand(print: (s: string) => void = console.log): Command {
       const net = loadNetwork(dir, { weights: o.weights, fillMissing: o.fillMissing, mode: o.mode, math: o.math, algo: o.algo, keep: o.layer ? [o.layer] : [] });
       try {
         const batch = o.batch ?? files.length;
-        // Which plan static mode runs at this batch (a plan made for another batch is not used: cuDNN runs instead).
+        // Which plan static mode runs at each batch size this run uses: at a batch without a plan the
+        // nearest plan is timed against cuDNN, on the images of the first chunk of that size.
         if (o.mode === 'static') {
-          for (const b of new Set([Math.min(batch, files.length), files.length % batch].filter((x) => x > 0))) {
-            const f = net.planFor(b);
+          const full = Math.min(batch, files.length);
+          const rest = files.length % batch;
+          const sizes: [number, readonly string[]][] = [[full, files.slice(0, full)]];
+          if (rest > 0 && rest !== full) sizes.push([rest, files.slice(files.length - rest)]);
+          for (const [b, chunk] of sizes) {
+            const f = net.planFor(b, net.preprocessFiles(chunk));
             if (f.source !== 'plan') process.stderr.write(`${net.plan.model}: ${f.note}\n`);
           }
         }

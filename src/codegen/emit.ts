@@ -1,11 +1,14 @@
 // Writes generated/<model>-<arch>/: one kernel per unique (shape, tiles, arch), the plan with
-// kernel names filled in, the report, the CMake build and the typings. Output is a pure function
+// kernel names filled in, the report, the CMake build and the typings. A plan made for several
+// batch sizes (NetworkPlan.batches) gives one folder: the union of every batch's kernels, one addon. Output is a pure function
 // of the inputs (no dates, no absolute paths), so regenerating gives the same bytes.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Graph } from '../model/ir.js';
 import { kernelNameOf, renderKernel, type KernelSpec } from '../families/registry.js';
+import { batchPlans, withBatches } from '../plan/planner.js';
 import type { NetworkPlan } from '../plan/types.js';
+import { servedAtBatches, type KernelUse } from './header.js';
 import { renderReport } from './report.js';
 import { renderTypings } from './typings.js';
 import { packageRoot } from '../paths.js';
@@ -14,7 +17,10 @@ export interface EmittedKernel {
   readonly name: string;
   readonly file: string;
   readonly spec: KernelSpec;
+  /** The layers it serves, at any planned batch, in first-use order. */
   readonly layers: readonly string[];
+  /** The batch sizes whose plans run it, ascending (the plan's one batch in a single-batch folder). */
+  readonly batches: readonly number[];
 }
 
 export interface Emitted {
@@ -24,18 +30,29 @@ export interface Emitted {
   readonly files: readonly string[];
 }
 
-/** The plan with each act-sparse conv's kernel name filled in, and the unique kernels in first-use order. */
-export function nameKernels(plan: NetworkPlan): { plan: NetworkPlan; kernels: Map<string, { spec: KernelSpec; layers: string[] }> } {
-  const kernels = new Map<string, { spec: KernelSpec; layers: string[] }>();
-  const convs = plan.convs.map((c) => {
+/** A unique kernel of a folder: its spec, the layers it serves and every (layer, batch) that runs it. */
+export interface NamedKernel {
+  readonly spec: KernelSpec;
+  readonly layers: string[];
+  readonly uses: KernelUse[];
+}
+
+/**
+ * The plan (every batch's, when it holds several) with each generated conv's kernel name filled in,
+ * and the unique kernels in first-use order: the first batch's convs, then each later batch's.
+ */
+export function nameKernels(plan: NetworkPlan): { plan: NetworkPlan; kernels: Map<string, NamedKernel> } {
+  const kernels = new Map<string, NamedKernel>();
+  const named = batchPlans(plan).map((p) => ({ ...p, convs: p.convs.map((c) => {
     if (!c.spec) return c;
     const name = kernelNameOf(c.spec);
-    const k = kernels.get(name) ?? { spec: c.spec, layers: [] };
-    k.layers.push(c.layer);
+    const k = kernels.get(name) ?? { spec: c.spec, layers: [], uses: [] };
+    if (!k.layers.includes(c.layer)) k.layers.push(c.layer);
+    k.uses.push({ layer: c.layer, batch: p.batch });
     kernels.set(name, k);
     return { ...c, kernelName: name };
-  });
-  return { plan: { ...plan, convs }, kernels };
+  }) }));
+  return { plan: withBatches(named), kernels };
 }
 
 function renderCmake(plan: NetworkPlan, files: readonly string[], rootRel: string): string {
@@ -86,12 +103,13 @@ export function emitNetwork(graph: Graph, rawPlan: NetworkPlan, dir: string): Em
   // Drop kernels of an earlier plan so the folder holds exactly what this plan uses.
   for (const f of readdirSync(kernelsDir)) if (f.endsWith('.cu')) rmSync(join(kernelsDir, f));
 
+  const multiBatch = (plan.batches ?? []).length > 0;
   const kernels: EmittedKernel[] = [];
-  for (const [name, { spec, layers }] of unique) {
-    const { source } = renderKernel(spec, layers.map((layer) => ({ model: graph.name, layer })));
+  for (const [name, { spec, layers, uses }] of unique) {
+    const { source } = renderKernel(spec, servedAtBatches(graph.name, uses, multiBatch));
     const file = `kernels/${name}.cu`;
     writeFileSync(join(dir, file), source);
-    kernels.push({ name, file, spec, layers });
+    kernels.push({ name, file, spec, layers, batches: [...new Set(uses.map((u) => u.batch))].sort((a, b) => a - b) });
   }
   const cmakeFiles = ['kernels/registry.cu', ...kernels.map((k) => k.file)];
   const outputs: [string, string][] = [

@@ -23,3 +23,27 @@ export function problemSection(spec: ConvProblem): { title: string; rows: string
     ]),
   };
 }
+
+/** One use of a kernel: a layer of the plan made for one batch size. */
+export interface KernelUse {
+  readonly layer: string;
+  readonly batch: number;
+}
+
+/**
+ * The "Serves" rows of a kernel in a folder planned for several batch sizes: each layer once (first
+ * use order) with the batches whose plans run it on this kernel. With one batch planned, the bare
+ * layer names, as single-batch folders have always listed them.
+ */
+export function servedAtBatches(model: string, uses: readonly KernelUse[], multiBatch: boolean): { model: string; layer: string }[] {
+  const byLayer = new Map<string, number[]>();
+  for (const u of uses) {
+    const b = byLayer.get(u.layer) ?? [];
+    if (!b.includes(u.batch)) b.push(u.batch);
+    byLayer.set(u.layer, b);
+  }
+  return [...byLayer].map(([layer, batches]) => ({
+    model,
+    layer: multiBatch ? `${layer}  at batch ${[...batches].sort((a, b) => a - b).join(', ')}` : layer,
+  }));
+}

@@ -1,22 +1,21 @@
 // report.md: the plan as a person reads it — one row per conv with its shape, sparsity, decision,
-// kernel and tiles, and the planner's reasons below the table.
+// kernel and tiles, and the planner's reasons below the table. A folder planned for several batch
+// sizes gets the convs whose decisions differ between batches first, then a section per batch.
 import { describeTiles } from '../families/registry.js';
-import type { NetworkPlan } from '../plan/types.js';
+import { batchPlans } from '../plan/planner.js';
+import type { ConvPlan, NetworkPlan } from '../plan/types.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const mflop = (macs: number): string => ((2 * macs) / 1e6).toFixed(1);
 
-export function renderReport(plan: NetworkPlan, kernelCount: number): string {
+/** One plan's summary lines, conv table and reasons; `h` is the heading level of its Reasons. */
+function planBody(plan: NetworkPlan, kernelCount: number, h: string): string[] {
   const sparse = plan.convs.filter((c) => c.decision === 'act-sparse');
   const totalMacs = plan.convs.reduce((n, c) => n + c.macs, 0);
   const usefulMacs = plan.convs.reduce((n, c) => n + c.macs * (c.decision === 'act-sparse' ? 1 - c.inputSparsity : 1), 0);
   const estCudnn = plan.convs.reduce((n, c) => n + c.estimate.cudnnUs, 0);
   const estPlan = plan.convs.reduce((n, c) => n + (c.decision === 'act-sparse' ? c.estimate.actSparseUs! : c.estimate.cudnnUs), 0);
   const lines = [
-    `# ${plan.model} on ${plan.arch} (${plan.board}), batch ${plan.batch}`,
-    '',
-    `- Weights: ${plan.weights}`,
-    `- Input sparsity: ${plan.sparsitySource}`,
     `- Convolutions: ${plan.convs.length}; act-sparse: ${sparse.length}, served by ${kernelCount} generated kernels; cuDNN: ${plan.convs.length - sparse.length}`,
     `- Conv FLOPs: ${mflop(totalMacs)} MFLOP dense; ${mflop(usefulMacs)} MFLOP after skipping zeros in act-sparse layers`,
     `- Cost-model estimate of conv time: ${estCudnn.toFixed(0)} us all-cuDNN, ${estPlan.toFixed(0)} us with this plan (estimates; \`cusnn-gen verify\` measures)`,
@@ -33,8 +32,57 @@ export function renderReport(plan: NetworkPlan, kernelCount: number): string {
         `${pct(c.weightSparsity)} | ${c.decision} | ${c.kernelName ? `\`${c.kernelName}\`` : ''} | ${tiles} | ${mflop(c.macs)} | ${c.estimate.cudnnUs.toFixed(1)} / ${ours} |`,
     );
   });
-  lines.push('', '## Reasons', '');
+  lines.push('', `${h} Reasons`, '');
   for (const c of plan.convs) lines.push(`- **${c.layer}**: ${c.reason}`);
+  return lines;
+}
+
+/** A conv's path at one batch, as the differences table shows it. */
+const pathOf = (c: ConvPlan | undefined): string => (!c ? '-' : c.decision === 'cudnn' ? 'cuDNN' : `${c.spec?.family ?? c.decision} \`${c.kernelName ?? '?'}\``);
+
+/** The convs whose path or kernel is not the same at every planned batch, one row each. */
+function differences(plans: readonly NetworkPlan[]): string[] {
+  const byBatch = plans.map((p) => new Map(p.convs.map((c) => [c.layer, c])));
+  const rows: string[] = [];
+  for (const c of plans[0]!.convs) {
+    const at = byBatch.map((m) => m.get(c.layer));
+    const same = at.every((x) => x !== undefined && x.decision === c.decision && x.kernelName === c.kernelName);
+    if (!same) rows.push(`| ${c.layer} | ${at.map(pathOf).join(' | ')} |`);
+  }
+  const lines = ['## Decisions that differ between batches', ''];
+  if (rows.length === 0) return [...lines, `Every conv has the same path and kernel at batch ${plans.map((p) => p.batch).join(', ')}.`];
+  return [
+    ...lines,
+    `${rows.length} of ${plans[0]!.convs.length} convs change path or kernel with the batch (the reasons per batch are in its section):`,
+    '',
+    `| layer | ${plans.map((p) => `batch ${p.batch}`).join(' | ')} |`,
+    `|---|${plans.map(() => '---|').join('')}`,
+    ...rows,
+  ];
+}
+
+export function renderReport(plan: NetworkPlan, kernelCount: number): string {
+  const plans = batchPlans(plan);
+  const head = [`- Weights: ${plan.weights}`, `- Input sparsity: ${plan.sparsitySource}`];
+  if (plans.length === 1) {
+    return [`# ${plan.model} on ${plan.arch} (${plan.board}), batch ${plan.batch}`, '', ...head, ...planBody(plan, kernelCount, '##'), ''].join('\n');
+  }
+  const batches = plans.map((p) => p.batch);
+  const lines = [
+    `# ${plan.model} on ${plan.arch} (${plan.board}), batches ${batches.join(', ')}`,
+    '',
+    ...head,
+    `- Plans: one per batch size (${batches.join(', ')}), served by ${kernelCount} generated kernels in all (one addon); plan.json holds ` +
+      `batch ${batches[0]} at the top level and the others under \`batches\``,
+    `- At a batch with no plan, static mode takes the nearest planned batch (ties: the smaller) only where it measures that plan no slower ` +
+      'than all-cuDNN at the batch it is given; else every conv runs on cuDNN (the runtime says which)',
+    '',
+    ...differences(plans),
+  ];
+  for (const p of plans) {
+    const own = new Set(p.convs.flatMap((c) => (c.kernelName ? [c.kernelName] : []))).size;
+    lines.push('', `## Batch ${p.batch}`, '', ...planBody(p, own, '###'));
+  }
   lines.push('');
   return lines.join('\n');
 }

@@ -40,6 +40,12 @@ export interface PlanOptions {
    * enough (an H200 is not an H100). Without it, calibration times need only the same arch.
    */
   readonly gpu?: string;
+  /**
+   * The batch `measured` was timed at (calibration times are batch-1 figures). When set, a plan for
+   * another batch ignores them and says so: a time measured at one batch does not decide another.
+   * Unset: they apply at any batch (a folder planned for one batch, as before plans per batch).
+   */
+  readonly measuredBatch?: number;
 }
 
 export interface MeasuredConv {
@@ -100,7 +106,7 @@ function problemOf(graph: Graph, conv: ConvLayer, p: GpuProfile, readers: Map<st
 
 /** A measurement decides a layer only on the GPU model it was taken on (when the target model is known) and its arch. */
 function measurementApplies(o: PlanOptions, p: GpuProfile, m: MeasuredConv): boolean {
-  return m.arch === p.arch && (o.gpu === undefined || m.gpu === o.gpu);
+  return m.arch === p.arch && (o.gpu === undefined || m.gpu === o.gpu) && (o.measuredBatch === undefined || o.measuredBatch === o.batch);
 }
 
 /** planConvCore, with what it ignored (and why) appended to the reason. */
@@ -150,8 +156,10 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   const { family: _family, ...problemFields } = problem;
   const mi = o.measured?.get(conv.name);
   // Same arch but another GPU model: said in the reason (another arch stays silent, as before).
-  if (mi && mi.arch === p.arch && !measurementApplies(o, p, mi)) {
+  if (mi && mi.arch === p.arch && o.gpu !== undefined && mi.gpu !== o.gpu) {
     notes.push(`calibration times taken on ${mi.gpu}, not ${o.gpu}: ignored (a measurement decides a layer only on the GPU model it was taken on)`);
+  } else if (mi && mi.arch === p.arch && o.measuredBatch !== undefined && o.measuredBatch !== o.batch) {
+    notes.push(`calibration times taken at batch ${o.measuredBatch}, not ${o.batch}: ignored (a measurement decides a layer only at the batch it was taken at)`);
   }
   // A measured igemm or dconv kernel decides its layer, and the plan emits exactly that kernel.
   if (mi && measurementApplies(o, p, mi) && isGeneratedFamily(mi.tiles)) {
@@ -297,4 +305,42 @@ export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o:
     sparsitySource: sp.activationSource,
     convs,
   };
+}
+
+/**
+ * Why a list of batch sizes cannot be planned into one folder (null when it can): each an integer
+ * in [1, max], given once, ascending.
+ */
+export function batchListProblem(batches: readonly number[], max: number): string | null {
+  if (batches.length === 0) return 'no batch size given';
+  for (let i = 0; i < batches.length; i++) {
+    const b = batches[i]!;
+    if (!Number.isInteger(b) || b < 1 || b > max) return `batch must be an integer in [1, ${max}], got ${b}`;
+    if (batches.indexOf(b) !== i) return `batch ${b} is listed twice in ${batches.join(',')}: give each batch once`;
+    if (i > 0 && b < batches[i - 1]!) return `batches must be ascending, got ${batches.join(',')} (${batches[i - 1]} before ${b})`;
+  }
+  return null;
+}
+
+/**
+ * One folder's plans (one per batch, ascending) as the single plan.json document: the first is the
+ * top level, the others go under `batches`. One plan gives a document without `batches`, byte for
+ * byte what a folder planned for one batch has always held.
+ */
+export function withBatches(plans: readonly NetworkPlan[]): NetworkPlan {
+  const [first, ...rest] = plans;
+  if (!first) throw new Error('withBatches: no plan given');
+  const problem = batchListProblem(plans.map((p) => p.batch), Number.MAX_SAFE_INTEGER);
+  if (problem) throw new Error(`withBatches: ${problem}`);
+  for (const p of rest) {
+    if (p.model !== first.model || p.arch !== first.arch) throw new Error(`withBatches: plans of ${first.model}/${first.arch} and ${p.model}/${p.arch} cannot share a folder`);
+  }
+  const { batches: _ignored, ...top } = first;
+  return rest.length === 0 ? top : { ...top, batches: rest.map((p) => ({ batch: p.batch, convs: p.convs })) };
+}
+
+/** The plans a plan.json document holds, one complete NetworkPlan per batch (ascending), none with `batches`. */
+export function batchPlans(plan: NetworkPlan): NetworkPlan[] {
+  const { batches, ...top } = plan;
+  return [top, ...(batches ?? []).map((b) => ({ ...top, batch: b.batch, convs: b.convs }))];
 }

@@ -89,11 +89,21 @@ export interface WeightsRef {
   readonly fillMissing: boolean;
 }
 
+/**
+ * The plan of one more batch size in a folder planned for several (`NetworkPlan.batches`): only
+ * what the batch changes. Model, arch, weights and sparsity are the top-level plan's.
+ */
+export interface BatchPlan {
+  readonly batch: number;
+  readonly convs: readonly ConvPlan[];
+}
+
 export interface NetworkPlan {
   readonly format: 'cusnn-plan/1';
   readonly model: string;
   readonly arch: ArchName;
   readonly board: string;
+  /** The batch this plan was made for; in a folder planned for several, the smallest. */
   readonly batch: number;
   /** The weights, in words. */
   readonly weights: string;
@@ -101,4 +111,10 @@ export interface NetworkPlan {
   readonly weightsRef: WeightsRef;
   readonly sparsitySource: string;
   readonly convs: readonly ConvPlan[];
+  /**
+   * The plans of the other batch sizes (`cusnn-gen --batch 1,8,32`), ascending, each larger than
+   * `batch`. Absent when the folder was planned for one batch. The top level stays a complete
+   * plan of the smallest batch, so a reader that knows one plan per folder still reads a valid one.
+   */
+  readonly batches?: readonly BatchPlan[];
 }

@@ -4,12 +4,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { buildModel } from '../model/zoo/index.js';
 import type { Graph } from '../model/ir.js';
-import type { NetworkPlan } from '../plan/types.js';
+import { batchPlans } from '../plan/planner.js';
+import type { ConvPlan, NetworkPlan } from '../plan/types.js';
+import { Rng } from '../weights/prng.js';
 import type { Calibration } from '../sparsity/calibration.js';
 import { loadWeights } from '../weights/load.js';
 import type { WeightSet } from '../weights/store.js';
 import { loadAddon, type NativeRuntime } from './addon.js';
-import { listImages, preprocess, readImage } from './images.js';
+import { CAFFE_MEAN_BGR, listImages, preprocess, readImage, TORCH_MEAN_RGB, TORCH_STD_RGB } from './images.js';
 import { lowerNetwork } from './lower.js';
 import { checkSchema, found, parseJson } from '../schema/check.js';
 import { PLAN_FORMAT, PlanSchema } from '../schema/plan.js';
@@ -60,13 +62,52 @@ export function readPlanFile(dir: string): NetworkPlan {
   const raw = parseJson(text, file);
   const format = typeof raw === 'object' && raw !== null ? (raw as { format?: unknown }).format : undefined;
   if (format !== PLAN_FORMAT) throw new Error(`${file}: unknown format ${found(format)}, expected "${PLAN_FORMAT}"; is ${dir} a folder written by cusnn-gen?`);
-  const names = Array.isArray((raw as { convs?: unknown }).convs) ? ((raw as { convs: unknown[] }).convs) : [];
+  const convsOf = (x: unknown): unknown[] => (typeof x === 'object' && x !== null && Array.isArray((x as { convs?: unknown }).convs) ? (x as { convs: unknown[] }).convs : []);
+  const extra = typeof raw === 'object' && raw !== null && Array.isArray((raw as { batches?: unknown }).batches) ? (raw as { batches: unknown[] }).batches : [];
   const plan = checkSchema(PlanSchema, raw, file, (field) => {
-    const m = /^convs\[(\d+)\](.*)$/.exec(field);
-    const layer = m ? (names[Number(m[1])] as { layer?: unknown } | null | undefined)?.layer : undefined;
+    const m = /^(?:batches\[(\d+)\]\.)?convs\[(\d+)\](.*)$/.exec(field);
+    const names = m ? convsOf(m[1] === undefined ? raw : extra[Number(m[1])]) : [];
+    const layer = m ? (names[Number(m[2])] as { layer?: unknown } | null | undefined)?.layer : undefined;
     return m && typeof layer === 'string' ? `${field} (conv '${layer}')` : field;
+  }) as unknown as NetworkPlan;
+  // The schema checks each plan; one folder's plans must also be distinct batches of the same convs.
+  let prev = plan.batch;
+  const layers = plan.convs.map((c) => c.layer).join(',');
+  (plan.batches ?? []).forEach((b, i) => {
+    if (b.batch <= prev) throw new Error(`${file}: batches[${i}].batch: expected a batch larger than ${prev} (ascending, each batch once), found ${b.batch}`);
+    if (b.convs.map((c) => c.layer).join(',') !== layers) throw new Error(`${file}: batches[${i}].convs: expected the same convs in the same order as the top-level plan (batch ${plan.batch}), found others`);
+    prev = b.batch;
   });
-  return plan as unknown as NetworkPlan;
+  return plan;
+}
+
+/** Replays per engine when a batch without a plan times the nearest plan against all-cuDNN. */
+export const NEAREST_PLAN_ITERS = 20;
+
+/** Which plan static mode runs at a batch, and why (Network.planFor). */
+export interface PlanChoice {
+  /**
+   * plan: the folder's plan for this batch; nearest: the plan of the nearest planned batch,
+   * measured no slower than all-cuDNN at this batch; decisions: those set by setDecisions;
+   * cudnn: every conv on cuDNN.
+   */
+  readonly source: 'plan' | 'nearest' | 'decisions' | 'cudnn';
+  /** The planned batch whose decisions and kernels run (null when decisions were set or every conv is on cuDNN). */
+  readonly planBatch: number | null;
+  /** At a batch without a plan, when the nearest plan was timed against all-cuDNN here. */
+  readonly measured?: NearestMeasurement;
+  /** In words, for a person: which plan runs and why (with the two times when measured). */
+  readonly note: string;
+}
+
+/** Whole-forward medians at a batch without a plan: the nearest plan's decisions vs every conv on cuDNN. */
+export interface NearestMeasurement {
+  readonly planBatch: number;
+  readonly planUs: number;
+  readonly cudnnUs: number;
+  readonly iters: number;
+  /** given: the input of the first forward at this batch; synthetic: planFor was asked before any input (a seeded noise image per item). */
+  readonly input: 'given' | 'synthetic';
 }
 
 /** One lowered program per batch size, created on first use. */
@@ -79,14 +120,38 @@ export class Network {
   private readonly instances = new Map<string, Instance>();
   private disposed = false;
   private decisions: Decisions = {};
+  /** The folder's plans by batch (one for a folder planned for one batch). */
+  private readonly plans: ReadonlyMap<number, NetworkPlan>;
+  /** Batches without a plan whose nearest plan was timed against all-cuDNN: the outcome, per batch. */
+  private readonly nearest = new Map<number, NearestMeasurement>();
 
   constructor(
     readonly dir: string,
     readonly graph: Graph,
+    /** plan.json's document: the first planned batch's plan, the others under `batches`. */
     readonly plan: NetworkPlan,
     readonly weights: WeightSet,
     private readonly options: LoadOptions,
-  ) {}
+  ) {
+    this.plans = new Map(batchPlans(plan).map((p) => [p.batch, p]));
+  }
+
+  /** The batch sizes the folder has plans for, ascending. */
+  plannedBatches(): number[] {
+    return [...this.plans.keys()];
+  }
+
+  /** The plan made for `batch` (without `batches`), or null when the folder has none for it. */
+  planAt(batch: number): NetworkPlan | null {
+    return this.plans.get(batch) ?? null;
+  }
+
+  /** The planned batch closest to `batch`; of two as close, the smaller. */
+  nearestPlannedBatch(batch: number): number {
+    let best = this.plan.batch;
+    for (const b of this.plans.keys()) if (Math.abs(b - batch) < Math.abs(best - batch)) best = b;
+    return best;
+  }
 
   layers(): LayerInfo[] {
     const convs = new Map(this.plan.convs.map((c) => [c.layer, c]));
@@ -97,13 +162,23 @@ export class Network {
     });
   }
 
-  private instance(batch: number, countZeros: boolean, mode: SwitchMode = this.options.mode ?? 'static'): Instance {
+  private instance(batch: number, countZeros: boolean, mode: SwitchMode = this.options.mode ?? 'static', input?: Float32Array): Instance {
     if (this.disposed) throw new Error(`${this.dir}: network was disposed`);
     const key = `${batch}/${countZeros}/${mode}`;
     const hit = this.instances.get(key);
     if (hit) return hit;
+    // Deciding a batch without a plan times both candidates and keeps the winner's runtime under this key.
+    const plan = mode === 'static' ? this.decidedPlan(batch, input) : this.plans.get(this.nearestPlannedBatch(batch))!;
+    const made = this.instances.get(key);
+    if (made) return made;
+    const inst = this.build(plan, batch, countZeros, mode);
+    this.instances.set(key, inst);
+    return inst;
+  }
+
+  private build(plan: NetworkPlan, batch: number, countZeros: boolean, mode: SwitchMode): Instance {
     const cudnnOnly = mode === 'cudnn' || mode === 'cudnn-implicit-gemm';
-    const lowered = lowerNetwork(this.graph, mode === 'static' ? this.decidedPlan(batch) : this.plan, this.weights, {
+    const lowered = lowerNetwork(this.graph, plan, this.weights, {
       batch,
       mode: cudnnOnly ? 'cudnn' : 'plan',
       keep: [...(this.options.keep ?? []), this.logitsLayer()],
@@ -115,33 +190,116 @@ export class Network {
       algo: mode === 'cudnn-implicit-gemm' ? 'implicit-gemm' : this.options.algo ?? 'search',
       math: this.options.math ?? 'fp32',
     });
-    const inst = { program: lowered.program, runtime };
-    this.instances.set(key, inst);
-    return inst;
+    return { program: lowered.program, runtime };
   }
 
   /**
-   * Which plan static mode runs at `batch`, in words. The plan's decisions were made (and, with a
-   * calibration, measured) for plan.batch; a generated kernel tuned for batch 1 can be slower than
-   * cuDNN at batch 16 (measured on the H200: 9.62 vs 7.39 ms for DenseNet-169), so another batch
-   * runs every conv on cuDNN unless setDecisions gave decisions measured by the caller.
+   * Which plan static mode runs at `batch`, and why. A plan's decisions were made (and, with a
+   * calibration or tune cache, measured) for its batch; a generated kernel fast at batch 1 can be
+   * slower than cuDNN at batch 16 (measured on the H200: 9.62 vs 7.39 ms for DenseNet-169). So a
+   * batch with its own plan runs it; a batch without one runs the nearest planned batch's plan
+   * only if that measures no slower than every conv on cuDNN at this batch (whole forwards, timed
+   * once per batch on `input`, or on a seeded noise input when none is given yet), else cuDNN.
+   * Decisions set by setDecisions override all of it.
    */
-  planFor(batch: number): { readonly source: 'plan' | 'decisions' | 'cudnn'; readonly note: string } {
-    if (Object.keys(this.decisions).length > 0) return { source: 'decisions', note: `batch ${batch}: the decisions set by measurement` };
-    if (batch === this.plan.batch) return { source: 'plan', note: `batch ${batch}: the plan made for batch ${this.plan.batch}` };
-    return { source: 'cudnn', note: `batch ${batch}: no plan for this batch (the folder's plan is for batch ${this.plan.batch} and was not measured here), so every conv runs on cuDNN` };
+  planFor(batch: number, input?: Float32Array): PlanChoice {
+    if (Object.keys(this.decisions).length > 0) return { source: 'decisions', planBatch: null, note: `batch ${batch}: the decisions set by measurement` };
+    if (this.plans.has(batch)) return { source: 'plan', planBatch: batch, note: `batch ${batch}: the plan made for batch ${batch}` };
+    const near = this.nearestPlannedBatch(batch);
+    const planned = this.plannedBatches();
+    const which = planned.length > 1 ? `the nearest of the folder's plans (batch ${planned.join(', ')})` : 'the folder\'s only plan';
+    const head = `batch ${batch}: no plan for this batch; the plan made for batch ${near}, ${which},`;
+    if (!this.plans.get(near)!.convs.some((c) => c.decision === 'act-sparse')) {
+      return { source: 'cudnn', planBatch: null, note: `${head} puts every conv on cuDNN, so every conv runs on cuDNN` };
+    }
+    const m = this.nearest.get(batch) ?? this.measureNearest(batch, near, input);
+    const times = `${m.planUs.toFixed(1)} vs ${m.cudnnUs.toFixed(1)} us per forward, medians of ${m.iters} CUDA graph replays on ${m.input === 'given' ? 'the first input at this batch' : 'a seeded noise input (none given yet)'}`;
+    return m.planUs <= m.cudnnUs
+      ? { source: 'nearest', planBatch: near, measured: m, note: `${head} runs: measured no slower than every conv on cuDNN at batch ${batch} (${times})` }
+      : { source: 'cudnn', planBatch: null, measured: m, note: `${head} measured slower than every conv on cuDNN at batch ${batch} (${times}), so every conv runs on cuDNN` };
+  }
+
+  /**
+   * Times the nearest plan's decisions and all-cuDNN at `batch` (static mode, the runtimes that
+   * would run), remembers the outcome and keeps the winner's runtime as the static one of `batch`.
+   */
+  private measureNearest(batch: number, near: number, input?: Float32Array): NearestMeasurement {
+    if (this.disposed) throw new Error(`${this.dir}: network was disposed`);
+    const per = this.graph.layers[0]!.shape.reduce((a, b) => a * b, 1);
+    if (input !== undefined && input.length !== batch * per) throw new Error(`${this.plan.model}: input has ${input.length} floats, not ${batch} x ${per} (batch ${batch})`);
+    const x = input ?? this.noiseInput(batch);
+    const candidate = this.build(this.plans.get(near)!, batch, false, 'static');
+    let baseline: Instance | null = null;
+    let m: NearestMeasurement;
+    try {
+      baseline = this.build(this.cudnnPlan(batch), batch, false, 'static');
+      candidate.runtime.run(x);
+      baseline.runtime.run(x);
+      m = { planBatch: near, planUs: candidate.runtime.timeForward(NEAREST_PLAN_ITERS).medianUs, cudnnUs: baseline.runtime.timeForward(NEAREST_PLAN_ITERS).medianUs,
+        iters: NEAREST_PLAN_ITERS, input: input === undefined ? 'synthetic' : 'given' };
+    } catch (e) {
+      candidate.runtime.dispose();
+      baseline?.runtime.dispose();
+      throw e;
+    }
+    this.nearest.set(batch, m);
+    const [keep, drop] = m.planUs <= m.cudnnUs ? [candidate, baseline] : [baseline, candidate];
+    drop.runtime.dispose();
+    this.instances.set(`${batch}/false/static`, keep);
+    return m;
+  }
+
+  /** A seeded noise batch in the network's preprocessed input range (0..255 pixels, the family's normalization). */
+  private noiseInput(batch: number): Float32Array {
+    const [c, h, w] = this.graph.layers[0]!.shape;
+    const rng = Rng.forKey(0, `nearest-plan-input/${this.graph.name}/${batch}`);
+    const x = new Float32Array(batch * c * h * w);
+    const caffe = this.graph.preprocessing === 'caffe';
+    for (let n = 0; n < batch; n++) {
+      for (let ch = 0; ch < c; ch++) {
+        const at = (n * c + ch) * h * w;
+        for (let i = 0; i < h * w; i++) {
+          const px = rng.uniform(0, 255);
+          x[at + i] = caffe ? px - CAFFE_MEAN_BGR[ch % 3]! : (px / 255 - TORCH_MEAN_RGB[ch % 3]!) / TORCH_STD_RGB[ch % 3]!;
+        }
+      }
+    }
+    return x;
+  }
+
+  /** The nearest plan with every conv on cuDNN, each reason saying why. */
+  private cudnnPlan(batch: number, why?: string): NetworkPlan {
+    const near = this.plans.get(this.nearestPlannedBatch(batch))!;
+    const because = why ?? `no plan for batch ${batch}`;
+    return { ...near, convs: near.convs.map((c) => (c.decision === 'cudnn' ? c : { ...c, decision: 'cudnn', reason: `${c.reason}; cuDNN at batch ${batch}: ${because}` })) };
   }
 
   /** The plan with setDecisions' overrides applied (static mode's plan) at `batch`. */
-  private decidedPlan(batch: number = this.plan.batch): NetworkPlan {
-    if (this.planFor(batch).source === 'cudnn') {
-      return { ...this.plan, convs: this.plan.convs.map((c) => (c.decision === 'cudnn' ? c : { ...c, decision: 'cudnn', reason: `${c.reason}; cuDNN at batch ${batch}: the plan is for batch ${this.plan.batch}` })) };
+  private decidedPlan(batch: number = this.plan.batch, input?: Float32Array): NetworkPlan {
+    const choice = this.planFor(batch, input);
+    if (choice.source === 'plan' || choice.source === 'nearest') return this.plans.get(choice.planBatch!)!;
+    if (choice.source === 'cudnn') {
+      const near = this.nearestPlannedBatch(batch);
+      return this.cudnnPlan(batch, choice.measured ? `the plan for batch ${near} measured slower than cuDNN here` : `the plan for batch ${near} has no generated kernel`);
     }
-    if (Object.keys(this.decisions).length === 0) return this.plan;
-    return { ...this.plan, convs: this.plan.convs.map((c) => {
+    // Decisions: the convs of this batch's plan (else the nearest one's); a conv set to act-sparse
+    // without a kernel there takes one another batch's plan has (setDecisions checked that one exists).
+    const base = this.plans.get(batch) ?? this.plans.get(this.nearestPlannedBatch(batch))!;
+    return { ...base, convs: base.convs.map((c) => {
       const d = this.decisions[c.layer];
-      return d === undefined || d === c.decision ? c : { ...c, decision: d, reason: `${c.reason}; overridden to ${d} by measurement` };
+      if (d === undefined || d === c.decision) return c;
+      const k = d === 'act-sparse' && c.spec === null ? this.withKernel(c.layer) : c;
+      return { ...k, decision: d, reason: `${k.reason}; overridden to ${d} by measurement` };
     }) };
+  }
+
+  /** The conv `layer` from the first planned batch whose plan gives it a generated kernel. */
+  private withKernel(layer: string): ConvPlan {
+    for (const p of this.plans.values()) {
+      const c = p.convs.find((x) => x.layer === layer);
+      if (c?.spec) return c;
+    }
+    throw new Error(`${this.plan.model}: ${layer} has no generated kernel in ${this.dir}`);
   }
 
   /**
@@ -151,11 +309,12 @@ export class Network {
    */
   setDecisions(d: Decisions): void {
     const convs = new Map(this.plan.convs.map((c) => [c.layer, c]));
+    const hasKernel = new Set([...this.plans.values()].flatMap((p) => p.convs.filter((c) => c.spec !== null).map((c) => c.layer)));
     for (const [layer, path] of Object.entries(d)) {
       const c = convs.get(layer);
       if (!c) throw new Error(`${this.plan.model}: setDecisions: no conv named '${layer}'`);
       if (path !== 'cudnn' && path !== 'act-sparse') throw new Error(`${this.plan.model}: setDecisions: ${layer}: path must be 'cudnn' or 'act-sparse', got '${String(path)}'`);
-      if (path === 'act-sparse' && c.spec === null) {
+      if (path === 'act-sparse' && !hasKernel.has(layer)) {
         throw new Error(`${this.plan.model}: setDecisions: ${layer} has no generated kernel in ${this.dir} (${c.reason}); generate with --force act-sparse to have one`);
       }
     }
@@ -173,7 +332,7 @@ export class Network {
     }
   }
 
-  /** The decisions set by setDecisions (empty: the plan decides, at its batch only). */
+  /** The decisions set by setDecisions (empty: the plans decide, see planFor). */
   getDecisions(): Decisions {
     return { ...this.decisions };
   }
@@ -203,7 +362,7 @@ export class Network {
   logitsWith(x: Float32Array, mode: SwitchMode): Float32Array {
     const per = this.graph.layers[0]!.shape.reduce((a, b) => a * b, 1);
     this.inferWith(x, mode);
-    return this.instance(x.length / per, false, mode).runtime.readView(this.logitsLayer()).slice();
+    return this.instance(x.length / per, false, mode, x).runtime.readView(this.logitsLayer()).slice();
   }
 
   /** Runs a batch: NCHW preprocessed floats (batch inferred from the length), or image files in the original's format. */
@@ -211,13 +370,13 @@ export class Network {
     const x = input instanceof Float32Array ? input : this.preprocessFiles(input);
     const per = this.graph.layers[0]!.shape.reduce((a, b) => a * b, 1);
     if (x.length === 0 || x.length % per !== 0) throw new Error(`${this.plan.model}: input has ${x.length} floats, not a multiple of ${per} (one ${this.graph.layers[0]!.shape.join('x')} image)`);
-    return this.instance(x.length / per, false).runtime.run(x);
+    return this.instance(x.length / per, false, undefined, x).runtime.run(x);
   }
 
   /** `infer` through a given switch mode (cuSNN path vs cuDNN-only path side by side). */
   inferWith(x: Float32Array, mode: SwitchMode): Float32Array {
     const per = this.graph.layers[0]!.shape.reduce((a, b) => a * b, 1);
-    return this.instance(x.length / per, false, mode).runtime.run(x);
+    return this.instance(x.length / per, false, mode, x).runtime.run(x);
   }
 
   /** The lowered program run at this batch and mode. */

@@ -1,4 +1,7 @@
 // plan.json (written by the generator, read by the runtime, inspect and bench): 'cusnn-plan/1'.
+// A folder planned for several batch sizes keeps the same format: the top level is the smallest
+// batch's complete plan and the optional `batches` holds the others (batch and convs each), so
+// single-batch folders written before it load unchanged and readers of one plan read the first.
 import { Type, type Static } from '@sinclair/typebox';
 import type { ArchName } from '../arch/profiles.js';
 import type { NetworkPlan } from '../plan/types.js';
@@ -59,6 +62,12 @@ export const ConvPlanSchema = Type.Object({
   fusedRelu: Type.Boolean(),
 });
 
+/** One more batch size's plan (NetworkPlan.batches): its batch and its convs. */
+export const BatchPlanSchema = Type.Object({
+  batch: PositiveInt,
+  convs: Type.Array(ConvPlanSchema),
+});
+
 export const PlanSchema = Type.Object({
   format: Type.Literal(PLAN_FORMAT),
   model: Type.String({ minLength: 1 }),
@@ -69,11 +78,13 @@ export const PlanSchema = Type.Object({
   weightsRef: Type.Object({ path: Type.Union([Type.String(), Type.Null()]), seed: Count, fillMissing: Type.Boolean() }),
   sparsitySource: Type.String(),
   convs: Type.Array(ConvPlanSchema),
+  batches: Type.Optional(Type.Array(BatchPlanSchema)),
 });
 
 /** The schema's type with the arch narrowed (the zoo's ArchName is checked by the profile lookup). */
 type Narrow<T> = T extends { arch: string; family: 'act-sparse' | 'igemm' | 'dconv' } ? Omit<T, 'arch'> & { arch: ArchName } : T extends { arch: string } ? never : T;
 type Assert<T extends true> = T;
+type NarrowConv = Omit<Static<typeof ConvPlanSchema>, 'spec'> & { spec: Narrow<Static<typeof ConvPlanSchema>['spec']> };
 export type PlanMatch = Assert<
-  Omit<Static<typeof PlanSchema>, 'arch' | 'convs'> & { arch: ArchName; convs: (Omit<Static<typeof ConvPlanSchema>, 'spec'> & { spec: Narrow<Static<typeof ConvPlanSchema>['spec']> })[] } extends NetworkPlan ? true : false
+  Omit<Static<typeof PlanSchema>, 'arch' | 'convs' | 'batches'> & { arch: ArchName; convs: NarrowConv[]; batches?: { batch: number; convs: NarrowConv[] }[] } extends NetworkPlan ? true : false
 >;
