@@ -13,6 +13,16 @@ import { describeTiles, estimateOf, estimateUs, familiesFor, resourcesOf, specWi
 import type { ConvPlan, NetworkPlan, WeightsRef } from './types.js';
 import { bucketOf, findTuned, type TuneCache } from './tune-cache.js';
 
+/**
+ * Where a rule family (dconv, igemm) serves a conv, act-sparse is chosen over it only when its
+ * estimate is this many times lower. Act-sparse's cost model was fitted on H100 kernels timed in a
+ * graph launch of their own; timed inside a graph on the H200 (`cusnn-gen tune`, 2026-12-02,
+ * ResNet-50's 128x28x28->128 3x3 at 58-61% zeros) it measured 60-63 us where it estimated 28-30 us,
+ * and igemm 19 us where it estimated 30 us: no layer timed on sm_90 ran faster on act-sparse than
+ * on the rule families.
+ */
+export const RULE_FAMILY_PREFERENCE = 2;
+
 /** The generated kernel must beat cuDNN's estimate by this factor: the models are coarse. */
 export const SPEEDUP_MARGIN = 1.1;
 
@@ -197,8 +207,9 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   const ig: FamilyChoice | null = ruled[0] ?? null;
   const m = choice && measuredFor(o, p, conv.name, choice.spec);
   const actEst = choice && estimateOf(p, choice.spec, o.batch, 1 - facts.inputSparsity);
-  // Without a measurement the cost models pick the family: the rule family where its estimate is faster than act-sparse's.
-  if (ig && !m && (!actEst || ig.estimate.us < actEst.us)) {
+  // Without a measurement the cost models pick the family: the rule family unless act-sparse's
+  // estimate beats it by RULE_FAMILY_PREFERENCE (see there).
+  if (ig && !m && (!actEst || ig.estimate.us < actEst.us * RULE_FAMILY_PREFERENCE)) {
     const fam = ig.spec.family;
     const others = [...ruled.filter((c) => c !== ig).map((c) => `${c.spec.family} est. ${us(c.estimate.us)}`),
       actEst ? `act-sparse est. ${us(actEst.us)}` : null].filter((x) => x !== null);

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import { main } from '../../src/cli/main.js';
 import { emitNetwork } from '../../src/codegen/emit.js';
-import { kernelNameOf } from '../../src/families/registry.js';
+import { kernelNameOf, tilesOf } from '../../src/families/registry.js';
 import { batchPlans, planNetwork, withBatches } from '../../src/plan/planner.js';
 import type { NetworkPlan } from '../../src/plan/types.js';
 import { Network, readPlanFile } from '../../src/runtime/network.js';
@@ -139,9 +139,8 @@ describe('one folder of plans for batch 1, 8, 32 of a small graph', () => {
 
 describe('measured times at a batch', () => {
   it('decide only the plan of the batch they were taken at when measuredBatch is set; without it, any batch (single-batch folders)', () => {
-    const c = alone(1).convs.find((x) => x.spec?.family === 'act-sparse')!;
-    const spec = c.spec as { th: number; tw: number; tc: number; kb: number; cs: number };
-    const measured = new Map([[c.layer, { kernel: kernelNameOf(c.spec!), tiles: { th: spec.th, tw: spec.tw, tc: spec.tc, kb: spec.kb, cs: spec.cs }, cudnnUs: 1, actSparseUs: 50, gpu: 'NVIDIA H200', arch: 'sm_90' }]]);
+    const c = alone(1).convs.find((x) => x.spec !== null)!;
+    const measured = new Map([[c.layer, { kernel: kernelNameOf(c.spec!), tiles: tilesOf(c.spec!), cudnnUs: 1, actSparseUs: 50, gpu: 'NVIDIA H200', arch: 'sm_90' }]]);
     const at = (batch: number, measuredBatch?: number) => planNetwork(graph, profile, sparsity, { batch, weightsSource: 'test', measured, measuredBatch }).convs.find((x) => x.layer === c.layer)!;
     expect(at(1, 1).decision).toBe('cudnn');
     expect(at(1, 1).reason).toMatch(/^cuDNN: measured on NVIDIA H200: generated 50\.0 us vs cuDNN 1\.0 us/);
