@@ -18,6 +18,7 @@
 
 #include "igemm.cuh"
 #include "dconv.cuh"
+#include "dsmall.cuh"
 
 #define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); exit(1); } } while (0)
 #define CD(x) do { cudnnStatus_t s_ = (x); if (s_ != CUDNN_STATUS_SUCCESS) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudnnGetErrorString(s_)); exit(1); } } while (0)
@@ -52,8 +53,11 @@ template <class F>
 static double timeGraph(F launch) {
   cudaGraph_t g;
   cudaGraphExec_t ge;
+  // LAB_COPIES=n: n launches in the graph, each replay's time divided by n (a layer's cost inside a
+  // network's graph, as the runtime's timeStep(step, iters, copies) measures it).
+  static const int copies = getenv("LAB_COPIES") ? atoi(getenv("LAB_COPIES")) : 1;
   CK(cudaStreamBeginCapture(gStream, cudaStreamCaptureModeThreadLocal));
-  launch();
+  for (int i = 0; i < copies; ++i) launch();
   CK(cudaStreamEndCapture(gStream, &g));
   CK(cudaGraphInstantiate(&ge, g, 0));
   static cudaEvent_t ev[2 * ITERS];
@@ -67,7 +71,7 @@ static double timeGraph(F launch) {
   }
   CK(cudaStreamSynchronize(gStream));
   std::vector<double> us(ITERS);
-  for (int i = 0; i < ITERS; ++i) { float ms; CK(cudaEventElapsedTime(&ms, ev[2 * i], ev[2 * i + 1])); us[i] = ms * 1e3; }
+  for (int i = 0; i < ITERS; ++i) { float ms; CK(cudaEventElapsedTime(&ms, ev[2 * i], ev[2 * i + 1])); us[i] = ms * 1e3 / copies; }
   std::sort(us.begin(), us.end());
   CK(cudaGraphExecDestroy(ge));
   CK(cudaGraphDestroy(g));
@@ -195,6 +199,29 @@ static void runDconv(Ctx& c, const char* label) {
          c.sh.name, c.zeros, label, P::THREADS, blocks, P::SMEM_BYTES, err, same ? "true" : "false", us, c.cudnnBestUs / us);
   fflush(stdout);
 }
+
+template <class P>
+static void runDsmall(Ctx& c, const char* label) {
+  std::vector<float> h(c.outN), h2(c.outN);
+  for (int rep = 0; rep < 2; ++rep) {
+    CK(cudaMemset(c.out, 0xff, c.outN * 4));
+    CK(lab::launchDsmall<P>(c.in, c.wCrsk, c.out, gStream));
+    CK(cudaStreamSynchronize(gStream));
+    CK(cudaMemcpy(rep ? h2.data() : h.data(), c.out, c.outN * 4, cudaMemcpyDeviceToHost));
+  }
+  const double err = relL2(h, c.refHost);
+  const bool same = memcmp(h.data(), h2.data(), c.outN * 4) == 0;
+  const double us = timeGraph([&] { lab::launchDsmall<P>(c.in, c.wCrsk, c.out, gStream); });
+  printf("{\"shape\":\"%s\",\"zeros\":%.2f,\"engine\":\"dsmall\",\"cfg\":\"%s\",\"threads\":%d,\"blocks\":%d,\"smem\":%d,"
+         "\"err\":%.2e,\"bitwise\":%s,\"us\":%.2f,\"speedup\":%.2f}\n",
+         c.sh.name, c.zeros, label, P::THREADS, P::BLOCKS, P::SMEM_BYTES, err, same ? "true" : "false", us, c.cudnnBestUs / us);
+  fflush(stdout);
+}
+
+// dsmall config: KPB (output channels per block) CW (warps splitting the input channels)
+#define DSCFG(SH, KPB, CW)                                                                                           \
+  runDsmall<lab::Dsmall<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO, \
+                        SH##_WO, KPB, CW>>(ctx, "dsmall kpb" #KPB " cw" #CW)
 
 // dconv config: BM TM TN ROWS_T BKC SPLIT STAGES SKIP
 #define DCFG(SH, BM, TM, TN, RT, BKC, SPLIT, ST, SKIP)                                                              \
