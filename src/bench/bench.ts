@@ -8,27 +8,40 @@
 // stops that model), then timed and measured for energy with the engines interleaved over
 // `rounds` rounds (src/bench/measure.ts), then every conv alone in cusnn and cudnn with its
 // roofline floor, the peaks measured on this GPU at bench start (src/bench/roofline.ts).
-// results.json is rewritten after every model, so an interrupted bench keeps what it measured;
-// the report (CSV, SVG, summary.md) is drawn from it at the end.
+// With `prune` (bench --prune 0.8,0.9), every model runs again with its source weights (real or
+// synthetic) pruned in process by src/weights/prune.ts to each sparsity: a weights variant is
+// runs of its own, in a folder of its own (<model>-<arch>-p0.90, with its weights file), through
+// the whole flow above, checked against its own cuDNN path; a folder whose kernels are those of an
+// earlier one borrows its addon instead of a build. Every run records `prune` (null: the weights
+// as given) and its measured fraction of zero conv weights.
+// results.json is rewritten after every model and weights variant, so an interrupted bench keeps
+// what it measured; the report (CSV, SVG, summary.md) is drawn from it at the end.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { gpuProfile } from '../arch/profiles.js';
+import type { Graph } from '../model/ir.js';
 import { isModelName } from '../model/zoo/index.js';
 import { loadAddon, type DeviceInfo, type LoadedAddon } from '../runtime/addon.js';
 import { Network, readPlanFile } from '../runtime/network.js';
 import type { Calibration } from '../sparsity/calibration.js';
+import { saveWeights } from '../weights/load.js';
+import { pruneWeights, type PrunePattern } from '../weights/prune.js';
+import { countZeros, getTensor, type WeightSet } from '../weights/store.js';
 import type { SplitInputs } from './measure.js';
 import {
-  benchImages, DEFAULT_IMAGES_DIR, DEFAULT_WEIGHTS_DIR, defaultDir, prepareFolder, resolveWeights, type BenchImages,
+  benchImages, DEFAULT_IMAGES_DIR, DEFAULT_WEIGHTS_DIR, defaultDir, prepareFolder, pruneListProblem, resolveWeights, type BenchImages, type PreparedFolder,
+  type PrepareOptions, type WeightsChoice,
 } from './prepare.js';
 import type { Progress } from './progress.js';
 import { writeReport } from './report.js';
 import {
-  RESULTS_FORMAT, type BenchResults, type BenchSettings, type ClockSample, type CorrectnessResult, type GpuInfo, type ModelResult,
+  PRUNED_WEIGHTS, RESULTS_FORMAT, type BenchResults, type BenchSettings, type ClockSample, type CorrectnessResult, type GpuInfo, type ImageSplit, type ModelResult,
+  type PruneSpec,
 } from './results.js';
 import { BATCH_STEPS, benchBatch, isFatal, msg, stage } from './run-batch.js';
 import { measurePeaks, profileFor, profilePeaks, type Peaks } from './roofline.js';
-import { imageSplit, splitHalves } from './split.js';
+import { imageSplit, splitHalves, type Halves } from './split.js';
+import { percent, pruneTag, sparsityText, variantKey } from './table.js';
 
 export interface BenchOptions {
   readonly models: readonly string[];
@@ -61,6 +74,14 @@ export interface BenchOptions {
   readonly jobs?: number;
   /** The command line, for results.json. */
   readonly command?: string;
+  /**
+   * Pruned variants: after each model's weights as given, the same source weights pruned in
+   * process (src/weights/prune.ts, per layer, the first conv and dense layers kept dense) to each of
+   * these sparsities, each in (0, 1), ascending; each variant runs the whole flow as its own runs.
+   */
+  readonly prune?: readonly number[];
+  /** What the pruned variants prune together (default 'unstructured'; '2:4' is 0.5 by construction). */
+  readonly prunePattern?: PrunePattern;
 }
 
 export interface BenchHooks {
@@ -70,17 +91,27 @@ export interface BenchHooks {
   readonly progress?: (total: number, label: string) => Progress;
   /** The files written at the end (results.json first). */
   readonly written?: (files: readonly string[]) => void;
+  /**
+   * A model's folder for the given weights, generated and built (default prepareFolder: a zoo
+   * model). With one given, model names are not checked against the zoo: tests bench a graph of
+   * their own through a fake addon here.
+   */
+  readonly prepare?: (o: PrepareOptions) => Promise<PreparedFolder>;
+  /** A loaded network's inputs from the image halves (default imageInputs: the images, calibrated on the GPU). */
+  readonly inputs?: (net: Network, halves: Halves<string>) => NetworkInputs;
 }
 
-/** Progress steps: per model (prepare, load + calibrate) and per batch (run-batch.ts BATCH_STEPS). */
+/** Progress steps: per model and weights variant (prepare, load + calibrate) and per batch (run-batch.ts BATCH_STEPS). */
 const MODEL_STEPS = 2;
 
 /** Interleaved rounds of every time and energy measurement (the issue asks for at least 3). */
 export const DEFAULT_ROUNDS = 3;
 
-function validate(o: BenchOptions): void {
+function validate(o: BenchOptions, hooks: BenchHooks): void {
   if (o.models.length === 0) throw new Error('bench: no models given');
-  for (const m of o.models) if (!isModelName(m)) throw new Error(`bench: unknown model '${m}'`);
+  if (!hooks.prepare) for (const m of o.models) if (!isModelName(m)) throw new Error(`bench: unknown model '${m}'`);
+  const pruning = pruneListProblem(o.prune ?? [], o.prunePattern ?? 'unstructured');
+  if (pruning) throw new Error(`bench: ${pruning}`);
   gpuProfile(o.arch);
   const int = (v: number | undefined, what: string, min: number): void => {
     if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new Error(`bench: ${what} must be an integer >= ${min}, got ${v}`);
@@ -150,7 +181,40 @@ function gpuInfo(device: DeviceInfo | null, start: ClockReading | null, end: Clo
 }
 
 // ------------------------------------------------------------------------------------------------
-// One model
+// One model, one weights variant
+
+/** What the bench feeds a loaded network: both image halves as network inputs, and the input sparsity measured on the timing half. */
+export interface NetworkInputs {
+  readonly split: SplitInputs;
+  readonly timingSparsity: Calibration;
+}
+
+/**
+ * The images as the bench feeds them (BenchHooks.inputs' default): each conv's input sparsity
+ * calibrated on both halves on the GPU (the calibration half's in calibration.json, what the plan
+ * reads; the timing half's goes with the per-layer times measured on it), the images preprocessed.
+ */
+export function imageInputs(net: Network, halves: Halves<string>): NetworkInputs {
+  stage('calibrate', () => net.calibrate([...halves.calibrate], join(net.dir, 'calibration.json')));
+  const timingSparsity = stage('calibrate (timing images)', () => net.calibrate([...halves.time], join(net.dir, 'calibration-timing-images.json')));
+  return { split: { calibrate: halves.calibrate.map((f) => net.preprocessFiles([f])), time: halves.time.map((f) => net.preprocessFiles([f])) }, timingSparsity };
+}
+
+/** The pruned weights of a variant, in its folder (plan.json names the file, so the folder runs on its own too). */
+export const PRUNED_WEIGHTS_FILE = 'pruned-weights.safetensors';
+
+/** Fraction of zeros over all conv kernels of `ws`. */
+function convWeightSparsity(graph: Graph, ws: WeightSet): number {
+  let zeros = 0;
+  let n = 0;
+  for (const l of graph.layers) {
+    if (l.op !== 'conv') continue;
+    const t = getTensor(ws, l.name, 'kernel');
+    zeros += countZeros(t);
+    n += t.length;
+  }
+  return n > 0 ? zeros / n : 0;
+}
 
 interface Ctx {
   readonly o: Required<Omit<BenchOptions, 'weightsDir' | 'imagesDir' | 'buildDir' | 'jobs' | 'command'>> & { readonly jobs?: number };
@@ -159,18 +223,51 @@ interface Ctx {
   readonly buildDir: string;
   readonly log: (s: string) => void;
   readonly tick: (what: string) => void;
+  readonly prepare: (o: PrepareOptions) => Promise<PreparedFolder>;
+  readonly inputs: (net: Network, halves: Halves<string>) => NetworkInputs;
   /** The first addon that loaded: device description, NVML clock samples and the roofline probe. */
   addon: LoadedAddon | null;
   clocksStart: ClockReading | null;
   peaks: Peaks | null;
 }
 
+/** What the runs of one model share: its weights choice, the notes every run carries, the image split, and what the dense run prepared. */
+interface ModelState {
+  readonly model: string;
+  readonly choice: WeightsChoice;
+  readonly notes: readonly string[];
+  readonly halves: Halves<string>;
+  readonly images: ImageSplit;
+  /** The dense run's folder (the source of the pruned variants' weights), its weights' kind after reading them, and its notes on them (filled tensors). */
+  dense: { readonly prepared: PreparedFolder; readonly weights: ModelResult['weights']; readonly notes: readonly string[] } | null;
+  /** Why the dense run's folder could not be prepared. */
+  denseError: string | null;
+  /** The folders prepared so far (a later one with the same kernels borrows their addon). */
+  readonly folders: PreparedFolder[];
+}
+
 const noCheck = (tolerance: number): CorrectnessResult => ({
   maxRelError: { cusnn: 0, cudnn: 0, 'cudnn-implicit-gemm': 0 }, tolerance, topAgree: 0, inputs: 0, passed: false,
 });
 
-async function benchModel(model: string, ctx: Ctx): Promise<ModelResult[]> {
+/** The runs of `model`: its weights as given, then each pruned variant, every one at every batch; `emit` gets each variant's runs when done. */
+async function benchModel(model: string, ctx: Ctx, emit: (runs: readonly ModelResult[]) => void): Promise<void> {
+  const { o } = ctx;
+  const choice = resolveWeights(model, ctx.weightsDir);
+  const notes: string[] = [];
+  if (choice.kind === 'synthetic') notes.push(`synthetic weights (seed ${o.seed}): ${choice.why}`);
+  if (ctx.images.random) notes.push(`inputs: ${ctx.images.describe}`);
+  const halves = splitHalves(ctx.images.files);
+  if (halves.note) notes.push(halves.note);
+  const st: ModelState = { model, choice, notes, halves, images: imageSplit(halves), dense: null, denseError: null, folders: [] };
+  emit(await benchVariant(st, null, ctx));
+  for (const sparsity of o.prune) emit(await benchVariant(st, { sparsity, pattern: o.prunePattern }, ctx));
+}
+
+async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): Promise<ModelResult[]> {
   const { o, log } = ctx;
+  const { model, choice } = st;
+  const name = `${model}${prune ? ` ${pruneTag({ prune })}` : ''}`;
   const t0 = performance.now();
   const seconds = (): number => Math.round((performance.now() - t0) / 100) / 10;
   const out: ModelResult[] = [];
@@ -178,58 +275,93 @@ async function benchModel(model: string, ctx: Ctx): Promise<ModelResult[]> {
   const tick = (what: string): void => {
     if (left > 0) {
       left--;
-      ctx.tick(`${model}: ${what}`);
+      ctx.tick(`${name}: ${what}`);
     }
   };
-  const choice = resolveWeights(model, ctx.weightsDir);
-  let weights: ModelResult['weights'] = choice.kind;
-  let weightsSource = choice.path ?? `synthetic (seed ${o.seed})`;
-  const notes: string[] = [];
-  if (choice.kind === 'synthetic') notes.push(`synthetic weights (seed ${o.seed}): ${choice.why}`);
-  if (ctx.images.random) notes.push(`inputs: ${ctx.images.describe}`);
-  const halves = splitHalves(ctx.images.files);
-  const images = imageSplit(halves);
-  if (halves.note) notes.push(halves.note);
+  let weights: ModelResult['weights'] = prune ? st.dense?.weights ?? choice.kind : choice.kind;
+  const given = choice.path ?? `synthetic (seed ${o.seed})`;
+  let weightsSource = prune ? `${given}, pruned by the bench to ${sparsityText(prune.sparsity)} (${prune.pattern})` : given;
+  let weightSparsity: number | undefined;
+  const notes = [...st.notes, ...(prune ? st.dense?.notes ?? [] : [])];
   let build: Pick<ModelResult, 'kernels' | 'buildSeconds' | 'buildReused'> = {};
   const inputs = ctx.images.describe;
+  const images = st.images;
+  const head = (): Pick<ModelResult, 'model' | 'weights' | 'weightsSource' | 'prune' | 'weightSparsity'> =>
+    ({ model, weights, weightsSource, prune, ...(weightSparsity !== undefined ? { weightSparsity } : {}) });
 
   const failed = (batches: readonly number[], error: string, correctness?: CorrectnessResult): void => {
     for (const batch of batches) {
-      out.push({ model, weights, weightsSource, batch, inputs, images, correctness: correctness ?? noCheck(o.tolerance),
+      out.push({ ...head(), batch, inputs, images, correctness: correctness ?? noCheck(o.tolerance),
         engines: [], layers: [], sparseLayers: 0, convLayers: 0, error, seconds: seconds(), notes: [...notes], ...build });
     }
     while (left > 0) tick('skipped');
   };
 
-  log(`== ${model}: weights ${choice.kind === 'real' ? choice.why : `synthetic (${choice.why})`}`);
+  log(`== ${name}: weights ${prune ? weightsSource : choice.kind === 'real' ? choice.why : `synthetic (${choice.why})`}`);
   let net: Network | null = null;
   try {
-    let prepared;
-    try {
-      prepared = await prepareFolder({ model, arch: o.arch, weights: choice, seed: o.seed, buildDir: ctx.buildDir, jobs: o.jobs, log });
-    } catch (e) {
-      if (isFatal(e)) throw e;
-      failed(o.batches, `generate/build: ${msg(e)}`);
-      return out;
+    let prepared: PreparedFolder;
+    if (prune) {
+      const dense = st.dense;
+      if (dense === null) {
+        failed(o.batches, `not run: the pruned weights come from the model's weights as given, whose generate/build failed (${st.denseError ?? 'unknown'})`);
+        return out;
+      }
+      try {
+        const src = dense.prepared.generated;
+        const pruned = stage('prune', () => pruneWeights(src.graph, src.weights, { sparsity: prune.sparsity, pattern: prune.pattern }));
+        const folder = `${model}-${o.arch}-${variantKey({ prune })}`;
+        const file = join(ctx.buildDir, folder, PRUNED_WEIGHTS_FILE);
+        stage('save the pruned weights', () => {
+          mkdirSync(dirname(file), { recursive: true });
+          saveWeights(file, src.graph, pruned.weights, 'fp32');
+        });
+        notes.push(`weights pruned by the bench from ${src.weights.source}: ${prune.pattern}, by magnitude, each conv but the first to ${sparsityText(prune.sparsity)} ` +
+          `(the dense layers kept dense): ${percent(pruned.eligibleAfter)} of the pruned convs' weights zero; written to ${file}`);
+        log(`${name}: ${notes[notes.length - 1]}`);
+        prepared = await ctx.prepare({ model, arch: o.arch, weights: { kind: weights, path: file, fillMissing: false, why: `${file} (pruned by the bench)` },
+          seed: o.seed, buildDir: ctx.buildDir, name: folder, reuse: [...st.folders], jobs: o.jobs, log });
+      } catch (e) {
+        if (isFatal(e)) throw e;
+        failed(o.batches, `prune/generate/build: ${msg(e)}`);
+        return out;
+      }
+    } else {
+      try {
+        prepared = await ctx.prepare({ model, arch: o.arch, weights: choice, seed: o.seed, buildDir: ctx.buildDir, jobs: o.jobs, log });
+      } catch (e) {
+        if (isFatal(e)) throw e;
+        st.denseError = msg(e);
+        failed(o.batches, `generate/build: ${msg(e)}`);
+        return out;
+      }
     }
+    st.folders.push(prepared);
     build = { kernels: prepared.kernels, buildSeconds: Math.round(prepared.buildSeconds * 10) / 10, buildReused: prepared.reused };
     const ws = prepared.generated.weights;
     weightsSource = ws.source;
-    // A file can hold synthetic weights (cusnn-gen weights synth): its metadata says so ("<file> (synthetic (seed N)...)").
-    if (weights === 'real' && /(^|\()synthetic \(seed \d+\)/.test(ws.source)) {
-      weights = 'synthetic';
-      notes.push(`${choice.path} holds synthetic weights: ${ws.source}`);
+    if (!prune) {
+      const own: string[] = [];
+      // A file can hold synthetic weights (cusnn-gen weights synth): its metadata says so ("<file> (synthetic (seed N)...)").
+      if (weights === 'real' && /(^|\()synthetic \(seed \d+\)/.test(ws.source)) {
+        weights = 'synthetic';
+        own.push(`${choice.path} holds synthetic weights: ${ws.source}`);
+      }
+      if (ws.filled.length > 0) {
+        const layers = [...new Set(ws.filled.map((k) => k.split(':')[0]!))];
+        own.push(`${ws.filled.length} tensors missing from ${choice.path} filled synthetically (seed ${o.seed}): ${layers.join(', ')}`);
+        log(`${model}: ${own[own.length - 1]}`);
+      }
+      notes.push(...own);
+      st.dense = { prepared, weights, notes: own };
     }
-    if (ws.filled.length > 0) {
-      const layers = [...new Set(ws.filled.map((k) => k.split(':')[0]!))];
-      notes.push(`${ws.filled.length} tensors missing from ${choice.path} filled synthetically (seed ${o.seed}): ${layers.join(', ')}`);
-      log(`${model}: ${notes[notes.length - 1]}`);
-    }
-    log(`${model}: ${prepared.dir}: ${prepared.kernels} kernels, addon ${prepared.reused ? 'reused' : `built in ${prepared.buildSeconds.toFixed(1)} s`}`);
+    weightSparsity = convWeightSparsity(prepared.generated.graph, ws);
+    if (!prune && weightSparsity >= PRUNED_WEIGHTS) notes.push(`pruned weights as given: ${percent(weightSparsity)} of the conv weights are zero`);
+    const addonWhat = prepared.reusedFrom ? `of ${prepared.reusedFrom} reused (the same kernels)` : prepared.reused ? 'reused' : `built in ${prepared.buildSeconds.toFixed(1)} s`;
+    log(`${name}: ${prepared.dir}: ${prepared.kernels} kernels, addon ${addonWhat}; ${percent(weightSparsity)} of the conv weights zero`);
     tick(prepared.reused ? 'addon reused' : `built (${prepared.buildSeconds.toFixed(0)} s)`);
 
-    let timingSparsity: Calibration;
-    let split: SplitInputs;
+    let fed: NetworkInputs;
     try {
       if (!ctx.addon) {
         ctx.addon = loadAddon(prepared.dir);
@@ -242,11 +374,7 @@ async function benchModel(model: string, ctx: Ctx): Promise<ModelResult[]> {
       }
       const n = new Network(prepared.dir, prepared.generated.graph, readPlanFile(prepared.dir), ws, { seed: o.seed });
       net = n;
-      // Sparsity of the calibration half is what the plan reads (calibration.json); that of the
-      // timing half goes with the per-layer times measured on it.
-      stage('calibrate', () => n.calibrate([...halves.calibrate], join(prepared.dir, 'calibration.json')));
-      timingSparsity = stage('calibrate (timing images)', () => n.calibrate([...halves.time], join(prepared.dir, 'calibration-timing-images.json')));
-      split = { calibrate: halves.calibrate.map((f) => n.preprocessFiles([f])), time: halves.time.map((f) => n.preprocessFiles([f])) };
+      fed = ctx.inputs(n, st.halves);
     } catch (e) {
       if (isFatal(e)) throw e;
       failed(o.batches, msg(e));
@@ -260,26 +388,26 @@ async function benchModel(model: string, ctx: Ctx): Promise<ModelResult[]> {
       const tb = performance.now();
       let stepsLeft = BATCH_STEPS;
       const runNotes = [...notes];
-      if (batch > halves.time.length) runNotes.push(`batch ${batch} > ${halves.time.length} timing images: images repeated to fill it`);
+      if (batch > st.halves.time.length) runNotes.push(`batch ${batch} > ${st.halves.time.length} timing images: images repeated to fill it`);
       const runSeconds = (): number => Math.round((performance.now() - (bi === 0 ? t0 : tb)) / 100) / 10;
       try {
-        const r = benchBatch(net, split, timingSparsity, peaks, {
+        const r = benchBatch(net, fed.split, fed.timingSparsity, peaks, {
           batch, rounds: o.rounds, iters: o.iters, layerIters: o.layerIters, energySeconds: o.energySeconds, checkInputs: o.checkInputs,
           tolerance: o.tolerance, idlePowerW: ctx.clocksStart?.sample?.powerW,
-        }, { log: (s) => log(`${model} ${s}`), tick: (what) => { stepsLeft--; tick(`b${batch} ${what}`); } });
-        out.push({ model, weights, weightsSource, batch, inputs, images, correctness: r.correctness, engines: r.engines, layers: r.layers,
+        }, { log: (s) => log(`${name} ${s}`), tick: (what) => { stepsLeft--; tick(`b${batch} ${what}`); } });
+        out.push({ ...head(), batch, inputs, images, correctness: r.correctness, engines: r.engines, layers: r.layers,
           sparseLayers: r.sparseLayers, convLayers: net.plan.convs.length, ...(r.error ? { error: r.error } : {}), seconds: runSeconds(),
           ...(runNotes.length > 0 || r.error ? { notes: runNotes } : {}), ...build });
         if (r.error) {
-          // A mismatch stops this model: no timings of a wrong result.
+          // A mismatch stops this model's runs with these weights: no timings of a wrong result.
           failed(o.batches.slice(bi + 1), `not run: batch ${batch} failed the correctness check (${r.error.replace(/^correctness: /, '')})`);
           return out;
         }
       } catch (e) {
         if (isFatal(e)) throw e;
-        out.push({ model, weights, weightsSource, batch, inputs, images, correctness: noCheck(o.tolerance), engines: [], layers: [],
+        out.push({ ...head(), batch, inputs, images, correctness: noCheck(o.tolerance), engines: [], layers: [],
           sparseLayers: 0, convLayers: net.plan.convs.length, error: msg(e), seconds: runSeconds(), notes: runNotes, ...build });
-        log(`${model} b${batch}: FAILED: ${msg(e)}`);
+        log(`${name} b${batch}: FAILED: ${msg(e)}`);
         while (stepsLeft-- > 0) tick(`b${batch} skipped`);
       }
     }
@@ -304,7 +432,7 @@ function writeResults(r: BenchResults, out: string): string {
  * ModelResult and the bench goes on; a missing GPU stops it with "no CUDA device: ...".
  */
 export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise<BenchResults> {
-  validate(o);
+  validate(o, hooks);
   const t0 = performance.now();
   const log = hooks.log ?? (() => {});
   const batches = [...(o.batches ?? [1])];
@@ -312,6 +440,7 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise
     models: o.models, arch: o.arch, batches, out: o.out, rounds: o.rounds ?? DEFAULT_ROUNDS,
     iters: o.iters ?? 200, layerIters: o.layerIters ?? 100, energySeconds: o.energySeconds ?? 2,
     checkInputs: o.checkInputs ?? 8, tolerance: o.tolerance ?? 1e-4, seed: o.seed ?? 0, jobs: o.jobs,
+    prune: [...(o.prune ?? [])], prunePattern: o.prunePattern ?? 'unstructured',
   };
   const weightsDir = o.weightsDir === null ? null : defaultDir(o.weightsDir, DEFAULT_WEIGHTS_DIR);
   const imagesDir = o.imagesDir === null ? null : defaultDir(o.imagesDir, DEFAULT_IMAGES_DIR);
@@ -321,11 +450,14 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise
   const images = benchImages(imagesDir, buildDir, opts.seed);
   log(`inputs: ${images.describe}; weights: ${weightsDir ?? 'none (synthetic for every model)'}; builds in ${buildDir}`);
 
-  const progress = hooks.progress?.(o.models.length * (MODEL_STEPS + batches.length * BATCH_STEPS), 'bench');
-  const ctx: Ctx = { o: opts, weightsDir, images, buildDir, log, tick: (what) => progress?.tick(what), addon: null, clocksStart: null, peaks: null };
+  const variants = 1 + opts.prune.length;
+  const progress = hooks.progress?.(o.models.length * variants * (MODEL_STEPS + batches.length * BATCH_STEPS), 'bench');
+  const ctx: Ctx = { o: opts, weightsDir, images, buildDir, log, tick: (what) => progress?.tick(what), prepare: hooks.prepare ?? prepareFolder,
+    inputs: hooks.inputs ?? imageInputs, addon: null, clocksStart: null, peaks: null };
   const settings: BenchSettings = {
     batches, rounds: opts.rounds, iters: opts.iters, layerIters: opts.layerIters, energySeconds: opts.energySeconds, checkInputs: opts.checkInputs,
     tolerance: opts.tolerance, seed: opts.seed, weightsDir: weightsDir && resolve(weightsDir), imagesDir: imagesDir && resolve(imagesDir), buildDir: resolve(buildDir),
+    ...(opts.prune.length > 0 ? { prune: [...opts.prune], prunePattern: opts.prunePattern } : {}),
   };
   const runs: ModelResult[] = [];
   const createdAt = new Date().toISOString();
@@ -334,7 +466,8 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise
     return {
       format: RESULTS_FORMAT,
       createdAt,
-      command: o.command ?? `cusnn-gen bench --model ${o.models.join(',')} --arch ${o.arch} --batch ${batches.join(',')}`,
+      command: o.command ?? `cusnn-gen bench --model ${o.models.join(',')} --arch ${o.arch} --batch ${batches.join(',')}` +
+        `${opts.prune.length > 0 ? ` --prune ${opts.prune.join(',')}${opts.prunePattern === 'unstructured' ? '' : ` --prune-pattern ${opts.prunePattern}`}` : ''}`,
       arch: o.arch,
       gpu: gpuInfo(device, ctx.clocksStart, end, ctx.peaks ?? profilePeaks(profileFor(device, o.arch), 'no model reached the GPU')),
       runs: [...runs],
@@ -344,8 +477,11 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise
   };
   try {
     for (const model of o.models) {
-      runs.push(...(await benchModel(model, ctx)));
-      writeResults(results(null), o.out);
+      // results.json after every model and weights variant: an interrupted bench keeps what it measured.
+      await benchModel(model, ctx, (done) => {
+        runs.push(...done);
+        writeResults(results(null), o.out);
+      });
     }
   } finally {
     progress?.done();

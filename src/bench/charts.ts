@@ -10,7 +10,7 @@
 // (one per p10-p90 whisker), <circle class="point"> (one per scatter point), <text class="note">.
 import { ENGINES, type BenchResults, type Engine, type LayerResult, type ModelResult } from './results.js';
 import { geomean } from './stats.js';
-import { ENGINE_LABEL, dateOf, engineResult, failure, runLabel } from './table.js';
+import { ENGINE_LABEL, dateOf, engineResult, failure, percent, prunedWeights, runLabel, variantKey } from './table.js';
 
 // Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), then a few more.
 const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#999933', '#882255', '#44AA99'];
@@ -276,10 +276,11 @@ const verdictText = (l: LayerResult): string => (l.verdict === 'tie' ? ', a tie 
 /**
  * Experiment 3: per-layer speedup of cusnn over cuDNN (cudnnUs / cusnnUs) for one model, bars in
  * network order coloured by the path cusnn runs, a dashed line at 1.0. `batch` picks the run
- * when the model ran at several batch sizes (default: the smallest).
+ * when the model ran at several batch sizes (default: the smallest), `variant` (variantKey: ''
+ * for the weights as given, `p0.90` for a pruned variant) when it ran with several weights.
  */
-export function layerSpeedupChart(r: BenchResults, model: string, batch?: number): string {
-  const candidates = r.runs.filter((m) => m.model === model && (batch === undefined || m.batch === batch));
+export function layerSpeedupChart(r: BenchResults, model: string, batch?: number, variant?: string): string {
+  const candidates = r.runs.filter((m) => m.model === model && (batch === undefined || m.batch === batch) && (variant === undefined || variantKey(m) === variant));
   const m = candidates.sort((a, b) => a.batch - b.batch)[0];
   const notes: string[] = [];
   const layers = m ? m.layers.filter(validSpeedup) : [];
@@ -297,6 +298,7 @@ export function layerSpeedupChart(r: BenchResults, model: string, batch?: number
   const bottomSpace = maxLabel * Math.sin(Math.PI / 3) + 44;
   const g = geomean(layers.map((l) => l.speedup));
   const extra = m ? [`batch ${m.batch}`, m.weights === 'synthetic' ? 'synthetic weights' : 'real weights',
+    prunedWeights(m) && m.weightSparsity !== undefined ? `${percent(m.weightSparsity)} of conv weights zero` : '',
     `${layers.length}/${m.layers.length} layers on generated kernels`,
     g !== undefined ? `geomean speedup there ${g.toFixed(2)}x` : ''].filter(Boolean).join(', ') : undefined;
   const legend: Legend[] = [{ label: PATH_LABEL['act-sparse'], swatch: swatch(PATH_COLOR['act-sparse'], m?.weights === 'synthetic') }];
@@ -322,28 +324,42 @@ export function layerSpeedupChart(r: BenchResults, model: string, batch?: number
   return svgDocument(f, body);
 }
 
-/** Speedup (log2 scale) against measured input sparsity, every layer of every run; colour per run. */
-export function sparsitySpeedupChart(r: BenchResults): string {
-  const notes: string[] = [];
-  const series = r.runs.filter((m) => {
-    if (m.layers.length > 0) return true;
-    notes.push(`${runLabel(m, false)} skipped: ${oneLine(failure(m) ?? 'no layer results')}`);
-    return false;
-  });
-  const points = series.map((m) => {
-    const ok = m.layers.filter((l): l is Drawn => validSpeedup(l) && Number.isFinite(l.inputSparsity));
+/** One colour of a speedup scatter: the runs it draws (one run, or every run of a model). */
+interface ScatterSeries {
+  readonly label: string;
+  readonly runs: readonly ModelResult[];
+}
+
+/**
+ * Per-layer speedup (log2 scale) against a per-layer fraction `x` (0-100% on the x axis), every
+ * generated-kernel layer of every run of every series, one colour per series; hollow for a tie.
+ */
+function speedupScatter(r: BenchResults, o: {
+  readonly title: string;
+  readonly series: readonly ScatterSeries[];
+  readonly notes: string[];
+  readonly x: (l: LayerResult) => number;
+  readonly xTitle: string;
+  /** The layer's x in a point's hover title, e.g. `82.1% zeros`. */
+  readonly xTip: (l: LayerResult) => string;
+  /** The subtitle's count of what was drawn, given the number of points. */
+  readonly counted: (points: number) => string;
+}): string {
+  const notes = o.notes;
+  const runs = o.series.flatMap((s) => s.runs);
+  const points = o.series.map((s) => s.runs.map((m) => {
+    const ok = m.layers.filter((l): l is Drawn => validSpeedup(l) && Number.isFinite(o.x(l)));
     const generated = m.layers.length - onCudnn(m.layers);
     if (ok.length < generated) notes.push(`${runLabel(m, false)}: ${generated - ok.length} layer(s) without a valid speedup or sparsity skipped`);
     return ok;
-  });
-  const cudnnLayers = series.reduce((a, m) => a + onCudnn(m.layers), 0);
+  }));
+  const cudnnLayers = runs.reduce((a, m) => a + onCudnn(m.layers), 0);
   if (cudnnLayers) notes.push(`${cudnnLayers} layer(s) on the cuDNN path: speedup n/a (both engines run cuDNN there), not drawn`);
-  const all = points.flat();
-  const legend: Legend[] = series.map((m, i) => ({ label: runLabel(m), swatch: dot(PALETTE[i % PALETTE.length]!) }));
+  const all = points.flat(2);
+  const legend: Legend[] = o.series.map((s, i) => ({ label: s.label, swatch: dot(PALETTE[i % PALETTE.length]!) }));
   legend.push({ label: 'filled: generated kernel', swatch: dot('#555555') });
   if (all.some((l) => l.verdict === 'tie')) legend.push({ label: 'hollow: a tie within the spread', swatch: dot('#555555', true) });
-  const f = frame({ title: 'Per-layer speedup of cuSNN over cuDNN against input sparsity', subtitle: subtitle(r, `${all.length} generated-kernel layers, ${series.length} runs`),
-    legend, plotW: 760, plotH: 400, bottomSpace: 56, notes });
+  const f = frame({ title: o.title, subtitle: subtitle(r, o.counted(all.length)), legend, plotW: 760, plotH: 400, bottomSpace: 56, notes });
   const ax = log2YAxis(f, Math.min(1, ...all.map((l) => l.speedup)), Math.max(1, ...all.map((l) => l.speedup)), 'speedup: cuDNN time / cuSNN time (log scale)');
   const x = (s: number): number => f.left + Math.min(Math.max(s, 0), 1) * f.plotW;
   const body = [...ax.parts];
@@ -351,15 +367,58 @@ export function sparsitySpeedupChart(r: BenchResults): string {
     body.push(line(x(t / 10), f.top, x(t / 10), f.top + f.plotH, '#f0f0f0', 'grid'));
     body.push(text(x(t / 10), f.top + f.plotH + 16, `${t * 10}`, { size: 11, anchor: 'middle', cls: 'tick' }));
   }
-  body.push(text(f.left + f.plotW / 2, f.top + f.plotH + 38, 'measured input sparsity (% zeros in the conv input)', { size: 12, anchor: 'middle', cls: 'axis-title' }));
+  body.push(text(f.left + f.plotW / 2, f.top + f.plotH + 38, o.xTitle, { size: 12, anchor: 'middle', cls: 'axis-title' }));
   if (all.length === 0) body.push(text(f.left + f.plotW / 2, f.top + f.plotH / 2, 'no data to draw', { size: 14, anchor: 'middle', cls: 'empty' }));
-  series.forEach((m, i) => {
+  o.series.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length]!;
-    for (const l of points[i]!) {
-      const paint = l.verdict !== 'tie' ? `fill="${color}" fill-opacity="0.8"` : `fill="none" stroke="${color}" stroke-width="1.2"`;
-      body.push(`<circle class="point" cx="${n(x(l.inputSparsity))}" cy="${n(ax.y(l.speedup))}" r="3" ${paint}><title>${escapeXml(
-        `${runLabel(m)} ${l.layer}: ${(100 * l.inputSparsity).toFixed(1)}% zeros, ${l.speedup.toFixed(2)}x${verdictText(l)} (${l.path})`)}</title></circle>`);
-    }
+    s.runs.forEach((m, j) => {
+      for (const l of points[i]![j]!) {
+        const paint = l.verdict !== 'tie' ? `fill="${color}" fill-opacity="0.8"` : `fill="none" stroke="${color}" stroke-width="1.2"`;
+        body.push(`<circle class="point" cx="${n(x(o.x(l)))}" cy="${n(ax.y(l.speedup))}" r="3" ${paint}><title>${escapeXml(
+          `${runLabel(m)} ${l.layer}: ${o.xTip(l)}, ${l.speedup.toFixed(2)}x${verdictText(l)} (${l.path})`)}</title></circle>`);
+      }
+    });
   });
   return svgDocument(f, body);
+}
+
+/** Runs with layer results (to draw), the others named in `notes`. */
+function layerRuns(r: BenchResults, notes: string[]): ModelResult[] {
+  return r.runs.filter((m) => {
+    if (m.layers.length > 0) return true;
+    notes.push(`${runLabel(m, false)} skipped: ${oneLine(failure(m) ?? 'no layer results')}`);
+    return false;
+  });
+}
+
+/** Speedup (log2 scale) against measured input sparsity, every layer of every run; colour per run. */
+export function sparsitySpeedupChart(r: BenchResults): string {
+  const notes: string[] = [];
+  const series = layerRuns(r, notes).map((m) => ({ label: runLabel(m), runs: [m] }));
+  return speedupScatter(r, {
+    title: 'Per-layer speedup of cuSNN over cuDNN against input sparsity', series, notes,
+    x: (l) => l.inputSparsity, xTitle: 'measured input sparsity (% zeros in the conv input)', xTip: (l) => `${(100 * l.inputSparsity).toFixed(1)}% zeros`,
+    counted: (points) => `${points} generated-kernel layers, ${series.length} runs`,
+  });
+}
+
+/**
+ * Speedup (log2 scale) against each layer's weight sparsity (the fraction of zeros in its
+ * kernel), every layer of every run, one colour per model: its dense run at its weights' zeros,
+ * its pruned variants (`bench --prune`) further right. The bench writes it when a run is pruned.
+ */
+export function weightSparsitySpeedupChart(r: BenchResults): string {
+  const notes: string[] = [];
+  const runs = layerRuns(r, notes);
+  const models = [...new Set(runs.map((m) => m.model))];
+  const series = models.map((model) => {
+    const of = runs.filter((m) => m.model === model);
+    return { label: `${model}${of.every((m) => m.weights === 'synthetic') ? ' (synthetic)' : ''}`, runs: of };
+  });
+  return speedupScatter(r, {
+    title: 'Per-layer speedup of cuSNN over cuDNN against weight sparsity', series, notes,
+    x: (l) => l.weightSparsity, xTitle: 'weight sparsity (% zeros in the conv kernel)',
+    xTip: (l) => `${(100 * l.weightSparsity).toFixed(1)}% zero weights, input ${(100 * l.inputSparsity).toFixed(1)}% zeros`,
+    counted: (points) => `${points} generated-kernel layers, ${runs.length} runs of ${series.length} model${series.length === 1 ? '' : 's'}`,
+  });
 }

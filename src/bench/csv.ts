@@ -6,7 +6,12 @@
 //   engines run cuDNN there: no speedup to claim).
 // Numbers are written with String(n) (the shortest text that reads back as the same double);
 // null and absent values are empty cells.
+// Results that record weight sparsity (benches since pruned runs, `bench --prune`) get the run's
+// weights variant in both tables (pruneSparsity and prunePattern, empty for the weights as given)
+// and its measured fraction of zero conv weights in the networks table (weightSparsity; each
+// layer's own is in the layers table already); older files give the same tables as before.
 import type { BenchResults, EngineResult, LayerResult, ModelResult } from './results.js';
+import { recordsWeightSparsity } from './table.js';
 
 export type CsvCell = string | number | boolean | null | undefined;
 
@@ -107,10 +112,29 @@ export const NETWORK_COLUMNS = [
 
 export const LAYER_COLUMNS: readonly string[] = ['model', 'batch', 'weights', ...LAYER_CSV_FIELDS];
 
-function networkRow(m: ModelResult, e: EngineResult | null): CsvCell[] {
+/** The run's weights variant and weight sparsity: in the networks table after weightsSource, in the layers table (without weightSparsity) after weights. */
+export const PRUNE_NETWORK_COLUMNS = ['pruneSparsity', 'prunePattern', 'weightSparsity'] as const;
+export const PRUNE_LAYER_COLUMNS = ['pruneSparsity', 'prunePattern'] as const;
+
+const insertAfter = (cols: readonly string[], after: string, extra: readonly string[]): string[] => {
+  const i = cols.indexOf(after) + 1;
+  return [...cols.slice(0, i), ...extra, ...cols.slice(i)];
+};
+
+/** The networks table's columns for these results (NETWORK_COLUMNS, plus PRUNE_NETWORK_COLUMNS when they record weight sparsity). */
+export const networkColumns = (r: Pick<BenchResults, 'runs'>): readonly string[] =>
+  (recordsWeightSparsity(r) ? insertAfter(NETWORK_COLUMNS, 'weightsSource', PRUNE_NETWORK_COLUMNS) : NETWORK_COLUMNS);
+
+/** The layers table's columns for these results (LAYER_COLUMNS, plus PRUNE_LAYER_COLUMNS when they record weight sparsity). */
+export const layerColumns = (r: Pick<BenchResults, 'runs'>): readonly string[] =>
+  (recordsWeightSparsity(r) ? insertAfter(LAYER_COLUMNS, 'weights', PRUNE_LAYER_COLUMNS) : LAYER_COLUMNS);
+
+const pruneCells = (m: ModelResult): CsvCell[] => [m.prune?.sparsity, m.prune?.pattern];
+
+function networkRow(m: ModelResult, e: EngineResult | null, ws: boolean): CsvCell[] {
   const c = m.correctness;
   return [
-    m.model, m.batch, m.weights, m.weightsSource, m.inputs, e?.engine ?? '',
+    m.model, m.batch, m.weights, m.weightsSource, ...(ws ? [...pruneCells(m), m.weightSparsity] : []), m.inputs, e?.engine ?? '',
     e?.time.medianUs, e?.time.p10Us, e?.time.p90Us, e?.time.iters, e?.time.rounds, e?.time.roundMinUs, e?.time.roundMaxUs,
     e?.energy?.mJPerInference, e?.energy?.rounds, e?.energy?.minMJ, e?.energy?.maxMJ, e?.energy?.avgPowerW, e?.energy?.idlePowerW, e?.energy?.preWindowPowerW, e?.energy?.windowSeconds, e?.energy?.inferences, e?.energyNote,
     e ? c.maxRelError[e.engine] : undefined, c.tolerance, c.topAgree, c.inputs, c.passed,
@@ -119,7 +143,8 @@ function networkRow(m: ModelResult, e: EngineResult | null): CsvCell[] {
 }
 
 export function resultsToCsv(r: BenchResults): { networks: string; layers: string } {
-  const networks = r.runs.flatMap((m) => (m.engines.length > 0 ? m.engines.map((e) => networkRow(m, e)) : [networkRow(m, null)]));
-  const layers = r.runs.flatMap((m) => m.layers.map((l): CsvCell[] => [m.model, m.batch, m.weights, ...layerCells(l)]));
-  return { networks: toCsv(NETWORK_COLUMNS, networks), layers: toCsv(LAYER_COLUMNS, layers) };
+  const ws = recordsWeightSparsity(r);
+  const networks = r.runs.flatMap((m) => (m.engines.length > 0 ? m.engines.map((e) => networkRow(m, e, ws)) : [networkRow(m, null, ws)]));
+  const layers = r.runs.flatMap((m) => m.layers.map((l): CsvCell[] => [m.model, m.batch, m.weights, ...(ws ? pruneCells(m) : []), ...layerCells(l)]));
+  return { networks: toCsv(networkColumns(r), networks), layers: toCsv(layerColumns(r), layers) };
 }

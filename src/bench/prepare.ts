@@ -12,9 +12,11 @@ import { generate, type Generated } from '../generate.js';
 import { isModelName, MODEL_NAMES } from '../model/zoo/index.js';
 import { MAX_BATCH } from '../output/exit.js';
 import { packageRoot } from '../paths.js';
-import { addonPath } from '../runtime/addon.js';
+import { addonPath, addonTarget } from '../runtime/addon.js';
 import { IMAGE_FLOATS, listImages } from '../runtime/images.js';
+import { ADDON_MANIFEST, type AddonManifest } from '../toolchain/addon.js';
 import { Rng } from '../weights/prng.js';
+import { PRUNE_PATTERNS, type PrunePattern } from '../weights/prune.js';
 
 /** `--all`: the order the issue lists them in (the models with real weights first). */
 export const ALL_MODELS = ['densenet169', 'densenet201', 'resnet50', 'resnet152', 'resnet101', 'densenet121', 'vgg16', 'vgg19'] as const;
@@ -47,6 +49,45 @@ export function parseBatches(v: string): number[] {
   }
   return out;
 }
+
+const PRUNE_USAGE = 'a comma-separated list of fractions of zeros in (0, 1), ascending, each once (e.g. 0.8,0.9,0.95; the dense weights always run too)';
+
+/**
+ * `--prune 0.8,0.9,0.95`: the target sparsities of the pruned variants, each a decimal fraction in
+ * (0, 1), given once, ascending. The error names the value at fault.
+ */
+export function parsePruneList(v: string): number[] {
+  const parts = v.split(',').map((s) => s.trim());
+  const inList = parts.length > 1 ? ` (in '${v}')` : '';
+  const out: number[] = [];
+  for (const p of parts) {
+    const n = /^(\d+(\.\d*)?|\.\d+)$/.test(p) ? Number(p) : NaN;
+    if (!(n > 0 && n < 1)) {
+      const why = Number.isNaN(n) ? 'not a number' : n === 0 ? '0 is the dense run, which always runs' : n === 1 ? '1 leaves no weights' : 'not a fraction';
+      throw new Error(`--prune must be ${PRUNE_USAGE}, got '${p}'${inList}: ${why}`);
+    }
+    if (out.includes(n)) throw new Error(`--prune lists ${p} twice in '${v}': give each sparsity once`);
+    if (out.length > 0 && n < out[out.length - 1]!) throw new Error(`--prune must list sparsities in ascending order, got '${v}' (${out[out.length - 1]} before ${p})`);
+    out.push(n);
+  }
+  return out;
+}
+
+/** Whether `list` (already numbers) is a valid --prune list for `pattern`; the problem in words, or null. */
+export function pruneListProblem(list: readonly number[], pattern: string): string | null {
+  if (!(PRUNE_PATTERNS as readonly string[]).includes(pattern)) return `prune pattern must be one of ${PRUNE_PATTERNS.join(', ')}, got '${pattern}'`;
+  for (let i = 0; i < list.length; i++) {
+    const s = list[i]!;
+    if (!(s > 0 && s < 1)) return `prune sparsity must be a fraction in (0, 1), got ${s}`;
+    if (i > 0 && !(s > list[i - 1]!)) return `prune sparsities must be distinct and ascending, got ${list.join(', ')}`;
+  }
+  if (pattern === '2:4' && list.some((s) => s !== 0.5)) {
+    return `prune pattern 2:4 keeps 2 of every 4 weights, so its sparsity is 0.5: give 0.5, got ${list.join(', ')}`;
+  }
+  return null;
+}
+
+export const isPrunePattern = (p: string): p is PrunePattern => (PRUNE_PATTERNS as readonly string[]).includes(p);
 
 export interface WeightsChoice {
   readonly kind: 'real' | 'synthetic';
@@ -211,30 +252,77 @@ function writeIfChanged(file: string, text: Buffer): boolean {
 export interface PreparedFolder {
   readonly dir: string;
   readonly generated: Generated;
-  /** True when the addon of an earlier run was reused (nothing it is built from changed). */
+  /** True when the addon of an earlier run was reused (nothing it is built from changed), its own or another folder's. */
   readonly reused: boolean;
+  /** Set when the addon is another folder's (the same kernels: a pruned variant of the same model): that folder. */
+  readonly reusedFrom?: string;
   readonly buildSeconds: number;
   readonly kernels: number;
 }
 
-/**
- * Generates `<buildDir>/<model>-<arch>` with every eligible conv on a generated kernel (force
- * act-sparse: the measured decisions pick per layer later) and builds its addon. The folder is
- * generated into a sibling staging folder first and copied over file by file where the bytes
- * differ, so an unchanged kernel keeps its mtime; the build is skipped altogether when the
- * fingerprint of everything it is compiled from matches the last build's.
- */
-export async function prepareFolder(o: {
+export interface PrepareOptions {
   readonly model: string;
   readonly arch: string;
   readonly weights: WeightsChoice;
   readonly seed: number;
   readonly buildDir: string;
+  /** The folder's name under buildDir (default `<model>-<arch>`; a pruned variant's `<model>-<arch>-p0.90`). */
+  readonly name?: string;
+  /** Folders prepared before (the same model with other weights): one whose kernels are this folder's lends its addon instead of a build. */
+  readonly reuse?: readonly PreparedFolder[];
   readonly jobs?: number;
   readonly log: (s: string) => void;
-}): Promise<PreparedFolder> {
-  const dir = join(o.buildDir, `${o.model}-${o.arch}`);
-  const stage = join(o.buildDir, `.stage-${o.model}-${o.arch}`);
+}
+
+/**
+ * What makes two folders' addons interchangeable: the arch, the folder's kernels (names and
+ * bytes) and CMakeLists.txt. The native runtime and the shared CMake are the same package for
+ * both. Unlike buildFingerprint, it does not depend on where the folder is.
+ */
+export function kernelsFingerprint(dir: string, arch: string): string {
+  const h = createHash('sha256');
+  h.update(`arch ${arch}\n`);
+  for (const f of [...filesUnder(join(dir, 'kernels')).filter((x) => x.endsWith('.cu')), join(dir, 'CMakeLists.txt')]) {
+    h.update(`${relative(dir, f)}\n`);
+    h.update(existsSync(f) ? readFileSync(f) : Buffer.from('(missing)'));
+    h.update('\n');
+  }
+  return h.digest('hex');
+}
+
+/**
+ * Points `dir`'s addon manifest at `donor`'s built addon (its .node, by a path relative to
+ * `<dir>/build`): the folder then loads that addon, the one module a process loads once.
+ */
+function lendAddon(dir: string, donor: string, node: string, arch: string, model: string): void {
+  const build = join(dir, 'build');
+  mkdirSync(build, { recursive: true });
+  let base: Partial<AddonManifest> = {};
+  try {
+    base = JSON.parse(readFileSync(join(donor, 'build', ADDON_MANIFEST), 'utf8')) as Partial<AddonManifest>;
+  } catch {
+    base = {};
+  }
+  const manifest: AddonManifest = {
+    format: 'cusnn-addon/1', target: base.target ?? addonTarget(model, arch), generatedArch: base.generatedArch ?? arch, arch: base.arch ?? arch,
+    nvcc: base.nvcc ?? null, seconds: 0, node: relative(build, node),
+  };
+  writeFileSync(join(build, ADDON_MANIFEST), `${JSON.stringify(manifest)}\n`);
+}
+
+/**
+ * Generates `<buildDir>/<model>-<arch>` (or `<buildDir>/<name>`) with every eligible conv on a
+ * generated kernel (force act-sparse: the measured decisions pick per layer later) and builds its
+ * addon. The folder is generated into a sibling staging folder first and copied over file by file
+ * where the bytes differ, so an unchanged kernel keeps its mtime; the build is skipped altogether
+ * when the fingerprint of everything it is compiled from matches the last build's, or when a
+ * folder of `reuse` has the same kernels (kernelsFingerprint): its addon is lent (the manifest
+ * points at it; the stamp says so, and a later call lends it again only if the kernels still match).
+ */
+export async function prepareFolder(o: PrepareOptions): Promise<PreparedFolder> {
+  const name = o.name ?? `${o.model}-${o.arch}`;
+  const dir = join(o.buildDir, name);
+  const stage = join(o.buildDir, `.stage-${name}`);
   rmSync(stage, { recursive: true, force: true });
   let generated: Generated;
   try {
@@ -251,20 +339,33 @@ export async function prepareFolder(o: {
   }
   const fingerprint = buildFingerprint(dir, o.arch);
   const stampFile = join(dir, 'build', STAMP);
-  let stamp: { fingerprint?: string } = {};
+  let stamp: { fingerprint?: string; reusedFrom?: string } = {};
   try {
-    stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as { fingerprint?: string };
+    stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as { fingerprint?: string; reusedFrom?: string };
   } catch {
     stamp = {};
   }
   const kernels = generated.emitted.kernels.length;
-  if (stamp.fingerprint === fingerprint && addonPath(dir) !== null) {
+  const done = { dir, generated: { ...generated, emitted: { ...generated.emitted, dir } }, kernels };
+  // A lent addon is another folder's, which may have been rebuilt since: it is lent again below or not at all.
+  if (stamp.fingerprint === fingerprint && stamp.reusedFrom === undefined && addonPath(dir) !== null) {
     o.log(`[build] ${dir}: unchanged since the last build (fingerprint ${fingerprint.slice(0, 12)}): reused`);
-    return { dir, generated: { ...generated, emitted: { ...generated.emitted, dir } }, reused: true, buildSeconds: 0, kernels };
+    return { ...done, reused: true, buildSeconds: 0 };
   }
+  const mine = (o.reuse ?? []).length > 0 ? kernelsFingerprint(dir, o.arch) : null;
+  for (const donor of o.reuse ?? []) {
+    if (kernelsFingerprint(donor.dir, o.arch) !== mine) continue;
+    const node = addonPath(donor.dir);
+    if (node === null) continue;
+    lendAddon(dir, donor.dir, node, o.arch, generated.graph.name);
+    writeFileSync(stampFile, `${JSON.stringify({ fingerprint, arch: o.arch, kernels, reusedFrom: resolve(donor.dir), node, at: new Date().toISOString() }, null, 2)}\n`);
+    o.log(`[build] ${dir}: the same kernels as ${donor.dir}: its addon reused (${node})`);
+    return { ...done, reused: true, reusedFrom: donor.dir, buildSeconds: 0 };
+  }
+  if (stamp.reusedFrom !== undefined) rmSync(join(dir, 'build', ADDON_MANIFEST), { force: true }); // no longer the donor's kernels: a build of its own
   const t0 = performance.now();
   await buildAddon(dir, { arch: o.arch, jobs: o.jobs, log: (s) => o.log(`[build] ${s}`) });
   const buildSeconds = (performance.now() - t0) / 1000;
   writeFileSync(stampFile, `${JSON.stringify({ fingerprint, arch: o.arch, kernels, builtAt: new Date().toISOString() }, null, 2)}\n`);
-  return { dir, generated: { ...generated, emitted: { ...generated.emitted, dir } }, reused: false, buildSeconds, kernels };
+  return { ...done, reused: false, buildSeconds };
 }

@@ -10,7 +10,7 @@
 // a CPU test checks that the committed documents hold exactly what renderTable gives.
 import { ENGINES, type BenchResults, type Engine, type ModelResult } from './results.js';
 import { geomean } from './stats.js';
-import { claim, energyRatio, energyVerdict, engineResult, failure, fixed, timeSpeedup, timeVerdict } from './table.js';
+import { claim, energyRatio, energyVerdict, engineResult, failure, fixed, timeSpeedup, timeVerdict, variantSuffix } from './table.js';
 
 export const TABLE_KINDS = ['readme', 'performance'] as const;
 export type TableKind = (typeof TABLE_KINDS)[number];
@@ -37,7 +37,8 @@ const mj = (m: ModelResult, e: Engine): string => fixed(engineResult(m, e)?.ener
 /** cusnn's figure in bold only when it is faster outside the spread (a tie is no win). */
 const bold = (s: string, win: boolean): string => (win && s !== '-' ? `**${s}**` : s);
 const batches = (r: BenchResults): Set<number> => new Set(r.runs.map((m) => m.batch));
-const label = (m: ModelResult, withBatch: boolean): string => `${displayName(m.model)}${withBatch ? ` b${m.batch}` : ''}`;
+/** `ResNet-50`, `ResNet-50 b8`, `ResNet-50 p0.90` (a pruned variant), `ResNet-50 91% zero weights` (a pruned weights file). */
+const label = (m: ModelResult, withBatch: boolean): string => `${displayName(m.model)}${withBatch ? ` b${m.batch}` : ''}${variantSuffix(m)}`;
 
 /** Geometric mean of the per-layer speedups of the layers that run a generated kernel. */
 export function generatedGeomean(m: ModelResult): number | undefined {

@@ -4,16 +4,16 @@
 // migrates it (src/bench/migrate.ts), and names the file and the field at fault.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { energyChart, layerSpeedupChart, sparsitySpeedupChart, timeChart } from './charts.js';
+import { energyChart, layerSpeedupChart, sparsitySpeedupChart, timeChart, weightSparsitySpeedupChart } from './charts.js';
 import { resultsToCsv } from './csv.js';
 import { checkSchema, found, parseJson, SchemaError } from '../schema/check.js';
 import { RESULTS_V1, RESULTS_V2, ResultsV1Schema, ResultsV2Schema } from '../schema/results.js';
 import { migrateV1 } from './migrate.js';
-import { ENGINES, type BenchResults, type ClockSample, type LayerResult, type ModelResult, type Verdict } from './results.js';
+import { ENGINES, PRUNED_WEIGHTS, type BenchResults, type ClockSample, type LayerResult, type ModelResult, type Verdict } from './results.js';
 import { geomean } from './stats.js';
 import {
-  ENGINE_LABEL, ENGINE_SHORT, correctnessCell, dateOf, energyRatio, energyVerdict, engineResult, failure, fixed, networkRows, runLabel, timeSpeedup,
-  timeVerdict, times,
+  ENGINE_LABEL, ENGINE_SHORT, correctnessCell, dateOf, energyRatio, energyVerdict, engineResult, failure, fixed, networkRows, percent, prunedWeights, runLabel,
+  sparsityText, timeSpeedup, timeVerdict, times, variantKey,
 } from './table.js';
 
 /**
@@ -64,6 +64,8 @@ export function validateResults(data: unknown, label = 'results'): BenchResults 
       seen.add(e.engine);
     });
     if (r.format !== RESULTS_V2) return;
+    const prune = 'prune' in m ? m.prune : undefined;
+    if (prune && prune.pattern === '2:4' && prune.sparsity !== 0.5) fail(`runs[${i}].prune.sparsity: 2:4 pruning keeps 2 of every 4 weights, so 0.5, found ${found(prune.sparsity)}`);
     m.layers.forEach((l, j) => {
       // A speedup exists only where cusnn runs a generated kernel (n/a on the cuDNN path).
       if (l.path === 'cudnn' && l.speedup !== null) fail(`runs[${i}].layers[${j}].speedup: expected null on the cuDNN path (both engines run cuDNN there), found ${found(l.speedup)}`);
@@ -100,10 +102,12 @@ const clock = (c: ClockSample | null): string =>
 const layerSpeedupCell = (l: LayerResult): string =>
   l.path === 'cudnn' || l.speedup === null ? 'n/a' : l.verdict === 'tie' ? `tie (${l.speedup.toFixed(2)})` : `${l.speedup.toFixed(2)}x`;
 
-/** Per-layer roofline table of one run (issue 4, point 5), with totals rows. */
+/** Per-layer roofline table of one run (issue 4, point 5), with totals rows; a run with pruned weights also gets each layer's weight zeros. */
 function rooflineTable(m: ModelResult): string {
+  const pruned = prunedWeights(m);
   const rows = m.layers.map((l) => [
     l.layer, l.path === 'act-sparse' ? 'generated' : 'cuDNN', `${(100 * l.inputSparsity).toFixed(1)}%`,
+    ...(pruned ? [`${(100 * l.weightSparsity).toFixed(1)}%`] : []),
     (l.usefulFlops / 1e9).toFixed(4), (l.minBytes / 1e6).toFixed(3), l.floorUs.toFixed(2), l.cusnnUs.toFixed(2), l.cudnnUs.toFixed(2),
     layerSpeedupCell(l), `${(100 * l.achievedFraction).toFixed(1)}%`,
   ]);
@@ -111,7 +115,7 @@ function rooflineTable(m: ModelResult): string {
   const total = (label: string, ls: readonly LayerResult[], speedup: string): string[] => {
     const floor = sum(ls, (l) => l.floorUs);
     const cusnn = sum(ls, (l) => l.cusnnUs);
-    return [label, '', '', (sum(ls, (l) => l.usefulFlops) / 1e9).toFixed(4), (sum(ls, (l) => l.minBytes) / 1e6).toFixed(3),
+    return [label, '', '', ...(pruned ? [''] : []), (sum(ls, (l) => l.usefulFlops) / 1e9).toFixed(4), (sum(ls, (l) => l.minBytes) / 1e6).toFixed(3),
       floor.toFixed(2), cusnn.toFixed(2), sum(ls, (l) => l.cudnnUs).toFixed(2), speedup, cusnn > 0 ? `${(100 * floor / cusnn).toFixed(1)}%` : '-'];
   };
   // Speedups summarised over the generated-kernel layers only: the cuDNN-path ones have none.
@@ -119,7 +123,8 @@ function rooflineTable(m: ModelResult): string {
   const g = geomean(generated.flatMap((l) => (l.speedup === null ? [] : [l.speedup])));
   rows.push(total(`**all convs** (${m.sparseLayers}/${m.convLayers} generated)`, m.layers, ''));
   if (generated.length > 0) rows.push(total(`**generated-kernel convs** (${generated.length})`, generated, g === undefined ? '-' : `geomean ${g.toFixed(2)}x`));
-  return mdTable(['layer', 'cusnn path', 'input zeros', 'useful GFLOP', 'min MB', 'floor us', 'cusnn us', 'cudnn us', 'speedup', 'achieved'], rows, 'llrrrrrrrr');
+  return mdTable(['layer', 'cusnn path', 'input zeros', ...(pruned ? ['weight zeros'] : []), 'useful GFLOP', 'min MB', 'floor us', 'cusnn us', 'cudnn us', 'speedup', 'achieved'], rows,
+    pruned ? 'llrrrrrrrrr' : 'llrrrrrrrr');
 }
 
 /** Where the roofline's peaks come from, in a table cell. */
@@ -140,6 +145,19 @@ function peaksCell(r: BenchResults): string {
 function claimWords(ratio: number | undefined, verdict: Verdict | undefined, what: string, base: string): string {
   if (verdict === 'tie') return `${what}: a tie with ${base} (inside the spread)`;
   return `${what} ${times(ratio)} over ${base}`;
+}
+
+const PATTERN_WORDS = { unstructured: 'single weights', '2:4': '2 of every 4 input channels', block4x1: '4x1 blocks along the output channels', filter: 'whole filters' } as const;
+
+/** What a run's weights are, where the results record it: pruned by the bench (how, to what), a pruned file, or dense. */
+function weightsLine(m: ModelResult): string | null {
+  if (m.prune === undefined && m.weightSparsity === undefined) return null;
+  const zeros = m.weightSparsity === undefined ? 'weight zeros not measured' : `${percent(m.weightSparsity)} of the conv weights zero`;
+  if (m.prune) {
+    return `Weights: pruned by the bench to ${sparsityText(m.prune.sparsity)} (${m.prune.pattern}: ${PATTERN_WORDS[m.prune.pattern]}, by magnitude, per layer; ` +
+      `the first conv and the dense layers kept dense): ${zeros}.`;
+  }
+  return prunedWeights(m) ? `Weights: a pruned weights file, ${zeros} as given.` : `Weights: as given, ${zeros}.`;
 }
 
 export function summaryMarkdown(r: BenchResults, charts: readonly string[]): string {
@@ -184,6 +202,16 @@ export function summaryMarkdown(r: BenchResults, charts: readonly string[]): str
     out.push(`Synthetic weights (not the trained ones; sparsity and times may differ from real weights): ${synthetic.map((m) => runLabel(m, false)).join(', ')}. ` +
       'Their labels say "(synthetic)" and their bars are hatched in the charts.', '');
   }
+  const byBench = r.runs.filter((m) => m.prune);
+  const givenPruned = r.runs.filter((m) => !m.prune && prunedWeights(m));
+  if (byBench.length) {
+    out.push(`Pruned variants (\`p0.90\`: the model's source weights pruned by the bench to 0.90, src/weights/prune.ts by magnitude per layer, ` +
+      'every conv but the first, dense layers kept dense; each run as a run of its own: generated, built, decided, checked against its own cuDNN path, timed): ' +
+      `${byBench.map((m) => runLabel(m, false)).join(', ')}. \`weight zeros\`: the measured fraction of zero conv weights.`, '');
+  }
+  if (givenPruned.length) {
+    out.push(`Pruned weights files (at least ${percent(PRUNED_WEIGHTS, 0)} of the conv weights zero as given): ${givenPruned.map((m) => runLabel(m, false)).join(', ')}.`, '');
+  }
   const noEnergy = r.runs.flatMap((m) => m.engines.filter((e) => e.energy === null).map((e) => `${runLabel(m, false)} ${ENGINE_SHORT[e.engine]}${e.energyNote ? ` (${e.energyNote})` : ''}`));
   if (noEnergy.length) out.push(`No energy measured for: ${mdCell(noEnergy.join('; '))}.`, '');
   out.push('## Charts', '', ...charts.map((c) => `![${c}](${c})`), '');
@@ -192,6 +220,8 @@ export function summaryMarkdown(r: BenchResults, charts: readonly string[]): str
     'weights, output); floor: max(useful FLOP / peak FLOP/s, min bytes / bandwidth); achieved: floor / cusnn time (100% = at the floor).', '');
   for (const m of r.runs) {
     out.push(`### ${runLabel(m)}, ${m.weights} weights (${mdCell(m.weightsSource)})`, '');
+    const w = weightsLine(m);
+    if (w) out.push(w, '');
     const cells = ENGINES.map((e) => {
       const er = engineResult(m, e);
       return er ? `${ENGINE_LABEL[e]} ${fixed(er.time.medianUs / 1000, 3)} ms` : `${ENGINE_LABEL[e]} -`;
@@ -222,8 +252,10 @@ const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 
 /**
  * Writes results.csv (networks), layers.csv, energy.svg, time.svg, layers-<model>.svg per model
- * (the smallest batch; layers-<model>-b<N>.svg for the other batches), speedup-vs-sparsity.svg
- * and summary.md into `outDir` (created if needed). Returns the written paths, in that order.
+ * (the smallest batch; layers-<model>-b<N>.svg for the other batches; a pruned variant's with its
+ * key, layers-<model>-p0.90.svg), speedup-vs-sparsity.svg, speedup-vs-weight-sparsity.svg when a
+ * run's weights are pruned, and summary.md into `outDir` (created if needed). Returns the written
+ * paths, in that order.
  */
 export function writeReport(r: BenchResults, outDir: string): string[] {
   mkdirSync(outDir, { recursive: true });
@@ -235,13 +267,18 @@ export function writeReport(r: BenchResults, outDir: string): string[] {
   const charts: string[] = ['energy.svg', 'time.svg'];
   for (const m of r.runs) {
     if (m.layers.length === 0) continue;
-    const name = m.batch === firstBatch.get(m.model) ? `layers-${safe(m.model)}.svg` : `layers-${safe(m.model)}-b${m.batch}.svg`;
-    if (files.some(([f]) => f === name)) continue; // the same model and batch twice: the first one
-    files.push([name, layerSpeedupChart(r, m.model, m.batch)]);
+    const key = variantKey(m);
+    const name = `layers-${safe(m.model)}${m.batch === firstBatch.get(m.model) ? '' : `-b${m.batch}`}${key ? `-${safe(key)}` : ''}.svg`;
+    if (files.some(([f]) => f === name)) continue; // the same model, batch and weights twice: the first one
+    files.push([name, layerSpeedupChart(r, m.model, m.batch, key)]);
     charts.push(name);
   }
   files.push(['speedup-vs-sparsity.svg', sparsitySpeedupChart(r)]);
   charts.push('speedup-vs-sparsity.svg');
+  if (r.runs.some(prunedWeights)) {
+    files.push(['speedup-vs-weight-sparsity.svg', weightSparsitySpeedupChart(r)]);
+    charts.push('speedup-vs-weight-sparsity.svg');
+  }
   files.push(['summary.md', summaryMarkdown(r, charts)]);
   return files.map(([name, content]) => {
     const path = join(outDir, name);

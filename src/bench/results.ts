@@ -7,8 +7,14 @@
 // and timing (ModelResult.images), per-layer speedups only for generated-kernel layers (null: n/a),
 // each layer's decision measurement, and the roofline's source (GpuInfo.roofline). A /1 file is
 // migrated on reading (src/bench/migrate.ts), with 1 round and the profile's peaks said so.
+//
+// Pruned runs (`bench --prune 0.8,0.9`) added optional fields, not a new format: a run's `prune`
+// (how the bench pruned its weights; null: the weights as given) and `weightSparsity` (the
+// measured fraction of zero conv weights), the settings' `prune` and `prunePattern`. Files
+// without them read as before, and their CSV, charts and tables come out as before.
 
 import type { RooflineMeasurement } from '../runtime/addon.js';
+import type { PrunePattern } from '../weights/prune.js';
 
 /** The three engines the bench runs side by side in one process. */
 export type Engine = 'cusnn' | 'cudnn' | 'cudnn-implicit-gemm';
@@ -142,11 +148,28 @@ export interface CorrectnessResult {
   readonly passed: boolean;
 }
 
+/** How the bench pruned a run's weights: src/weights/prune.ts per layer, the first conv and the dense layers kept dense (as `cusnn-gen prune` does by default). */
+export interface PruneSpec {
+  /** Target fraction of zeros in each pruned conv kernel. */
+  readonly sparsity: number;
+  readonly pattern: PrunePattern;
+}
+
+/** A run whose conv weights are at least this fraction zeros counts as pruned weights, also when the weights file came pruned (prune null). */
+export const PRUNED_WEIGHTS = 0.5;
+
 export interface ModelResult {
   readonly model: string;
   /** 'real': the shared ImageNet weights; 'synthetic': deterministic synthetic weights (named so in every chart). */
   readonly weights: 'real' | 'synthetic';
   readonly weightsSource: string;
+  /**
+   * How the bench pruned these weights (a variant of the model's source weights, run as a run of
+   * its own); null: the weights as given. Absent in files written before pruned runs.
+   */
+  readonly prune?: PruneSpec | null;
+  /** Measured fraction of zeros over all conv kernels of the weights this run ran (absent in older files, and when the weights could not be read). */
+  readonly weightSparsity?: number;
   readonly batch: number;
   /** Images fed (files, or 'random' for synthetic image-like inputs). */
   readonly inputs: string;
@@ -245,4 +268,7 @@ export interface BenchSettings {
   readonly weightsDir: string | null;
   readonly imagesDir: string | null;
   readonly buildDir: string;
+  /** The pruned variants' target sparsities and their pattern (absent: no pruned runs). */
+  readonly prune?: readonly number[];
+  readonly prunePattern?: PrunePattern;
 }

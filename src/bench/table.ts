@@ -1,6 +1,6 @@
 // The bench summary as a plain-text table for the terminal (and the helpers the charts and the
 // markdown summary share: run names, engine names, speedups, failure status).
-import { ENGINES, type BenchResults, type Engine, type EngineResult, type ModelResult, type Verdict } from './results.js';
+import { ENGINES, PRUNED_WEIGHTS, type BenchResults, type Engine, type EngineResult, type ModelResult, type Verdict } from './results.js';
 import { compare, energyMeasured, timeMeasured } from './stats.js';
 
 export const ENGINE_LABEL: Readonly<Record<Engine, string>> = {
@@ -10,9 +10,45 @@ export const ENGINE_LABEL: Readonly<Record<Engine, string>> = {
 };
 export const ENGINE_SHORT: Readonly<Record<Engine, string>> = { cusnn: 'cusnn', cudnn: 'cudnn', 'cudnn-implicit-gemm': 'igemm' };
 
-/** `resnet152 b1`, with ` (synthetic)` when the run used synthetic weights. */
+/** A target sparsity in a name: `0.90`, `0.95`, `0.975` (two decimals at least, as many as it has). */
+export function sparsityText(s: number): string {
+  const two = s.toFixed(2);
+  return Number(two) === s ? two : String(s);
+}
+
+/** `p0.90` for a run the bench pruned to 0.9 (unstructured), `p0.90 block4x1` for another pattern; '' for the weights as given. */
+export function pruneTag(m: Pick<ModelResult, 'prune'>): string {
+  const p = m.prune;
+  if (p === undefined || p === null) return '';
+  return `p${sparsityText(p.sparsity)}${p.pattern === 'unstructured' ? '' : ` ${p.pattern}`}`;
+}
+
+/** File-name form of pruneTag: `p0.90`, `p0.90-block4x1`, `p0.50-2to4`; '' for the weights as given. */
+export function variantKey(m: Pick<ModelResult, 'prune'>): string {
+  return pruneTag(m).replace(/ /g, '-').replace(/:/g, 'to');
+}
+
+/** Whether a run's weights are pruned: by the bench (prune), or a weights file that came mostly zeros (>= PRUNED_WEIGHTS of the conv weights). */
+export function prunedWeights(m: Pick<ModelResult, 'prune' | 'weightSparsity'>): boolean {
+  return (m.prune !== undefined && m.prune !== null) || (m.weightSparsity !== undefined && m.weightSparsity >= PRUNED_WEIGHTS);
+}
+
+/** Whether the results record weight sparsity (benches since pruned runs): their tables and CSV get the columns. */
+export const recordsWeightSparsity = (r: Pick<BenchResults, 'runs'>): boolean => r.runs.some((m) => m.prune !== undefined || m.weightSparsity !== undefined);
+
+/** ` p0.90` (pruned by the bench), ` 91% zero weights` (a pruned weights file), or '' (the weights as given, or an older file). */
+export function variantSuffix(m: Pick<ModelResult, 'prune' | 'weightSparsity'>): string {
+  const tag = pruneTag(m);
+  if (tag) return ` ${tag}`;
+  return prunedWeights(m) ? ` ${percent(m.weightSparsity!, 0)} zero weights` : '';
+}
+
+/** `0.912` as `91.2%`. */
+export const percent = (v: number, digits = 1): string => `${(100 * v).toFixed(digits)}%`;
+
+/** `resnet152 b1`, `resnet50 b1 p0.90` for a pruned variant, with ` (synthetic)` when the run used synthetic weights. */
 export function runLabel(m: ModelResult, synthetic = true): string {
-  return `${m.model} b${m.batch}${synthetic && m.weights === 'synthetic' ? ' (synthetic)' : ''}`;
+  return `${m.model} b${m.batch}${variantSuffix(m)}${synthetic && m.weights === 'synthetic' ? ' (synthetic)' : ''}`;
 }
 
 export function engineResult(m: ModelResult, engine: Engine): EngineResult | undefined {
@@ -87,20 +123,26 @@ export function alignedTable(header: readonly string[], rows: readonly (readonly
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-/** One row per model/batch: times (ms), energies (mJ), speedups, sparse layers, weights, correctness. */
+/**
+ * One row per run (model, batch, weights variant): times (ms), energies (mJ), speedups, sparse
+ * layers, weights, correctness. A pruned variant's model cell names it (`resnet50 p0.90`); results
+ * that record weight sparsity get a `weight zeros` column (the fraction of zero conv weights).
+ */
 export function networkRows(r: BenchResults): { header: string[]; rows: string[][]; align: string } {
-  const header = ['model', 'batch', 'weights',
+  const ws = recordsWeightSparsity(r);
+  const header = ['model', 'batch', 'weights', ...(ws ? ['weight zeros'] : []),
     ...ENGINES.map((e) => `${ENGINE_SHORT[e]} ms`), 'x cudnn', 'x igemm',
     ...ENGINES.map((e) => `${ENGINE_SHORT[e]} mJ`), 'mJ x cudnn',
     'sparse/conv', 'correctness', 'status'];
   const rows = r.runs.map((m) => [
-    m.model, String(m.batch), m.weights,
+    `${m.model}${pruneTag(m) ? ` ${pruneTag(m)}` : ''}`, String(m.batch), m.weights,
+    ...(ws ? [m.weightSparsity === undefined ? '-' : percent(m.weightSparsity)] : []),
     ...ENGINES.map((e) => fixed(ms(engineResult(m, e)), 3)),
     claim(timeSpeedup(m, 'cudnn'), timeVerdict(m, 'cudnn')), claim(timeSpeedup(m, 'cudnn-implicit-gemm'), timeVerdict(m, 'cudnn-implicit-gemm')),
     ...ENGINES.map((e) => fixed(engineResult(m, e)?.energy?.mJPerInference, 1)), claim(energyRatio(m, 'cudnn'), energyVerdict(m, 'cudnn')),
     `${m.sparseLayers}/${m.convLayers}`, correctnessCell(m), failure(m) === undefined ? 'ok' : 'FAILED',
   ]);
-  return { header, rows, align: 'lrlrrrrrrrrrrll' };
+  return { header, rows, align: ws ? 'lrlrrrrrrrrrrrll' : 'lrlrrrrrrrrrrll' };
 }
 
 /** The terminal summary: a header line, the network table, then each failed run with its error. */

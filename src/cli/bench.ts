@@ -1,17 +1,20 @@
-// `cusnn-gen bench --model a,b | --all --arch sm_xx [--batch 1,8,32] [--weights DIR] [--images DIR] [--out DIR]`:
+// `cusnn-gen bench --model a,b | --all --arch sm_xx [--batch 1,8,32] [--weights DIR] [--images DIR] [--out DIR]
+//  [--prune 0.8,0.9,0.95 [--prune-pattern unstructured|2:4|block4x1|filter]]`:
 // cusnn vs cuDNN (fastest algorithm) vs cuDNN IMPLICIT_GEMM on the GPU, per model and batch:
 // correctness, time, energy, per-layer roofline; results.json, CSV, SVG charts, a summary and a
-// terminal table (src/bench/bench.ts). Without a GPU it says so in one line before generating or
-// building anything, and exits 3 (EXIT.noTool); a bad option exits 2.
+// terminal table (src/bench/bench.ts). With --prune, every model also runs with its weights pruned
+// to each sparsity, each variant as runs of its own. Without a GPU it says so in one line before
+// generating or building anything, and exits 3 (EXIT.noTool); a bad option exits 2.
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ARCH_NAMES } from '../arch/profiles.js';
 import { runBench } from '../bench/bench.js';
-import { ALL_MODELS, expandModels, gpuAbsentReason, parseBatches } from '../bench/prepare.js';
+import { ALL_MODELS, expandModels, gpuAbsentReason, parseBatches, parsePruneList, pruneListProblem } from '../bench/prepare.js';
 import { createProgress } from '../bench/progress.js';
 import { failure, benchTable } from '../bench/table.js';
 import { EXIT, intOption, MAX_BATCH, MAX_SEED, UsageError } from '../output/exit.js';
+import { PRUNE_PATTERNS, type PrunePattern } from '../weights/prune.js';
 
 interface BenchCliOptions {
   model?: string;
@@ -32,6 +35,8 @@ interface BenchCliOptions {
   seed: number;
   jobs?: number;
   verbose?: boolean;
+  prune?: number[];
+  prunePattern?: PrunePattern;
 }
 
 const energySeconds = (v: string): number => {
@@ -46,6 +51,15 @@ const energySeconds = (v: string): number => {
 const batches = (v: string): number[] => {
   try {
     return parseBatches(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
+
+/** `--prune 0.8,0.9,0.95`: fractions in (0, 1), each once, ascending; a usage error (exit 2) naming the value otherwise. */
+export const pruneList = (v: string): number[] => {
+  try {
+    return parsePruneList(v);
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message);
   }
@@ -74,11 +88,21 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
     .option('--check-inputs <n>', 'inputs compared per engine before timing (from the timing half of the images), 1 to 1024', intOption('--check-inputs', 1, 1024), 8)
     .option('--seed <n>', `seed of synthetic weights and random inputs, 0 to ${MAX_SEED}`, intOption('--seed', 0, MAX_SEED), 0)
     .option('-j, --jobs <n>', 'parallel compile jobs per build, 1 to 1024 (default: all cores)', intOption('--jobs', 1, 1024))
+    .option('--prune <list>', 'also run every model with its weights pruned to each of these sparsities (fractions in (0, 1), ascending, e.g. 0.8,0.9,0.95): '
+      + 'magnitude pruning per layer as cusnn-gen prune does (the first conv and dense layers kept dense), each variant as runs of its own', pruneList)
+    .addOption(new Option('--prune-pattern <pattern>', 'what --prune prunes together, as cusnn-gen prune --pattern: single weights, 2 of every 4 input channels (2:4, sparsity 0.5), '
+      + '4x1 blocks along the output channels, whole filters (default unstructured)').choices([...PRUNE_PATTERNS]))
     .option('-v, --verbose', 'print the detailed log on stderr too (it always goes to <out>/bench.log)')
     .action(async (o: BenchCliOptions) => {
       const models = expandModels(o);
       if (o.synthetic && o.weights) throw new UsageError('--synthetic and --weights exclude each other');
       if (o.randomInputs && o.images) throw new UsageError('--random-inputs and --images exclude each other');
+      if (o.prunePattern !== undefined && o.prune === undefined) throw new UsageError(`--prune-pattern ${o.prunePattern} needs --prune (e.g. --prune ${o.prunePattern === '2:4' ? '0.5' : '0.8,0.9'})`);
+      if (o.prune !== undefined && o.prunePattern === '2:4' && o.prune.some((s) => s !== 0.5)) {
+        throw new UsageError(`--prune-pattern 2:4 keeps 2 of every 4 weights, so its sparsity is 0.5: give --prune 0.5, got '${o.prune.join(',')}'`);
+      }
+      const pruning = pruneListProblem(o.prune ?? [], o.prunePattern ?? 'unstructured');
+      if (pruning) throw new UsageError(`--prune: ${pruning}`);
       // Before anything is generated or built: is there a GPU at all? (The addon has the last word.)
       const absent = gpuAbsentReason();
       if (absent !== null) {
@@ -95,13 +119,15 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
         appendFileSync(logFile, `${s}\n`);
         if (o.verbose) process.stderr.write(`${s}\n`);
       };
-      process.stderr.write(`cusnn-gen bench: ${models.join(', ')} at batch ${o.batch.join(', ')} for ${o.arch}; log in ${logFile}\n`);
+      const variants = o.prune ? `, dense and pruned to ${o.prune.join(', ')}${o.prunePattern && o.prunePattern !== 'unstructured' ? ` (${o.prunePattern})` : ''}` : '';
+      process.stderr.write(`cusnn-gen bench: ${models.join(', ')} at batch ${o.batch.join(', ')} for ${o.arch}${variants}; log in ${logFile}\n`);
       let written: readonly string[] = [];
       const bench = runBench({
         models, arch: o.arch, batches: o.batch,
         weightsDir: o.synthetic ? null : o.weights, imagesDir: o.randomInputs ? null : o.images,
         out, buildDir, rounds: o.rounds, iters: o.iters, layerIters: o.layerIters, energySeconds: o.energySeconds, checkInputs: o.checkInputs,
         seed: o.seed, jobs: o.jobs, command: `cusnn-gen ${process.argv.slice(2).join(' ')}`,
+        ...(o.prune ? { prune: o.prune, prunePattern: o.prunePattern ?? 'unstructured' } : {}),
       }, {
         log,
         // With -v the log lines go to the terminal: no bar redrawn between them.

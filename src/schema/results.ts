@@ -14,6 +14,9 @@ export const RESULTS_V2 = RESULTS_FORMAT;
 const Str = Type.String();
 const OptStr = Type.Optional(Type.String());
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const PrunePatternName = Type.Union([Type.Literal('unstructured'), Type.Literal('2:4'), Type.Literal('block4x1'), Type.Literal('filter')]);
+/** A pruned variant's target: a fraction of zeros strictly between 0 and 1. */
+const PruneTarget = Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'a fraction of zeros in (0, 1)' });
 const Verdict = Type.Union([Type.Literal('faster'), Type.Literal('slower'), Type.Literal('tie')]);
 const EngineName = Type.Union([Type.Literal('cusnn'), Type.Literal('cudnn'), Type.Literal('cudnn-implicit-gemm')]);
 
@@ -91,6 +94,9 @@ const runCore = {
 const RunV1 = Type.Object({ ...runCore, engines: Type.Array(engine(1)), layers: Type.Array(LayerV1) });
 const RunV2 = Type.Object({
   ...runCore,
+  // Pruned runs (optional: absent in files written before them).
+  prune: Type.Optional(Nullable(Type.Object({ sparsity: PruneTarget, pattern: PrunePatternName }))),
+  weightSparsity: Type.Optional(Fraction),
   images: Nullable(Type.Object({ calibrate: Type.Array(Str), time: Type.Array(Str), note: OptStr })),
   engines: Type.Array(engine(2)),
   layers: Type.Array(LayerV2),
@@ -125,6 +131,7 @@ const settings = <V extends 1 | 2>(v: V) => Type.Object({
   weightsDir: Nullable(Str),
   imagesDir: Nullable(Str),
   buildDir: Str,
+  ...(v === 2 ? { prune: Type.Optional(Type.Array(PruneTarget)), prunePattern: Type.Optional(PrunePatternName) } : {}),
 });
 
 const top = { createdAt: Str, command: Str, arch: Str, seconds: Type.Optional(NonNegative) };

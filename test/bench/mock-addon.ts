@@ -131,13 +131,14 @@ exports.createRuntime = (json, tensors, options) => {
 `;
 
 /**
- * Generates `<buildDir>/<model>-<arch>` as the bench does (the weights given or synthetic ones,
- * seed 0, every eligible conv on a generated kernel: the tiles depend on the weights) and installs the mock as its "built" addon, with the build
- * stamp the bench checks, so prepareFolder reuses it instead of compiling.
+ * Generates `<buildDir>/<model>-<arch>` (or `<buildDir>/<name>`: a pruned variant's folder) as the
+ * bench does (the weights given or synthetic ones, seed 0, every eligible conv on a generated
+ * kernel: the tiles depend on the weights) and installs the mock as its "built" addon, with the
+ * build stamp the bench checks, so prepareFolder reuses it instead of compiling.
  */
-export function installMockFolder(buildDir: string, model: string, o: { arch?: string; weights?: string; fillMissing?: boolean } = {}): string {
+export function installMockFolder(buildDir: string, model: string, o: { arch?: string; weights?: string; fillMissing?: boolean; name?: string } = {}): string {
   const arch = o.arch ?? 'sm_90';
-  const dir = join(buildDir, `${model}-${arch}`);
+  const dir = join(buildDir, o.name ?? `${model}-${arch}`);
   generate({ model, arch, seed: 0, weights: o.weights, fillMissing: o.fillMissing ?? false, force: 'act-sparse', out: dir });
   mkdirSync(join(dir, 'build'), { recursive: true });
   writeFileSync(join(dir, 'build', 'mock-addon.cjs'), MOCK_JS);
