@@ -9,7 +9,6 @@ import { Command, Option } from 'commander';
 import { ARCH_NAMES, gpuProfile } from '../arch/profiles.js';
 import { findNvcc } from '../toolchain/nvcc.js';
 import { generate } from '../generate.js';
-import { MODEL_NAMES } from '../model/zoo/index.js';
 import { classify, EXIT, intOption, MAX_BATCH, MAX_SEED, ToolError, UsageError } from '../output/exit.js';
 import { packageRoot } from '../paths.js';
 import { benchCommand } from './bench.js';
@@ -21,6 +20,7 @@ import { pruneCommand } from './prune.js';
 import { reportCommand } from './report.js';
 import { tuneCommand } from './tune.js';
 import { calibrateCommand, runCommand } from './run.js';
+import { modelOption, routeCpuRun, runCpuCommand } from './run-cpu.js';
 import { verifyCommand } from './verify.js';
 import { weightsCommand } from './weights.js';
 
@@ -99,7 +99,7 @@ export function program(): Command {
     .enablePositionalOptions()
     .description('Generate CUDA kernels specialized to a sparse CNN\'s layers and a GPU architecture.')
     .version(version(), '-V, --version', 'print the version')
-    .addOption(new Option('--model <name>', 'zoo model').choices(MODEL_NAMES))
+    .addOption(new Option('--model <name>', 'zoo model, or an ONNX file (path ending in .onnx)').argParser(modelOption))
     .addOption(new Option('--arch <sm_xx>', 'target GPU architecture').choices([...ARCH_NAMES]))
     .option('--weights <path>', 'weights: a cuSNN .bin folder or a .safetensors file (default: synthetic)')
     .option('--fill-missing', 'fill tensors missing from --weights synthetically (listed in the output)')
@@ -138,7 +138,8 @@ export function program(): Command {
   p.addCommand(weightsCommand());
   p.addCommand(pruneCommand());
   p.addCommand(buildCommand());
-  p.addCommand(runCommand());
+  p.addCommand(runCommand().addHelpText('after', '\nWithout a GPU: cusnn-gen run --cpu <dir|model> --input x.npy (the float64 CPU reference; see cusnn-gen help run-cpu).'));
+  p.addCommand(runCpuCommand());
   p.addCommand(calibrateCommand());
   p.addCommand(verifyCommand());
   p.addCommand(benchCommand());
@@ -196,7 +197,7 @@ export async function main(argv: readonly string[], io: MainOptionsIo = {}): Pro
       help(p, argv.slice(1));
       return EXIT.ok;
     }
-    await p.parseAsync(argv, { from: 'user' });
+    await p.parseAsync(routeCpuRun(argv), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (e) {
     const c = classify(e);

@@ -15,15 +15,19 @@ import {
 export interface ConvOptions {
   kernel: number | readonly [number, number];
   stride?: number;
+  /** [sh, sw] for a stride that differs per axis; overrides `stride`. */
+  strides?: readonly [number, number];
   pad?: Padding;
   groups?: number;
   bias: boolean;
 }
 
 export interface PoolOptions {
-  kernel: number;
-  stride: number;
+  kernel: number | readonly [number, number];
+  stride: number | readonly [number, number];
   pad?: Padding;
+  /** PoolLayer.padMode; absent: `zero` (the layer then has no padMode field). */
+  padMode?: 'zero' | 'exclude';
 }
 
 const pair = (k: number | readonly [number, number]): readonly [number, number] => (typeof k === 'number' ? [k, k] : k);
@@ -58,17 +62,17 @@ export class GraphBuilder {
   conv(name: string, input: string, outChannels: number, o: ConvOptions): string {
     const [c, h, w] = this.shape(input);
     const kernel = pair(o.kernel);
-    const s = o.stride ?? 1;
+    const stride = o.strides ?? pair(o.stride ?? 1);
     const pad = o.pad ?? NO_PAD;
     const groups = o.groups ?? 1;
     if (c % groups !== 0 || outChannels % groups !== 0) {
       throw new GraphError(`${this.name}/${name}: channels ${c}->${outChannels} not divisible by groups ${groups}`);
     }
-    const ho = windowOut(h, kernel[0], s, pad.top, pad.bottom);
-    const wo = windowOut(w, kernel[1], s, pad.left, pad.right);
+    const ho = windowOut(h, kernel[0], stride[0], pad.top, pad.bottom);
+    const wo = windowOut(w, kernel[1], stride[1], pad.left, pad.right);
     return this.add({
       op: 'conv', name, inputs: [input], shape: [outChannels, ho, wo],
-      outChannels, kernel, stride: [s, s], pad, groups, bias: o.bias,
+      outChannels, kernel, stride, pad, groups, bias: o.bias,
     });
   }
 
@@ -78,6 +82,10 @@ export class GraphBuilder {
 
   relu(name: string, input: string): string {
     return this.add({ op: 'relu', name, inputs: [input], shape: this.shape(input) });
+  }
+
+  relu6(name: string, input: string): string {
+    return this.add({ op: 'relu6', name, inputs: [input], shape: this.shape(input) });
   }
 
   addLayers(name: string, inputs: readonly string[]): string {
@@ -105,18 +113,20 @@ export class GraphBuilder {
   pool(op: 'maxpool' | 'avgpool', name: string, input: string, o: PoolOptions): string {
     const [c, h, w] = this.shape(input);
     const pad = o.pad ?? NO_PAD;
-    const ho = windowOut(h, o.kernel, o.stride, pad.top, pad.bottom);
-    const wo = windowOut(w, o.kernel, o.stride, pad.left, pad.right);
-    return this.add({ op, name, inputs: [input], shape: [c, ho, wo], kernel: [o.kernel, o.kernel], stride: [o.stride, o.stride], pad });
+    const kernel = pair(o.kernel);
+    const stride = pair(o.stride);
+    const ho = windowOut(h, kernel[0], stride[0], pad.top, pad.bottom);
+    const wo = windowOut(w, kernel[1], stride[1], pad.left, pad.right);
+    return this.add({ op, name, inputs: [input], shape: [c, ho, wo], kernel, stride, pad, ...(o.padMode ? { padMode: o.padMode } : {}) });
   }
 
   globalAvgPool(name: string, input: string): string {
     return this.add({ op: 'globalavgpool', name, inputs: [input], shape: [this.shape(input)[0], 1, 1] });
   }
 
-  flatten(name: string, input: string): string {
+  flatten(name: string, input: string, order: 'hwc' | 'chw' = 'hwc'): string {
     const [c, h, w] = this.shape(input);
-    return this.add({ op: 'flatten', name, inputs: [input], shape: [c * h * w, 1, 1], order: 'hwc' });
+    return this.add({ op: 'flatten', name, inputs: [input], shape: [c * h * w, 1, 1], order });
   }
 
   dense(name: string, input: string, units: number, bias = true): string {

@@ -13,7 +13,7 @@ export interface Padding {
 
 /** Keras preprocessing of the 0..255 BGR images that goes with each family's weights. */
 export type Preprocessing = 'caffe' | 'torch';
-export type Family = 'resnet' | 'densenet' | 'vgg';
+export type Family = 'resnet' | 'densenet' | 'vgg' | 'onnx';
 
 interface LayerBase {
   /** Keras layer name (e.g. `conv2_block1_1_conv`, `conv1/conv`). Unique in the graph. */
@@ -43,6 +43,10 @@ export interface BatchNormLayer extends LayerBase {
 export interface ReluLayer extends LayerBase {
   readonly op: 'relu';
 }
+/** min(max(x, 0), 6) (ONNX `Clip(0, 6)`, MobileNet's ReLU6). */
+export interface Relu6Layer extends LayerBase {
+  readonly op: 'relu6';
+}
 export interface AddLayer extends LayerBase {
   readonly op: 'add';
 }
@@ -59,14 +63,26 @@ export interface PoolLayer extends LayerBase {
    * take part in the max (harmless: pooled inputs follow a ReLU). Average pools here never pad.
    */
   readonly pad: Padding;
+  /**
+   * What padded cells are: `zero` (absent: the Keras rule above; an average divides by the whole
+   * window) or `exclude` (ONNX/PyTorch MaxPool, and AveragePool with count_include_pad 0: padded
+   * cells take no part; the max is over the window's cells inside the input, the average divides
+   * by their count). The ONNX importer sets `exclude` only where it changes the result.
+   */
+  readonly padMode?: 'zero' | 'exclude';
 }
 export interface GlobalAvgPoolLayer extends LayerBase {
   readonly op: 'globalavgpool';
 }
-/** Keras Flatten on NHWC data: the feature order is (h, w, c), which the dense weights assume. */
+/**
+ * Keras Flatten on NHWC data: the feature order is (h, w, c), which the dense weights assume.
+ * `chw`: ONNX/PyTorch Flatten of NCHW data, feature (c*H + h)*W + w holds in[c, h, w] (the NCHW
+ * buffer as it is). The ONNX importer emits `chw` only where no dense layer's columns can absorb the
+ * order instead (a flatten read by dense layers alone is `hwc` with the dense kernels permuted).
+ */
 export interface FlattenLayer extends LayerBase {
   readonly op: 'flatten';
-  readonly order: 'hwc';
+  readonly order: 'hwc' | 'chw';
 }
 export interface DenseLayer extends LayerBase {
   readonly op: 'dense';
@@ -82,6 +98,7 @@ export type Layer =
   | ConvLayer
   | BatchNormLayer
   | ReluLayer
+  | Relu6Layer
   | AddLayer
   | ConcatLayer
   | PoolLayer
@@ -92,12 +109,21 @@ export type Layer =
 
 export type OpKind = Layer['op'];
 
+/** Where a graph that is not a zoo model came from. */
+export interface ModelOrigin {
+  readonly format: 'onnx';
+  /** Absolute path of the model file. */
+  readonly path: string;
+}
+
 export interface Graph {
-  /** Zoo name, e.g. `resnet152`. */
+  /** Zoo name, e.g. `resnet152`; an imported model's file name, e.g. `mobilenet_v2.onnx`. */
   readonly name: string;
   readonly family: Family;
   readonly preprocessing: Preprocessing;
   readonly layers: readonly Layer[];
+  /** Absent for zoo models; an imported model's file (src/model/onnx/import.ts). */
+  readonly origin?: ModelOrigin;
 }
 
 /** Tensor names inside a layer, as stored in weight files. */

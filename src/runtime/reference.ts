@@ -103,6 +103,8 @@ function computeLayer(graph: Graph, ws: WeightSet, layer: Layer, ins: readonly T
       return batchnorm(ws, layer.name, layer.epsilon, x, batch);
     case 'relu':
       return map(x, (v) => Math.max(v, 0)); // NaN stays NaN, as in Keras
+    case 'relu6':
+      return map(x, (v) => Math.min(Math.max(v, 0), 6)); // NaN stays NaN
     case 'add':
       return add(layer, ins);
     case 'concat':
@@ -113,7 +115,7 @@ function computeLayer(graph: Graph, ws: WeightSet, layer: Layer, ins: readonly T
     case 'globalavgpool':
       return globalAvgPool(x, batch);
     case 'flatten':
-      return flattenHwc(x, batch);
+      return layer.order === 'chw' ? flattenChw(x) : flattenHwc(x, batch);
     case 'dense':
       return dense(ws, layer, x, batch);
     case 'softmax':
@@ -332,9 +334,11 @@ function concat(l: ConcatLayer, ins: readonly Tensor[], batch: number): Tensor {
 
 /**
  * Keras ZeroPadding2D followed by a 'valid' pool: window cells in the padding hold 0, so they take
- * part in the max and the average always divides by the full window area.
+ * part in the max and the average always divides by the full window area. With `padMode: 'exclude'`
+ * (ONNX, PyTorch) padded cells take no part: poolExclude.
  */
 function pool(l: PoolLayer, x: Tensor, batch: number): Tensor {
+  if (l.padMode === 'exclude') return poolExclude(l, x, batch);
   const [c, ho, wo] = l.shape;
   const [r, s] = l.kernel;
   const [sh, sw] = l.stride;
@@ -362,6 +366,38 @@ function pool(l: PoolLayer, x: Tensor, batch: number): Tensor {
   return { data: out, c, h: ho, w: wo };
 }
 
+/** A pool whose padded cells take no part: the max of the window's cells inside the input, or their mean. */
+function poolExclude(l: PoolLayer, x: Tensor, batch: number): Tensor {
+  const [c, ho, wo] = l.shape;
+  const [r, s] = l.kernel;
+  const [sh, sw] = l.stride;
+  const isMax = l.op === 'maxpool';
+  const out = new Float64Array(batch * c * ho * wo);
+  for (let nc = 0; nc < batch * c; nc++) {
+    const i0 = nc * x.h * x.w;
+    const o0 = nc * ho * wo;
+    for (let oy = 0; oy < ho; oy++) {
+      const y0 = Math.max(0, oy * sh - l.pad.top);
+      const y1 = Math.min(x.h, oy * sh - l.pad.top + r);
+      for (let ox = 0; ox < wo; ox++) {
+        const x0 = Math.max(0, ox * sw - l.pad.left);
+        const x1 = Math.min(x.w, ox * sw - l.pad.left + s);
+        let acc = isMax ? -Infinity : 0;
+        for (let iy = y0; iy < y1; iy++) {
+          for (let ix = x0; ix < x1; ix++) {
+            const v = x.data[i0 + iy * x.w + ix]!;
+            acc = isMax ? Math.max(acc, v) : acc + v;
+          }
+        }
+        const n = Math.max(0, y1 - y0) * Math.max(0, x1 - x0);
+        // A window wholly in the padding has no cell: NaN, never a made-up value (the importer rejects such pools).
+        out[o0 + oy * wo + ox] = n === 0 ? NaN : isMax ? acc : acc / n;
+      }
+    }
+  }
+  return { data: out, c, h: ho, w: wo };
+}
+
 function globalAvgPool(x: Tensor, batch: number): Tensor {
   const plane = x.h * x.w;
   const out = new Float64Array(batch * x.c);
@@ -383,6 +419,11 @@ function flattenHwc(x: Tensor, batch: number): Tensor {
     }
   }
   return { data: out, c: f, h: 1, w: 1 };
+}
+
+/** ONNX Flatten of NCHW data: feature (ch*h + y)*w + x holds in[ch, y, x], i.e. the buffer as it is. */
+function flattenChw(x: Tensor): Tensor {
+  return { data: x.data.slice(), c: x.c * x.h * x.w, h: 1, w: 1 };
 }
 
 /** out[n, u] = bias[u] + sum_i W[u, i] * in[n, i], with the kernel stored [units][in]. */
