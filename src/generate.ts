@@ -12,6 +12,7 @@ import { readCalibration } from './sparsity/calibration.js';
 import { readTuneCache } from './plan/tune-cache.js';
 import { sparsityProfile } from './sparsity/profile.js';
 import type { SparsityProfile } from './sparsity/types.js';
+import { structureLookup } from './families/wsparse/structure.js';
 import { loadWeights } from './weights/load.js';
 import type { WeightSet } from './weights/store.js';
 import { MAX_BATCH, MAX_SEED } from './output/exit.js';
@@ -90,6 +91,8 @@ export function generate(o: GenerateOptions): Generated {
 
   const sparsity = sparsityProfile(graph, weights, { calibration });
   step(`input sparsity: ${sparsity.activationSource}`);
+  // The nonzero lists of pruned convs (wsparse family): computed on first use, by the planner and again by codegen's check.
+  const weightStructure = structureLookup(graph, weights);
 
   const measured = new Map<string, MeasuredConv>();
   for (const [layer, v] of Object.entries(calibration?.data.layers ?? {})) {
@@ -114,7 +117,7 @@ export function generate(o: GenerateOptions): Generated {
       step(`tune cache ${o.tuneCache}: ${Object.keys(tuned.entries).length} entries, ${mine} for ${o.gpu} (${profile.arch}) at batch ${batch}`);
     }
     const plan = planNetwork(graph, profile, sparsity, { batch, weightsSource: weights.source, force: o.force, measured, measuredBatch, tuned, gpu: o.gpu,
-      weightsRef: { path: weightsPath, seed, fillMissing: o.fillMissing ?? false } });
+      weightsRef: { path: weightsPath, seed, fillMissing: o.fillMissing ?? false }, weightStructure });
     const sparse = plan.convs.filter((c) => c.decision === 'act-sparse').length;
     step(`plan for ${profile.arch} (${profile.board})${batches.length > 1 ? ` at batch ${batch}` : ''}: ${plan.convs.length} convs, ${sparse} act-sparse, ${plan.convs.length - sparse} cuDNN`);
     return plan;
@@ -123,7 +126,7 @@ export function generate(o: GenerateOptions): Generated {
 
   // Written beside the old folder and swapped in when complete: a failure leaves the old one intact.
   const { value: staged, dropped } = writeFolderAtomically(out, outState, { model: graph.name, arch: profile.arch },
-    (staging) => emitNetwork(graph, plan, staging));
+    (staging) => emitNetwork(graph, plan, staging, { structures: weightStructure }));
   const emitted: Emitted = { ...staged, dir: out };
   if (dropped.length > 0) step(`dropped ${dropped.join(' and ')} of the old folder: another model or arch`);
   step(`wrote ${emitted.dir}: ${emitted.kernels.length} kernels${batches.length > 1 ? ` (batch ${batches.join(', ')})` : ''}, plan.json, report.md, CMakeLists.txt, index.d.ts`);

@@ -5,7 +5,8 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Graph } from '../model/ir.js';
-import { kernelNameOf, renderKernel, type KernelSpec } from '../families/registry.js';
+import { kernelNameOf, renderKernel, type KernelSpec, type RenderInputs } from '../families/registry.js';
+import type { StructureLookup } from '../families/wsparse/structure.js';
 import { batchPlans, withBatches } from '../plan/planner.js';
 import type { NetworkPlan } from '../plan/types.js';
 import { servedAtBatches, type KernelUse } from './header.js';
@@ -96,7 +97,32 @@ function renderRegistry(plan: NetworkPlan, kernels: readonly EmittedKernel[]): s
   return lines.join('\n');
 }
 
-export function emitNetwork(graph: Graph, rawPlan: NetworkPlan, dir: string): Emitted {
+export interface EmitOptions {
+  /**
+   * The weight structure of a layer (src/families/wsparse/structure.ts): wsparse kernels are rendered
+   * from it (the plan holds only its digest). Needed only when the plan has wsparse kernels.
+   */
+  readonly structures?: StructureLookup;
+}
+
+/** What renderKernel needs beyond the spec: for a wsparse kernel its layers' structure, checked against the plan's digest. */
+function renderInputs(graph: Graph, spec: KernelSpec, name: string, layers: readonly string[], o: EmitOptions): RenderInputs {
+  if (spec.family !== 'wsparse') return {};
+  if (!o.structures) throw new Error(`${graph.name}: kernel ${name} (layer ${layers.join(', ')}) is a wsparse kernel: codegen needs the weights to rebuild its nonzero lists`);
+  let structure: RenderInputs['structure'];
+  for (const layer of layers) {
+    const st = o.structures(layer);
+    if (!st) throw new Error(`${graph.name}/${layer}: wsparse kernel ${name}: the weights give this layer no nonzero structure`);
+    if (st.digest !== spec.patternDigest) {
+      throw new Error(`${graph.name}/${layer}: wsparse kernel ${name} was planned for weight structure ${spec.patternDigest}, ` +
+        `the weights have ${st.digest} (weights changed since planning: plan again with these weights)`);
+    }
+    structure ??= st;
+  }
+  return { structure };
+}
+
+export function emitNetwork(graph: Graph, rawPlan: NetworkPlan, dir: string, o: EmitOptions = {}): Emitted {
   const { plan, kernels: unique } = nameKernels(rawPlan);
   const kernelsDir = join(dir, 'kernels');
   mkdirSync(kernelsDir, { recursive: true });
@@ -106,7 +132,7 @@ export function emitNetwork(graph: Graph, rawPlan: NetworkPlan, dir: string): Em
   const multiBatch = (plan.batches ?? []).length > 0;
   const kernels: EmittedKernel[] = [];
   for (const [name, { spec, layers, uses }] of unique) {
-    const { source } = renderKernel(spec, servedAtBatches(graph.name, uses, multiBatch));
+    const { source } = renderKernel(spec, servedAtBatches(graph.name, uses, multiBatch), renderInputs(graph, spec, name, layers, o));
     const file = `kernels/${name}.cu`;
     writeFileSync(join(dir, file), source);
     kernels.push({ name, file, spec, layers, batches: [...new Set(uses.map((u) => u.batch))].sort((a, b) => a - b) });

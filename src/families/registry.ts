@@ -1,11 +1,13 @@
 // The kernel families the planner can emit, in one registry: each family is one part (spec and
 // name, tiling rule, resource count, cost model, renderer; template under templates/) in
 // src/families/<name>: act-sparse (the original's scatter of nonzeros, any arch), igemm (split-K
-// implicit GEMM, sm_80+) and dconv (direct, warp-uniform zero skip, sm_80+). Adding a family
-// touches its own folder and this file.
+// implicit GEMM, sm_80+), dconv (direct, warp-uniform zero skip, sm_80+) and wsparse (direct over
+// each output channel's nonzero weights, any arch; its kernels are rendered from the layer's weight
+// structure). Adding a family touches its own folder and this file.
 import type { ArchName, GpuProfile } from '../arch/profiles.js';
 import type { RenderedKernel, ServedLayer } from '../codegen/kernel.js';
 import type { ConvProblem, KernelEstimate, KernelResources } from '../plan/types.js';
+import type { WeightPatternKind } from '../sparsity/types.js';
 import { actSparseUs } from './act-sparse/cost.js';
 import { renderActSparseKernel } from './act-sparse/render.js';
 import { actSparseResources } from './act-sparse/resources.js';
@@ -20,27 +22,42 @@ import { renderIgemmKernel } from './igemm/render.js';
 import { igemmResources } from './igemm/resources.js';
 import { igemmName, igemmSupports, IGEMM_TILE_FIELDS, type IgemmKernelSpec, type IgemmTiles } from './igemm/spec.js';
 import { chooseIgemmTiles } from './igemm/tiles.js';
+import { wsparseUs } from './wsparse/cost.js';
+import { renderWsparseKernel } from './wsparse/render.js';
+import { wsparseResources } from './wsparse/resources.js';
+import { wsparseName, wsparseSupports, WSPARSE_TILE_FIELDS, type WsparseKernelSpec, type WsparseTiles } from './wsparse/spec.js';
+import type { WeightStructure } from './wsparse/structure.js';
+import { chooseWsparseTiles } from './wsparse/tiles.js';
 
-export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec;
+export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec | WsparseKernelSpec;
 export type KernelFamily = KernelSpec['family'];
-export const KERNEL_FAMILIES: readonly KernelFamily[] = ['act-sparse', 'igemm', 'dconv'];
+export const KERNEL_FAMILIES: readonly KernelFamily[] = ['act-sparse', 'igemm', 'dconv', 'wsparse'];
 
 /** The tile fields of a spec, as stored with a measurement (calibration.json, the tune cache). */
 export type KernelTiles =
   | ({ readonly family?: 'act-sparse' } & ActSparseTiles)
   | ({ readonly family: 'igemm' } & IgemmTiles)
-  | ({ readonly family: 'dconv' } & DconvTiles);
+  | ({ readonly family: 'dconv' } & DconvTiles)
+  | ({ readonly family: 'wsparse' } & WsparseTiles);
 
 export function kernelNameOf(spec: KernelSpec): string {
+  if (spec.family === 'wsparse') return wsparseName(spec);
   return spec.family === 'igemm' ? igemmName(spec) : spec.family === 'dconv' ? dconvName(spec) : actSparseName(spec);
 }
 
-export function renderKernel(spec: KernelSpec, servedBy: readonly ServedLayer[]): RenderedKernel {
+/** What a renderer may need besides the spec: the wsparse family's kernels need their layer's weight structure. */
+export interface RenderInputs {
+  readonly structure?: WeightStructure;
+}
+
+export function renderKernel(spec: KernelSpec, servedBy: readonly ServedLayer[], inputs: RenderInputs = {}): RenderedKernel {
+  if (spec.family === 'wsparse') return renderWsparseKernel(spec, servedBy, inputs.structure);
   if (spec.family === 'dconv') return renderDconvKernel(spec, servedBy);
   return spec.family === 'igemm' ? renderIgemmKernel(spec, servedBy) : renderActSparseKernel(spec, servedBy);
 }
 
 export function resourcesOf(spec: KernelSpec, batch: number): KernelResources {
+  if (spec.family === 'wsparse') return wsparseResources(spec, batch);
   if (spec.family === 'dconv') return dconvResources(spec, batch);
   return spec.family === 'igemm' ? igemmResources(spec, batch) : actSparseResources(spec, batch);
 }
@@ -48,6 +65,7 @@ export function resourcesOf(spec: KernelSpec, batch: number): KernelResources {
 /** The family's cost-model estimate at input density `density` (fraction of nonzeros), with its launch figures. */
 export function estimateOf(p: GpuProfile, spec: KernelSpec, batch: number, density: number): KernelEstimate | null {
   if (spec.family === 'igemm') return igemmUs(p, spec, batch);
+  if (spec.family === 'wsparse') return wsparseUs(p, spec, batch);
   if (spec.family === 'dconv') return dconvUs(p, spec, batch, density);
   return actSparseUs(p, spec, batch, density);
 }
@@ -64,11 +82,19 @@ export function tilesOf(spec: KernelSpec): KernelTiles {
   if (spec.family === 'dconv') {
     return { family: 'dconv', ...Object.fromEntries(DCONV_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
   }
+  if (spec.family === 'wsparse') {
+    return { family: 'wsparse', ...Object.fromEntries(WSPARSE_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
+  }
   return { th: spec.th, tw: spec.tw, tc: spec.tc, kb: spec.kb, cs: spec.cs };
 }
 
 /** The spec a measurement's tiles describe on a problem (the problem fields of either family). */
 export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }, tiles: KernelTiles): KernelSpec {
+  if (tiles.family === 'wsparse') {
+    const t: WsparseTiles = { rowsT: tiles.rowsT, warps: tiles.warps, tk: tiles.tk, bkc: tiles.bkc, split: tiles.split, patternDigest: tiles.patternDigest,
+      nnz: tiles.nnz, kActive: tiles.kActive, slotMax: tiles.slotMax, nzCap: tiles.nzCap };
+    return { ...problem, ...t, family: 'wsparse' };
+  }
   if (tiles.family === 'dconv') {
     const t: DconvTiles = { bm: tiles.bm, tm: tiles.tm, tn: tiles.tn, rowsT: tiles.rowsT, bkc: tiles.bkc, split: tiles.split, stages: tiles.stages };
     return { ...problem, ...t, family: 'dconv' };
@@ -82,6 +108,9 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
 
 /** Tiles in words (report.md, reasons). */
 export function describeTiles(spec: KernelSpec): string {
+  if (spec.family === 'wsparse') {
+    return `wsparse ${spec.warps} warps x ${spec.tk} channels x ${spec.rowsT} rows, bkc ${spec.bkc}, ${spec.nnz} nonzeros, pattern ${spec.patternDigest}`;
+  }
   if (spec.family === 'dconv') {
     return `dconv bm ${spec.bm} x ${spec.rowsT} rows, t ${spec.tm}x${spec.tn}, bkc ${spec.bkc}, split ${spec.split}`;
   }
@@ -98,24 +127,43 @@ export interface FamilyChoice {
   readonly why: string;
 }
 
+/** A conv's weights as a family sees them: the nonzero structure and the sparsity profile's facts. */
+export interface ConvWeights {
+  readonly structure: WeightStructure;
+  /** Fraction of zeros and the detected pattern (src/sparsity/weights.ts); no pattern: structure unknown to the profile. */
+  readonly sparsity: number;
+  readonly pattern: WeightPatternKind | undefined;
+}
+
+/** The weight sparsity from which the wsparse family serves a conv (real zeros in the weights). */
+export const WSPARSE_MIN_SPARSITY = 0.5;
+
 /**
  * A family with a tiling rule (one pick per problem) that the planner weighs against the
  * act-sparse family's tile search (src/families/act-sparse/tiles.ts, the planner's baseline on
- * every arch). `choose` returns null where the family cannot serve the problem on this GPU.
+ * every arch). `choose` returns null where the family cannot serve the problem on this GPU;
+ * `weights` is given where the caller knows the layer's weights (wsparse serves only then).
  */
 export interface RuleFamily {
   readonly family: Exclude<KernelFamily, 'act-sparse'>;
   readonly supports: (arch: ArchName) => boolean;
-  readonly choose: (problem: ConvProblem & { readonly arch: ArchName }, p: GpuProfile, batch: number, density: number) => FamilyChoice | null;
+  readonly choose: (problem: ConvProblem & { readonly arch: ArchName }, p: GpuProfile, batch: number, density: number, weights?: ConvWeights) => FamilyChoice | null;
 }
 
 /**
  * The rule families in the planner's order of preference: dconv where its rule serves the shape
- * (the lab measured it equal or faster there: docs/PERFORMANCE.md), else igemm.
+ * (the lab measured it equal or faster there: docs/PERFORMANCE.md), else igemm. wsparse, last, serves
+ * only a conv whose weights are given with a known pattern and at least WSPARSE_MIN_SPARSITY zeros;
+ * the planner weighs it against the others by estimate (src/plan/planner.ts).
  */
 const RULE_FAMILIES: readonly RuleFamily[] = [
   { family: 'dconv', supports: dconvSupports, choose: (q, p, batch, density) => chooseDconvTiles(p, q, batch, density) },
   { family: 'igemm', supports: igemmSupports, choose: (q, p, batch) => chooseIgemmTiles(p, q, batch) },
+  {
+    family: 'wsparse', supports: wsparseSupports,
+    choose: (q, p, batch, _density, weights) => (weights && weights.pattern !== undefined && weights.sparsity >= WSPARSE_MIN_SPARSITY
+      ? chooseWsparseTiles(p, q, batch, weights.structure) : null),
+  },
 ];
 
 /** The rule families generated for `arch`, in the planner's order of preference. */

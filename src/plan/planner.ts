@@ -9,7 +9,9 @@ import type { SparsityProfile } from '../sparsity/types.js';
 import { cudnnConvUs } from './cost.js';
 import type { ActSparseKernelSpec, ActSparseProblem } from '../families/act-sparse/spec.js';
 import { chooseActSparseTiles, type ActSparseChoice } from '../families/act-sparse/tiles.js';
-import { describeTiles, estimateOf, estimateUs, familiesFor, resourcesOf, specWithTiles, type FamilyChoice, type KernelSpec, type KernelTiles } from '../families/registry.js';
+import { describeTiles, estimateOf, estimateUs, familiesFor, resourcesOf, specWithTiles, WSPARSE_MIN_SPARSITY, type ConvWeights, type FamilyChoice, type KernelSpec, type KernelTiles } from '../families/registry.js';
+import { balanceOf, assignChannels } from '../families/wsparse/schedule.js';
+import type { StructureLookup } from '../families/wsparse/structure.js';
 import type { ConvPlan, NetworkPlan, WeightsRef } from './types.js';
 import { bucketOf, findTuned, type TuneCache } from './tune-cache.js';
 
@@ -56,6 +58,12 @@ export interface PlanOptions {
    * Unset: they apply at any batch (a folder planned for one batch, as before plans per batch).
    */
   readonly measuredBatch?: number;
+  /**
+   * The nonzero structure of a conv's weights (src/families/wsparse/structure.ts; generate() passes
+   * one from the loaded weights). Where given, convs with at least WSPARSE_MIN_SPARSITY zeros in
+   * their weights and a known pattern are also weighed on the wsparse family. Absent: no wsparse.
+   */
+  readonly weightStructure?: StructureLookup;
 }
 
 export interface MeasuredConv {
@@ -171,8 +179,25 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   } else if (mi && mi.arch === p.arch && o.measuredBatch !== undefined && o.measuredBatch !== o.batch) {
     notes.push(`calibration times taken at batch ${o.measuredBatch}, not ${o.batch}: ignored (a measurement decides a layer only at the batch it was taken at)`);
   }
+  // The weights as the wsparse family sees them: only where they have enough zeros and a known pattern.
+  let weightsMemo: ConvWeights | null | undefined;
+  const convWeights = (): ConvWeights | null => {
+    if (weightsMemo !== undefined) return weightsMemo;
+    const wp = facts.weights;
+    const st = o.weightStructure && wp.pattern !== undefined && wp.sparsity >= WSPARSE_MIN_SPARSITY ? o.weightStructure(conv.name) : null;
+    weightsMemo = st ? { structure: st, sparsity: wp.sparsity, pattern: wp.pattern } : null;
+    return weightsMemo;
+  };
+  // A measured wsparse kernel holds one weight structure: it decides only a layer whose weights still have it.
+  const otherStructure = (t: KernelTiles): string | null => {
+    if (t.family !== 'wsparse') return null;
+    const st = convWeights()?.structure;
+    return st && st.digest === t.patternDigest ? null : `was for weight structure ${t.patternDigest}, these weights have ${st ? st.digest : 'none known (fewer zeros, or no structure given)'}`;
+  };
+  const miOther = mi && measurementApplies(o, p, mi) ? otherStructure(mi.tiles) : null;
+  if (miOther) notes.push(`calibration times of a wsparse kernel ignored: it ${miOther}`);
   // A measured igemm or dconv kernel decides its layer, and the plan emits exactly that kernel.
-  if (mi && measurementApplies(o, p, mi) && isGeneratedFamily(mi.tiles)) {
+  if (mi && measurementApplies(o, p, mi) && isGeneratedFamily(mi.tiles) && !miOther) {
     const spec = specWithTiles(problemFields, mi.tiles);
     const text = `measured on ${mi.gpu}: generated ${us(mi.actSparseUs)} vs cuDNN ${us(mi.cudnnUs)} (${(mi.cudnnUs / mi.actSparseUs).toFixed(2)}x) at ${pct(facts.inputSparsity)} zeros`;
     const modelUs = estimateUs(p, spec, o.batch, 1 - facts.inputSparsity);
@@ -184,7 +209,9 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   if (o.tuned && o.gpu && !(mi && measurementApplies(o, p, mi))) {
     const t = findTuned(o.tuned, o.gpu, p.arch, problemFields, facts.inputSparsity, o.batch);
     if (t.ignored) notes.push(`tune cache: ${t.ignored}`);
-    const e = t.entry;
+    const tOther = t.entry ? otherStructure(t.entry.best.tiles) : null;
+    if (tOther) notes.push(`tune cache: its wsparse winner ignored: it ${tOther}`);
+    const e = tOther ? undefined : t.entry;
     if (e) {
       const spec = specWithTiles(problemFields, e.best.tiles);
       const modelUs = estimateUs(p, spec, o.batch, 1 - facts.inputSparsity);
@@ -199,14 +226,36 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   }
   const choice = pick(problem);
   // The rule families' picks (the registry's order of preference for this arch, CUSNN_FAMILIES applied).
-  const ruled = familiesFor(p.arch).filter((f) => allowed(f.family))
+  // wsparse is weighed apart, by estimate, below: the order of preference is the other families'.
+  const families = familiesFor(p.arch).filter((f) => allowed(f.family));
+  const ruled = families.filter((f) => f.family !== 'wsparse')
     .map((f) => f.choose(problemFields, p, o.batch, 1 - facts.inputSparsity)).filter((x) => x !== null);
+  const wts = families.some((f) => f.family === 'wsparse') ? convWeights() : null;
+  const wsFamily = families.find((f) => f.family === 'wsparse');
+  const ws = wts && wsFamily ? wsFamily.choose(problemFields, p, o.batch, 1 - facts.inputSparsity, wts) : null;
   // Of the rule families, the first whose rule serves the shape (dconv, then igemm); their cost models
   // are not yet fitted well enough to rank two kernels within 10% of each other. Measurement
   // (calibrate, tune, bench) decides against cuDNN.
   const ig: FamilyChoice | null = ruled[0] ?? null;
   const m = choice && measuredFor(o, p, conv.name, choice.spec);
   const actEst = choice && estimateOf(p, choice.spec, o.batch, 1 - facts.inputSparsity);
+  // wsparse: chosen where its estimate beats the kernel the others would give (act-sparse's estimate
+  // counted RULE_FAMILY_PREFERENCE times, as against every rule family), then weighed against cuDNN.
+  if (ws && wts && ws.spec.family === 'wsparse' && !m) {
+    const rivals = [...ruled.map((c) => ({ what: c.spec.family, us: c.estimate.us, weighed: c.estimate.us })),
+      ...(actEst ? [{ what: 'act-sparse', us: actEst.us, weighed: actEst.us * RULE_FAMILY_PREFERENCE }] : [])];
+    const facts2 = wsparseFacts(ws.spec, wts);
+    const rivalText = rivals.length ? rivals.map((r) => `${r.what} est. ${us(r.us)}`).join(', ') : 'no other generated kernel';
+    if (rivals.every((r) => ws.estimate.us < r.weighed)) {
+      const text = `est. ${us(ws.estimate.us)} vs cuDNN ${us(cudnnUs)} (${(cudnnUs / ws.estimate.us).toFixed(2)}x, the input zeros do not change it); ${facts2}; ${rivalText}`;
+      if (!(ws.estimate.us * SPEEDUP_MARGIN < cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: wsparse ${text}`, ws.estimate.us);
+      return generated(ws.spec, ws.estimate.us, `${o.force === 'act-sparse' ? 'forced to a generated kernel; ' : ''}wsparse: ${text}; ${ws.why}; ` +
+        `${ws.estimate.blocks} blocks, ${ws.estimate.blocksPerSm}/SM (limited by ${ws.estimate.limitedBy}), ${ws.estimate.bound}-bound; epilogue: ${epi.why}`, ws);
+    }
+    notes.push(`wsparse est. ${us(ws.estimate.us)} (${facts2}) loses to ${rivalText}`);
+  } else if (wts && allowed('wsparse') && !m) {
+    notes.push(`wsparse: no tiles fit ${p.arch} for these ${wts.structure.offsets.length} nonzeros`);
+  }
   // Without a measurement the cost models pick the family: the rule family unless act-sparse's
   // estimate beats it by RULE_FAMILY_PREFERENCE (see there).
   if (ig && !m && (!actEst || ig.estimate.us < actEst.us * RULE_FAMILY_PREFERENCE)) {
@@ -247,6 +296,14 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     occupancy: est.occupancy,
     waves: est.waves,
   };
+}
+
+/** The weight facts a wsparse reason states: nonzeros, pattern, balance of nonzeros over the threads. */
+function wsparseFacts(spec: Extract<KernelSpec, { family: 'wsparse' }>, w: ConvWeights): string {
+  const a = assignChannels(w.structure, spec.tk, spec.warps);
+  const weights = spec.k * spec.c * spec.r * spec.s;
+  return `${a.nnz} nonzeros of ${weights} weights (${pct(w.sparsity)} zeros, pattern ${w.pattern ?? 'unknown'}, ` +
+    `${spec.k - a.kActive} all-zero output channels), balance max/mean nonzeros per thread ${a.slotMax}/${(a.nnz / a.slots).toFixed(1)} = ${balanceOf(a).toFixed(2)}`;
 }
 
 /**

@@ -5,7 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServedLayer } from '../codegen/kernel.js';
-import { kernelNameOf, renderKernel, type KernelSpec } from '../families/registry.js';
+import { kernelNameOf, renderKernel, type KernelSpec, type RenderInputs } from '../families/registry.js';
+import type { WeightStructure } from '../families/wsparse/structure.js';
 import { packageRoot } from '../paths.js';
 
 export interface KernelFolder {
@@ -20,23 +21,25 @@ export interface KernelFolder {
 /**
  * Writes `specs` into `dir` for `arch`. `servedBy(i)` names the layers spec i serves (its file's
  * header lists them; default: the problem in words). Specs with one kernel name are written once,
- * with the union of their layers.
+ * with the union of their layers. `structures(i)` is the weight structure a wsparse spec i is
+ * rendered from (the kernel's nonzero lists; its digest must be the spec's).
  */
 export function writeKernelFolder(
   dir: string, arch: string, specs: readonly KernelSpec[], target: string,
   servedBy: (index: number) => readonly ServedLayer[] = (i) => [{ model: 'test', layer: problemWords(specs[i]!) }],
+  structures: (index: number) => WeightStructure | undefined = () => undefined,
 ): KernelFolder {
   mkdirSync(join(dir, 'kernels'), { recursive: true });
   // Each distinct kernel is rendered once, with every layer it serves.
-  const byName = new Map<string, { spec: KernelSpec; served: ServedLayer[] }>();
+  const byName = new Map<string, { spec: KernelSpec; served: ServedLayer[]; inputs: RenderInputs }>();
   const names = specs.map((spec, i) => {
     const name = kernelNameOf(spec);
-    const e = byName.get(name) ?? { spec, served: [] };
+    const e = byName.get(name) ?? { spec, served: [], inputs: spec.family === 'wsparse' ? { structure: structures(i) } : {} };
     for (const l of servedBy(i)) if (!e.served.some((s) => s.model === l.model && s.layer === l.layer)) e.served.push(l);
     byName.set(name, e);
     return name;
   });
-  for (const [name, { spec, served }] of byName) writeIfChanged(join(dir, 'kernels', `${name}.cu`), renderKernel(spec, served).source);
+  for (const [name, { spec, served, inputs }] of byName) writeIfChanged(join(dir, 'kernels', `${name}.cu`), renderKernel(spec, served, inputs).source);
   const list = [...byName.keys()];
   const registry = [
     '// Launcher table of a kernel folder.',

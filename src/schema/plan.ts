@@ -19,12 +19,20 @@ export const IgemmSpecSchema = Type.Object({ family: Type.Literal('igemm'), ...P
 
 export const DconvSpecSchema = Type.Object({ family: Type.Literal('dconv'), ...Problem, ...DconvTileFields });
 
+/** The wsparse family's spec (src/families/wsparse/spec.ts): tiles and the structure figures they were derived with. */
+export const WsparseSpecSchema = Type.Object({
+  family: Type.Literal('wsparse'), ...Problem,
+  rowsT: PositiveInt, warps: PositiveInt, tk: PositiveInt, bkc: PositiveInt, split: Type.Literal(1),
+  patternDigest: Type.String({ pattern: '^[0-9a-f]{10}$', description: 'the digest of the layer\'s nonzero structure (10 hex digits)' }),
+  nnz: Count, kActive: Count, slotMax: Count, nzCap: Count,
+});
+
 /**
  * A family registered after these schemas (src/families/registry.ts): the problem fields checked,
- * its tile fields finite numbers, booleans or strings. act-sparse, igemm and dconv are checked exactly.
+ * its tile fields finite numbers, booleans or strings. act-sparse, igemm, dconv and wsparse are checked exactly.
  */
 export const OtherFamilySpecSchema = Type.Object(
-  { family: Type.String({ pattern: '^(?!act-sparse$|igemm$|dconv$)[a-z][a-z0-9-]*$', description: 'a kernel family name' }), ...Problem },
+  { family: Type.String({ pattern: '^(?!act-sparse$|igemm$|dconv$|wsparse$)[a-z][a-z0-9-]*$', description: 'a kernel family name' }), ...Problem },
   { additionalProperties: Type.Union([Type.Number(), Type.Boolean(), Type.String()]) },
 );
 
@@ -55,7 +63,7 @@ export const ConvPlanSchema = Type.Object({
   reason: Type.String(),
   estimate: Type.Object({ cudnnUs: NonNegative, actSparseUs: Type.Union([NonNegative, Type.Null()]) }),
   kernelName: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
-  spec: Type.Union([ActSparseSpecSchema, IgemmSpecSchema, DconvSpecSchema, OtherFamilySpecSchema, Type.Null()]),
+  spec: Type.Union([ActSparseSpecSchema, IgemmSpecSchema, DconvSpecSchema, WsparseSpecSchema, OtherFamilySpecSchema, Type.Null()]),
   resources: Type.Union([ResourcesSchema, Type.Null()]),
   occupancy: Type.Union([Fraction, Type.Null()]),
   waves: Type.Union([NonNegative, Type.Null()]),
@@ -82,7 +90,7 @@ export const PlanSchema = Type.Object({
 });
 
 /** The schema's type with the arch narrowed (the zoo's ArchName is checked by the profile lookup). */
-type Narrow<T> = T extends { arch: string; family: 'act-sparse' | 'igemm' | 'dconv' } ? Omit<T, 'arch'> & { arch: ArchName } : T extends { arch: string } ? never : T;
+type Narrow<T> = T extends { arch: string; family: 'act-sparse' | 'igemm' | 'dconv' | 'wsparse' } ? Omit<T, 'arch'> & { arch: ArchName } : T extends { arch: string } ? never : T;
 type Assert<T extends true> = T;
 type NarrowConv = Omit<Static<typeof ConvPlanSchema>, 'spec'> & { spec: Narrow<Static<typeof ConvPlanSchema>['spec']> };
 export type PlanMatch = Assert<

@@ -8,6 +8,11 @@
 // run and its output written into a channel slice of a larger buffer: relative L2 error against
 // cuDNN <= 1e-5, every output element written, nothing written outside the slice. The odd shapes
 // are also checked against a float64 CPU conv (cuDNN is not trusted blindly either).
+// The weight-sparse family (wsparse) runs the same checks on pruned weights, the ones its kernel
+// was generated for (its nonzero lists are tables in the kernel; cuDNN gets the same weights): the
+// kernels the planner picks for ResNet-50 pruned 90% unstructured and 2:4 on this arch (batch 1),
+// and the odd shapes with weights pruned unstructured 80/90/95%, 2:4, block4x1 and whole filters,
+// one output channel zeroed by hand in each (batch 3).
 //
 // CUSNN_TEST_SEED repeats a run; CUSNN_GPU_LOG=<file> writes the per-kernel errors as JSON;
 // CUSNN_KERNEL_MODELS=resnet50,... narrows the zoo (default: all).
@@ -25,6 +30,16 @@ import { chooseIgemmTiles } from '../../src/families/igemm/tiles.js';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import type { KernelSpec } from '../../src/families/registry.js';
 import { loadAddon, type LoadedAddon, type NativeRuntime } from '../../src/runtime/addon.js';
+import { GraphBuilder } from '../../src/model/builder.js';
+import { buildModel } from '../../src/model/zoo/index.js';
+import { tensorKey, type ConvLayer } from '../../src/model/ir.js';
+import { planNetwork } from '../../src/plan/planner.js';
+import { sparsityProfile } from '../../src/sparsity/profile.js';
+import { syntheticWeights } from '../../src/weights/synthetic.js';
+import { pruneWeights, type PrunePattern } from '../../src/weights/prune.js';
+import { getTensor } from '../../src/weights/store.js';
+import { structureLookup, weightStructure, type WeightStructure } from '../../src/families/wsparse/structure.js';
+import { chooseWsparseTiles } from '../../src/families/wsparse/tiles.js';
 import type { View } from '../../src/runtime/program.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
 import { chw, convRef, convStep, kcrsToCrsk, program, V, type ConvShape } from './programs.js';
@@ -87,7 +102,53 @@ function relL2(a: Float32Array, ref: ArrayLike<number>): { rel: number; maxAbs: 
   return { rel: den > 0 ? Math.sqrt(num / den) : (num > 0 ? Infinity : 0), maxAbs, nonFinite };
 }
 
-interface Case { readonly name: string; readonly spec: KernelSpec; readonly batch: number; readonly odd: boolean }
+interface Case {
+  readonly name: string; readonly spec: KernelSpec; readonly batch: number; readonly odd: boolean;
+  /** wsparse: the pruned KCRS weights the kernel was generated for (others: fresh random weights). */
+  readonly weights?: Float32Array;
+}
+
+/** A wsparse kernel and the weights it was generated from. */
+interface WsparseCase { readonly spec: KernelSpec; readonly weights: Float32Array; readonly structure: WeightStructure; readonly batch: number; readonly odd: boolean }
+
+const WSPARSE_PRUNES: readonly { pattern: PrunePattern; sparsity: number }[] = [
+  { pattern: 'unstructured', sparsity: 0.8 }, { pattern: 'unstructured', sparsity: 0.9 }, { pattern: 'unstructured', sparsity: 0.95 },
+  { pattern: '2:4', sparsity: 0.5 }, { pattern: 'block4x1', sparsity: 0.8 }, { pattern: 'filter', sparsity: 0.75 },
+];
+
+/** The planner's wsparse kernels for ResNet-50 pruned by `pattern`, each with its layer's pruned weights. */
+function zooWsparse(arch: string, pattern: PrunePattern, sparsity: number): WsparseCase[] {
+  const g = buildModel('resnet50');
+  const ws = pruneWeights(g, syntheticWeights(g, Math.floor(rnd() * 1000)), { sparsity, pattern }).weights;
+  const structures = structureLookup(g, ws);
+  const plan = planNetwork(g, gpuProfile(arch), sparsityProfile(g, ws), { batch: 1, weightsSource: 'pruned', weightStructure: structures });
+  return plan.convs.filter((c) => c.spec?.family === 'wsparse').map((c) => ({
+    spec: c.spec!, weights: getTensor(ws, c.layer, 'kernel'), structure: structures(c.layer)!, batch: 1, odd: false,
+  }));
+}
+
+/** An odd shape with fresh random weights pruned by the project's pruner (one output channel then zeroed), tiles from the wsparse rule at batch 3. */
+function oddWsparse(arch: string, p: Omit<Odd, 'why'>, prune: { pattern: PrunePattern; sparsity: number }): WsparseCase | null {
+  const b = new GraphBuilder('odd', 'resnet', 'caffe');
+  const bottom = Math.max(0, (p.ho - 1) * p.strideH + p.r - p.h - p.padTop);
+  const right = Math.max(0, (p.wo - 1) * p.strideW + p.s - p.w - p.padLeft);
+  b.conv('conv', b.input('input', [p.c, p.h, p.w]), p.k, { kernel: [p.r, p.s], stride: p.strideH, pad: { top: p.padTop, left: p.padLeft, bottom, right }, bias: p.bias });
+  const g = b.build();
+  const conv = g.layers.find((l): l is ConvLayer => l.op === 'conv')!;
+  expect([conv.shape[1], conv.shape[2]]).toEqual([p.ho, p.wo]);
+  const crs = p.c * p.r * p.s;
+  const raw = new Float32Array(p.k * crs).map(() => (rnd() * 2 - 1) / Math.sqrt(crs));
+  const tensors = new Map([[tensorKey('conv', 'kernel'), raw]]);
+  if (p.bias) tensors.set(tensorKey('conv', 'bias'), new Float32Array(p.k).map(() => rnd() - 0.5));
+  const pruned = pruneWeights(g, { model: 'odd', source: 'test', tensors, filled: [] }, { ...prune, includeFirst: true }).weights;
+  const weights = getTensor(pruned, 'conv', 'kernel').slice();
+  const zeroK = Math.floor(rnd() * p.k);
+  weights.fill(0, zeroK * crs, (zeroK + 1) * crs);
+  const structure = weightStructure(weights, { k: p.k, c: p.c, r: p.r, s: p.s });
+  const { th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...problem } = p;
+  const ch = chooseWsparseTiles(gpuProfile(arch), { arch: arch as ActSparseKernelSpec['arch'], ...problem }, 3, structure);
+  return ch ? { spec: ch.spec, weights, structure, batch: 3, odd: true } : null;
+}
 
 describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed ${SEED})`, () => {
   let addon: LoadedAddon;
@@ -113,16 +174,31 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
       const ch = Number(arch.slice(3)) >= 80 ? chooseIgemmTiles(gpuProfile(arch), problem, 3) : null;
       return ch ? [ch.spec] : [];
     });
-    const all = [...specs.values(), ...oddAct, ...oddIgemm];
+    // wsparse: the zoo's pruned layers (one case per kernel name) and the odd shapes, each with its pruned weights.
+    const wsByName = new Map<string, WsparseCase>();
+    for (const [pattern, sparsity] of [['unstructured', 0.9], ['2:4', 0.5]] as const) {
+      for (const c of zooWsparse(arch, pattern, sparsity)) wsByName.set(`${c.structure.digest}:${JSON.stringify(c.spec)}`, c);
+    }
+    const wsZoo = [...wsByName.values()];
+    const wsOdd = ODD.flatMap(({ why: _why, ...p }, i) => oddWsparse(arch, p, WSPARSE_PRUNES[i % WSPARSE_PRUNES.length]!) ?? []);
+    const wsAll = [...wsZoo, ...wsOdd];
+    const all = [...specs.values(), ...oddAct, ...oddIgemm, ...wsAll.map((c) => c.spec)];
+    const dense = specs.size + oddAct.length + oddIgemm.length;
     const dir = mkdtempSync(join(tmpdir(), 'cusnn-kernels-'));
-    const { names } = writeKernelFolder(dir, arch, all, `cusnn_kernels_${arch}`);
-    all.forEach((spec, i) => cases.push({ name: names[i]!, spec, batch: i < specs.size ? 1 : 3, odd: i >= specs.size }));
+    const { names } = writeKernelFolder(dir, arch, all, `cusnn_kernels_${arch}`, undefined, (i) => (i >= dense ? wsAll[i - dense]!.structure : undefined));
+    all.forEach((spec, i) => {
+      const w = i >= dense ? wsAll[i - dense]! : null;
+      cases.push(w ? { name: names[i]!, spec, batch: w.batch, odd: w.odd, weights: w.weights } : { name: names[i]!, spec, batch: i < specs.size ? 1 : 3, odd: i >= specs.size });
+    });
+    log.wsparseKernels = wsAll.length;
+    expect(wsZoo.length, 'ResNet-50 pruned 90% plans wsparse kernels').toBeGreaterThan(0);
+    expect(wsOdd.length).toBe(ODD.length);
     const t0 = performance.now();
     await buildAddon(dir, { jobs: 16, log: (l) => { if (/error/i.test(l)) console.log(l); } });
     addon = loadAddon(dir);
     log.kernels = cases.length;
     log.buildSeconds = (performance.now() - t0) / 1000;
-    console.log(`seed ${SEED}: ${specs.size} zoo kernels (${models.join(', ')}) + ${ODD.length} odd shapes for ${arch}, built in ${(log.buildSeconds as number).toFixed(1)} s`);
+    console.log(`seed ${SEED}: ${specs.size} zoo kernels (${models.join(', ')}) + ${ODD.length} odd shapes + ${wsAll.length} wsparse (${wsZoo.length} ResNet-50 pruned, ${wsOdd.length} odd) for ${arch}, built in ${(log.buildSeconds as number).toFixed(1)} s`);
     expect(existsSync(addon.path)).toBe(true);
   });
 
@@ -134,14 +210,15 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
 
   it('matches cuDNN at 0/50/90/99/100% zeros, uniform and clustered, every output written, nothing outside its slice', () => {
     let checks = 0;
-    for (const { name, spec: p, batch: n, odd } of cases) {
+    for (const { name, spec: p, batch: n, odd, weights } of cases) {
       const shape: ConvShape = { c: p.c, h: p.h, w: p.w, k: p.k, r: p.r, s: p.s, strideH: p.strideH, strideW: p.strideW, padTop: p.padTop, padLeft: p.padLeft, ho: p.ho, wo: p.wo };
       // Input: a prefix of a wider buffer's channels; output: a channel slice of a wider buffer.
       const Cw = p.c + 5, Kw = p.k + 7, off = 3;
       const input: View = V(0, p.c, p.h, p.w, 0, Cw * p.h * p.w);
       const out: View = V(1, p.k, p.ho, p.wo, off * p.ho * p.wo, Kw * p.ho * p.wo);
       const fanIn = p.c * p.r * p.s;
-      const wt = new Float32Array(p.k * fanIn).map(() => (rnd() * 2 - 1) / Math.sqrt(fanIn));
+      // wsparse kernels hold their weights' nonzero structure: they run on exactly those weights.
+      const wt = weights ?? new Float32Array(p.k * fanIn).map(() => (rnd() * 2 - 1) / Math.sqrt(fanIn));
       const bias = p.bias ? new Float32Array(p.k).map(() => rnd() - 0.5) : null;
       const tensors = [wt, kcrsToCrsk(wt, p.k, p.c, p.r, p.s), ...(bias ? [bias] : [])];
       const step = convStep({ layer: name, in: input, out, shape, weights: 0, crsk: 1, bias: bias ? 2 : null, relu: p.relu, path: 'act-sparse', kernel: name });
