@@ -11,13 +11,19 @@ const mflop = (macs: number): string => ((2 * macs) / 1e6).toFixed(1);
 /** One plan's summary lines, conv table and reasons; `h` is the heading level of its Reasons. */
 function planBody(plan: NetworkPlan, kernelCount: number, h: string): string[] {
   const sparse = plan.convs.filter((c) => c.decision === 'act-sparse');
+  // Per family: decision 'act-sparse' means "a generated kernel"; the family says which.
+  const byFamily = new Map<string, number>();
+  for (const c of sparse) byFamily.set(c.spec?.family ?? 'act-sparse', (byFamily.get(c.spec?.family ?? 'act-sparse') ?? 0) + 1);
+  const families = [...byFamily].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([f, n]) => `${f} ${n}`).join(', ');
+  // The MACs a generated kernel does: wsparse skips zero weights, igemm is dense, the others skip zero inputs.
+  const useful = (c: ConvPlan): number => c.decision !== 'act-sparse' ? 1 : c.spec?.family === 'wsparse' ? 1 - c.weightSparsity : c.spec?.family === 'igemm' ? 1 : 1 - c.inputSparsity;
   const totalMacs = plan.convs.reduce((n, c) => n + c.macs, 0);
-  const usefulMacs = plan.convs.reduce((n, c) => n + c.macs * (c.decision === 'act-sparse' ? 1 - c.inputSparsity : 1), 0);
+  const usefulMacs = plan.convs.reduce((n, c) => n + c.macs * useful(c), 0);
   const estCudnn = plan.convs.reduce((n, c) => n + c.estimate.cudnnUs, 0);
   const estPlan = plan.convs.reduce((n, c) => n + (c.decision === 'act-sparse' ? c.estimate.actSparseUs! : c.estimate.cudnnUs), 0);
   const lines = [
-    `- Convolutions: ${plan.convs.length}; act-sparse: ${sparse.length}, served by ${kernelCount} generated kernels; cuDNN: ${plan.convs.length - sparse.length}`,
-    `- Conv FLOPs: ${mflop(totalMacs)} MFLOP dense; ${mflop(usefulMacs)} MFLOP after skipping zeros in act-sparse layers`,
+    `- Convolutions: ${plan.convs.length}; on generated kernels: ${sparse.length}${families ? ` (${families})` : ''}, served by ${kernelCount} generated kernels; cuDNN: ${plan.convs.length - sparse.length}`,
+    `- Conv FLOPs: ${mflop(totalMacs)} MFLOP dense; ${mflop(usefulMacs)} MFLOP after the zeros the generated kernels skip (inputs; weights for wsparse)`,
     `- Cost-model estimate of conv time: ${estCudnn.toFixed(0)} us all-cuDNN, ${estPlan.toFixed(0)} us with this plan (estimates; \`cusnn-gen verify\` measures)`,
     '',
     '| # | layer | input CxHxW | filter | output KxHxW | input zeros | weight zeros | decision | kernel | tiles (th x tw, tc, kb, cs) | MFLOP | est. us (cuDNN / ours) |',
@@ -29,7 +35,7 @@ function planBody(plan: NetworkPlan, kernelCount: number, h: string): string[] {
     const ours = c.estimate.actSparseUs === null ? '-' : c.estimate.actSparseUs.toFixed(1);
     lines.push(
       `| ${i + 1} | ${c.layer} | ${c.input.join('x')} | ${filter} | ${c.output.join('x')} | ${pct(c.inputSparsity)} (${c.inputSparsitySource}) | ` +
-        `${pct(c.weightSparsity)} | ${c.decision} | ${c.kernelName ? `\`${c.kernelName}\`` : ''} | ${tiles} | ${mflop(c.macs)} | ${c.estimate.cudnnUs.toFixed(1)} / ${ours} |`,
+        `${pct(c.weightSparsity)} | ${c.decision === 'cudnn' ? 'cudnn' : c.spec?.family ?? c.decision} | ${c.kernelName ? `\`${c.kernelName}\`` : ''} | ${tiles} | ${mflop(c.macs)} | ${c.estimate.cudnnUs.toFixed(1)} / ${ours} |`,
     );
   });
   lines.push('', `${h} Reasons`, '');
@@ -63,7 +69,10 @@ function differences(plans: readonly NetworkPlan[]): string[] {
 
 export function renderReport(plan: NetworkPlan, kernelCount: number): string {
   const plans = batchPlans(plan);
-  const head = [`- Weights: ${plan.weights}`, `- Input sparsity: ${plan.sparsitySource}`];
+  const head = [
+    ...(plan.modelFile ? [`- Model: ONNX ${plan.modelFile.path} (sha256 ${plan.modelFile.sha256}); layer names are its node names`] : []),
+    `- Weights: ${plan.weights}`, `- Input sparsity: ${plan.sparsitySource}`,
+  ];
   if (plans.length === 1) {
     return [`# ${plan.model} on ${plan.arch} (${plan.board}), batch ${plan.batch}`, '', ...head, ...planBody(plan, kernelCount, '##'), ''].join('\n');
   }
