@@ -141,6 +141,8 @@ export function checkEngines(net: Network, images: readonly Float32Array[], batc
   const maxRelError: Record<Engine, number> = { cusnn: 0, cudnn: 0, 'cudnn-implicit-gemm': 0 };
   let topAgree = 0;
   let inputs = 0;
+  let first: Float32Array | null = null;
+  let inputSpread = 0;
   for (let f = 0; f < forwards; f++) {
     const x = batchOf(images, batch, f * batch);
     // Logits, not the softmax: a saturated softmax would hide differences (net.logitsLayer()).
@@ -151,6 +153,8 @@ export function checkEngines(net: Network, images: readonly Float32Array[], batc
     const per = ref.length / batch;
     for (let j = 0; j < batch; j++) {
       const r = ref.subarray(j * per, (j + 1) * per);
+      if (first === null) first = r.slice();
+      else inputSpread = Math.max(inputSpread, relL2Error(r, first));
       for (const [e, out] of outs) maxRelError[e] = Math.max(maxRelError[e], relL2Error(out.subarray(j * per, (j + 1) * per), r));
       if (topClasses(outs.get('cusnn')!.subarray(j * per, (j + 1) * per), 5).join() === topClasses(r, 5).join()) topAgree++;
       inputs++;
@@ -162,7 +166,7 @@ export function checkEngines(net: Network, images: readonly Float32Array[], batc
       why = `${why ? `${why}; ` : ''}${e} output differs from cudnn: max rel. L2 error ${maxRelError[e].toExponential(2)} > ${tolerance} over ${inputs} inputs`;
     }
   }
-  return { maxRelError, tolerance, topAgree, inputs, passed: why === null, why };
+  return { maxRelError, tolerance, topAgree, inputs, passed: why === null, why, inputSpread };
 }
 
 /** The warm-up before an engine's first timed replays: about 0.2 s, so the clocks have left idle. */

@@ -146,7 +146,16 @@ export interface CorrectnessResult {
   readonly topAgree: number;
   readonly inputs: number;
   readonly passed: boolean;
+  /**
+   * Largest ||ref_j - ref_0|| / ||ref_0|| over the checked inputs' cuDNN logits: near 0 means the
+   * network gives every input the same output (activations that die out, e.g. a synthetic network
+   * pruned hard), so the check could not tell engines apart. Absent in results written before it.
+   */
+  readonly inputSpread?: number;
 }
+
+/** Below this input spread the correctness check is reported as degenerate. */
+export const DEGENERATE_SPREAD = 1e-6;
 
 /** How the bench pruned a run's weights: src/weights/prune.ts per layer, the first conv and the dense layers kept dense (as `cusnn-gen prune` does by default). */
 export interface PruneSpec {
@@ -160,7 +169,7 @@ export const PRUNED_WEIGHTS = 0.5;
 
 export interface ModelResult {
   readonly model: string;
-  /** 'real': the shared ImageNet weights; 'synthetic': deterministic synthetic weights (named so in every chart). */
+  /** 'real': weights from a file (the shared ImageNet weights, an ONNX model's own initializers: weightsSource says which); 'synthetic': deterministic synthetic weights (named so in every chart). */
   readonly weights: 'real' | 'synthetic';
   readonly weightsSource: string;
   /**

@@ -73,6 +73,7 @@ const Correctness = Type.Object({
   topAgree: Count,
   inputs: Count,
   passed: Type.Boolean(),
+  inputSpread: Type.Optional(NonNegative),
 });
 
 const runCore = {

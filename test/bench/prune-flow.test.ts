@@ -89,7 +89,7 @@ function world(seed: number, addonFor: (o: PrepareOptions) => CpuAddon): World {
       weightsRef: { path: o.weights.path === null ? null : resolve(o.weights.path), seed: o.seed, fillMissing: false } });
     const emitted = emitNetwork(graph, plan, dir);
     installCpuAddon(dir, addonFor(o));
-    return { dir, generated: { graph, weights, sparsity, plan: emitted.plan, plans: [emitted.plan], emitted, dropped: [] }, reused: false, buildSeconds: 0,
+    return { dir, generated: { graph, weights, sparsity, plan: emitted.plan, plans: [emitted.plan], emitted, dropped: [], gpuProblems: [] }, reused: false, buildSeconds: 0,
       kernels: emitted.kernels.length };
   };
   const inputs = (net: Network, halves: Halves<string>): NetworkInputs => {
@@ -188,6 +188,8 @@ describe(`bench --prune on the small graph through the CPU-backed fake addon (se
       // Checked against its own cuDNN path, and it passed: the generated path computes the pruned network.
       expect(m.correctness).toMatchObject({ passed: true, inputs: 3 });
       expect(m.correctness.maxRelError.cusnn).toBeLessThan(1e-6);
+      // Fresh random inputs give different logits: the check could tell engines apart.
+      expect(m.correctness.inputSpread ?? 0).toBeGreaterThan(1e-3);
       expect(m.sparseLayers).toBeGreaterThanOrEqual(2);
     }
     // A check against the dense network's logits would have failed: the pruned logits are far from them.
