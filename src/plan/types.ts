@@ -83,6 +83,23 @@ export interface ConvPlan {
   readonly fusedRelu: boolean;
 }
 
+/**
+ * plan.json's `modelFile`, for a network imported from ONNX (absent for zoo models): where the file
+ * is and its digest, so commands on the folder read the same model again (src/model/resolve.ts).
+ */
+export interface ModelFileRef {
+  readonly format: 'onnx';
+  /** Absolute path of the .onnx file. */
+  readonly path: string;
+  /** SHA-256 (hex) of the .onnx file's bytes. */
+  readonly sha256: string;
+  readonly bytes: number;
+  /** External data files, relative to the model's folder, with their SHA-256; empty when the initializers are inside the file. */
+  readonly externalData: readonly { readonly file: string; readonly sha256: string }[];
+  /** C,H,W given with --input-shape for the file's symbolic input dimensions; null when the file fixes them. */
+  readonly inputShape: readonly [number, number, number] | null;
+}
+
 export interface WeightsRef {
   readonly path: string | null;
   readonly seed: number;
@@ -105,6 +122,8 @@ export interface NetworkPlan {
   readonly board: string;
   /** The batch this plan was made for; in a folder planned for several, the smallest. */
   readonly batch: number;
+  /** An ONNX model's file (absent for zoo models: `model` names them). */
+  readonly modelFile?: ModelFileRef;
   /** The weights, in words. */
   readonly weights: string;
   /** How to load the same weights again (the runtime's default): the path as given, or synthetic with this seed. */
