@@ -91,8 +91,7 @@ export function tilesOf(spec: KernelSpec): KernelTiles {
 /** The spec a measurement's tiles describe on a problem (the problem fields of either family). */
 export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }, tiles: KernelTiles): KernelSpec {
   if (tiles.family === 'wsparse') {
-    const t: WsparseTiles = { rowsT: tiles.rowsT, warps: tiles.warps, tk: tiles.tk, bkc: tiles.bkc, split: tiles.split, patternDigest: tiles.patternDigest,
-      nnz: tiles.nnz, kActive: tiles.kActive, slotMax: tiles.slotMax, nzCap: tiles.nzCap };
+    const t: WsparseTiles = { ppl: tiles.ppl, split: tiles.split, cpb: tiles.cpb, patternDigest: tiles.patternDigest, nnz: tiles.nnz, rowMax: tiles.rowMax, kActive: tiles.kActive };
     return { ...problem, ...t, family: 'wsparse' };
   }
   if (tiles.family === 'dconv') {
@@ -109,7 +108,7 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
 /** Tiles in words (report.md, reasons). */
 export function describeTiles(spec: KernelSpec): string {
   if (spec.family === 'wsparse') {
-    return `wsparse ${spec.warps} warps x ${spec.tk} channels x ${spec.rowsT} rows, bkc ${spec.bkc}, ${spec.nnz} nonzeros, pattern ${spec.patternDigest}`;
+    return `wsparse ${32 * spec.ppl} pixels x ${spec.cpb} channels per block, ${spec.split} warps per channel, ${spec.nnz} nonzeros (busiest channel ${spec.rowMax}), pattern ${spec.patternDigest}`;
   }
   if (spec.family === 'dconv') {
     return `dconv bm ${spec.bm} x ${spec.rowsT} rows, t ${spec.tm}x${spec.tn}, bkc ${spec.bkc}, split ${spec.split}`;

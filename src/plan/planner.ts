@@ -10,7 +10,7 @@ import { cudnnConvUs } from './cost.js';
 import type { ActSparseKernelSpec, ActSparseProblem } from '../families/act-sparse/spec.js';
 import { chooseActSparseTiles, type ActSparseChoice } from '../families/act-sparse/tiles.js';
 import { describeTiles, estimateOf, estimateUs, familiesFor, resourcesOf, specWithTiles, WSPARSE_MIN_SPARSITY, type ConvWeights, type FamilyChoice, type KernelSpec, type KernelTiles } from '../families/registry.js';
-import { balanceOf, assignChannels } from '../families/wsparse/schedule.js';
+import { balanceOf, rowStats } from '../families/wsparse/schedule.js';
 import type { StructureLookup } from '../families/wsparse/structure.js';
 import type { ConvPlan, NetworkPlan, WeightsRef } from './types.js';
 import { bucketOf, findTuned, type TuneCache } from './tune-cache.js';
@@ -300,10 +300,10 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
 
 /** The weight facts a wsparse reason states: nonzeros, pattern, balance of nonzeros over the threads. */
 function wsparseFacts(spec: Extract<KernelSpec, { family: 'wsparse' }>, w: ConvWeights): string {
-  const a = assignChannels(w.structure, spec.tk, spec.warps);
+  const a = rowStats(w.structure);
   const weights = spec.k * spec.c * spec.r * spec.s;
   return `${a.nnz} nonzeros of ${weights} weights (${pct(w.sparsity)} zeros, pattern ${w.pattern ?? 'unknown'}, ` +
-    `${spec.k - a.kActive} all-zero output channels), balance max/mean nonzeros per thread ${a.slotMax}/${(a.nnz / a.slots).toFixed(1)} = ${balanceOf(a).toFixed(2)}`;
+    `${a.empty} all-zero output channels), busiest/mean nonzeros per output channel ${a.rowMax}/${(a.nnz / spec.k).toFixed(1)} = ${balanceOf(a, spec.k).toFixed(2)}`;
 }
 
 /**

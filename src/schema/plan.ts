@@ -6,7 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ArchName } from '../arch/profiles.js';
 import type { NetworkPlan } from '../plan/types.js';
 import {
-  ActSparseTileFields, ArchString, ConvProblemFields, Count, DconvTileFields, Fraction, IgemmTileFields, NonNegative, PositiveInt,
+  ActSparseTileFields, ArchString, ConvProblemFields, Count, DconvTileFields, Fraction, IgemmTileFields, NonNegative, PositiveInt, WsparseTileFields,
 } from './tiles.js';
 
 export const PLAN_FORMAT = 'cusnn-plan/1';
@@ -22,9 +22,7 @@ export const DconvSpecSchema = Type.Object({ family: Type.Literal('dconv'), ...P
 /** The wsparse family's spec (src/families/wsparse/spec.ts): tiles and the structure figures they were derived with. */
 export const WsparseSpecSchema = Type.Object({
   family: Type.Literal('wsparse'), ...Problem,
-  rowsT: PositiveInt, warps: PositiveInt, tk: PositiveInt, bkc: PositiveInt, split: Type.Literal(1),
-  patternDigest: Type.String({ pattern: '^[0-9a-f]{10}$', description: 'the digest of the layer\'s nonzero structure (10 hex digits)' }),
-  nnz: Count, kActive: Count, slotMax: Count, nzCap: Count,
+  ...WsparseTileFields,
 });
 
 /**

@@ -1,7 +1,7 @@
 // Kernel tiles as stored with a measurement (calibration.json's `measured.tiles`, the tune cache):
 // act-sparse {th, tw, tc, kb, cs} (family absent or 'act-sparse') or igemm {family: 'igemm', bm,
 // bn, bkc, tm, tn, warpM, split, stages} or dconv {family: 'dconv', bm, tm, tn, rowsT, bkc, split,
-// stages}; every field a positive integer.
+// stages} or wsparse {family: 'wsparse', ppl, split, cpb, patternDigest, nnz, rowMax, kActive}.
 import { Type, type Static } from '@sinclair/typebox';
 import type { KernelTiles } from '../families/registry.js';
 
@@ -40,11 +40,20 @@ export const DconvTileFields = {
   bm: PositiveInt, tm: PositiveInt, tn: PositiveInt, rowsT: PositiveInt, bkc: PositiveInt, split: PositiveInt, stages: PositiveInt,
 };
 
+/** wsparse: the tiles and the structure figures they were derived with (a measurement holds for one weight structure). */
+export const WsparseTileFields = {
+  ppl: PositiveInt, split: PositiveInt, cpb: PositiveInt,
+  patternDigest: Type.String({ pattern: '^[0-9a-f]{10}$', description: 'the digest of the layer\'s nonzero structure (10 hex digits)' }),
+  nnz: Count, rowMax: Count, kActive: Count,
+};
+
 export const ActSparseTilesSchema = Type.Object({ family: Type.Optional(Type.Literal('act-sparse')), ...ActSparseTileFields });
 export const IgemmTilesSchema = Type.Object({ family: Type.Literal('igemm'), ...IgemmTileFields });
 export const DconvTilesSchema = Type.Object({ family: Type.Literal('dconv'), ...DconvTileFields });
 
-export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, ActSparseTilesSchema]);
+export const WsparseTilesSchema = Type.Object({ family: Type.Literal('wsparse'), ...WsparseTileFields });
+
+export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, WsparseTilesSchema, ActSparseTilesSchema]);
 
 // The schema's type must stay assignable to the registry's (a compile error when they drift).
 type Assert<T extends true> = T;

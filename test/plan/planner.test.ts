@@ -111,7 +111,8 @@ describe('planner', () => {
       const sp = c.spec!, grid = c.resources!.grid;
       if (sp.family === 'act-sparse') expect(grid[2], name).toBe(3);
       else if (sp.family === 'igemm') expect(grid[0], name).toBe(Math.ceil((3 * sp.ho * sp.wo) / sp.bn));
-      else expect(grid[0], name).toBe(Math.ceil(sp.ho / sp.rowsT) * 3);
+      else if (sp.family === 'dconv') expect(grid[0], name).toBe(Math.ceil(sp.ho / sp.rowsT) * 3);
+      else expect(grid[2], name).toBe(3); // wsparse: (channel tiles, pixel tiles, batch)
     }
     expect(m.get('k5')!.spec!.relu).toBe(true); // k5 -> r1 fused
     expect(m.get('k3s2')!.spec!.relu).toBe(false);

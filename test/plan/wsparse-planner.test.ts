@@ -1,6 +1,7 @@
 // The planner and codegen with the wsparse family: ResNet-50 pruned to 90% (the project's pruner,
 // fresh synthetic weights) plans wsparse kernels on pruned 3x3 and 1x1 convs, each reason stating
-// the weight facts (nonzeros, pattern, balance) and the estimate vs cuDNN; every other pruned conv
+// the weight facts (nonzeros, pattern, busiest/mean nonzeros per output channel), the rule's tiles
+// (channels per block, pixels, warps per channel) and the estimate vs cuDNN; every other pruned conv
 // says why not; unpruned weights plan exactly as without the structure lookup (which is then never
 // asked); codegen renders the kernels from the weights and refuses weights whose structure is not
 // the plan's, naming the layer.
@@ -11,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import { emitNetwork, nameKernels } from '../../src/codegen/emit.js';
 import { lowerNetwork } from '../../src/runtime/lower.js';
-import { assignChannels } from '../../src/families/wsparse/schedule.js';
+import { balanceOf, rowStats } from '../../src/families/wsparse/schedule.js';
 import { structureLookup, type StructureLookup } from '../../src/families/wsparse/structure.js';
 import type { ConvLayer } from '../../src/model/ir.js';
 import { buildModel } from '../../src/model/zoo/index.js';
@@ -47,7 +48,7 @@ describe(`wsparse in the planner (resnet50 pruned 90%, weights seed ${seed})`, (
     return p;
   };
 
-  it('plans wsparse on pruned 3x3 and 1x1 convs, with the pattern, nonzeros and balance in the reason', () => {
+  it('plans wsparse on pruned 3x3 and 1x1 convs, with the pattern, nonzeros, busiest/mean channel and tiles in the reason', () => {
     for (const arch of ['sm_90', 'sm_80'] as const) {
       const plan = planAt(arch);
       const ws = plan.convs.filter((c) => c.spec?.family === 'wsparse');
@@ -60,13 +61,17 @@ describe(`wsparse in the planner (resnet50 pruned 90%, weights seed ${seed})`, (
         expect(c.weightSparsity).toBeGreaterThanOrEqual(0.5);
         expect(c.reason, c.layer).toMatch(/^wsparse: est\. [\d.]+ us vs cuDNN [\d.]+ us \([\d.]+x/);
         expect(c.reason, c.layer).toMatch(/\d+ nonzeros of \d+ weights \(90% zeros, pattern unstructured, \d+ all-zero output channels\)/);
-        expect(c.reason, c.layer).toMatch(/balance max\/mean nonzeros per thread \d+\/[\d.]+ = [\d.]+/);
         const spec = c.spec!;
         if (spec.family !== 'wsparse') throw new Error('unreachable');
         const st = structures(c.layer)!;
         expect(spec.patternDigest).toBe(st.digest);
-        const a = assignChannels(st, spec.tk, spec.warps);
-        expect([spec.nnz, spec.kActive, spec.slotMax]).toEqual([st.offsets.length, a.kActive, a.slotMax]);
+        const a = rowStats(st);
+        expect([spec.nnz, spec.kActive, spec.rowMax]).toEqual([st.offsets.length, a.kActive, a.rowMax]);
+        expect(c.reason, c.layer).toContain(`${a.empty} all-zero output channels`);
+        expect(c.reason, c.layer).toContain(`busiest/mean nonzeros per output channel ${a.rowMax}/${(a.nnz / spec.k).toFixed(1)} = ${balanceOf(a, spec.k).toFixed(2)}`);
+        // The rule's words: channels per block, pixels, warps per channel for the busiest channel.
+        expect(c.reason, c.layer).toMatch(new RegExp(`rule: ${spec.cpb} channels? per block x ${32 * spec.ppl} pixels .*${spec.split} warps? per channel \\(busiest channel ${spec.rowMax} nonzeros`));
+        expect(spec.cpb * spec.split).toBeLessThanOrEqual(8);
         expect(c.kernelName).toBeNull(); // filled in by codegen
         expect(c.estimate.actSparseUs! * 1.1).toBeLessThan(c.estimate.cudnnUs);
       }

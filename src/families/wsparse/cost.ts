@@ -1,24 +1,20 @@
-// Cost model of the wsparse family, driven by the nonzero count: issue slots of the busiest warp
-// and the stages' latency through the batch-1 skeleton (src/families/batch1-cost.ts), bounded
-// below by the L2 traffic. Per nonzero, a warp issues one 8-byte shared load of (value, offset),
-// an address add, and per pixel row of its lanes a shared load and an FMA, plus the loop (3 + 2*TP
-// instructions); the busiest warp walks `slotMax` nonzeros. Per chunk, every thread stages
-// BKC*WIN/THREADS input values (index math, one copy) and nzCap/THREADS nonzeros (decode the
-// offset, copy the weight value from the CRSK weights, store the window offset), and the block
-// synchronizes twice. The issue rate is the other families' (~1.7 cycles per instruction per warp
-// sharing a scheduler). L2: each block stages its window of every input channel and reads one
-// 32-byte sector per nonzero of its channels (CRSK weights: a channel's values are K floats apart).
-// Not yet fitted to a measurement: no wsparse kernel has run on a GPU.
+// Cost model of the wsparse family, driven by the nonzero counts. Per nonzero a warp issues 3
+// shuffles (offset, reach, value from the lane that loaded them, one load per 32 nonzeros) and per
+// pixel of its lanes an index add, a bounds check (none for a 1x1 without padding), a load and an
+// FMA (a float4 load and 4 FMAs on the vectorized 1x1 path); the busiest block's warps walk
+// ceil(rowMax / split) nonzeros each, in stages of ~8 independent loads whose L2 latency is the
+// batch-1 skeleton's stage latency (src/families/batch1-cost.ts). L2 traffic: every nonzero of
+// every block reads PPL 128-byte lines of input per warp and one 32-byte sector of its weight.
+// Fitted to nothing yet: the first measurement of this design is the bench of 2026-12-02 (run 8).
 import type { GpuProfile } from '../../arch/profiles.js';
 import type { KernelEstimate } from '../../plan/types.js';
 import { batch1Estimate, batch1Launch } from '../batch1-cost.js';
 import { wsparseLayout, wsparseResources } from './resources.js';
-import type { WsparseKernelSpec } from './spec.js';
+import { wsparseVec4, type WsparseKernelSpec } from './spec.js';
 
 const CYCLES_PER_INSTR_PER_WARP = 1.7;
-const STAGE_INSTR_PER_VALUE = 10;
-const STAGE_INSTR_PER_NONZERO = 18;
-const CHUNK_OVERHEAD_INSTR = 40;
+/** Independent loads the unrolled loop keeps in flight: one stage of latency per this many nonzeros. */
+const LOADS_IN_FLIGHT = 8;
 
 /** Same figures as every family's estimate (src/plan/types.ts). */
 export type WsparseEstimate = KernelEstimate;
@@ -29,17 +25,18 @@ export function wsparseUs(p: GpuProfile, spec: WsparseKernelSpec, batch: number)
   const l = batch1Launch(p, res);
   if (!l) return null;
   const lay = wsparseLayout(spec);
-  // Chunks that hold any of the kernel's nonzeros at all (a block skips the empty ones).
-  const chunks = spec.nnz === 0 ? 0 : Math.min(lay.nChunks, spec.nnz);
-  const compute = spec.slotMax * (3 + 2 * lay.tp);
-  const staging = chunks * (Math.ceil((spec.bkc * lay.win) / lay.threads) * STAGE_INSTR_PER_VALUE +
-    Math.ceil(spec.nzCap / lay.threads) * STAGE_INSTR_PER_NONZERO + CHUNK_OVERHEAD_INSTR);
-  const emptyShare = Math.ceil((spec.k - spec.kActive) / lay.chTiles) * Math.ceil((lay.rowsT * lay.colsT) / lay.threads) * 6;
-  const epilogue = spec.tk * lay.tp * 8 + emptyShare;
-  const est = batch1Estimate(p, l, (compute + staging + epilogue) * CYCLES_PER_INSTR_PER_WARP, Math.max(1, chunks), spec, batch);
-  const blocksX = res.grid[0];
-  const l2Bytes = blocksX * (lay.chTiles * chunks * spec.bkc * lay.win * 4 + spec.nnz * 32) + 4 * batch * spec.k * spec.ho * spec.wo;
-  const l2Us = l2Bytes / (p.l2BandwidthGBs * 1e3);
-  if (p.launchUs + l2Us <= est.us) return est;
-  return { ...est, us: p.launchUs + l2Us, bound: 'memory' };
+  const vec = wsparseVec4(spec);
+  const padded = spec.padTop > 0 || spec.padLeft > 0 || spec.r > 1 || spec.s > 1;
+  const perPixel = vec ? 1.5 : padded ? 6 : 3;
+  const perWarp = Math.ceil(spec.rowMax / spec.split);
+  // Mean work per block: the cycles a scheduler spends; the busiest block sets the latency chain.
+  const meanPerWarp = spec.nnz / Math.max(1, spec.k) / spec.split;
+  const cycles = (meanPerWarp * (3 + perPixel * spec.ppl) + Math.ceil(meanPerWarp / 32) * 8 + 20 + (spec.split > 1 ? 4 * spec.ppl : 0)) * CYCLES_PER_INSTR_PER_WARP;
+  // The busiest block's chain once, the mean block's in every further wave.
+  const stages = Math.ceil(perWarp / LOADS_IN_FLIGHT) + (l.waves - 1) * Math.ceil(meanPerWarp / LOADS_IN_FLIGHT);
+  const est = batch1Estimate(p, l, cycles, Math.max(1, stages) / l.waves, spec, batch);
+  const l2Bytes = batch * lay.pixTiles * spec.nnz * (spec.ppl * 128 + 32) + 4 * batch * spec.k * spec.ho * spec.wo;
+  const l2Us = p.launchUs + l2Bytes / (p.l2BandwidthGBs * 1e3);
+  if (l2Us <= est.us) return est;
+  return { ...est, us: l2Us, bound: 'memory' };
 }

@@ -3,60 +3,38 @@
 import type { KernelResources } from '../../plan/types.js';
 import type { WsparseKernelSpec } from './spec.js';
 
-type Tiling = Pick<WsparseKernelSpec, 'rowsT' | 'warps' | 'tk' | 'bkc' | 'kActive' | 'nzCap' | 'c' | 'r' | 's' | 'strideH' | 'strideW' | 'ho' | 'wo'>;
-
-/**
- * Lanes along an output row (LCOL) and lane rows (LR = floor(32 / LCOL)) of a warp: a row of up to
- * 32 pixels takes one lane per pixel; a wider one is cut into equal column tiles of at most 32.
- */
-export function wsparseLanes(wo: number): { lcol: number; lr: number; colTiles: number } {
-  const colTiles = Math.ceil(wo / 32);
-  const lcol = Math.ceil(wo / colTiles);
-  return { lcol, lr: Math.floor(32 / lcol), colTiles };
-}
-
-/** Thread-block channel tiles: warps x tk channel slots each, enough for every active channel (at least one tile). */
-export function wsparseChannelTiles(t: Pick<WsparseKernelSpec, 'kActive' | 'tk' | 'warps'>): number {
-  return Math.max(1, Math.ceil(Math.ceil(t.kActive / t.tk) / t.warps));
-}
+type Tiling = Pick<WsparseKernelSpec, 'ppl' | 'split' | 'cpb' | 'k' | 'ho' | 'wo'>;
 
 export function wsparseLayout(t: Tiling) {
-  const { lcol, lr, colTiles } = wsparseLanes(t.wo);
-  const rowsT = t.rowsT;
-  const tp = rowsT / lr;
-  const colsT = lcol;
-  const rowTiles = Math.ceil(t.ho / rowsT);
-  const winH = (rowsT - 1) * t.strideH + t.r;
-  const winW = (colsT - 1) * t.strideW + t.s;
-  const win = winH * winW;
-  const xFloats = Math.ceil((t.bkc * win) / 2) * 2;
-  const stageFloats = xFloats + 2 * t.nzCap;
+  const pixT = 32 * t.ppl;
+  const pix = t.ho * t.wo;
   return {
-    lcol, lr, tp, rowsT, colsT, rowTiles, colTiles, winH, winW, win,
-    threads: 32 * t.warps,
-    kb: t.warps * t.tk,
-    nChunks: Math.ceil(t.c / t.bkc),
-    chTiles: wsparseChannelTiles(t),
-    xFloats, stageFloats,
-    /** Two stages (double buffer) of the input window and the chunk's (value, offset) pairs. */
-    sharedBytes: 2 * 4 * stageFloats,
+    pixT,
+    pixTiles: Math.ceil(pix / pixT),
+    chTiles: Math.ceil(t.k / t.cpb),
+    threads: 32 * t.split * t.cpb,
+    /** Per channel, the partial sums of its parts 1..SPLIT-1, added by part 0 in order. */
+    sharedBytes: t.split > 1 ? 4 * t.cpb * (t.split - 1) * pixT : 0,
   };
 }
 
-/** ptxas (CUDA 13, sm_75/80/90): 59-72 registers at TP 1-2, 80 at TK 4 x TP 4, 102-110 at TP 8 (the unrolled loop keeps ~4 x TP loads in flight). */
-export function wsparseRegsEstimate(t: Pick<WsparseKernelSpec, 'tk' | 'rowsT' | 'wo'>): number {
-  const tp = t.rowsT / wsparseLanes(t.wo).lr;
-  return Math.min(255, Math.max(64, 48 + t.tk * tp + 5 * tp));
+/**
+ * ptxas (CUDA 13, sm_90, the template of 2026-12-02): to be replaced by measured figures; the loop
+ * keeps ~8 loads of PPL values in flight, plus the lane's pixel coordinates.
+ */
+export function wsparseRegsEstimate(t: Pick<WsparseKernelSpec, 'ppl'>): number {
+  return Math.min(255, 40 + 12 * t.ppl);
 }
 
 export function wsparseResources(spec: WsparseKernelSpec, batch: number): KernelResources {
   const l = wsparseLayout(spec);
   return {
     threads: l.threads,
-    windowH: l.winH,
-    windowW: l.winW,
+    // A lane's reach into the input per output pixel: the filter.
+    windowH: spec.r,
+    windowW: spec.s,
     sharedBytes: l.sharedBytes,
     regsEstimate: wsparseRegsEstimate(spec),
-    grid: [l.rowTiles * l.colTiles * batch, l.chTiles, 1],
+    grid: [l.chTiles, l.pixTiles, batch],
   };
 }

@@ -1,40 +1,30 @@
-// Tiling rule of the wsparse family. Lanes go along output pixels: one lane per column of a row of
-// up to 32 pixels (a wider row in equal column tiles of at most 32), floor(32 / columns) lane rows,
-// TP output rows per lane; a warp owns TK output channels, a block WARPS warps. The channels are
-// dealt to the warps by nonzero count (schedule.ts: LPT, max <= mean + one channel). BKC, the input
-// channels per stage, is the largest that keeps the two stages within 48 KB of shared memory.
-// TP, WARPS and TK are picked by the cost model (cost.ts) among TP in {1, 2, 4, 8} (no more rows
-// than the map has), WARPS in {2, 4, 8}, TK in {1, 2, 4} (TK * TP <= 32 accumulators): a small,
-// deterministic search, ties to the first candidate. Not fitted to a measurement yet.
+// Tiling rule of the wsparse family, from the first measurements of the design (bench on the H200,
+// ResNet-50 pruned 90/95%, 2026-12-02: one-warp blocks of one channel took 5-9 us on layers whose
+// nonzeros need ~1 us; the blocks, not the nonzeros, were the cost). So: SPLIT, the warps per
+// channel, is the smallest in {1, 2, 4, 8} that leaves each warp at most 32 of the busiest
+// channel's nonzeros (one shuffle batch); CPB, the channels per block, fills the block up to 8 warps,
+// halved while the grid would have fewer than 2 blocks per SM; PPL, the pixels per lane, is 4 on
+// the float4 1x1 path, else the largest of {4, 2, 1} whose pixel tiles are at least 75% used (the
+// best used otherwise). The cost model (cost.ts) gives the estimate; it does not pick.
 import type { GpuProfile } from '../../arch/profiles.js';
 import { wsparseUs, type WsparseEstimate } from './cost.js';
-import { wsparseLanes, wsparseLayout } from './resources.js';
-import { assignChannels, balanceOf, chunkCounts, nzCapOf, type SlotAssignment } from './schedule.js';
-import type { WsparseKernelSpec, WsparseProblem, WsparseTiles } from './spec.js';
+import { wsparseLayout } from './resources.js';
+import { balanceOf, rowStats } from './schedule.js';
+import { WSPARSE_MAX_WARPS, WSPARSE_PPLS, WSPARSE_SPLITS, wsparseVec4, type WsparseKernelSpec, type WsparseProblem, type WsparseTiles } from './spec.js';
 import type { WeightStructure } from './structure.js';
 
 export interface WsparseChoice {
   readonly spec: WsparseKernelSpec;
   readonly estimate: WsparseEstimate;
   readonly why: string;
-  /** Max over mean nonzeros per thread (schedule.ts balanceOf). */
+  /** Max over mean nonzeros per output channel (schedule.ts balanceOf). */
   readonly balance: number;
-  /** Mean nonzeros per thread (per warp slot). */
-  readonly meanPerThread: number;
 }
 
-/** Shared memory the two stages may take (fits every arch's default per-block limit). */
-export const WSPARSE_SMEM_BUDGET = 48 * 1024;
-
-const TPS = [1, 2, 4, 8] as const;
-const WARPS = [2, 4, 8] as const;
-const TKS = [1, 2, 4] as const;
-
-function bkcCandidates(c: number): number[] {
-  const list = [64, 32, 16, 8, 4, 2, 1].filter((b) => b <= c);
-  if (c < 64 && !list.includes(c)) list.unshift(c);
-  return list;
-}
+/** Nonzeros per warp the rule aims at most (a shuffle batch). */
+const PER_WARP = 32;
+/** Pixel-tile use the rule accepts for a larger PPL. */
+const MIN_TILE_USE = 0.75;
 
 /** The structure must be the problem's kernel. */
 export function checkStructure(problem: Pick<WsparseProblem, 'k' | 'c' | 'r' | 's'>, st: WeightStructure): void {
@@ -43,59 +33,31 @@ export function checkStructure(problem: Pick<WsparseProblem, 'k' | 'c' | 'r' | '
   }
 }
 
-/** The spec of `tiles` on a structure: the derived fields (nnz, kActive, slotMax, nzCap, digest) filled in. */
-export function wsparseSpecFor(problem: WsparseProblem, st: WeightStructure, t: Pick<WsparseTiles, 'rowsT' | 'warps' | 'tk' | 'bkc'>,
-  memo?: { assign?: SlotAssignment; counts?: Uint32Array }): WsparseKernelSpec {
+/** The spec of `tiles` on a structure: the derived fields (nnz, rowMax, kActive, digest) filled in. */
+export function wsparseSpecFor(problem: WsparseProblem, st: WeightStructure, t: Pick<WsparseTiles, 'ppl' | 'split' | 'cpb'>): WsparseKernelSpec {
   checkStructure(problem, st);
-  const a = memo?.assign ?? assignChannels(st, t.tk, t.warps);
-  const counts = memo?.counts ?? chunkCounts(st, t.bkc);
-  const nzCap = nzCapOf(a, counts, Math.ceil(st.c / t.bkc), t.warps * t.tk);
-  return {
-    family: 'wsparse', ...problem, rowsT: t.rowsT, warps: t.warps, tk: t.tk, bkc: t.bkc, split: 1,
-    patternDigest: st.digest, nnz: a.nnz, kActive: a.kActive, slotMax: a.slotMax, nzCap,
-  };
+  const s = rowStats(st);
+  return { family: 'wsparse', ...problem, ppl: t.ppl, split: t.split, cpb: t.cpb, patternDigest: st.digest, nnz: s.nnz, rowMax: s.rowMax, kActive: s.kActive };
 }
 
 export function chooseWsparseTiles(p: GpuProfile, problem: WsparseProblem, batch: number, st: WeightStructure): WsparseChoice | null {
   checkStructure(problem, st);
-  const { lr } = wsparseLanes(problem.wo);
-  const countsByBkc = new Map<number, Uint32Array>();
-  const countsFor = (bkc: number): Uint32Array => {
-    let c = countsByBkc.get(bkc);
-    if (!c) countsByBkc.set(bkc, (c = chunkCounts(st, bkc)));
-    return c;
-  };
-  let best: { spec: WsparseKernelSpec; estimate: WsparseEstimate; assign: SlotAssignment } | null = null;
-  let candidates = 0;
-  for (const warps of WARPS) {
-    for (const tk of TKS) {
-      const assign = assignChannels(st, tk, warps);
-      for (const tp of TPS) {
-        if (tk * tp > 32) continue;
-        if (tp > 1 && lr * (tp / 2) >= problem.ho) continue; // half as many rows already covered the map
-        let spec: WsparseKernelSpec | null = null;
-        for (const bkc of bkcCandidates(problem.c)) {
-          const s = wsparseSpecFor(problem, st, { rowsT: lr * tp, warps, tk, bkc }, { assign, counts: countsFor(bkc) });
-          if (wsparseLayout(s).sharedBytes <= Math.min(WSPARSE_SMEM_BUDGET, p.sharedPerBlockOptin)) {
-            spec = s;
-            break;
-          }
-        }
-        if (!spec) continue;
-        const estimate = wsparseUs(p, spec, batch);
-        if (!estimate) continue;
-        candidates++;
-        if (!best || estimate.us < best.estimate.us) best = { spec, estimate, assign };
-      }
-    }
-  }
-  if (!best) return null;
-  const { spec, estimate, assign } = best;
+  const stats = rowStats(st);
+  const pix = problem.ho * problem.wo;
+  const split = WSPARSE_SPLITS.find((z) => Math.ceil(stats.rowMax / z) <= PER_WARP) ?? WSPARSE_SPLITS[WSPARSE_SPLITS.length - 1]!;
+  const use = (ppl: number): number => pix / (Math.ceil(pix / (32 * ppl)) * 32 * ppl);
+  const vecable = wsparseVec4({ ...problem, ppl: 4 });
+  const ppl = vecable ? 4 : ([4, 2, 1] as const).find((x) => use(x) >= MIN_TILE_USE) ??
+    [...WSPARSE_PPLS].sort((a, b) => use(b) - use(a) || b - a)[0]!;
+  const pixTiles = Math.ceil(pix / (32 * ppl));
+  let cpb: number = WSPARSE_MAX_WARPS / split; // splits and the warp cap are powers of 2: one of WSPARSE_CPBS
+  while (cpb > 1 && Math.ceil(problem.k / cpb) * pixTiles * batch < 2 * p.smCount) cpb /= 2;
+  const spec = wsparseSpecFor(problem, st, { ppl, split, cpb });
+  const estimate = wsparseUs(p, spec, batch);
+  if (!estimate) return null;
   const l = wsparseLayout(spec);
-  const balance = balanceOf(assign);
-  const meanPerThread = assign.nnz / assign.slots;
-  const why = `rule: ${l.kb} channels per block (${spec.warps} warps x ${spec.tk}, dealt by nonzero count), ` +
-    `lanes along pixels (${l.lcol} columns x ${l.lr} rows, ${l.tp} rows each: ${l.rowsT}x${l.colsT} tile), ` +
-    `${spec.bkc} input channels per stage, ${estimate.blocks} blocks for ${p.smCount} SMs; best of ${candidates} tiles by the cost model`;
-  return { spec, estimate, why, balance, meanPerThread };
+  const why = `rule: ${cpb} channel${cpb > 1 ? 's' : ''} per block x ${l.pixT} pixels (${ppl} per lane${wsparseVec4(spec) ? ', float4' : ''}, tiles ${(100 * use(ppl)).toFixed(0)}% used), ` +
+    `${split} warp${split > 1 ? 's' : ''} per channel (busiest channel ${spec.rowMax} nonzeros: ${Math.ceil(spec.rowMax / split)} per warp), ` +
+    `${estimate.blocks} blocks for ${p.smCount} SMs`;
+  return { spec, estimate, why, balance: balanceOf(stats, problem.k) };
 }
