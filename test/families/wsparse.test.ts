@@ -193,14 +193,17 @@ const MIRRORED = [
   // float4 path
   'const int p = p0 + 4 * lane;', 'const bool ok = p < PIX;', 'for (int base = a; base < b; base += 32) {', 'const int m = min(32, b - base);',
   'myOff = crs * HW;  // 1x1: crs is the input channel', 'myW = __ldg(wt + static_cast<long long>(crs) * K + k);',
-  'const float4 v = __ldg(reinterpret_cast<const float4*>(x + off + p));', 'acc[0] = fmaf(w, v.x, acc[0]);', 'acc[1 % PPL] = fmaf(w, v.y, acc[1 % PPL]);',
-  'acc[2 % PPL] = fmaf(w, v.z, acc[2 % PPL]);', 'acc[3 % PPL] = fmaf(w, v.w, acc[3 % PPL]);',
+  'const float4 ld = loadAlways4(live ? x + off + p : x);', 'v[u] = live ? ld : make_float4(0.0f, 0.0f, 0.0f, 0.0f);', 'if (j0 + u < m) {',
+  'acc[0] = fmaf(wv[u], v[u].x, acc[0]);', 'acc[1 % PPL] = fmaf(wv[u], v[u].y, acc[1 % PPL]);',
+  'acc[2 % PPL] = fmaf(wv[u], v[u].z, acc[2 % PPL]);', 'acc[3 % PPL] = fmaf(wv[u], v[u].w, acc[3 % PPL]);',
+  'for (int j0 = 0; j0 < m; j0 += WU) {', 'const int j = j0 + u;', 'const bool live = ok && j < m;',
   // scalar path
   'const int p = p0 + lane + 32 * t;', 'ok[t] = p < PIX;', 'const int oy = ok[t] ? p / WO : 0, ox = ok[t] ? p - (p / WO) * WO : 0;',
   'iy0[t] = oy * SH - PT;', 'ix0[t] = ox * SW - PL;', 'const int c = crs / RS, rs = crs - (crs / RS) * RS;', 'const int r = rs / S, s = rs - (rs / S) * S;',
-  'myOff = c * HW + r * W + s;', 'myRs = (r << 16) | s;', 'const int r = rs >> 16, s = rs & 0xffff;', 'const bool in_ = INSIDE ? ok[t]',
-  ': ok[t] && static_cast<unsigned>(iy0[t] + r) < static_cast<unsigned>(H) &&', 'static_cast<unsigned>(ix0[t] + s) < static_cast<unsigned>(W);',
-  'const float v = in_ ? __ldg(x + off + iy0[t] * W + ix0[t]) : 0.0f;', 'acc[t] = fmaf(w, v, acc[t]);',
+  'myOff = c * HW + r * W + s;', 'myRs = (r << 16) | s;', 'const int r = rs >> 16, s = rs & 0xffff;', 'const bool in_ = j < m && (INSIDE ? ok[t]',
+  ': ok[t] && static_cast<unsigned>(iy0[t] + r) < static_cast<unsigned>(H) &&', 'static_cast<unsigned>(ix0[t] + s) < static_cast<unsigned>(W));',
+  'const float ld = loadAlways(in_ ? x + off + iy0[t] * W + ix0[t] : x);', 'v[u][t] = in_ ? ld : 0.0f;',
+  'for (int t = 0; t < PPL; ++t) acc[t] = fmaf(wv[u], v[u][t], acc[t]);',
   // reduction and epilogue
   'float* mine = red + slot * (SPLIT - 1) * PIX_T;', 'for (int t = 0; t < PPL; ++t) mine[((part - 1) * PPL + t) * 32 + lane] = acc[t];',
   'if (part > 0) return;', 'for (int v = 1; v < SPLIT; ++v) {', 'for (int t = 0; t < PPL; ++t) acc[t] += mine[((v - 1) * PPL + t) * 32 + lane];',
@@ -209,12 +212,12 @@ const MIRRORED = [
   'if (p < PIX) *reinterpret_cast<float4*>(yk + p) = make_float4(acc[0], acc[1 % PPL], acc[2 % PPL], acc[3 % PPL]);', 'if (p < PIX) yk[p] = acc[t];',
   // launcher
   'const dim3 grid(CH_TILES, PIX_TILES, static_cast<unsigned>(nb));',
-  'if (vec) body<VEC4_OK><<<grid, THREADS, 0, stream>>>(inB, inBatchStride, weights, bias, outB, outBatchStride);',
-  'else body<false><<<grid, THREADS, 0, stream>>>(inB, inBatchStride, weights, bias, outB, outBatchStride);',
+  '<<<grid, THREADS, 0, stream>>>(inB, inBatchStride, weights, bias, outB, outBatchStride);',
+  '::body<false>(in, inBatchStride, wt, bias, out, outBatchStride);',
 ];
 
 interface RunOptions {
-  /** The launcher's float4 choice (aligned pointers): body<VEC4_OK>; false: body<false>. */
+  /** The launcher's float4 choice (aligned pointers): the <name>_vec4 kernel (body<true>); false: <name> (body<false>). */
   readonly vec: boolean;
 }
 

@@ -96,7 +96,7 @@ export function renderWsparseKernel(spec: WsparseKernelSpec, servedBy: readonly 
     c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
     strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
     biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
-    ppl: spec.ppl, split: spec.split, cpb: spec.cpb, vec4Literal: String(vec), pixT: lay.pixT, pixTiles: lay.pixTiles,
+    ppl: spec.ppl, split: spec.split, cpb: spec.cpb, vec4Literal: String(vec), vec4: vec, pixT: lay.pixT, pixTiles: lay.pixTiles,
     nnz: spec.nnz, kActive: spec.kActive, rowMax: spec.rowMax, meanPerRow: mean.toFixed(1), weights,
     patternDigest: spec.patternDigest,
     threads: res.threads, sharedBytes: res.sharedBytes,
@@ -104,6 +104,7 @@ export function renderWsparseKernel(spec: WsparseKernelSpec, servedBy: readonly 
     startType: types.startType, offsetType: types.offsetType,
     rowOrderTable: cInitializer(t.rowOrder), rowStartTable: cInitializer(t.rowStart), offsetTable: cInitializer(t.entries),
     epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
+    nameIndent: ' '.repeat(name.length + 1),
     launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };
   return { name, source: render('wsparse.cu.hbs', context) };
