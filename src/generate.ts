@@ -4,8 +4,9 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { gpuProfile } from './arch/profiles.js';
 import { emitNetwork, type Emitted } from './codegen/emit.js';
-import { buildModel } from './model/zoo/index.js';
-import { paramCount, type Graph } from './model/ir.js';
+import { paramCount, type Graph, type Shape } from './model/ir.js';
+import { modelFileRef, modelLabel, resolvedWeights, resolveModel } from './model/resolve.js';
+import { gpuPathProblems, gpuPathSummary } from './runtime/lower.js';
 import { batchListProblem, batchPlans, planNetwork, withBatches, type MeasuredConv } from './plan/planner.js';
 import type { NetworkPlan } from './plan/types.js';
 import { readCalibration } from './sparsity/calibration.js';
@@ -13,13 +14,15 @@ import { readTuneCache } from './plan/tune-cache.js';
 import { sparsityProfile } from './sparsity/profile.js';
 import type { SparsityProfile } from './sparsity/types.js';
 import { structureLookup } from './families/wsparse/structure.js';
-import { loadWeights } from './weights/load.js';
 import type { WeightSet } from './weights/store.js';
 import { MAX_BATCH, MAX_SEED } from './output/exit.js';
 import { checkOutDir, writeFolderAtomically } from './output/folder.js';
 
 export interface GenerateOptions {
+  /** A zoo name (`resnet50`) or an ONNX file (a path ending in .onnx: its initializers are the default weights). */
   readonly model: string;
+  /** An ONNX model's input C,H,W where the file leaves them symbolic (recorded in plan.json). */
+  readonly inputShape?: Shape;
   readonly arch: string;
   readonly weights?: string;
   readonly fillMissing?: boolean;
@@ -60,16 +63,20 @@ export interface Generated {
   readonly emitted: Emitted;
   /** Entries of a reused folder left out because they belonged to another model or arch (build, calibration.json). */
   readonly dropped: readonly string[];
+  /** Why the GPU path (lowering for the native runtime) cannot run this network yet, one line per layer; empty when it can. */
+  readonly gpuProblems: readonly string[];
 }
 
-export const defaultOutDir = (model: string, arch: string): string => join('generated', `${model}-${arch}`);
+/** generated/<model>-<arch>; for an ONNX file its base name without .onnx (`generated/mobilenet_v2-sm_90`). */
+export const defaultOutDir = (model: string, arch: string): string => join('generated', `${modelLabel(model)}-${arch}`);
 
 export function generate(o: GenerateOptions): Generated {
   const log = o.log ?? (() => {});
   const t0 = performance.now();
   const step = (what: string): void => log(`[${((performance.now() - t0) / 1000).toFixed(2)}s] ${what}`);
   const profile = gpuProfile(o.arch); // validate both names before any heavy work
-  const graph = buildModel(o.model);
+  const model = resolveModel(o.model, { inputShape: o.inputShape });
+  const graph = model.graph;
   const batches: readonly number[] = typeof o.batch === 'number' ? [o.batch] : o.batch ?? [1];
   for (const batch of batches) {
     if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new Error(`batch must be an integer in [1, ${MAX_BATCH}] (the launchers' grid limit), got ${batch}`);
@@ -78,15 +85,18 @@ export function generate(o: GenerateOptions): Generated {
   if (badBatch) throw new Error(badBatch);
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new Error(`seed must be an integer in [0, ${MAX_SEED}], got ${seed}`);
-  const out = o.out ?? defaultOutDir(graph.name, profile.arch);
+  const out = o.out ?? defaultOutDir(o.model, profile.arch);
   const outState = checkOutDir(out, { forceOverwrite: o.forceOverwrite });
   // Read every user-given file before printing anything, so bad input fails with one line.
   const calibration = o.calibration ? { path: o.calibration, data: readCalibration(o.calibration, graph.name) } : undefined;
   if (o.gpu !== undefined && o.gpu.trim() === '') throw new Error('gpu must name the GPU model as the device reports it, e.g. "NVIDIA H200"');
   if (o.tuneCache && !o.gpu) throw new Error(`tune cache ${o.tuneCache}: needs the target GPU model (--gpu, e.g. --gpu "NVIDIA H200"): its entries are per GPU model`);
   const tuned = o.tuneCache ? readTuneCache(o.tuneCache) : undefined;
-  const weights = loadWeights(graph, { path: o.weights, seed, fillMissing: o.fillMissing });
-  step(`model ${graph.name}: ${graph.layers.length} layers, ${paramCount(graph).toLocaleString('en-US')} parameters`);
+  const weights = resolvedWeights(model, { path: o.weights, seed, fillMissing: o.fillMissing });
+  // An ONNX model's file and digest go into plan.json: later commands on the folder read it again.
+  const modelFile = modelFileRef(model, o.inputShape);
+  step(`model ${graph.name}: ${graph.layers.length} layers, ${paramCount(graph).toLocaleString('en-US')} parameters` +
+    `${modelFile ? ` (ONNX ${modelFile.path}, sha256 ${modelFile.sha256.slice(0, 12)}...)` : ''}`);
   step(`weights: ${weights.source}${weights.filled.length ? `; filled synthetically: ${weights.filled.join(', ')}` : ''}`);
 
   const sparsity = sparsityProfile(graph, weights, { calibration });
@@ -122,7 +132,10 @@ export function generate(o: GenerateOptions): Generated {
     step(`plan for ${profile.arch} (${profile.board})${batches.length > 1 ? ` at batch ${batch}` : ''}: ${plan.convs.length} convs, ${sparse} act-sparse, ${plan.convs.length - sparse} cuDNN`);
     return plan;
   });
-  const plan = withBatches(planned);
+  const plan = withModelFile(withBatches(planned), modelFile);
+  const gpuProblems = gpuPathProblems(graph);
+  const unsupported = gpuPathSummary(graph);
+  if (unsupported !== null) step(`note: the GPU path (build, run) cannot run this network yet: ${unsupported}; run --cpu can`);
 
   // Written beside the old folder and swapped in when complete: a failure leaves the old one intact.
   const { value: staged, dropped } = writeFolderAtomically(out, outState, { model: graph.name, arch: profile.arch },
@@ -130,5 +143,12 @@ export function generate(o: GenerateOptions): Generated {
   const emitted: Emitted = { ...staged, dir: out };
   if (dropped.length > 0) step(`dropped ${dropped.join(' and ')} of the old folder: another model or arch`);
   step(`wrote ${emitted.dir}: ${emitted.kernels.length} kernels${batches.length > 1 ? ` (batch ${batches.join(', ')})` : ''}, plan.json, report.md, CMakeLists.txt, index.d.ts`);
-  return { graph, weights, sparsity, plan: emitted.plan, plans: batchPlans(emitted.plan), emitted, dropped };
+  return { graph, weights, sparsity, plan: emitted.plan, plans: batchPlans(emitted.plan), emitted, dropped, gpuProblems };
+}
+
+/** The plan with `modelFile` right after `model` (plan.json reads in that order); unchanged for a zoo model. */
+function withModelFile(plan: NetworkPlan, modelFile: NetworkPlan['modelFile'] | null): NetworkPlan {
+  if (!modelFile) return plan;
+  const { format, model, ...rest } = plan;
+  return { format, model, modelFile, ...rest };
 }

@@ -10,6 +10,9 @@ export { listImages, readImage, IMAGE_SHAPE } from './runtime/images.js';
 // Models, GPU profiles, weights, sparsity and the planner.
 export { buildModel, MODEL_NAMES, isModelName, type ModelName } from './model/zoo/index.js';
 export { paramCount, paramSpecs, type Graph, type Layer, type ConvLayer, type Shape } from './model/ir.js';
+// ONNX models: a zoo name or an .onnx file as a graph (and its weights), and a graph written as ONNX.
+export { resolveModel, resolvedWeights, type ResolvedModel, type ModelFileRef } from './model/resolve.js';
+export { exportOnnx, writeOnnx } from './model/onnx/export.js';
 export { ARCH_NAMES, gpuProfile, isArchName, type ArchName, type GpuProfile } from './arch/profiles.js';
 export { loadWeights, saveWeights, type LoadOptions as WeightsLoadOptions } from './weights/load.js';
 export { syntheticWeights } from './weights/synthetic.js';

@@ -20,6 +20,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { gpuProfile } from '../arch/profiles.js';
 import type { Graph } from '../model/ir.js';
+import { isOnnxModelArg, modelLabel, onnxModelName } from '../model/resolve.js';
 import { isModelName } from '../model/zoo/index.js';
 import { loadAddon, type DeviceInfo, type LoadedAddon } from '../runtime/addon.js';
 import { Network, readPlanFile } from '../runtime/network.js';
@@ -109,7 +110,7 @@ export const DEFAULT_ROUNDS = 3;
 
 function validate(o: BenchOptions, hooks: BenchHooks): void {
   if (o.models.length === 0) throw new Error('bench: no models given');
-  if (!hooks.prepare) for (const m of o.models) if (!isModelName(m)) throw new Error(`bench: unknown model '${m}'`);
+  if (!hooks.prepare) for (const m of o.models) if (!isModelName(m) && !isOnnxModelArg(m)) throw new Error(`bench: unknown model '${m}' (a zoo name or an .onnx file)`);
   const pruning = pruneListProblem(o.prune ?? [], o.prunePattern ?? 'unstructured');
   if (pruning) throw new Error(`bench: ${pruning}`);
   gpuProfile(o.arch);
@@ -233,6 +234,9 @@ interface Ctx {
 
 /** What the runs of one model share: its weights choice, the notes every run carries, the image split, and what the dense run prepared. */
 interface ModelState {
+  /** The model as given: a zoo name or an ONNX file (what generate reads). */
+  readonly arg: string;
+  /** Its name in results and logs: the zoo name, or the ONNX file's graph name (`mobilenet_v2.onnx`). */
   readonly model: string;
   readonly choice: WeightsChoice;
   readonly notes: readonly string[];
@@ -256,17 +260,18 @@ async function benchModel(model: string, ctx: Ctx, emit: (runs: readonly ModelRe
   const choice = resolveWeights(model, ctx.weightsDir);
   const notes: string[] = [];
   if (choice.kind === 'synthetic') notes.push(`synthetic weights (seed ${o.seed}): ${choice.why}`);
+  else if (isOnnxModelArg(model)) notes.push(`weights: ${choice.why} (whatever they were trained on, or not)`);
   if (ctx.images.random) notes.push(`inputs: ${ctx.images.describe}`);
   const halves = splitHalves(ctx.images.files);
   if (halves.note) notes.push(halves.note);
-  const st: ModelState = { model, choice, notes, halves, images: imageSplit(halves), dense: null, denseError: null, folders: [] };
+  const st: ModelState = { arg: model, model: isOnnxModelArg(model) ? onnxModelName(model) : model, choice, notes, halves, images: imageSplit(halves), dense: null, denseError: null, folders: [] };
   emit(await benchVariant(st, null, ctx));
   for (const sparsity of o.prune) emit(await benchVariant(st, { sparsity, pattern: o.prunePattern }, ctx));
 }
 
 async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): Promise<ModelResult[]> {
   const { o, log } = ctx;
-  const { model, choice } = st;
+  const { arg, model, choice } = st;
   const name = `${model}${prune ? ` ${pruneTag({ prune })}` : ''}`;
   const t0 = performance.now();
   const seconds = (): number => Math.round((performance.now() - t0) / 100) / 10;
@@ -310,7 +315,7 @@ async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): 
       try {
         const src = dense.prepared.generated;
         const pruned = stage('prune', () => pruneWeights(src.graph, src.weights, { sparsity: prune.sparsity, pattern: prune.pattern }));
-        const folder = `${model}-${o.arch}-${variantKey({ prune })}`;
+        const folder = `${modelLabel(arg)}-${o.arch}-${variantKey({ prune })}`;
         const file = join(ctx.buildDir, folder, PRUNED_WEIGHTS_FILE);
         stage('save the pruned weights', () => {
           mkdirSync(dirname(file), { recursive: true });
@@ -319,7 +324,7 @@ async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): 
         notes.push(`weights pruned by the bench from ${src.weights.source}: ${prune.pattern}, by magnitude, each conv but the first to ${sparsityText(prune.sparsity)} ` +
           `(the dense layers kept dense): ${percent(pruned.eligibleAfter)} of the pruned convs' weights zero; written to ${file}`);
         log(`${name}: ${notes[notes.length - 1]}`);
-        prepared = await ctx.prepare({ model, arch: o.arch, weights: { kind: weights, path: file, fillMissing: false, why: `${file} (pruned by the bench)` },
+        prepared = await ctx.prepare({ model: arg, arch: o.arch, weights: { kind: weights, path: file, fillMissing: false, why: `${file} (pruned by the bench)` },
           seed: o.seed, buildDir: ctx.buildDir, name: folder, reuse: [...st.folders], jobs: o.jobs, log });
       } catch (e) {
         if (isFatal(e)) throw e;
@@ -328,7 +333,7 @@ async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): 
       }
     } else {
       try {
-        prepared = await ctx.prepare({ model, arch: o.arch, weights: choice, seed: o.seed, buildDir: ctx.buildDir, jobs: o.jobs, log });
+        prepared = await ctx.prepare({ model: arg, arch: o.arch, weights: choice, seed: o.seed, buildDir: ctx.buildDir, jobs: o.jobs, log });
       } catch (e) {
         if (isFatal(e)) throw e;
         st.denseError = msg(e);

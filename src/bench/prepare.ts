@@ -9,10 +9,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { dirname, join, relative, resolve } from 'node:path';
 import { buildAddon } from '../toolchain/addon.js';
 import { generate, type Generated } from '../generate.js';
+import { isOnnxModelArg, modelLabel } from '../model/resolve.js';
 import { isModelName, MODEL_NAMES } from '../model/zoo/index.js';
 import { MAX_BATCH } from '../output/exit.js';
 import { packageRoot } from '../paths.js';
 import { addonPath, addonTarget } from '../runtime/addon.js';
+import { gpuPathSummary } from '../runtime/lower.js';
 import { IMAGE_FLOATS, listImages } from '../runtime/images.js';
 import { ADDON_MANIFEST, type AddonManifest } from '../toolchain/addon.js';
 import { Rng } from '../weights/prng.js';
@@ -25,14 +27,26 @@ export const ALL_MODELS = ['densenet169', 'densenet201', 'resnet50', 'resnet152'
 export const DEFAULT_WEIGHTS_DIR = join('..', 'shared', 'cusnn-artifact', 'weights');
 export const DEFAULT_IMAGES_DIR = join('..', 'shared', 'cusnn-artifact', 'sample_images');
 
-/** `--model a,b` or `--all` to a list of zoo names (no duplicates, in the order given). */
+/** `--model a,b` or `--all` to a list of zoo names and ONNX files (no duplicates, in the order given). */
 export function expandModels(o: { model?: string; all?: boolean }): string[] {
   if (o.all && o.model) throw new Error('--model and --all exclude each other: give one');
   if (o.all) return [...ALL_MODELS];
   if (!o.model) throw new Error(`give --model <name>[,<name>...] or --all (models: ${MODEL_NAMES.join(', ')})`);
   const names = o.model.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   if (names.length === 0) throw new Error(`--model: no model named in '${o.model}'`);
-  for (const n of names) if (!isModelName(n)) throw new Error(`--model: unknown model '${n}' (known: ${MODEL_NAMES.join(', ')})`);
+  for (const n of names) {
+    if (isOnnxModelArg(n)) {
+      if (!existsSync(n) || !statSync(n).isFile()) throw new Error(`--model: ONNX model '${n}' does not exist`);
+    } else if (!isModelName(n)) {
+      throw new Error(`--model: unknown model '${n}' (known: ${MODEL_NAMES.join(', ')}, or an .onnx file)`);
+    }
+  }
+  const labels = new Map<string, string>();
+  for (const n of names) {
+    const other = labels.get(modelLabel(n));
+    if (other !== undefined && other !== n) throw new Error(`--model: '${other}' and '${n}' would share the build folder ${modelLabel(n)}-<arch>: rename one`);
+    labels.set(modelLabel(n), n);
+  }
   return [...new Set(names)];
 }
 
@@ -100,12 +114,15 @@ export interface WeightsChoice {
 }
 
 /**
- * The weights of `model` in `dir` (a folder holding `<model>.safetensors` or a cuSNN `<model>/`
+ * The weights of an ONNX model: its own. The weights of a zoo `model` in `dir` (a folder holding `<model>.safetensors` or a cuSNN `<model>/`
  * folder of .bin files); synthetic (seeded) when `dir` is null or holds neither. The safetensors
  * file wins over the .bin folder. Only names are checked here; the loader validates the contents,
  * and a safetensors file whose metadata says it is synthetic is renamed so after loading.
  */
 export function resolveWeights(model: string, dir: string | null): WeightsChoice {
+  // An ONNX model brings its weights (its initializers), whatever the weights folder holds: a
+  // `resnet50.safetensors` there is the zoo model's, not a torchvision export's of the same name.
+  if (isOnnxModelArg(model)) return { kind: 'real', path: model, fillMissing: false, why: `the initializers of ${model}` };
   if (dir === null) return { kind: 'synthetic', path: null, fillMissing: false, why: 'no weights folder' };
   const st = join(dir, `${model}.safetensors`);
   if (existsSync(st) && statSync(st).isFile()) return { kind: 'real', path: st, fillMissing: true, why: `${st} (tensors it lacks filled synthetically)` };
@@ -320,7 +337,7 @@ function lendAddon(dir: string, donor: string, node: string, arch: string, model
  * points at it; the stamp says so, and a later call lends it again only if the kernels still match).
  */
 export async function prepareFolder(o: PrepareOptions): Promise<PreparedFolder> {
-  const name = o.name ?? `${o.model}-${o.arch}`;
+  const name = o.name ?? `${modelLabel(o.model)}-${o.arch}`;
   const dir = join(o.buildDir, name);
   const stage = join(o.buildDir, `.stage-${name}`);
   rmSync(stage, { recursive: true, force: true });
@@ -328,6 +345,9 @@ export async function prepareFolder(o: PrepareOptions): Promise<PreparedFolder> 
   try {
     generated = generate({ model: o.model, arch: o.arch, weights: o.weights.path ?? undefined, fillMissing: o.weights.fillMissing,
       seed: o.seed, force: 'act-sparse', out: stage, log: (s) => o.log(`[generate] ${s}`) });
+    // A network the GPU path cannot run (an ONNX model with a relu6, a depthwise conv, ...) is not built.
+    const unsupported = gpuPathSummary(generated.graph);
+    if (unsupported !== null) throw new Error(unsupported);
     const emitted = new Set(generated.emitted.files);
     for (const f of generated.emitted.files) writeIfChanged(join(dir, f), readFileSync(join(stage, f)));
     // Kernels of an earlier plan that this one no longer has.

@@ -71,7 +71,7 @@ export const defaultBenchOut = (d = new Date()): string => join('out', 'bench', 
 export function benchCommand(print: (s: string) => void = console.log): Command {
   return new Command('bench')
     .description('cusnn vs cuDNN (fastest algorithm) vs cuDNN IMPLICIT_GEMM on the GPU: correctness, time, energy, per-layer roofline; results.json, CSV, SVG charts')
-    .option('--model <names>', 'comma-separated zoo models, e.g. resnet50,densenet169')
+    .option('--model <names>', 'comma-separated zoo models or ONNX files (with their own weights), e.g. resnet50,densenet169 or mobilenet_v2.onnx')
     .option('--all', `every zoo model: ${ALL_MODELS.join(', ')}`)
     .addOption(new Option('--arch <sm_xx>', 'GPU architecture to generate and build for (the GPU the bench runs on)').choices([...ARCH_NAMES]).makeOptionMandatory())
     .option('--batch <list>', `comma-separated batch sizes in [1, ${MAX_BATCH}], e.g. 1,8,32`, batches, [1])

@@ -5,6 +5,8 @@ import { relative } from 'node:path';
 import { buildAddon } from '../toolchain/addon.js';
 import { loadAddon } from '../runtime/addon.js';
 import { intOption } from '../output/exit.js';
+import { gpuPathSummary, GpuUnsupportedError } from '../runtime/lower.js';
+import { planModel, readPlanFile } from '../runtime/network.js';
 
 interface BuildOptions {
   arch?: string;
@@ -26,6 +28,11 @@ export function buildCommand(): Command {
       const log = (line: string): void => {
         if (o.verbose || line.startsWith('[build]') || /error|warning:/i.test(line)) say(line);
       };
+      // The folder's model first (an ONNX folder's file must be there and unchanged), and whether
+      // the GPU path can run it at all: an addon it could never run is not worth minutes of nvcc.
+      const { graph } = planModel(dir, readPlanFile(dir));
+      const unsupported = gpuPathSummary(graph);
+      if (unsupported !== null) throw new GpuUnsupportedError(`${dir}: not built: ${unsupported}; run --cpu ${dir} runs it on the CPU`);
       const node = await buildAddon(dir, { arch: o.arch, jobs: o.jobs, log });
       try {
         const { device } = loadAddon(dir);

@@ -44,11 +44,12 @@ export function inspectCommand(print: (s: string) => void = console.log, log: (s
       const plan = readPlan(dir);
       if (!opts.layer) {
         if (opts.json) {
-          printJson(print, { model: plan.model, arch: plan.arch, board: plan.board, batch: plan.batch, weights: plan.weights,
+          printJson(print, { model: plan.model, ...(plan.modelFile ? { modelFile: plan.modelFile } : {}), arch: plan.arch, board: plan.board, batch: plan.batch, weights: plan.weights,
             sparsitySource: plan.sparsitySource, convs: plan.convs.map(summaryRow) });
           return;
         }
         print(`${plan.model} on ${plan.arch} (${plan.board}), batch ${plan.batch}; weights: ${plan.weights}`);
+        if (plan.modelFile) print(`ONNX model: ${plan.modelFile.path} (sha256 ${plan.modelFile.sha256.slice(0, 12)}...); layers are its node names`);
         print(`input sparsity: ${plan.sparsitySource}`);
         print(table(['layer', 'input', 'output', 'zeros', 'decision', 'kernel'], plan.convs.map((c) => [
           c.layer, c.input.join('x'), c.output.join('x'), `${(100 * c.inputSparsity).toFixed(0)}%`, c.decision, c.kernelName ?? '',

@@ -20,12 +20,14 @@ import { pruneCommand } from './prune.js';
 import { reportCommand } from './report.js';
 import { tuneCommand } from './tune.js';
 import { calibrateCommand, runCommand } from './run.js';
-import { modelOption, routeCpuRun, runCpuCommand } from './run-cpu.js';
+import { exportOnnxCommand } from './export-onnx.js';
+import { inputShapeOption, modelOption, routeCpuRun, runCpuCommand } from './run-cpu.js';
 import { verifyCommand } from './verify.js';
 import { weightsCommand } from './weights.js';
 
 interface MainOptions {
   model?: string;
+  inputShape?: [number, number, number];
   arch?: string;
   weights?: string;
   fillMissing?: boolean;
@@ -101,7 +103,8 @@ export function program(): Command {
     .version(version(), '-V, --version', 'print the version')
     .addOption(new Option('--model <name>', 'zoo model, or an ONNX file (path ending in .onnx)').argParser(modelOption))
     .addOption(new Option('--arch <sm_xx>', 'target GPU architecture').choices([...ARCH_NAMES]))
-    .option('--weights <path>', 'weights: a cuSNN .bin folder or a .safetensors file (default: synthetic)')
+    .addOption(new Option('--input-shape <C,H,W>', 'an ONNX model\'s input C,H,W where the file leaves them symbolic (recorded in plan.json)').argParser(inputShapeOption))
+    .option('--weights <path>', 'weights: a cuSNN .bin folder, a .safetensors file or an .onnx file of the same network (default: an ONNX model\'s own, else synthetic)')
     .option('--fill-missing', 'fill tensors missing from --weights synthetically (listed in the output)')
     .option('--seed <n>', `seed of the synthetic weights, 0..${MAX_SEED}`, intOption('--seed', 0, MAX_SEED), 0)
     .option('--calibration <file>', 'calibration.json with measured input sparsity (default: estimate)')
@@ -127,7 +130,7 @@ export function program(): Command {
       if (!o.model || !o.arch) throw new UsageError(`--model and --arch are required (e.g. cusnn-gen --model resnet152 --arch sm_70); see cusnn-gen --help`);
       if (o.check && !findNvcc()) throw new ToolError('--check needs nvcc (CUDA toolkit) on PATH or in CUDA_HOME/bin');
       const log = o.quiet ? () => {} : (s: string) => void process.stderr.write(`${s}\n`);
-      const g = generate({ model: o.model, arch: o.arch, weights: o.weights, fillMissing: o.fillMissing, seed: o.seed,
+      const g = generate({ model: o.model, inputShape: o.inputShape, arch: o.arch, weights: o.weights, fillMissing: o.fillMissing, seed: o.seed,
         calibration: o.calibration, batch: o.batch, force: o.force, tuneCache: o.tuneCache, gpu: o.gpu, out: o.out, forceOverwrite: o.forceOverwrite, log });
       process.stdout.write(`${g.emitted.dir}\n`);
       if (o.check && !(await checkKernels(g.emitted, gpuProfile(o.arch).arch, log))) process.exitCode = EXIT.badInput;
@@ -145,6 +148,7 @@ export function program(): Command {
   p.addCommand(benchCommand());
   p.addCommand(reportCommand());
   p.addCommand(tuneCommand());
+  p.addCommand(exportOnnxCommand());
   return p;
 }
 

@@ -1,12 +1,13 @@
 // `cusnn-gen prune`: magnitude-prune a network's kernels to a target sparsity and save the result
 // (single weights, 2:4 along input channels, 4x1 blocks along output channels, or whole filters).
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { buildModel } from '../model/zoo/index.js';
-import { loadWeights, saveWeights } from '../weights/load.js';
+import { resolvedWeights, resolveModel } from '../model/resolve.js';
+import { saveWeights } from '../weights/load.js';
 import { UsageError } from '../output/exit.js';
 import { PRUNE_PATTERNS, pruneWeights, type PruneMode, type PrunePattern } from '../weights/prune.js';
 import { formatCount, formatPercent, formatTable } from '../weights/summary.js';
-import { checkWeightsOut, filledLine, modelOption, seedOption, type Print } from './weights.js';
+import { modelOption } from './run-cpu.js';
+import { checkWeightsOut, filledLine, seedOption, type Print } from './weights.js';
 
 interface PruneCliOptions {
   model: string;
@@ -33,8 +34,8 @@ const stdout: Print = (line) => void process.stdout.write(`${line}\n`);
 export function pruneCommand(print: Print = stdout): Command {
   return new Command('prune')
     .description('magnitude-prune conv (and optionally dense) kernels to a target sparsity')
-    .addOption(modelOption())
-    .option('--weights <path>', 'a .safetensors file or a cuSNN .bin folder (default: synthetic)')
+    .requiredOption('--model <name>', 'zoo model, or an ONNX file (path ending in .onnx)', modelOption)
+    .option('--weights <path>', 'a .safetensors file, a cuSNN .bin folder or an .onnx file of the same network (default: an ONNX model\'s own, else synthetic)')
     .option('--sparsity <fraction>', 'target fraction of zeros, e.g. 0.8 (required; 2:4 is 0.5 by construction)', parseSparsity)
     .addOption(new Option('--mode <mode>', 'layer: every kernel gets the target; global: one magnitude threshold').choices(['layer', 'global']).default('layer'))
     .addOption(
@@ -60,8 +61,9 @@ export function pruneCommand(print: Print = stdout): Command {
       if (o.sparsity === undefined && o.pattern !== '2:4') throw new UsageError(`required option '--sparsity <fraction>' not specified`);
       const sparsity = o.sparsity ?? 0.5;
       checkWeightsOut(o.out); // before the table, not after it
-      const graph = buildModel(o.model);
-      const ws = loadWeights(graph, { path: o.weights, seed: o.seed, fillMissing: o.fillMissing ?? false });
+      const m = resolveModel(o.model);
+      const graph = m.graph;
+      const ws = resolvedWeights(m, { path: o.weights, seed: o.seed, fillMissing: o.fillMissing ?? false });
       const r = pruneWeights(graph, ws, { sparsity, mode: o.mode, pattern: o.pattern, includeFirst: o.includeFirst ?? false, includeDense: o.includeDense ?? false });
       print(`${graph.name}: ${ws.source}`);
       const f = filledLine(graph, ws);

@@ -5,13 +5,12 @@
 // little-endian float32 .bin, or images in the original format (`--images`, preprocessed as the
 // model's family wants).
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { size, type Graph, type Shape } from '../model/ir.js';
-import { isOnnxModelArg, modelArgProblem, parseInputShape, resolvedWeights, resolveModel, type ResolvedModel } from '../model/resolve.js';
+import { modelArgProblem, parseInputShape, resolvedWeights, resolveModel, type ResolvedModel } from '../model/resolve.js';
 import { intOption, MAX_SEED, UsageError } from '../output/exit.js';
 import { listImages, preprocess, readImage } from '../runtime/images.js';
-import { readPlanFile } from '../runtime/network.js';
+import { planModel, readPlanFile } from '../runtime/network.js';
 import { referenceForward } from '../runtime/reference.js';
 import { assertLittleEndian, type WeightSet } from '../weights/store.js';
 import { npyBytes } from './run.js';
@@ -59,8 +58,8 @@ export interface TargetOptions {
 
 /**
  * A generated folder, a zoo name or an ONNX file as a graph and its weights. A folder's plan.json
- * names the model and how its weights were loaded; for an ONNX model the plan must say where the
- * file is (`modelPath`, or `weightsRef.path` when the weights came from the .onnx file itself).
+ * names the model (for an ONNX model, `modelFile` records the file and its digest, which must
+ * still match) and how its weights were loaded.
  */
 export function resolveRunTarget(arg: string, o: TargetOptions = {}): RunTarget {
   const isDir = existsSync(arg) && statSync(arg).isDirectory();
@@ -72,19 +71,9 @@ export function resolveRunTarget(arg: string, o: TargetOptions = {}): RunTarget 
     return { graph: m.graph, weights, label: describe(m) };
   }
   const plan = readPlanFile(arg);
-  const ref = plan.weightsRef;
-  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(arg, p));
-  const refPath = ref?.path == null ? undefined : abs(ref.path);
-  let model = plan.model;
-  if (isOnnxModelArg(model)) {
-    const recorded = (plan as unknown as { modelPath?: unknown }).modelPath;
-    if (typeof recorded === 'string') model = abs(recorded);
-    else if (refPath !== undefined && isOnnxModelArg(refPath)) model = refPath;
-    else throw new Error(`${arg}/plan.json: model '${plan.model}' is an ONNX file but the plan does not record where it is; give the .onnx file instead of the folder`);
-  }
-  const m = resolveModel(model, { inputShape: o.inputShape });
-  const weights = resolvedWeights(m, { path: o.weights ?? refPath, fillMissing: o.fillMissing ?? ref?.fillMissing ?? false, seed: o.seed ?? ref?.seed ?? 0 });
-  return { graph: m.graph, weights, label: `${arg} (${describe(m)})` };
+  if (o.inputShape) throw new UsageError(`--input-shape is for an ONNX file; the folder ${arg} records its model's input shape`);
+  const { graph, weights } = planModel(arg, plan, { weights: o.weights, fillMissing: o.fillMissing, seed: o.seed });
+  return { graph, weights, label: `${arg} (${plan.modelFile ? `ONNX ${plan.modelFile.path}` : `zoo ${graph.name}`})` };
 }
 
 const describe = (m: ResolvedModel): string => (m.kind === 'onnx' ? `ONNX ${m.path}` : `zoo ${m.graph.name}`);

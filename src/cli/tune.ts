@@ -6,13 +6,11 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { findNvcc } from '../toolchain/nvcc.js';
-import { buildModel } from '../model/zoo/index.js';
 import { intOption, MAX_SEED, ToolError, UsageError } from '../output/exit.js';
 import { emptyTuneCache, heuristicSummary, HEURISTIC_TOLERANCE, mergeTuneCache, readTuneCache, writeTuneCache } from '../plan/tune-cache.js';
 import { listImages, preprocess, readImage } from '../runtime/images.js';
-import { readPlanFile } from '../runtime/network.js';
+import { planModel, readPlanFile } from '../runtime/network.js';
 import { tuneSearch, type TuneInputs, type TuneReport } from '../runtime/tune-search.js';
-import { loadWeights } from '../weights/load.js';
 import { table } from './table.js';
 
 interface TuneOptions {
@@ -73,9 +71,7 @@ export function tuneCommand(print: (s: string) => void = console.log): Command {
       const cache = existsSync(o.cache) ? readTuneCache(o.cache) : emptyTuneCache();
       // Thousands of kernels are written before the build: fail on a missing compiler first.
       if (!findNvcc()) throw new ToolError('tune needs nvcc (CUDA toolkit) on PATH or in CUDA_HOME/bin to build its candidates, and an NVIDIA GPU to time them');
-      const graph = buildModel(plan.model);
-      const ref = plan.weightsRef;
-      const weights = loadWeights(graph, { path: ref?.path ?? undefined, seed: ref?.seed ?? 0, fillMissing: ref?.fillMissing ?? false });
+      const { graph, weights } = planModel(dir, plan);
       let inputs: TuneInputs;
       if (o.images) {
         const files = listImages(o.images);

@@ -222,7 +222,11 @@ function planOf(dir: string): { model: string; arch: string } | null {
 }
 
 /** The CMake target (and .node name) `cusnn-gen build` gives a generated folder (src/codegen/emit.ts). */
-export const addonTarget = (model: string, arch: string): string => `cusnn_${model}_${arch}`;
+/**
+ * The CMake target (and .node file) of a folder's addon: `cusnn_<model>_<arch>`, with characters of
+ * the model name outside [A-Za-z0-9_] as '_' (an ONNX model's name has a dot: `cusnn_resnet50_onnx_sm_90`).
+ */
+export const addonTarget = (model: string, arch: string): string => `cusnn_${model.replace(/[^A-Za-z0-9_]/g, '_')}_${arch}`;
 
 /**
  * The .node file of a generated folder: `<dir>/build/cusnn-addon.json` names it; else the only

@@ -22,10 +22,95 @@ import { cudnnConvUs } from '../plan/cost.js';
 import { SPEEDUP_MARGIN } from '../plan/planner.js';
 import type { ConvPlan, NetworkPlan } from '../plan/types.js';
 import { getTensor, type WeightSet } from '../weights/store.js';
+import { EXIT } from '../output/exit.js';
 import type { ConvStep, Program, Step, View } from './program.js';
 
 /** The graph, plan or weights cannot be lowered (or disagree): the message names the layer. */
 export class LoweringError extends Error {}
+
+/**
+ * The network has a layer the native runtime cannot run yet (a relu6, a depthwise conv, ...): bad
+ * input (exit 1), not a bug. The message names the layer (an imported model's ONNX node), its op and why.
+ */
+export class GpuUnsupportedError extends LoweringError {
+  readonly exitCode = EXIT.badInput;
+}
+
+interface GpuProblem {
+  /** The kind, for counting (e.g. `relu6`, `depthwise conv`). */
+  readonly kind: string;
+  /** The whole line: the layer (ONNX node), what its op is and why the GPU path cannot run it. */
+  readonly text: string;
+}
+
+function gpuProblems(graph: Graph): GpuProblem[] {
+  const onnx = graph.origin?.format === 'onnx';
+  const what = (l: Layer, op: string): string => `${onnx ? 'ONNX node' : 'layer'} '${l.name}' (${op})`;
+  const out: GpuProblem[] = [];
+  const no = (l: Layer, kind: string, op: string, why: string): void =>
+    void out.push({ kind, text: `${graph.name}: ${what(l, op)} is not supported on the GPU path yet: ${why}` });
+  const readers = consumers(graph);
+  const outputs = graph.layers.filter((l) => readers.get(l.name)!.length === 0);
+  for (const l of graph.layers) {
+    switch (l.op) {
+      case 'relu6':
+        no(l, 'relu6', onnx ? 'relu6, ONNX Clip(0, 6)' : 'relu6', 'the native runtime has no clamp at 6 (its element-wise step is bias + ReLU)');
+        break;
+      case 'conv':
+        if (l.groups !== 1) {
+          const kind = l.groups === byNameShape(graph, l.inputs[0]!)[0] ? 'depthwise conv' : 'grouped conv';
+          no(l, kind, `${kind}, group ${l.groups}`, 'the native conv step (cuDNN) has no group count');
+        }
+        break;
+      case 'maxpool':
+      case 'avgpool':
+        if (l.padMode === 'exclude') {
+          const op = l.op === 'maxpool' ? 'MaxPool' : 'AveragePool';
+          no(l, `${op} excluding its padding`, `${op} with its padding excluded${l.op === 'avgpool' ? ' (count_include_pad 0)' : ' over values that can be negative'}`,
+            `the native pool pads with zeros${l.op === 'avgpool' ? ' and divides by the whole window' : ', which can win the max here'}`);
+        }
+        break;
+      case 'softmax':
+        if (l.shape[1] * l.shape[2] !== 1) {
+          no(l, 'softmax over a map', `softmax over the channels of a ${l.shape[1]}x${l.shape[2]} map`, 'the native softmax normalizes each item\'s whole tensor');
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (outputs.length > 1) {
+    out.push({ kind: 'several outputs',
+      text: `${graph.name}: ${outputs.length} graph outputs (${outputs.map((l) => `'${l.name}'`).join(', ')}) are not supported on the GPU path yet: a program has one output` });
+  }
+  return out;
+}
+
+/**
+ * Why the GPU path cannot run `graph` yet, one line per layer that it cannot (empty: it can). The
+ * native runtime (src/native) has conv (cuDNN, groups 1), scale_shift, bias_relu, add, zero-padded
+ * max/avg pools dividing by the whole window, global average pool, the Keras (h,w,c) flatten,
+ * dense (cuBLAS) and a softmax over each item's whole tensor; a layer needing anything else is
+ * listed here, and lowering throws (gpuPathSummary), rather than running something else.
+ */
+export function gpuPathProblems(graph: Graph): string[] {
+  return gpuProblems(graph).map((p) => p.text);
+}
+
+/**
+ * gpuPathProblems in one line (null when there is none): the first in full, then how many more of
+ * each kind, e.g. `... (and 51 more: 34 relu6, 17 depthwise conv)`.
+ */
+export function gpuPathSummary(graph: Graph): string | null {
+  const all = gpuProblems(graph);
+  if (all.length === 0) return null;
+  const counts = new Map<string, number>();
+  for (const p of all.slice(1)) counts.set(p.kind, (counts.get(p.kind) ?? 0) + 1);
+  const more = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
+  return `${all[0]!.text}${all.length > 1 ? ` (and ${all.length - 1} more: ${more})` : ''}`;
+}
+
+const byNameShape = (graph: Graph, name: string): Shape => graph.layers.find((l) => l.name === name)!.shape;
 
 export interface LowerOptions {
   readonly batch: number;
@@ -173,6 +258,8 @@ function lower(graph: Graph, plan: NetworkPlan, ws: WeightSet, o: LowerOptions):
   const byName = layerIndex(graph);
   const keep = o.keep ?? [];
   for (const k of keep) if (!byName.has(k)) throw new LoweringError(`${graph.name}: keep names no layer '${k}'`);
+  const unsupported = gpuPathSummary(graph);
+  if (unsupported !== null) throw new GpuUnsupportedError(`${unsupported}; run --cpu runs it on the CPU`);
   const fused = fuse(graph, plan, ws, mode, o.batch);
   const { groups, layerPlace } = place(graph, fused.values, fused.valueOfLayer);
 
@@ -368,6 +455,8 @@ function fuse(graph: Graph, plan: NetworkPlan, ws: WeightSet, mode: 'plan' | 'cu
         });
         break;
       }
+      case 'relu6':
+        throw new GpuUnsupportedError(`${where(l)}: relu6 is not supported on the GPU path yet`); // gpuPathProblems said so first
       case 'globalavgpool':
       case 'softmax': {
         const value = stepValue([l]);
@@ -380,6 +469,18 @@ function fuse(graph: Graph, plan: NetworkPlan, ws: WeightSet, mode: 'plan' | 'cu
       }
       case 'flatten': {
         const value = stepValue([l]);
+        if (l.order === 'chw') {
+          // ONNX's flatten of NCHW data is the buffer as it is: a copy (bias_relu without bias or
+          // ReLU) that reads the input's channel slice, contiguous per item, as one F x 1 x 1 view.
+          protos.push({
+            layer: l.name, reads: l.inputs, value, countable: false, convInput: null,
+            build: (e) => {
+              const v = e.view(l.inputs[0]!);
+              return { op: 'bias_relu', layer: l.name, in: { ...v, c: v.c * v.h * v.w, h: 1, w: 1 }, out: e.out, bias: null, relu: false, countZeros: null };
+            },
+          });
+          break;
+        }
         protos.push({
           layer: l.name, reads: l.inputs, value, countable: false, convInput: null,
           build: (e) => ({ op: 'flatten_hwc', layer: l.name, in: e.view(l.inputs[0]!), out: e.out }),
@@ -522,9 +623,10 @@ function checkPlan(where: string, cp: ConvPlan, conv: ConvLayer, input: Shape, b
 
 // ---------------------------------------------------------------------------------------------
 // Pass 2: placement. Concats are handled outermost first (reverse graph order), so the last
-// concat of a chain owns the group and each input, recursively, gets its channel range. A value
-// can sit in one place only: feeding two concats (other than as a prefix chain) would need a copy,
-// which the program format does not have, so it is an error.
+// concat of a chain owns the group and each input, recursively, gets its channel range; a concat
+// whose values already lie side by side in a group (a run of a larger concat's inputs) is a view
+// of that range. A value can sit in one place only: feeding two concats otherwise would need a
+// copy, which the program format does not have, so it is an error.
 
 function place(graph: Graph, values: readonly Value[], valueOfLayer: ReadonlyMap<string, number>): { groups: Group[]; layerPlace: Map<string, Placement> } {
   const byName = layerIndex(graph);
@@ -548,9 +650,40 @@ function place(graph: Graph, values: readonly Value[], valueOfLayer: ReadonlyMap
     if (valuePlace.has(v)) throw new LoweringError(`${graph.name}/${name}: feeds two concatenations; the program has no copy step`);
     valuePlace.set(v, at);
   };
+  /** The layers whose values a concat lays side by side, nested concats expanded. */
+  const leaves = (name: string): string[] => {
+    const l = byName.get(name)!;
+    return l.op === 'concat' ? l.inputs.flatMap(leaves) : [name];
+  };
+  /**
+   * Where a concat already lies when its values are all placed, in one group, side by side in its
+   * order: a concat of the first inputs of a larger one (PyTorch's DenseNet concatenates the block
+   * input and every new feature map again for each layer) is then a view of that group, no copy.
+   */
+  const placedRun = (name: string): Placement | null => {
+    let at: Placement | null = null;
+    let next = 0;
+    for (const leaf of leaves(name)) {
+      const v = valueOfLayer.get(leaf);
+      const p = v === undefined ? undefined : valuePlace.get(v);
+      if (!p) return null;
+      if (at === null) {
+        at = p;
+        next = p.chan;
+      }
+      if (p.group !== at.group || p.chan !== next) return null;
+      next += byName.get(leaf)!.shape[0];
+    }
+    return at;
+  };
   for (let i = graph.layers.length - 1; i >= 0; i--) {
     const l = graph.layers[i]!;
     if (l.op !== 'concat' || concatPlace.has(l.name)) continue;
+    const within = placedRun(l.name);
+    if (within) {
+      concatPlace.set(l.name, within);
+      continue;
+    }
     groups.push({ c: l.shape[0], h: l.shape[1], w: l.shape[2] });
     put(l.name, { group: groups.length - 1, chan: 0 });
   }

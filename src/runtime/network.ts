@@ -2,13 +2,12 @@
 // measure input sparsity (calibration). Lowering happens here, execution in the addon.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { buildModel } from '../model/zoo/index.js';
 import type { Graph } from '../model/ir.js';
+import { resolvedWeights, resolvePlanModel } from '../model/resolve.js';
 import { batchPlans } from '../plan/planner.js';
 import type { ConvPlan, NetworkPlan } from '../plan/types.js';
 import { Rng } from '../weights/prng.js';
 import type { Calibration } from '../sparsity/calibration.js';
-import { loadWeights } from '../weights/load.js';
 import type { WeightSet } from '../weights/store.js';
 import { loadAddon, type NativeRuntime } from './addon.js';
 import { CAFFE_MEAN_BGR, listImages, preprocess, readImage, TORCH_MEAN_RGB, TORCH_STD_RGB } from './images.js';
@@ -440,16 +439,27 @@ export class Network {
   }
 }
 
-export function loadNetwork(dir: string, o: LoadOptions = {}): Network {
-  const plan = readPlanFile(dir);
-  const graph = buildModel(plan.model);
+/**
+ * The network of a generated folder: its plan, the model it names (a zoo model, or the ONNX file
+ * plan.json records, which must be unchanged: src/model/resolve.ts resolvePlanModel) and the
+ * weights: `o.weights`, else what the plan records (the generator's --weights, an ONNX model's own
+ * initializers, or synthetic with its seed).
+ */
+export function planModel(dir: string, plan: NetworkPlan, o: Pick<LoadOptions, 'weights' | 'seed' | 'fillMissing'> = {}): { graph: Graph; weights: WeightSet } {
+  const m = resolvePlanModel(plan, join(dir, 'plan.json'));
   const ref = plan.weightsRef;
   // Plans store the path absolute; an older plan's relative path is relative to the plan's folder.
   const refPath = ref?.path == null ? undefined : isAbsolute(ref.path) ? ref.path : resolve(dir, ref.path);
-  const weights = loadWeights(graph, {
+  const weights = resolvedWeights(m, {
     path: o.weights ?? refPath,
     seed: o.seed ?? ref?.seed ?? 0,
     fillMissing: o.fillMissing ?? ref?.fillMissing ?? false,
   });
+  return { graph: m.graph, weights };
+}
+
+export function loadNetwork(dir: string, o: LoadOptions = {}): Network {
+  const plan = readPlanFile(dir);
+  const { graph, weights } = planModel(dir, plan, o);
   return new Network(dir, graph, plan, weights, o);
 }

@@ -128,6 +128,25 @@ export function rectifiedGaussianMoments(mean: number, variance: number): Moment
 }
 
 /**
+ * Mean and variance of min(max(X, 0), hi) for X ~ N(mean, variance): a ReLU6 (hi = 6). Where the
+ * clip at `hi` is out of reach (P(X > hi) < 1e-12) this is rectifiedGaussianMoments.
+ */
+export function clippedGaussianMoments(mean: number, variance: number, hi: number): Moments {
+  if (!(variance > 0)) return { mean: Math.min(hi, Math.max(0, mean)), variance: 0 };
+  const s = Math.sqrt(variance);
+  const alpha = -mean / s;
+  const beta = (hi - mean) / s;
+  const above = 1 - normalCdf(beta);
+  if (above < 1e-12) return rectifiedGaussianMoments(mean, variance);
+  const inside = normalCdf(beta) - normalCdf(alpha);
+  const pa = normalPdf(alpha);
+  const pb = normalPdf(beta);
+  const m1 = mean * inside + s * (pa - pb) + hi * above;
+  const m2 = (mean * mean + variance) * inside + 2 * mean * s * (pa - pb) + variance * (alpha * pa - beta * pb) + hi * hi * above;
+  return { mean: Math.min(hi, Math.max(0, m1)), variance: Math.max(0, m2 - m1 * m1) };
+}
+
+/**
  * Fraction of zeros a ReLU leaves on a N(mean, variance) input: P(X <= 0) = Phi(-mean/std).
  * A degenerate input gives 1 when mean <= 0 and 0 otherwise.
  */

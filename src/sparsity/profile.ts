@@ -24,7 +24,9 @@ function zeroFractions(graph: Graph, stats: ReadonlyMap<string, ChannelStats>): 
     let z = new Float64Array(c);
     const input = (i = 0): Layer => getLayer(graph, layer.inputs[i]!);
     switch (layer.op) {
-      case 'relu': {
+      case 'relu':
+      case 'relu6': {
+        // A ReLU6 zeroes what a ReLU zeroes (the clip at 6 makes no zeros).
         const st = stats.get(layer.inputs[0]!)!;
         for (let i = 0; i < c; i++) z[i] = reluZeroFraction(st.mean[i]!, st.variance[i]!);
         break;

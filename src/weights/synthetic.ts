@@ -20,7 +20,7 @@ import {
   type Preprocessing,
   type TensorRole,
 } from '../model/ir.js';
-import { normalQuantile, rectifiedGaussianMoments } from '../sparsity/gaussian.js';
+import { clippedGaussianMoments, normalQuantile, rectifiedGaussianMoments } from '../sparsity/gaussian.js';
 import { Rng } from './prng.js';
 import { inParamOrder, type WeightSet } from './store.js';
 
@@ -212,13 +212,14 @@ class Walk {
         return this.linear(l);
       case 'batchnorm':
         return this.batchnorm(l);
-      case 'relu': {
+      case 'relu':
+      case 'relu6': {
         const inp = this.statsOf(l.inputs[0]!);
         const c = inp.mean.length;
         const mean = new Float64Array(c);
         const variance = new Float64Array(c);
         for (let i = 0; i < c; i++) {
-          const m = rectifiedGaussianMoments(inp.mean[i]!, inp.variance[i]!);
+          const m = l.op === 'relu' ? rectifiedGaussianMoments(inp.mean[i]!, inp.variance[i]!) : clippedGaussianMoments(inp.mean[i]!, inp.variance[i]!, 6);
           mean[i] = m.mean;
           variance[i] = m.variance;
         }
@@ -261,14 +262,22 @@ class Walk {
         return;
       }
       case 'flatten': {
-        // Keras flattens NHWC: feature (h*W + w)*C + c comes from channel c.
+        // Keras flattens NHWC: feature (h*W + w)*C + c comes from channel c; ONNX's (c,h,w)
+        // flatten puts channel c's values at c*H*W + (h*W + w).
         const s = this.statsOf(l.inputs[0]!);
         const [c, h, w] = this.byName.get(l.inputs[0]!)!.shape;
         const mean = new Float64Array(c * h * w);
         const variance = new Float64Array(c * h * w);
-        for (let p = 0; p < h * w; p++) {
-          mean.set(s.mean, p * c);
-          variance.set(s.variance, p * c);
+        if (l.order === 'chw') {
+          for (let ch = 0; ch < c; ch++) {
+            mean.fill(s.mean[ch]!, ch * h * w, (ch + 1) * h * w);
+            variance.fill(s.variance[ch]!, ch * h * w, (ch + 1) * h * w);
+          }
+        } else {
+          for (let p = 0; p < h * w; p++) {
+            mean.set(s.mean, p * c);
+            variance.set(s.variance, p * c);
+          }
         }
         this.stats.set(l.name, { mean, variance });
         return;

@@ -179,3 +179,77 @@ export function opset11(seed: number): TestModel {
   m.output('pooled');
   return { name: 'opset11', builder: m, inputName: 'data', inputDims: [1, c0, h, w] };
 }
+
+/**
+ * DenseNet as PyTorch exports it: every dense layer concatenates the block input and all feature
+ * maps so far again (the first layer's Concat has one input), and the block ends with a Concat of
+ * them all, so each Concat is a run of the last one's inputs (the GPU lowering makes them views of
+ * one buffer); a zero-padded MaxPool after ReLU, a transition with AveragePool 2x2/s2, BN -> ReLU
+ * -> GlobalAveragePool -> Flatten -> Gemm (logits out).
+ */
+export function torchDensenetLike(seed: number): TestModel {
+  const r = new Random(seed);
+  const m = new OnnxModelBuilder(13, 7);
+  const [c0, h, w] = [3, 2 * r.int(5, 8), 2 * r.int(5, 8)];
+  m.input('x', ['N', c0, h, w]);
+  const c1 = r.int(4, 8);
+  let x = conv(m, r, 'x', c0, c1, 'features.conv0', { kernel: [3, 3], bias: false, attrs: { strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) } });
+  x = m.node('Relu', [bn(m, r, x, c1, 'features.norm0')], { name: 'features.relu0' });
+  x = m.node('MaxPool', [x], { name: 'features.pool0', attrs: { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) } });
+  const growth = r.int(2, 4);
+  const block = (input: string, c: number, layers: number, name: string): [string, number] => {
+    const features = [input];
+    let ch = c;
+    for (let i = 1; i <= layers; i++) {
+      const at = `${name}.denselayer${i}`;
+      const cat = m.node('Concat', [...features], { name: `${at}/Concat`, attrs: { axis: int(1) } });
+      let y = m.node('Relu', [bn(m, r, cat, ch, `${at}.norm1`)], { name: `${at}.relu1` });
+      const mid = 2 * growth;
+      y = conv(m, r, y, ch, mid, `${at}.conv1`, { kernel: [1, 1], bias: false });
+      y = m.node('Relu', [bn(m, r, y, mid, `${at}.norm2`)], { name: `${at}.relu2` });
+      y = conv(m, r, y, mid, growth, `${at}.conv2`, { kernel: [3, 3], bias: false, attrs: { pads: ints([1, 1, 1, 1]) } });
+      features.push(y);
+      ch += growth;
+    }
+    return [m.node('Concat', features, { name: `${name}/Concat`, attrs: { axis: int(1) } }), ch];
+  };
+  let ch: number;
+  [x, ch] = block(x, c1, 3, 'features.denseblock1');
+  const ct = Math.max(2, Math.floor(ch / 2));
+  x = conv(m, r, m.node('Relu', [bn(m, r, x, ch, 'features.transition1.norm')], { name: 'features.transition1.relu' }), ch, ct, 'features.transition1.conv', { kernel: [1, 1], bias: false });
+  x = m.node('AveragePool', [x], { name: 'features.transition1.pool', attrs: { kernel_shape: ints([2, 2]), strides: ints([2, 2]) } });
+  [x, ch] = block(x, ct, 2, 'features.denseblock2');
+  x = m.node('Relu', [bn(m, r, x, ch, 'features.norm5')], { name: '/Relu' });
+  x = m.node('GlobalAveragePool', [x], { name: '/GlobalAveragePool' });
+  x = m.node('Flatten', [x], { name: '/Flatten', attrs: { axis: int(1) } });
+  const classes = r.int(5, 12);
+  m.output(gemm(m, r, x, ch, classes, 'classifier', { transB: 1 }));
+  return { name: 'torch-densenet-like', builder: m, inputName: 'x', inputDims: [r.int(1, 3), c0, h, w] };
+}
+
+/**
+ * ONNX's (c,h,w) Flatten where no dense layer can absorb the order: conv -> Relu -> Flatten read by
+ * a Relu (so the IR keeps a 'chw' flatten: the GPU path copies the buffer as it is), MatMul + Add
+ * (one dense layer), Relu, Gemm (transB 0, alpha, beta), Softmax.
+ */
+export function flattenChwLike(seed: number): TestModel {
+  const r = new Random(seed);
+  const m = new OnnxModelBuilder(13, 7);
+  const [c0, h, w] = [r.int(1, 3), r.int(4, 7), r.int(4, 7)];
+  m.input('img', ['N', c0, h, w]);
+  const c1 = r.int(2, 5);
+  let x = conv(m, r, 'img', c0, c1, 'conv', { kernel: [3, 3], attrs: { pads: ints([1, 1, 1, 1]) } });
+  x = m.node('Relu', [x], { name: 'relu' });
+  x = m.node('Flatten', [x], { name: 'flatten', attrs: { axis: int(1) } });
+  x = m.node('Relu', [x], { name: 'relu_flat' });
+  const units = r.int(4, 9);
+  const wt = m.init('fc1.weight_t', [c1 * h * w, units], r.floats(c1 * h * w * units, -0.3, 0.3));
+  x = m.node('MatMul', [x, wt], { name: 'fc1.matmul' });
+  x = m.node('Add', [x, m.init('fc1.bias', [units], r.floats(units, -0.1, 0.1))], { name: 'fc1.add' });
+  x = m.node('Relu', [x], { name: 'fc1.relu' });
+  const classes = r.int(3, 7);
+  x = gemm(m, r, x, units, classes, 'fc2', { transB: 0, alpha: 0.5, beta: 2 });
+  m.node('Softmax', [x], { name: 'softmax', outputs: ['prob'], attrs: { axis: int(1) } });
+  m.output('prob');
+  return { name: 'flatten-chw', builder: m, inputName: 'img', inputDims: [r.int(1, 3), c0, h, w] };
+}

@@ -40,7 +40,7 @@ export interface ImportOptions {
   readonly defaultInputShape?: Shape | undefined;
   /** Name of the graph (and of its weights); default the file's base name, e.g. `mobilenet_v2.onnx`. */
   readonly name?: string | undefined;
-  /** How images are preprocessed for `run --images`; default `torch` (torchvision's ImageNet normalization). */
+  /** How images are preprocessed for `run --images`; default the file's `cusnn.preprocessing` metadata, else `torch` (torchvision's ImageNet normalization). */
   readonly preprocessing?: Preprocessing | undefined;
 }
 
@@ -71,6 +71,8 @@ export interface ImportedModel {
   readonly outputNames: readonly string[];
   /** The IR layer of each of outputNames, same order. */
   readonly outputLayers: readonly string[];
+  /** The external data files the initializers are read from (absolute, sorted, each once); empty when none. */
+  readonly externalFiles: readonly string[];
 }
 
 /** Reads and imports an ONNX file (readOnnxFile + importOnnx). */
@@ -127,6 +129,17 @@ const fmtList = (v: readonly number[]): string => `[${v.join(',')}]`;
 const fmtDims = (v: readonly number[]): string => `[${v.join('x')}]`;
 const sameList = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** The metadata key that names the image preprocessing the weights expect (export-onnx writes it). */
+export const PREPROCESSING_KEY = 'cusnn.preprocessing';
+
+/** `cusnn.preprocessing` of the file's metadata ('caffe' or 'torch'), else 'torch' (torchvision's normalization). */
+function preprocessingOf(model: OnnxModel): Preprocessing {
+  const v = model.metadata.get(PREPROCESSING_KEY);
+  if (v === undefined) return 'torch';
+  if (v !== 'caffe' && v !== 'torch') throw new OnnxError(`${model.source}: metadata ${PREPROCESSING_KEY} is '${v}'; expected 'caffe' or 'torch'`);
+  return v;
+}
+
 /** Imports an ONNX model; `file` (absolute) is recorded as the graph's origin. */
 export function importOnnx(model: OnnxModel, o: ImportOptions = {}, file: string = path.resolve(model.source)): ImportedModel {
   return new Importer(model, o, file).run();
@@ -151,7 +164,7 @@ class Importer {
   constructor(private readonly model: OnnxModel, private readonly o: ImportOptions, private readonly file: string) {
     this.src = model.source;
     this.name = o.name ?? path.basename(model.source);
-    this.b = new GraphBuilder(this.name, 'onnx', o.preprocessing ?? 'torch');
+    this.b = new GraphBuilder(this.name, 'onnx', o.preprocessing ?? preprocessingOf(model));
     this.graphOutputs = new Set(model.graph.outputs.map((v) => v.name));
     for (const n of model.graph.nodes) {
       n.inputs.forEach((t, slot) => {
@@ -181,7 +194,10 @@ class Importer {
     const layerOfNode = new Map<string, string>();
     for (const r of this.records) if (r.name !== '' && r.layer !== null && !layerOfNode.has(r.name)) layerOfNode.set(r.name, r.layer);
     const outputNames = this.model.graph.outputs.map((v) => v.name);
-    return { graph, weights, nodes: this.records, layerOfNode, opset: this.model.opset, inputName: this.inputName, outputNames, outputLayers };
+    const external = new Set<string>();
+    for (const t of this.model.graph.initializers.values()) if (t.data.kind === 'external') external.add(path.resolve(t.data.file));
+    return { graph, weights, nodes: this.records, layerOfNode, opset: this.model.opset, inputName: this.inputName, outputNames, outputLayers,
+      externalFiles: [...external].sort() };
   }
 
   // -------------------------------------------------------------------------------------------

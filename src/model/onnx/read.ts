@@ -112,6 +112,8 @@ export interface OnnxModel {
   /** Every imported operator set by domain. */
   readonly opsets: ReadonlyMap<string, number>;
   readonly producer: string;
+  /** The model's metadata_props (e.g. `cusnn.preprocessing`, which export-onnx writes). */
+  readonly metadata: ReadonlyMap<string, string>;
   readonly graph: OnnxGraph;
 }
 
@@ -146,7 +148,7 @@ interface TypeMsg { tensor_type: { elem_type: number; shape: { dim: DimMsg[] } |
 interface ValueInfoMsg { name: string; type: TypeMsg | null }
 interface GraphMsg { node: NodeMsg[]; name: string; initializer: TensorMsg[]; sparse_initializer: unknown[]; input: ValueInfoMsg[]; output: ValueInfoMsg[]; value_info: ValueInfoMsg[] }
 interface OpsetMsg { domain: string; version: Int64 }
-interface ModelMsg { ir_version: Int64; opset_import: OpsetMsg[]; producer_name: string; producer_version: string; graph: GraphMsg | null }
+interface ModelMsg { ir_version: Int64; opset_import: OpsetMsg[]; producer_name: string; producer_version: string; graph: GraphMsg | null; metadata_props: StringStringMsg[] }
 
 let modelType: protobuf.Type | undefined;
 /** onnx.ModelProto, built once from the JSON descriptor. */
@@ -207,7 +209,8 @@ export function parseOnnx(bytes: Uint8Array, o: ParseOptions): OnnxModel {
     throw new OnnxError(`${src}: ONNX opset ${opset} is older than ${minOpset}, the oldest supported; re-export the model with opset ${minOpset} or newer (e.g. torch.onnx.export(..., opset_version=17))`);
   }
   const graph = readGraph(m.graph, src, o.dir);
-  return { source: src, irVersion, opset, opsets, producer: [m.producer_name, m.producer_version].filter((s) => s !== '').join(' '), graph };
+  const metadata = new Map((m.metadata_props ?? []).map((e) => [e.key, e.value] as const));
+  return { source: src, irVersion, opset, opsets, producer: [m.producer_name, m.producer_version].filter((s) => s !== '').join(' '), metadata, graph };
 }
 
 function readGraph(g: GraphMsg, src: string, dir: string): OnnxGraph {
