@@ -129,7 +129,11 @@ export function generate(o: GenerateOptions): Generated {
     const plan = planNetwork(graph, profile, sparsity, { batch, weightsSource: weights.source, force: o.force, measured, measuredBatch, tuned, gpu: o.gpu,
       weightsRef: { path: weightsPath, seed, fillMissing: o.fillMissing ?? false }, weightStructure });
     const sparse = plan.convs.filter((c) => c.decision === 'act-sparse').length;
-    step(`plan for ${profile.arch} (${profile.board})${batches.length > 1 ? ` at batch ${batch}` : ''}: ${plan.convs.length} convs, ${sparse} act-sparse, ${plan.convs.length - sparse} cuDNN`);
+    // decision 'act-sparse' means "a generated kernel": say which families.
+    const fams = new Map<string, number>();
+    for (const c of plan.convs) if (c.decision === 'act-sparse') fams.set(c.spec?.family ?? 'act-sparse', (fams.get(c.spec?.family ?? 'act-sparse') ?? 0) + 1);
+    const famText = [...fams].map(([f, n]) => `${f} ${n}`).join(', ');
+    step(`plan for ${profile.arch} (${profile.board})${batches.length > 1 ? ` at batch ${batch}` : ''}: ${plan.convs.length} convs, ${sparse} on generated kernels${famText ? ` (${famText})` : ''}, ${plan.convs.length - sparse} cuDNN`);
     return plan;
   });
   const plan = withModelFile(withBatches(planned), modelFile);
