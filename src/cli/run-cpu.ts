@@ -78,16 +78,20 @@ export function resolveRunTarget(arg: string, o: TargetOptions = {}): RunTarget 
 
 const describe = (m: ResolvedModel): string => (m.kind === 'onnx' ? `ONNX ${m.path}` : `zoo ${m.graph.name}`);
 
-/** A float tensor from a .npy file (little-endian float32 or float64, C order) with its shape. */
-export function readNpy(file: string): { data: Float32Array; shape: number[] } {
-  assertLittleEndian();
-  let b: Buffer;
+/** An input file's bytes; a missing or unreadable file is one clear line naming it. */
+function readInputFile(file: string): Buffer {
   try {
-    b = readFileSync(file);
+    return readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(`input '${file}' ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as Error).message})`}`);
   }
+}
+
+/** A float tensor from a .npy file (little-endian float32 or float64, C order) with its shape. */
+export function readNpy(file: string): { data: Float32Array; shape: number[] } {
+  assertLittleEndian();
+  const b = readInputFile(file);
   const bad = (why: string): never => {
     throw new Error(`input '${file}': ${why}; expected a NumPy .npy file of float32 or float64 values`);
   };
@@ -130,13 +134,7 @@ export function readInputTensor(file: string, graph: Graph): { data: Float32Arra
     batch = dims[0]!;
   } else if (file.endsWith('.bin')) {
     assertLittleEndian();
-    let b: Buffer;
-    try {
-      b = readFileSync(file);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`input '${file}' ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as Error).message})`}`);
-    }
+    const b = readInputFile(file);
     if (b.length === 0 || b.length % (4 * item) !== 0) {
       throw new Error(`input '${file}' has ${b.length} bytes; raw float32 N x ${c}x${h}x${w} input needs a positive multiple of ${4 * item}`);
     }

@@ -24,7 +24,7 @@ import { writeFileSync } from 'node:fs';
 import protobuf from 'protobufjs/light.js';
 import { consumers, layerIndex, type Graph, type Layer } from '../ir.js';
 import { getTensor, type WeightSet } from '../../weights/store.js';
-import { PREPROCESSING_KEY } from './import.js';
+import { nonNegativeOutput, PREPROCESSING_KEY } from './import.js';
 import { ONNX_SCHEMA } from './schema.js';
 
 /** The opset and IR version the exporter writes (IR 7 is opset 13's). */
@@ -54,24 +54,6 @@ export interface ExportOptions {
   /** producer_name (default 'cusnn-gen'). */
   readonly producer?: string;
   readonly producerVersion?: string;
-}
-
-/** Whether `layer`'s output is >= 0 everywhere (so a zero-padded max pool equals ONNX's MaxPool). */
-function nonNegative(byName: ReadonlyMap<string, Layer>, name: string): boolean {
-  const l = byName.get(name)!;
-  switch (l.op) {
-    case 'relu':
-    case 'relu6':
-      return true;
-    case 'maxpool':
-    case 'avgpool':
-    case 'globalavgpool':
-    case 'concat':
-    case 'flatten':
-      return l.inputs.every((i) => nonNegative(byName, i));
-    default:
-      return false;
-  }
 }
 
 /** `graph` with `weights` as an ONNX ModelProto's bytes. */
@@ -168,7 +150,7 @@ export function exportOnnx(graph: Graph, weights: WeightSet, o: ExportOptions = 
         const attrs = [attrInts('kernel_shape', l.kernel), attrInts('strides', l.stride), attrInts('pads', pads)];
         const exclude = l.padMode === 'exclude';
         if (l.op === 'maxpool') {
-          if (padded && !exclude && !nonNegative(byName, x)) {
+          if (padded && !exclude && !nonNegativeOutput((l) => byName.get(l)!, x)) {
             fail(l, 'a max pool over zero padding of values that can be negative: ONNX\'s MaxPool excludes the padding (no ONNX op here pads with zeros)');
           }
           node('MaxPool', l.name, [x], l.name, attrs);

@@ -583,23 +583,7 @@ class Importer {
     this.setOutput(n, { kind: 'layer', layer: name, rank }, 'layer');
   }
 
-  /** True when `layer`'s output is >= 0 everywhere (so zero padding cannot win a max). */
-  private nonNegative(layer: string): boolean {
-    const l = this.layers.get(layer)!;
-    switch (l.op) {
-      case 'relu':
-      case 'relu6':
-        return true;
-      case 'maxpool':
-      case 'avgpool':
-      case 'globalavgpool':
-      case 'concat':
-      case 'flatten':
-        return l.inputs.every((i) => this.nonNegative(i));
-      default:
-        return false;
-    }
-  }
+
 
   private pool(n: OnnxNode, op: 'maxpool' | 'avgpool'): void {
     this.inputCount(n, 1, 1);
@@ -636,7 +620,7 @@ class Importer {
     let padMode: 'exclude' | undefined;
     if (op === 'maxpool') {
       // Zero padding equals ONNX's (padding never wins the max) when the input is >= 0.
-      if (padded && !this.nonNegative(x.layer)) padMode = 'exclude';
+      if (padded && !nonNegativeOutput((l) => this.layers.get(l)!, x.layer)) padMode = 'exclude';
     } else if (countPad === 0) {
       if (padded) padMode = 'exclude';
     } else if (extraH + extraW > 0) {
@@ -890,5 +874,27 @@ class Importer {
 
   private constant(n: OnnxNode): void {
     this.setOutput(n, { kind: 'const', tensor: this.constantValue(n) }, 'constant');
+  }
+}
+
+/**
+ * True when `layer`'s output is >= 0 everywhere (ReLU, or pools, concats and flattens of such), so
+ * zero padding cannot win a max: a zero-padded max pool then equals ONNX's MaxPool. Import and
+ * export both ask it (`lookup` gives a layer's op and inputs).
+ */
+export function nonNegativeOutput(lookup: (layer: string) => { readonly op: string; readonly inputs: readonly string[] }, layer: string): boolean {
+  const l = lookup(layer);
+  switch (l.op) {
+    case 'relu':
+    case 'relu6':
+      return true;
+    case 'maxpool':
+    case 'avgpool':
+    case 'globalavgpool':
+    case 'concat':
+    case 'flatten':
+      return l.inputs.every((i) => nonNegativeOutput(lookup, i));
+    default:
+      return false;
   }
 }
