@@ -212,7 +212,7 @@ const MIRRORED = [
   'if (p < PIX) *reinterpret_cast<float4*>(yk + p) = make_float4(acc[0], acc[1 % PPL], acc[2 % PPL], acc[3 % PPL]);', 'if (p < PIX) yk[p] = acc[t];',
   // launcher
   'const dim3 grid(CH_TILES, PIX_TILES, static_cast<unsigned>(nb));',
-  '<<<grid, THREADS, 0, stream>>>(inB, inBatchStride, weights, bias, outB, outBatchStride);',
+  'grid, dim3(THREADS), 0, stream, inB, inBatchStride, weights', 'cusnnWaitForPriorGrid();',
   '::body<false>(in, inBatchStride, wt, bias, out, outBatchStride);',
 ];
 
