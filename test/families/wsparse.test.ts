@@ -198,11 +198,13 @@ const MIRRORED = [
   'acc[2 % PPL] = fmaf(wv[u], v[u].z, acc[2 % PPL]);', 'acc[3 % PPL] = fmaf(wv[u], v[u].w, acc[3 % PPL]);',
   'for (int j0 = 0; j0 < m; j0 += WU) {', 'const int j = j0 + u;', 'const bool live = ok && j < m;',
   // scalar path
-  'const int p = p0 + lane + 32 * t;', 'ok[t] = p < PIX;', 'const int oy = ok[t] ? p / WO : 0, ox = ok[t] ? p - (p / WO) * WO : 0;',
-  'iy0[t] = oy * SH - PT;', 'ix0[t] = ox * SW - PL;', 'const int c = crs / RS, rs = crs - (crs / RS) * RS;', 'const int r = rs / S, s = rs - (rs / S) * S;',
-  'myOff = c * HW + r * W + s;', 'myRs = (r << 16) | s;', 'const int r = rs >> 16, s = rs & 0xffff;', 'const bool in_ = j < m && (INSIDE ? ok[t]',
-  ': ok[t] && static_cast<unsigned>(iy0[t] + r) < static_cast<unsigned>(H) &&', 'static_cast<unsigned>(ix0[t] + s) < static_cast<unsigned>(W));',
-  'const float ld = loadAlways(in_ ? x + off + iy0[t] * W + ix0[t] : x);', 'v[u][t] = in_ ? ld : 0.0f;',
+  'const int p = p0 + lane + 32 * t;', 'const int oy = ok ? p / WO : 0, ox = ok ? p - (p / WO) * WO : 0;',
+  'const int iy0 = oy * SH - PT, ix0 = ox * SW - PL;', 'pos[t] = iy0 * W + ix0;', 'for (int r = 0; r < R; ++r) {', 'for (int s = 0; s < S; ++s) {',
+  'const bool inside = INSIDE || (static_cast<unsigned>(iy0 + r) < static_cast<unsigned>(H) &&',
+  'static_cast<unsigned>(ix0 + s) < static_cast<unsigned>(W));', 'if (ok && inside) m |= Taps(1) << (r * S + s);', 'taps[t] = m;',
+  'const int c = crs / RS, rs = crs - (crs / RS) * RS;', 'const int r = rs / S, s = rs - (rs / S) * S;',
+  'myOff = c * HW + r * W + s;', 'myBit = Taps(1) << rs;', 'Taps myBit = 0;', 'const Taps bit = RS == 1 ? Taps(j < m ? 1 : 0) : shflTaps(myBit, j & 31);',
+  'const bool in_ = (taps[t] & bit) != 0;', 'const float ld = loadAlways(in_ ? x + off + pos[t] : x);', 'v[u][t] = in_ ? ld : 0.0f;',
   'for (int t = 0; t < PPL; ++t) acc[t] = fmaf(wv[u], v[u][t], acc[t]);',
   // reduction and epilogue
   'float* mine = red + slot * (SPLIT - 1) * PIX_T;', 'for (int t = 0; t < PPL; ++t) mine[((part - 1) * PPL + t) * 32 + lane] = acc[t];',
@@ -297,13 +299,23 @@ function runKernel(source: string, x: Float32Array, batch: number, crsk: Float32
                 }
               }
             } else {
-              const iy0: number[] = [], ix0: number[] = [], okT: boolean[] = [];
+              // Per pixel: its window's offset and the mask of taps inside the input (bit r * S + s).
+              const pos: number[] = [], taps: bigint[] = [], iy0: number[] = [], ix0: number[] = [];
               for (let t = 0; t < PPL; t++) {
                 const p = p0 + lane + 32 * t;
-                okT[t] = p < PIX;
-                const oy = okT[t] ? Math.floor(p / WO) : 0, ox = okT[t] ? p - Math.floor(p / WO) * WO : 0;
+                const ok = p < PIX;
+                const oy = ok ? Math.floor(p / WO) : 0, ox = ok ? p - Math.floor(p / WO) * WO : 0;
                 iy0[t] = oy * SH - PT;
                 ix0[t] = ox * SW - PL;
+                pos[t] = iy0[t]! * W + ix0[t]!;
+                let m = 0n;
+                for (let r = 0; r < R; r++) {
+                  for (let s = 0; s < S; s++) {
+                    const inside = INSIDE || (iy0[t]! + r >= 0 && iy0[t]! + r < H && ix0[t]! + s >= 0 && ix0[t]! + s < W);
+                    if (ok && inside) m |= 1n << BigInt(r * S + s);
+                  }
+                }
+                taps[t] = m;
               }
               for (let base = a; base < b; base += 32) {
                 const m = Math.min(32, b - base);
@@ -312,13 +324,14 @@ function runKernel(source: string, x: Float32Array, batch: number, crsk: Float32
                   const c = Math.floor(crs / RS), rs = crs - c * RS;
                   const r = Math.floor(rs / S), s = rs - r * S;
                   const off = c * HW + r * W + s;
+                  const bit = 1n << BigInt(rs);
                   const w = at(crsk, crs * K + k, 'weights');
                   for (let t = 0; t < PPL; t++) {
                     const iy = iy0[t]! + r, ix = ix0[t]! + s;
                     const inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
-                    const in_ = INSIDE ? okT[t]! : okT[t]! && inside;
-                    if (in_ && !inside) throw new Error(`INSIDE: pixel ${p0 + lane + 32 * t} reads (${iy}, ${ix}) outside ${H}x${W}`);
-                    const v = in_ ? at(x, xb + off + iy0[t]! * W + ix0[t]!, 'input') : 0;
+                    const in_ = (taps[t]! & bit) !== 0n;
+                    if (in_ && !inside) throw new Error(`tap mask: pixel ${p0 + lane + 32 * t} reads (${iy}, ${ix}) outside ${H}x${W}`);
+                    const v = in_ ? at(x, xb + off + pos[t]!, 'input') : 0;
                     acc[A + t] = f(w * v + acc[A + t]!);
                   }
                 }

@@ -44,6 +44,8 @@ export type WsparseProblem = Omit<WsparseKernelSpec, keyof WsparseTiles | 'famil
 
 export const WSPARSE_PPLS = [1, 2, 4] as const;
 export const WSPARSE_SPLITS = [1, 2, 4, 8] as const;
+/** The most filter taps (R * S) a kernel serves: each pixel keeps its in-bounds taps in one 64-bit mask. */
+export const WSPARSE_MAX_TAPS = 64;
 export const WSPARSE_CPBS = [1, 2, 4, 8] as const;
 /** Warps per block at most (cpb * split). */
 export const WSPARSE_MAX_WARPS = 8;
@@ -75,6 +77,7 @@ export function validateWsparseSpec(spec: WsparseKernelSpec): WsparseKernelSpec 
     if (!Number.isInteger(spec[f]) || spec[f] < 0) errors.push(`${f} must be a non-negative integer, got ${spec[f]}`);
   }
   if (typeof spec.patternDigest !== 'string' || !DIGEST.test(spec.patternDigest)) errors.push(`patternDigest must be ${DIGEST_HEX} hex digits, got '${String(spec.patternDigest)}'`);
+  if (spec.r * spec.s > WSPARSE_MAX_TAPS) errors.push(`r * s must be at most ${WSPARSE_MAX_TAPS} taps (one 64-bit mask per pixel), got ${spec.r} x ${spec.s}`);
   if (errors.length === 0) {
     if (!wsparseSupports(spec.arch)) errors.push(`unknown arch ${spec.arch}`);
     if (!(WSPARSE_PPLS as readonly number[]).includes(spec.ppl)) errors.push(`ppl must be one of ${WSPARSE_PPLS.join(', ')}, got ${spec.ppl}`);

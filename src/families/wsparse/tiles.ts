@@ -10,7 +10,7 @@ import type { GpuProfile } from '../../arch/profiles.js';
 import { wsparseUs, type WsparseEstimate } from './cost.js';
 import { wsparseLayout } from './resources.js';
 import { balanceOf, rowStats } from './schedule.js';
-import { WSPARSE_MAX_WARPS, WSPARSE_PPLS, WSPARSE_SPLITS, wsparseVec4, type WsparseKernelSpec, type WsparseProblem, type WsparseTiles } from './spec.js';
+import { WSPARSE_MAX_TAPS, WSPARSE_MAX_WARPS, WSPARSE_PPLS, WSPARSE_SPLITS, wsparseVec4, type WsparseKernelSpec, type WsparseProblem, type WsparseTiles } from './spec.js';
 import type { WeightStructure } from './structure.js';
 
 export interface WsparseChoice {
@@ -42,6 +42,8 @@ export function wsparseSpecFor(problem: WsparseProblem, st: WeightStructure, t: 
 
 export function chooseWsparseTiles(p: GpuProfile, problem: WsparseProblem, batch: number, st: WeightStructure): WsparseChoice | null {
   checkStructure(problem, st);
+  // The kernel keeps each pixel's in-bounds taps in one 64-bit mask (templates/wsparse.cu.hbs).
+  if (problem.r * problem.s > WSPARSE_MAX_TAPS) return null;
   const stats = rowStats(st);
   const pix = problem.ho * problem.wo;
   const split = WSPARSE_SPLITS.find((z) => Math.ceil(stats.rowMax / z) <= PER_WARP) ?? WSPARSE_SPLITS[WSPARSE_SPLITS.length - 1]!;
