@@ -93,15 +93,16 @@ typedef struct CusnnKernelInfo {
 // Programmatic dependent launch (sm_90 and newer), shared by all generated kernels; the guard lets
 // several kernels share one translation unit. Why: at batch 1 a layer's kernel runs for a few
 // microseconds, and a kernel that is launched only once its predecessor has drained leaves the GPU
-// idle for about a microsecond per layer. A kernel launched with the programmatic-serialization
-// attribute has its blocks scheduled while the previous kernel's last blocks still run; each kernel
+// idle for part of a microsecond per layer. A kernel launched with the programmatic-serialization
+// attribute has its blocks scheduled while the previous kernel's last blocks still run. Each kernel
 // waits (griddepcontrol.wait) for its predecessor's completion and memory before it reads an
 // activation or writes anything, so the results are unchanged, and only then lets its own dependent
-// be scheduled (griddepcontrol.launch_dependents). In that order at most one kernel waits ahead:
-// with the trigger first (measured on the H200) every kernel of a chain was scheduled at
-// once, their waiting blocks took the SMs' room, and dense ResNet-50 went from 0.813 to 0.882 ms. Before the wait a kernel reads only what no kernel writes: its
-// constant tables and the weights. Only kernels generated for sm_90+ (where the instructions exist)
-// are launched this way, on a device of compute capability 9 or newer; CUSNN_PDL=0 turns it off.
+// be scheduled (griddepcontrol.launch_dependents): at most one kernel waits ahead. With the trigger
+// first (measured on the H200) every kernel of a chain could be scheduled at once, their waiting
+// blocks took the SMs' room, and dense ResNet-50 went from 0.813 to 0.882 ms. Before the wait a
+// kernel reads only what no kernel writes: its constant tables and the weights. Kernels generated
+// for sm_90+ (where the instructions exist) are launched this way on a device of compute capability
+// 9 or newer, by the families that measured faster with it (wsparse, dconv); CUSNN_PDL=0 turns it off.
 #ifndef CUSNN_DEPENDENT_LAUNCH_DEFINED
 #define CUSNN_DEPENDENT_LAUNCH_DEFINED
 #include <cstdlib>
@@ -649,7 +650,10 @@ extern "C" cudaError_t cusnn_launch_act3x3_c256_h14_w14_k256_th3_tw7_tc8_kb32_cs
   if (batch < 0 || batch > 65535) return cudaErrorInvalidValue;  // grid.z limit
   const dim3 grid(TILES_H * TILES_W, (K + KB - 1) / KB, batch);
   const dim3 block(KB, CS);
-  return cusnnLaunch(70 >= 90, 0, act3x3_c256_h14_w14_k256_th3_tw7_tc8_kb32_cs8_bias_relu_sm70, grid, block, SHARED_BYTES, stream, in, inBatchStride, weights, bias, out,
+  // Launched without the dependent-launch attribute (its wait and trigger are then no-ops): with it, dense
+  // ResNet-50 (36 igemm and 9 dconv kernels) ran 6-8% slower on the H200 though no layer's own time moved;
+  // wsparse and dconv are launched as dependents (measured faster, docs/PERFORMANCE.md).
+  return cusnnLaunch(false, 0, act3x3_c256_h14_w14_k256_th3_tw7_tc8_kb32_cs8_bias_relu_sm70, grid, block, SHARED_BYTES, stream, in, inBatchStride, weights, bias, out,
                      outBatchStride);
 }
 
