@@ -6,9 +6,13 @@
 #   node dist/cli.js weights import --model resnet50 --from ../shared/cusnn-artifact/weights/resnet50 --out .data/r50/resnet50.safetensors --fp16 --only-present
 # Writes one results JSON per run and logs.tgz to $OUT. RUNS picks the runs (default: all of them).
 set -uo pipefail
+# PKG: a package snapshot to run instead of this tree (e.g. .data/wt: src templates cmake CMakeLists.txt package.json
+# dist tools); W_XZ: the weights as an xz file instead.
 rm -rf node_modules; source .gpu/setup.sh > $OUT/setup.log 2>&1
 python3 .data/common/images.py unpack .data/common/images.npy /tmp/images >/dev/null
-W=.data/r50/resnet50.safetensors
+W=$PWD/.data/r50/resnet50.safetensors
+if [ -n "${W_XZ:-}" ]; then xz -dc "$W_XZ" > /tmp/resnet50.safetensors; W=/tmp/resnet50.safetensors; fi
+if [ -n "${PKG:-}" ]; then cd "$PKG" && ln -sfn "$OLDPWD/node_modules" node_modules; fi
 prune() { mkdir -p /tmp/w-$1; node dist/cli.js prune --model resnet50 --weights $W --fill-missing --out /tmp/w-$1/resnet50.safetensors "${@:2}" >> $OUT/prune.log 2>&1; }
 mkdir -p /tmp/w-dense && cp $W /tmp/w-dense/  # the bench fills the missing conv5 tensors at load
 prune p90 --sparsity 0.9; prune p95 --sparsity 0.95; prune s24 --pattern 2:4 --sparsity 0.5
@@ -21,6 +25,6 @@ done
 if [ "${ONNX:-1}" = 1 ]; then
   MODELS=${ONNX_MODELS:-mobilenet_v2,resnet50} INPUTS=2 BENCH=0 OUT=/tmp/onnx-check timeout 240 bash tools/onnx/torchvision-check.sh > $OUT/onnx-check.log 2>&1
   echo "onnx check rc=$? $(date +%T)" >> $OUT/setup.log
-  cp /tmp/onnx-check/*.log /tmp/ 2>/dev/null
+  cp /tmp/onnx-check/*.log $OUT/ 2>/dev/null
 fi
 cd $OUT && tar czf logs.tgz *.log && rm -f *.log
