@@ -20,7 +20,7 @@ export { pruneWeights, type PruneMode, type PruneOptions, type PruneResult } fro
 export type { WeightSet } from './weights/store.js';
 export { readCalibration, type Calibration, type CalibratedLayer } from './sparsity/calibration.js';
 export { planNetwork, type PlanOptions } from './plan/planner.js';
-export type { NetworkPlan, ConvPlan, Decision } from './plan/types.js';
+export type { NetworkPlan, ConvPlan, Decision, ConvWeightFacts, MeasuredDecision, MeasuredKernelTime } from './plan/types.js';
 export type { ActSparseKernelSpec } from './families/act-sparse/spec.js';
 export type { Emitted, EmittedKernel } from './codegen/emit.js';
 // Output folders and exit codes, as the CLI uses them.

@@ -1,11 +1,12 @@
 // `cusnn-gen inspect <dir> [--layer NAME] [--json]`: read a generated folder back — the plan
-// summary, or one layer's plan entry, its reason and its kernel source, plus ptxas resources when
-// nvcc is here.
+// summary, or one layer's plan entry, its weights' pattern facts, its reason, what a measurement
+// timed for it (every family against cuDNN) and its kernel source, plus ptxas resources when nvcc is here.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readPlanFile } from '../runtime/network.js';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { compileCheck, findNvcc } from '../toolchain/nvcc.js';
+import { measuredLines } from '../plan/measured-choice.js';
 import type { ConvPlan, NetworkPlan } from '../plan/types.js';
 import { printJson, table } from './table.js';
 
@@ -30,6 +31,15 @@ export function readPlan(dir: string): NetworkPlan {
 }
 
 interface InspectOptions { layer?: string; ptxas: boolean; json?: boolean }
+
+/** The weights as the plan recorded them: pattern, density, nonzeros per output channel, structure digest. */
+export function layerFacts(c: ConvPlan): string[] {
+  const w = c.weightPattern;
+  if (!w) return [`\nweights: ${c.weightSparsity === 0 ? 'dense' : `${(100 * c.weightSparsity).toFixed(1)}% zeros, no pruning pattern recorded (dense, or planned from a profile without it)`}`];
+  const n = w.nnzPerOutChannel;
+  return [`\nweights: pattern ${w.pattern}, density ${(100 * w.density).toFixed(1)}% (${(100 * c.weightSparsity).toFixed(1)}% zeros), ` +
+    `nonzeros per output channel min/mean/max ${n.min}/${n.mean.toFixed(1)}/${n.max}${w.digest ? `, structure digest ${w.digest}` : ''}`];
+}
 
 const summaryRow = (c: ConvPlan) => ({ layer: c.layer, input: c.input, output: c.output, inputSparsity: c.inputSparsity, decision: c.decision, kernelName: c.kernelName ?? null });
 
@@ -75,7 +85,9 @@ export function inspectCommand(print: (s: string) => void = console.log, log: (s
         return;
       }
       print(JSON.stringify(conv, null, 2));
+      for (const line of layerFacts(conv)) print(line);
       print(`\nreason: ${conv.reason}`);
+      if (conv.measured) print(['\nmeasured:', ...measuredLines(conv.measured).map((l) => `  ${l}`)].join('\n'));
       if (!file) return;
       print(`\n// ${file}\n${source}`);
       if (!ptxas) return;

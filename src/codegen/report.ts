@@ -1,7 +1,10 @@
-// report.md: the plan as a person reads it — one row per conv with its shape, sparsity, decision,
-// kernel and tiles, and the planner's reasons below the table. A folder planned for several batch
-// sizes gets the convs whose decisions differ between batches first, then a section per batch.
+// report.md: the plan as a person reads it — one row per conv with its shape, sparsity (the weights'
+// pattern too), decision, kernel and tiles, the planner's reasons below the table, and for convs a
+// measurement decided, every family measured (its fastest kernel, median and spread) against cuDNN
+// and why the winner won. A folder planned for several batch sizes gets the convs whose decisions
+// differ between batches first, then a section per batch.
 import { describeTiles } from '../families/registry.js';
+import { measuredLines } from '../plan/measured-choice.js';
 import { batchPlans } from '../plan/planner.js';
 import type { ConvPlan, NetworkPlan } from '../plan/types.js';
 
@@ -35,11 +38,23 @@ function planBody(plan: NetworkPlan, kernelCount: number, h: string): string[] {
     const ours = c.estimate.actSparseUs === null ? '-' : c.estimate.actSparseUs.toFixed(1);
     lines.push(
       `| ${i + 1} | ${c.layer} | ${c.input.join('x')} | ${filter} | ${c.output.join('x')} | ${pct(c.inputSparsity)} (${c.inputSparsitySource}) | ` +
-        `${pct(c.weightSparsity)} | ${c.decision === 'cudnn' ? 'cudnn' : c.spec?.family ?? c.decision} | ${c.kernelName ? `\`${c.kernelName}\`` : ''} | ${tiles} | ${mflop(c.macs)} | ${c.estimate.cudnnUs.toFixed(1)} / ${ours} |`,
+        `${pct(c.weightSparsity)}${c.weightPattern && c.weightPattern.pattern !== 'dense' ? ` ${c.weightPattern.pattern}` : ''} | ${c.decision === 'cudnn' ? 'cudnn' : c.spec?.family ?? c.decision} | ${c.kernelName ? `\`${c.kernelName}\`` : ''} | ${tiles} | ${mflop(c.macs)} | ${c.estimate.cudnnUs.toFixed(1)} / ${ours} |`,
     );
   });
   lines.push('', `${h} Reasons`, '');
   for (const c of plan.convs) lines.push(`- **${c.layer}**: ${c.reason}`);
+  const measured = plan.convs.filter((c) => c.measured);
+  if (measured.length > 0) {
+    lines.push('', `${h} Measured decisions`, '',
+      `${measured.length} convs decided by measurement: per conv the winner and why, cuDNN's fastest algorithm and the fastest kernel of each family measured ` +
+      '(median, p10-p90 of the replays); plan.json lists every candidate.', '');
+    for (const c of measured) {
+      const w = c.weightPattern;
+      const facts = w && w.pattern !== 'dense' ? ` (weights ${w.pattern}, density ${pct(w.density)}, nonzeros per output channel ${w.nnzPerOutChannel.min}/${w.nnzPerOutChannel.mean.toFixed(1)}/${w.nnzPerOutChannel.max}${w.digest ? `, structure ${w.digest}` : ''})` : '';
+      const [first, ...rest] = measuredLines(c.measured!);
+      lines.push(`- **${c.layer}**${facts}: ${first}`, ...rest.map((l) => `  - ${l}`));
+    }
+  }
   return lines;
 }
 

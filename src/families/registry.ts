@@ -21,13 +21,15 @@ import { igemmUs } from './igemm/cost.js';
 import { renderIgemmKernel } from './igemm/render.js';
 import { igemmResources } from './igemm/resources.js';
 import { igemmName, igemmSupports, IGEMM_TILE_FIELDS, type IgemmKernelSpec, type IgemmTiles } from './igemm/spec.js';
-import { chooseIgemmTiles } from './igemm/tiles.js';
+import { chooseIgemmTiles, igemmCandidates } from './igemm/tiles.js';
 import { wsparseUs } from './wsparse/cost.js';
 import { renderWsparseKernel } from './wsparse/render.js';
 import { wsparseResources } from './wsparse/resources.js';
-import { wsparseName, wsparseSupports, WSPARSE_TILE_FIELDS, type WsparseKernelSpec, type WsparseTiles } from './wsparse/spec.js';
+import {
+  wsparseName, wsparseSupports, WSPARSE_CPBS, WSPARSE_MAX_WARPS, WSPARSE_PPLS, WSPARSE_SPLITS, WSPARSE_TILE_FIELDS, type WsparseKernelSpec, type WsparseTiles,
+} from './wsparse/spec.js';
 import type { WeightStructure } from './wsparse/structure.js';
-import { chooseWsparseTiles } from './wsparse/tiles.js';
+import { chooseWsparseTiles, wsparseSpecFor } from './wsparse/tiles.js';
 
 export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec | WsparseKernelSpec;
 export type KernelFamily = KernelSpec['family'];
@@ -142,26 +144,53 @@ export const WSPARSE_MIN_SPARSITY = 0.5;
  * act-sparse family's tile search (src/families/act-sparse/tiles.ts, the planner's baseline on
  * every arch). `choose` returns null where the family cannot serve the problem on this GPU;
  * `weights` is given where the caller knows the layer's weights (wsparse serves only then).
+ * `space`, where present, is the family's tile space for measurement (`cusnn-gen tune` times it
+ * beside the rule's pick, ranked by the family's cost model); without it the rule's pick alone is
+ * measured. A family registered here joins the measured choice with no change to tune.
  */
 export interface RuleFamily {
   readonly family: Exclude<KernelFamily, 'act-sparse'>;
   readonly supports: (arch: ArchName) => boolean;
   readonly choose: (problem: ConvProblem & { readonly arch: ArchName }, p: GpuProfile, batch: number, density: number, weights?: ConvWeights) => FamilyChoice | null;
+  readonly space?: (problem: ConvProblem & { readonly arch: ArchName }, p: GpuProfile, batch: number, weights?: ConvWeights) => readonly KernelSpec[];
+}
+
+/** Where the wsparse family serves a conv: weights given with a known pattern and at least WSPARSE_MIN_SPARSITY zeros. */
+const wsparseServes = (w: ConvWeights | undefined): w is ConvWeights => w !== undefined && w.pattern !== undefined && w.sparsity >= WSPARSE_MIN_SPARSITY;
+
+/**
+ * Every (ppl, split, cpb) of at most WSPARSE_MAX_WARPS warps that launches on this GPU, for the
+ * layer's structure; none where the family's rule does not serve the problem (e.g. too many taps).
+ */
+function wsparseSpace(q: ConvProblem & { readonly arch: ArchName }, p: GpuProfile, batch: number, w: ConvWeights): KernelSpec[] {
+  if (!chooseWsparseTiles(p, q, batch, w.structure)) return [];
+  const out: KernelSpec[] = [];
+  for (const ppl of WSPARSE_PPLS) {
+    for (const split of WSPARSE_SPLITS) {
+      for (const cpb of WSPARSE_CPBS) {
+        if (cpb * split > WSPARSE_MAX_WARPS) continue;
+        const spec = wsparseSpecFor(q, w.structure, { ppl, split, cpb });
+        if (wsparseUs(p, spec, batch)) out.push(spec);
+      }
+    }
+  }
+  return out;
 }
 
 /**
  * The rule families in the planner's order of preference: dconv where its rule serves the shape
  * (the lab measured it equal or faster there: docs/PERFORMANCE.md), else igemm. wsparse, last, serves
  * only a conv whose weights are given with a known pattern and at least WSPARSE_MIN_SPARSITY zeros;
- * the planner weighs it against the others by estimate (src/plan/planner.ts).
+ * the planner weighs it against the others by estimate (src/plan/planner.ts). A measured tie is
+ * broken in this order too (src/plan/measured-choice.ts).
  */
 const RULE_FAMILIES: readonly RuleFamily[] = [
   { family: 'dconv', supports: dconvSupports, choose: (q, p, batch, density) => chooseDconvTiles(p, q, batch, density) },
-  { family: 'igemm', supports: igemmSupports, choose: (q, p, batch) => chooseIgemmTiles(p, q, batch) },
+  { family: 'igemm', supports: igemmSupports, choose: (q, p, batch) => chooseIgemmTiles(p, q, batch), space: (q, p) => (q.k % 4 === 0 ? igemmCandidates(p, q) : []) },
   {
     family: 'wsparse', supports: wsparseSupports,
-    choose: (q, p, batch, _density, weights) => (weights && weights.pattern !== undefined && weights.sparsity >= WSPARSE_MIN_SPARSITY
-      ? chooseWsparseTiles(p, q, batch, weights.structure) : null),
+    choose: (q, p, batch, _density, weights) => (wsparseServes(weights) ? chooseWsparseTiles(p, q, batch, weights.structure) : null),
+    space: (q, p, batch, weights) => (wsparseServes(weights) ? wsparseSpace(q, p, batch, weights) : []),
   },
 ];
 

@@ -13,7 +13,8 @@ import { describeTiles, estimateOf, estimateUs, familiesFor, resourcesOf, specWi
 import { balanceOf, rowStats } from '../families/wsparse/schedule.js';
 import type { StructureLookup } from '../families/wsparse/structure.js';
 import type { ConvPlan, NetworkPlan, WeightsRef } from './types.js';
-import { bucketOf, findTuned, type TuneCache } from './tune-cache.js';
+import { calibratedOutcome, measuredForWeights, tunedOutcome, weightFacts } from './measured-plan.js';
+import { findTuned, weightsDigest, type TuneCache } from './tune-cache.js';
 
 /**
  * Where a rule family (dconv, igemm) serves a conv, act-sparse is chosen over it only when its
@@ -75,10 +76,18 @@ export interface MeasuredConv {
   /** The GPU it was measured on, and its architecture (a measurement from another architecture is ignored). */
   readonly gpu: string;
   readonly arch: string;
+  /** The replays' p10-p90 of both paths and cuDNN's algorithm, where calibrate recorded them (absent: no spread). */
+  readonly actSparseP10Us?: number;
+  readonly actSparseP90Us?: number;
+  readonly cudnnP10Us?: number;
+  readonly cudnnP90Us?: number;
+  readonly cudnnAlgo?: string;
+  /** The digest of the layer's weight structure where its weights were pruned (absent: dense); it decides only weights of that structure. */
+  readonly weights?: string;
 }
 
-/** The measured generated kernel must beat the measured cuDNN time by this factor (same as runtime/tune.ts). */
-export const MEASURED_MARGIN = 1.03;
+/** The measured generated kernel must beat the measured cuDNN time by this factor (src/plan/measured-choice.ts). */
+export { MEASURED_MARGIN } from './measured-choice.js';
 
 interface Epilogue {
   readonly bias: boolean;
@@ -128,8 +137,8 @@ function measurementApplies(o: PlanOptions, p: GpuProfile, m: MeasuredConv): boo
 }
 
 /** planConvCore, with what it ignored (and why) appended to the reason. */
-function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProfile, readers: Map<string, Layer[]>, o: PlanOptions, pick: TilePicker): ConvPlan {
-  const notes: string[] = [];
+function planConv(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: SparsityProfile, readers: Map<string, Layer[]>, o: PlanOptions, pick: TilePicker, note?: string): ConvPlan {
+  const notes: string[] = note ? [note] : [];
   const plan = planConvCore(graph, conv, p, sp, readers, o, pick, notes);
   return notes.length > 0 ? { ...plan, reason: `${plan.reason}; ${notes.join('; ')}` } : plan;
 }
@@ -155,6 +164,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     inputSparsitySource: facts.inputSource,
     weightSparsity: facts.weights.sparsity,
     fusedRelu: epi.relu,
+    ...weightFacts(facts.weights, conv.name, o.weightStructure),
   };
   const toCudnn = (reason: string, actSparseEst: number | null = null): ConvPlan => ({
     ...base, decision: 'cudnn', reason, estimate: { cudnnUs, actSparseUs: actSparseEst },
@@ -166,7 +176,11 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     occupancy: ig ? ig.estimate.occupancy : null, waves: ig ? ig.estimate.waves : null,
   });
 
-  if (conv.groups !== 1) return toCudnn(`grouped conv (groups ${conv.groups}): the act-sparse family handles groups = 1`);
+  // Before every measurement and family: no family's problem has a group count, so none may see one.
+  if (conv.groups !== 1) {
+    const kind = conv.groups === c ? 'depthwise' : 'grouped';
+    return toCudnn(`${kind} conv (groups ${conv.groups}): no generated kernel family handles groups other than 1; cuDNN runs it with its group count`);
+  }
   if (facts.inputSource === 'image') return toCudnn('reads the network input (an image: no ReLU zeros)');
   if (o.force === 'cudnn') return toCudnn('forced to cuDNN');
 
@@ -196,32 +210,28 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   };
   const miOther = mi && measurementApplies(o, p, mi) ? otherStructure(mi.tiles) : null;
   if (miOther) notes.push(`calibration times of a wsparse kernel ignored: it ${miOther}`);
-  // A measured igemm or dconv kernel decides its layer, and the plan emits exactly that kernel.
+  // A measured kernel of a rule family (igemm, dconv, wsparse, ...) decides its layer, and the plan emits exactly that kernel.
   if (mi && measurementApplies(o, p, mi) && isGeneratedFamily(mi.tiles) && !miOther) {
     const spec = specWithTiles(problemFields, mi.tiles);
-    const text = `measured on ${mi.gpu}: generated ${us(mi.actSparseUs)} vs cuDNN ${us(mi.cudnnUs)} (${(mi.cudnnUs / mi.actSparseUs).toFixed(2)}x) at ${pct(facts.inputSparsity)} zeros`;
+    const m = calibratedOutcome(mi, p.arch, facts.inputSparsity);
     const modelUs = estimateUs(p, spec, o.batch, 1 - facts.inputSparsity);
-    if (!(mi.actSparseUs * MEASURED_MARGIN < mi.cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: ${text}`, modelUs);
-    return generated(spec, modelUs ?? mi.actSparseUs, `${spec.family}: ${text}; ${describeTiles(spec)}; epilogue: ${epi.why}`, null);
+    if (!m.beatsCudnn && o.force !== 'act-sparse') return { ...toCudnn(`cuDNN: ${m.text}`, modelUs), measured: m.record('cudnn') };
+    return { ...generated(spec, modelUs ?? mi.actSparseUs, `${spec.family}: ${m.text}; ${describeTiles(spec)}; epilogue: ${epi.why}`, null), measured: m.record('generated') };
   }
-  // A tune entry (same GPU model, shape, zeros bucket and batch) decides the layer with its winner,
-  // unless this very layer was measured on this GPU (calibration times are per layer, not per shape).
+  // A tune entry (same GPU model, shape, zeros bucket, batch and weight structure) decides the layer
+  // among every candidate measured and cuDNN (src/plan/measured-choice.ts), unless this very layer
+  // was measured on this GPU (calibration times are per layer, not per shape).
   if (o.tuned && o.gpu && !(mi && measurementApplies(o, p, mi))) {
-    const t = findTuned(o.tuned, o.gpu, p.arch, problemFields, facts.inputSparsity, o.batch);
+    const t = findTuned(o.tuned, o.gpu, p.arch, problemFields, facts.inputSparsity, o.batch, weightsDigest(facts.weights, conv.name, o.weightStructure));
     if (t.ignored) notes.push(`tune cache: ${t.ignored}`);
-    const tOther = t.entry ? otherStructure(t.entry.best.tiles) : null;
+    const m = t.entry ? tunedOutcome(t.entry, p.arch) : null;
+    const tOther = m?.kept ? otherStructure(m.kept.tiles) : null;
     if (tOther) notes.push(`tune cache: its wsparse winner ignored: it ${tOther}`);
-    const e = tOther ? undefined : t.entry;
-    if (e) {
-      const spec = specWithTiles(problemFields, e.best.tiles);
-      const modelUs = estimateUs(p, spec, o.batch, 1 - facts.inputSparsity);
-      const b = bucketOf(facts.inputSparsity);
-      const heur = e.heuristic === null ? 'no heuristic pick' : e.heuristic.us === null ? `heuristic ${e.heuristic.kernel} failed the check` :
-        `heuristic ${us(e.heuristic.us)} (${(e.heuristic.us / e.best.us).toFixed(2)}x the best)`;
-      const text = `tuned on ${e.gpu}: best of ${e.candidates} candidates ${us(e.best.us)} vs cuDNN ${us(e.cudnnUs)} (${(e.cudnnUs / e.best.us).toFixed(2)}x) ` +
-        `at ${b}-${Math.min(100, b + 10)}% zeros, batch ${e.batch}; ${heur}`;
-      if (!(e.best.us * MEASURED_MARGIN < e.cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: ${text}`, modelUs);
-      return generated(spec, modelUs ?? e.best.us, `${spec.family}: ${text}; ${describeTiles(spec)}; epilogue: ${epi.why}`, null);
+    if (m && !tOther && (m.kept || o.force !== 'act-sparse')) {
+      const spec = m.kept && specWithTiles(problemFields, m.kept.tiles);
+      const modelUs = spec && estimateUs(p, spec, o.batch, 1 - facts.inputSparsity);
+      if (!spec || (!m.beatsCudnn && o.force !== 'act-sparse')) return { ...toCudnn(`cuDNN: ${m.text}`, modelUs), measured: m.record('cudnn') };
+      return { ...generated(spec, modelUs ?? m.kept!.us, `${spec.family}: ${m.text}; ${describeTiles(spec)}; epilogue: ${epi.why}`, null), measured: m.record('generated') };
     }
   }
   const choice = pick(problem);
@@ -282,11 +292,16 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     `${est.waves.toFixed(2)} waves on ${p.smCount} SMs, ${est.bound}-bound; best of ${choice.candidates} tile shapes at the median sparsity of the layers of this shape`;
   const compare = `est. ${us(est.us)} vs cuDNN ${us(cudnnUs)} (${speedup.toFixed(2)}x) at ${pct(facts.inputSparsity)} zeros (${facts.inputSource})` +
     (breakEven === null ? '; never wins on this GPU' : `; break-even ${pct(breakEven)} zeros`);
-  const measuredText = m && `measured on ${m.gpu}: generated ${us(m.actSparseUs)} vs cuDNN ${us(m.cudnnUs)} (${(m.cudnnUs / m.actSparseUs).toFixed(2)}x) at ${pct(facts.inputSparsity)} zeros`;
-  const wins = m ? m.actSparseUs * MEASURED_MARGIN < m.cudnnUs : est.us * SPEEDUP_MARGIN < cudnnUs;
-  if (!wins && o.force !== 'act-sparse') return toCudnn(m ? `cuDNN: ${measuredText} (the model estimated ${us(est.us)} vs ${us(cudnnUs)})` : `cuDNN: ${compare}`, est.us);
+  const cal = m && calibratedOutcome(m, p.arch, facts.inputSparsity);
+  const measuredText = cal && cal.text;
+  const wins = cal ? cal.beatsCudnn : est.us * SPEEDUP_MARGIN < cudnnUs;
+  if (!wins && o.force !== 'act-sparse') {
+    const plan = toCudnn(cal ? `cuDNN: ${measuredText} (the model estimated ${us(est.us)} vs ${us(cudnnUs)})` : `cuDNN: ${compare}`, est.us);
+    return cal ? { ...plan, measured: cal.record('cudnn') } : plan;
+  }
   return {
     ...base,
+    ...(cal ? { measured: cal.record('generated') } : {}),
     decision: 'act-sparse',
     reason: `${o.force === 'act-sparse' ? 'forced to act-sparse; ' : 'act-sparse: '}${m ? `${measuredText}; model: ` : ''}${compare}; ${tiles}: ${fit}; epilogue: ${epi.why}`,
     estimate: { cudnnUs, actSparseUs: est.us },
@@ -329,11 +344,14 @@ function measuredFor(o: PlanOptions, p: GpuProfile, layer: string, spec: ActSpar
   return t.th === spec.th && t.tw === spec.tw && t.tc === spec.tc && t.kb === spec.kb && t.cs === spec.cs ? m : null;
 }
 
-export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o: PlanOptions): NetworkPlan {
-  if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`batch must be a positive integer, got ${o.batch}`);
-  if (o.tuned && !o.gpu) throw new Error('a tune cache needs the target GPU model (gpu, e.g. "NVIDIA H200"): its entries are per GPU model');
+export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, options: PlanOptions): NetworkPlan {
+  if (!Number.isInteger(options.batch) || options.batch < 1) throw new Error(`batch must be a positive integer, got ${options.batch}`);
+  if (options.tuned && !options.gpu) throw new Error('a tune cache needs the target GPU model (gpu, e.g. "NVIDIA H200"): its entries are per GPU model');
   const readers = consumers(graph);
   const layers = graph.layers.filter((l): l is ConvLayer => l.op === 'conv');
+  // Calibration times of other weights are dropped before anything reads them (tiles, decisions).
+  const { measured, notes: weightNotes } = measuredForWeights(graph, sp, options);
+  const o: PlanOptions = { ...options, measured };
   // Tiles are chosen once per problem shape, at the median input density of the layers that
   // have it: ResNet-152's fifty 3x3 convs then need a handful of kernels, not one per layer.
   const densities = new Map<string, number[]>();
@@ -361,7 +379,7 @@ export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, o:
     }
     return chooseActSparseTiles(p, problem, o.batch, density);
   };
-  const convs = layers.map((l) => planConv(graph, l, p, sp, readers, o, pick));
+  const convs = layers.map((l) => planConv(graph, l, p, sp, readers, o, pick, weightNotes.get(l.name)));
   return {
     format: 'cusnn-plan/1',
     model: graph.name,

@@ -1,5 +1,7 @@
 // The tune cache ("cusnn-tune/1"): winners of `cusnn-gen tune`'s measured search, one entry per
-// (GPU model as the device reports it, problem shape incl. bias/ReLU, input-zeros bucket, batch).
+// (GPU model as the device reports it, problem shape incl. bias/ReLU, input-zeros bucket, batch,
+// and, for pruned weights, the digest of the layer's nonzero structure: what wins on one pruned
+// weight file says nothing of another's layer, so an entry decides only a layer of that structure).
 // The planner reads it (PlanOptions.tuned): a matching entry decides its conv's tiles; an entry
 // of another GPU model never does, because a measurement decides a layer only on the GPU model it
 // was taken on. Each entry also keeps the heuristic's pick and every layer's times, so "the
@@ -7,6 +9,10 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ARCH_NAMES, isArchName, type ArchName } from '../arch/profiles.js';
 import type { KernelTiles } from '../families/registry.js';
+import type { StructureLookup } from '../families/wsparse/structure.js';
+import type { WeightPattern } from '../sparsity/types.js';
+import { PATTERN_TOLERANCE } from '../sparsity/weights.js';
+import type { MeasuredCandidate, MeasuredTime } from './measured-choice.js';
 import { checkSchema, SchemaError } from '../schema/check.js';
 import { TUNE_FORMAT, TuneCacheSchema } from '../schema/tune-cache.js';
 import type { ConvProblem } from './types.js';
@@ -58,6 +64,22 @@ export interface TuneEntry {
   readonly inputs: 'images' | 'random';
   readonly iters: number;
   readonly layers: readonly TunedLayer[];
+  /**
+   * The digest of the layers' weight structure where they are pruned (weightsDigest); part of the
+   * key. Absent: dense weights (and entries written before the digest was recorded).
+   */
+  readonly weights?: string;
+  /**
+   * Every candidate (family, kernel, tiles; median and spread, means over the layers) and cuDNN's
+   * fastest algorithm: the planner decides from these by src/plan/measured-choice.ts. Absent in
+   * entries written before: `best` against `cudnnUs` by the margin, without spreads.
+   */
+  readonly measured?: TunedMeasurements;
+}
+
+export interface TunedMeasurements {
+  readonly cudnn: MeasuredTime & { readonly algo: string | null };
+  readonly candidates: readonly MeasuredCandidate[];
 }
 
 export interface TuneCache {
@@ -76,11 +98,30 @@ export function shapeWords(s: TuneShape): string {
     `${s.bias ? ' bias' : ''}${s.relu ? ' relu' : ''}`;
 }
 
-export function tuneKey(gpu: string, shape: TuneShape, bucket: number, batch: number): string {
-  return `${gpu} | ${shapeWords(shape)} | zeros ${bucket}% | batch ${batch}`;
+/** The key; `weights` (a structure digest, for pruned weights) appended, so dense keys read as before. */
+export function tuneKey(gpu: string, shape: TuneShape, bucket: number, batch: number, weights: string | null = null): string {
+  return `${gpu} | ${shapeWords(shape)} | zeros ${bucket}% | batch ${batch}${weights === null ? '' : ` | weights ${weights}`}`;
 }
 
-export const keyOf = (e: Pick<TuneEntry, 'gpu' | 'shape' | 'bucket' | 'batch'>): string => tuneKey(e.gpu, e.shape, e.bucket, e.batch);
+export const keyOf = (e: Pick<TuneEntry, 'gpu' | 'shape' | 'bucket' | 'batch' | 'weights'>): string => tuneKey(e.gpu, e.shape, e.bucket, e.batch, e.weights ?? null);
+
+/**
+ * Pruned weights: a pattern other than dense (a profile rebuilt without the pattern: at least
+ * PATTERN_TOLERANCE zeros). Measurements of such a layer hold for its nonzero structure only.
+ */
+export function isPruned(w: Pick<WeightPattern, 'pattern' | 'sparsity'>): boolean {
+  return w.pattern !== undefined ? w.pattern !== 'dense' : w.sparsity >= PATTERN_TOLERANCE;
+}
+
+/**
+ * What keys a layer's measurements by its weights: null for dense weights (the candidates' times
+ * do not depend on them), else the digest of its nonzero structure, 'unknown' where the weights are
+ * pruned but their structure was not given (matches no entry: no measurement of other weights decides).
+ */
+export function weightsDigest(w: Pick<WeightPattern, 'pattern' | 'sparsity'>, layer: string, structures: StructureLookup | undefined): string | null {
+  if (!isPruned(w)) return null;
+  return structures?.(layer)?.digest ?? 'unknown';
+}
 
 /** The shape fields of a problem (drops family, arch and tiles). */
 export function shapeOf(p: TuneShape): TuneShape {
@@ -114,7 +155,12 @@ export function validateTuneCache(raw: unknown, file: string): TuneCache {
   for (const [key, e] of Object.entries(cache.entries)) {
     if (!isArchName(e.arch)) throw new SchemaError(`${label}: entry '${key}': arch: expected an architecture cusnn knows (${ARCH_NAMES.join(', ')}), found ${JSON.stringify(e.arch)}`);
     const want = keyOf(e);
-    if (key !== want) throw new SchemaError(`${label}: entry '${key}': the key does not match the entry's gpu, shape, bucket and batch (they give '${want}')`);
+    if (key !== want) throw new SchemaError(`${label}: entry '${key}': the key does not match the entry's gpu, shape, bucket, batch and weights (they give '${want}')`);
+    // The family re-emits the kernel through its tiles: the two must name the same one.
+    e.measured?.candidates.forEach((c, i) => {
+      const tf = c.tiles.family ?? 'act-sparse';
+      if (c.family !== tf) throw new SchemaError(`${label}: entry '${key}': measured.candidates[${i}].family: '${c.family}' but its tiles are of '${tf}'`);
+    });
   }
   return cache as TuneCache;
 }
@@ -158,17 +204,24 @@ export interface TunedLookup {
   readonly ignored: string | null;
 }
 
-/** The cache entry for a conv on `gpu` / `arch` at `zeros` input zeros and `batch`. */
-export function findTuned(cache: TuneCache, gpu: string, arch: ArchName, shape: TuneShape, zeros: number, batch: number): TunedLookup {
+/** The cache entry for a conv on `gpu` / `arch` at `zeros` input zeros and `batch`, of weights `weights` (weightsDigest). */
+export function findTuned(cache: TuneCache, gpu: string, arch: ArchName, shape: TuneShape, zeros: number, batch: number, weights: string | null = null): TunedLookup {
   const bucket = bucketOf(zeros);
-  const key = tuneKey(gpu, shape, bucket, batch);
+  const key = tuneKey(gpu, shape, bucket, batch, weights);
   const hit = cache.entries[key];
   if (hit && hit.arch === arch) return { entry: hit, key, ignored: null };
-  const others = Object.values(cache.entries).filter((e) => e.gpu !== gpu && e.bucket === bucket && e.batch === batch && sameShape(e.shape, shape));
+  const near = Object.values(cache.entries).filter((e) => e.bucket === bucket && e.batch === batch && sameShape(e.shape, shape));
+  const others = near.filter((e) => e.gpu !== gpu && (e.weights ?? null) === weights);
+  const otherWeights = near.filter((e) => e.gpu === gpu && e.arch === arch && (e.weights ?? null) !== weights);
   const notes: string[] = [];
   if (hit) notes.push(`tuned on ${gpu} for ${hit.arch}, not ${arch}: ignored`);
   if (others.length > 0) {
     notes.push(`tuned on ${[...new Set(others.map((e) => e.gpu))].join(', ')}, not ${gpu}: ignored (a measurement decides a layer only on the GPU model it was taken on)`);
+  }
+  if (otherWeights.length > 0) {
+    const words = (d: string | null | undefined): string => (d == null ? 'dense weights' : `weight structure ${d}`);
+    notes.push(`tuned for ${[...new Set(otherWeights.map((e) => words(e.weights)))].join(', ')}, not ${words(weights)}: ignored ` +
+      '(a measurement on one pruned weight file does not decide a layer of another)');
   }
   return { entry: null, key, ignored: notes.length ? notes.join('; ') : null };
 }
@@ -202,4 +255,18 @@ export function heuristicSummary(entries: Readonly<Record<string, TuneEntry>>, o
   // A failed heuristic pick (ratio null) sorts first: it is the worst outcome.
   worst.sort((a, b) => (b.ratio ?? Number.MAX_VALUE) - (a.ratio ?? Number.MAX_VALUE));
   return { layers, within, fraction: layers ? within / layers : 0, worst };
+}
+
+/**
+ * An entry's measurements as the planner decides from them: `measured` where the entry has it;
+ * for an entry written before, its best candidate and cuDNN without spreads (p10 = p90 = median),
+ * which the measured choice decides exactly as the planner did then (best * margin < cuDNN).
+ */
+export function tunedMeasurements(e: TuneEntry): TunedMeasurements {
+  if (e.measured) return e.measured;
+  const b = e.best;
+  return {
+    cudnn: { us: e.cudnnUs, p10Us: e.cudnnUs, p90Us: e.cudnnUs, algo: null },
+    candidates: [{ family: b.tiles.family ?? 'act-sparse', kernel: b.kernel, tiles: b.tiles, us: b.us, p10Us: b.us, p90Us: b.us, discarded: null }],
+  };
 }

@@ -2,6 +2,7 @@
 // codegen now and by the native runtime later, so it holds plain data only.
 import type { ArchName } from '../arch/profiles.js';
 import type { KernelSpec } from '../families/registry.js';
+import type { WeightPatternKind } from '../sparsity/types.js';
 
 /**
  * The problem of one conv as every kernel family sees it (per batch item; groups are 1). Each
@@ -54,6 +55,44 @@ export interface KernelEstimate {
 
 export type Decision = 'cudnn' | 'act-sparse' | 'weight-sparse';
 
+/** A conv's weights as the sparsity profile found them (what inspect and report.md show). */
+export interface ConvWeightFacts {
+  /** The detected pattern of the zeros (src/sparsity/weights.ts). */
+  readonly pattern: WeightPatternKind;
+  /** Fraction of nonzero weights. */
+  readonly density: number;
+  /** Nonzeros per output channel (of C*R*S). */
+  readonly nnzPerOutChannel: { readonly min: number; readonly mean: number; readonly max: number };
+  /**
+   * The digest of the nonzero structure (src/families/wsparse/structure.ts) where the weights are
+   * pruned (their pattern not dense): measurements of the layer are keyed by it. Null: dense.
+   */
+  readonly digest: string | null;
+}
+
+/** One kernel as measured for a conv's decision: median and spread (p10-p90), null when discarded. */
+export interface MeasuredKernelTime {
+  readonly family: string;
+  readonly kernel: string;
+  readonly us: number | null;
+  readonly p10Us: number | null;
+  readonly p90Us: number | null;
+  readonly discarded?: string;
+}
+
+/** How a measurement decided a conv (src/plan/measured-choice.ts): every candidate timed, cuDNN, the winner and why. */
+export interface MeasuredDecision {
+  /** 'tune': the tune cache's candidates of every family; 'calibration': the folder's kernel, timed by `calibrate`. */
+  readonly source: 'tune' | 'calibration';
+  readonly gpu: string;
+  readonly cudnn: { readonly us: number; readonly p10Us: number; readonly p90Us: number; readonly algo: string | null };
+  /** Fastest first, discarded last. */
+  readonly candidates: readonly MeasuredKernelTime[];
+  /** 'cudnn' or the winning kernel's name. */
+  readonly winner: string;
+  readonly why: string;
+}
+
 export interface ConvPlan {
   readonly layer: string;
   /** Input [C, H, W] and output [K, Ho, Wo] per batch item. */
@@ -81,6 +120,10 @@ export interface ConvPlan {
   readonly waves: number | null;
   /** Fuses bias + ReLU of the following batch norm / activation. */
   readonly fusedRelu: boolean;
+  /** The weights' pattern, density and nonzeros per output channel where they are pruned; absent for dense weights (or a pattern not known). */
+  readonly weightPattern?: ConvWeightFacts;
+  /** Present when a measurement decided the conv: what was measured and why the winner won. */
+  readonly measured?: MeasuredDecision;
 }
 
 /**

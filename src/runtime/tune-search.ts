@@ -1,25 +1,27 @@
 // `cusnn-gen tune`'s measured search: for every conv of a generated folder's plan, every candidate
-// kernel of every family that can serve it (the igemm family's search space, plus the act-sparse
-// and dconv rules' tiles, plus the planner's own pick: the heuristic) is rendered into one
+// kernel of every registered family that can serve it (./tune-candidates.ts: the planner's own pick,
+// each family's rule pick with the layer's weights, the families' tile spaces) is rendered into one
 // kernel folder, built into one addon, run through one-conv programs on the layer's input,
-// checked against cuDNN and timed with the runtime's CUDA-graph timing (median over `iters`).
-// The winners go into the tune cache (src/plan/tune-cache.ts), keyed per (GPU model, shape, zeros
-// bucket, batch), which the planner reads.
-import { gpuProfile, type GpuProfile } from '../arch/profiles.js';
+// checked against cuDNN and timed with the runtime's CUDA-graph timing (median and p10-p90 over
+// `iters`), as is cuDNN's fastest algorithm. The times go into the tune cache
+// (src/plan/tune-cache.ts), keyed per (GPU model, shape, zeros bucket, batch, weight structure of a
+// pruned layer), from which the planner decides (src/plan/measured-choice.ts).
+import { gpuProfile } from '../arch/profiles.js';
 import { buildAddon } from '../toolchain/addon.js';
-import { igemmCandidates } from '../families/igemm/tiles.js';
-import { igemmSupports } from '../families/igemm/spec.js';
-import { estimateUs, familiesFor, kernelNameOf, tilesOf, type KernelSpec } from '../families/registry.js';
-import type { ConvLayer, Graph } from '../model/ir.js';
+import type { ConvWeights, KernelTiles } from '../families/registry.js';
+import { structureLookup, type StructureLookup } from '../families/wsparse/structure.js';
+import { getLayer, type ConvLayer, type Graph } from '../model/ir.js';
+import type { MeasuredCandidate } from '../plan/measured-choice.js';
 import { planNetwork } from '../plan/planner.js';
-import type { ActSparseProblem } from '../families/act-sparse/spec.js';
-import { chooseActSparseTiles as chooseTiles } from '../families/act-sparse/tiles.js';
-import { bucketOf, keyOf, shapeOf, type TunedLayer, type TuneEntry, type TuneShape } from '../plan/tune-cache.js';
+import { bucketOf, keyOf, shapeOf, weightsDigest, type TunedLayer, type TuneEntry, type TuneShape } from '../plan/tune-cache.js';
+import { weightPattern } from '../sparsity/weights.js';
+import { getTensor } from '../weights/store.js';
+import { convCandidates, storedTiles, type Candidate } from './tune-candidates.js';
 import { STEP_COPIES } from './tune.js';
 import type { NetworkPlan } from '../plan/types.js';
 import type { ConvSparsity, SparsityProfile } from '../sparsity/types.js';
 import type { WeightSet } from '../weights/store.js';
-import { loadAddon, type CusnnAddon, type NativeRuntime } from './addon.js';
+import { loadAddon, type CusnnAddon, type NativeRuntime, type Timing } from './addon.js';
 import { writeKernelFolder } from './kernel-folder.js';
 import { lowerNetwork } from './lower.js';
 import type { ConvStep, Program, View } from './program.js';
@@ -32,12 +34,7 @@ export const TUNE_TOLERANCE = 1e-5;
 /** Candidates per runtime: one program holds this many candidate steps (bounded device memory). */
 const CHUNK = 32;
 
-export interface Candidate {
-  readonly spec: KernelSpec;
-  readonly kernel: string;
-  /** The planner's own pick without a cache. */
-  readonly heuristic: boolean;
-}
+export type { Candidate };
 
 /** One conv to tune: its problem, where its input comes from, and its candidates. */
 export interface ConvJob {
@@ -49,6 +46,8 @@ export interface ConvJob {
   readonly planZeros: number;
   readonly candidates: readonly Candidate[];
   readonly heuristic: Candidate | null;
+  /** The digest of the layer's weight structure where its weights are pruned (part of the cache key), else null. */
+  readonly weightsDigest: string | null;
 }
 
 export interface SkippedConv {
@@ -76,11 +75,15 @@ export interface TuneSearchOptions {
 }
 
 export interface CandidateResult {
+  readonly family: string;
   readonly kernel: string;
-  readonly tiles: ReturnType<typeof tilesOf>;
+  /** With the family always (storedTiles): what re-emits the kernel. */
+  readonly tiles: KernelTiles;
   readonly heuristic: boolean;
-  /** Median time, or null when discarded. */
+  /** Median time and the replays' p10-p90, or null when discarded. */
   readonly us: number | null;
+  readonly p10Us: number | null;
+  readonly p90Us: number | null;
   /** Relative L2 error against cuDNN (null: it did not run). */
   readonly relError: number | null;
   /** Why it was discarded; null when kept. */
@@ -94,6 +97,11 @@ export interface LayerResult {
   readonly zeros: number;
   readonly bucket: number;
   readonly cudnnUs: number;
+  readonly cudnnP10Us: number;
+  readonly cudnnP90Us: number;
+  /** The algorithm cuDNN's search picked (null: the addon did not say). */
+  readonly cudnnAlgo: string | null;
+  readonly weightsDigest: string | null;
   readonly candidates: readonly CandidateResult[];
 }
 
@@ -111,28 +119,38 @@ export interface TuneReport {
   readonly noEntry: readonly string[];
 }
 
-/** The plan's sparsity figures as the planner's input (the planner reads only these fields). */
-function sparsityOfPlan(plan: NetworkPlan): SparsityProfile {
-  const convs = new Map<string, ConvSparsity>(plan.convs.map((c) => [c.layer, {
-    layer: c.layer,
-    weights: { sparsity: c.weightSparsity, nnzPerOutChannel: { min: 0, mean: 0, max: 0 }, zeroKernels: 0, kernels: 0 },
-    inputSparsity: c.inputSparsity,
-    inputSource: c.inputSparsitySource,
-  }]));
+/**
+ * The plan's input sparsity figures as the planner's input, with each conv's weight pattern read
+ * from `weights` when given (as generate() found it: the planner's weight-structure families and
+ * the cache key depend on it); without weights, the plan's weight sparsity only.
+ */
+function sparsityOfPlan(plan: NetworkPlan, graph: Graph, weights: WeightSet | undefined): SparsityProfile {
+  const convs = new Map<string, ConvSparsity>(plan.convs.map((c) => {
+    const l = graph.layers.find((x): x is ConvLayer => x.op === 'conv' && x.name === c.layer);
+    const w = weights && l ? weightPattern(getTensor(weights, l.name, 'kernel'), [l.outChannels, getLayer(graph, l.inputs[0]!).shape[0] / l.groups, l.kernel[0], l.kernel[1]]) : null;
+    return [c.layer, {
+      layer: c.layer,
+      weights: w ?? { sparsity: c.weightSparsity, nnzPerOutChannel: { min: 0, mean: 0, max: 0 }, zeroKernels: 0, kernels: 0 },
+      inputSparsity: c.inputSparsity,
+      inputSource: c.inputSparsitySource,
+    }];
+  }));
   return { model: plan.model, activationSource: plan.sparsitySource, convs };
 }
 
-/** Cost-model rank of a candidate (unknown estimates last), to cut the list at maxCandidates. */
-const rank = (p: GpuProfile, spec: KernelSpec, batch: number, density: number): number => estimateUs(p, spec, batch, density) ?? Number.MAX_VALUE;
-
 /**
- * Every conv's candidates. The heuristic is what the planner picks without a cache: its plan with
- * every eligible conv forced onto a generated kernel (the family by its cost models, the tiles by
- * the family's rule). Convs the families cannot serve are listed as skipped, with the reason.
+ * Every conv's candidates (./tune-candidates.ts). The heuristic is what the planner picks without a
+ * cache: its plan with every eligible conv forced onto a generated kernel (the family by its cost
+ * models, the tiles by the family's rule), with the weights' structure as generate() gives it.
+ * Convs the families cannot serve are listed as skipped, with the reason. Without `weights` no
+ * family that needs the layer's weights is a candidate, and a pruned layer (by the plan's weight
+ * sparsity) has the digest 'unknown' (tuneSearch always passes the weights).
  */
-export function tuneJobs(graph: Graph, plan: NetworkPlan, o: { maxCandidates?: number; layers?: readonly string[] } = {}): { jobs: ConvJob[]; skipped: SkippedConv[] } {
+export function tuneJobs(graph: Graph, plan: NetworkPlan, o: { maxCandidates?: number; layers?: readonly string[]; weights?: WeightSet } = {}): { jobs: ConvJob[]; skipped: SkippedConv[] } {
   const p = gpuProfile(plan.arch);
-  const forced = planNetwork(graph, p, sparsityOfPlan(plan), { batch: plan.batch, weightsSource: plan.weights, force: 'act-sparse' });
+  const sp = sparsityOfPlan(plan, graph, o.weights);
+  const structures: StructureLookup | undefined = o.weights ? structureLookup(graph, o.weights) : undefined;
+  const forced = planNetwork(graph, p, sp, { batch: plan.batch, weightsSource: plan.weights, force: 'act-sparse', weightStructure: structures });
   const convs = new Map(graph.layers.filter((l): l is ConvLayer => l.op === 'conv').map((l) => [l.name, l]));
   const jobs: ConvJob[] = [];
   const skipped: SkippedConv[] = [];
@@ -143,31 +161,14 @@ export function tuneJobs(graph: Graph, plan: NetworkPlan, o: { maxCandidates?: n
       continue;
     }
     const shape = shapeOf(c.spec);
-    const problemFields = { arch: p.arch, ...shape };
-    const density = 1 - c.inputSparsity;
-    const specs: KernelSpec[] = [c.spec];
-    const act = chooseTiles(p, { family: 'act-sparse', ...problemFields } satisfies ActSparseProblem, plan.batch, density);
-    if (act) specs.push(act.spec);
-    // Every rule family's pick competes (dconv has no search space of its own yet), then igemm's space by rank.
-    for (const f of familiesFor(p.arch)) {
-      const pick = f.choose(problemFields, p, plan.batch, density);
-      if (pick) specs.push(pick.spec);
-    }
-    if (igemmSupports(p.arch) && shape.k % 4 === 0) {
-      specs.push(...igemmCandidates(p, problemFields).sort((a, b) => rank(p, a, plan.batch, density) - rank(p, b, plan.batch, density)));
-    }
-    const heuristicName = kernelNameOf(c.spec);
-    const seen = new Set<string>();
-    const candidates: Candidate[] = [];
-    for (const spec of specs) {
-      const kernel = kernelNameOf(spec);
-      if (seen.has(kernel)) continue;
-      seen.add(kernel);
-      candidates.push({ spec, kernel, heuristic: kernel === heuristicName });
-    }
-    const cut = o.maxCandidates === undefined ? candidates : candidates.slice(0, Math.max(1, o.maxCandidates));
+    const facts = sp.convs.get(c.layer)!.weights;
+    // The layer's weights as the families see them (each family decides whether it serves them).
+    const structure = structures?.(c.layer) ?? null;
+    const weights: ConvWeights | undefined = structure ? { structure, sparsity: facts.sparsity, pattern: facts.pattern } : undefined;
+    const cut = convCandidates(p, shape, plan.batch, 1 - c.inputSparsity, c.spec, weights, o.maxCandidates);
     const conv = convs.get(c.layer)!;
-    jobs.push({ layer: c.layer, inputLayer: conv.inputs[0]!, shape, planZeros: c.inputSparsity, candidates: cut, heuristic: cut[0]!.heuristic ? cut[0]! : null });
+    jobs.push({ layer: c.layer, inputLayer: conv.inputs[0]!, shape, planZeros: c.inputSparsity, candidates: cut, heuristic: cut[0]!.heuristic ? cut[0]! : null,
+      weightsDigest: weightsDigest(facts, c.layer, structures) });
   }
   return { jobs, skipped };
 }
@@ -223,7 +224,7 @@ function convProgram(job: ConvJob, batch: number, step: ConvStep, t: ConvTensors
 }
 
 /** Runs and times `cands` on `x` in one runtime; per candidate its output and time, or the error that stopped them all. */
-function runChunk(addon: CusnnAddon, prog: Program, t: ConvTensors, x: Float32Array, iters: number): { outs: Float32Array[]; us: number[] } {
+function runChunk(addon: CusnnAddon, prog: Program, t: ConvTensors, x: Float32Array, iters: number): { outs: Float32Array[]; us: Timing[] } {
   let rt: NativeRuntime | null = null;
   try {
     rt = addon.createRuntime(JSON.stringify(prog), t.tensors, { mode: 'static' });
@@ -231,33 +232,42 @@ function runChunk(addon: CusnnAddon, prog: Program, t: ConvTensors, x: Float32Ar
     rt.fillBuffers(Number.NaN);
     rt.run(x);
     const outs = prog.steps.map((_, i) => rt!.readBuffer(i + 1));
-    const us = prog.steps.map((_, i) => rt!.timeStep(i, iters, STEP_COPIES).medianUs);
+    const us = prog.steps.map((_, i) => rt!.timeStep(i, iters, STEP_COPIES));
     return { outs, us };
   } finally {
     rt?.dispose();
   }
 }
 
-function measureJob(addon: CusnnAddon, job: ConvJob, batch: number, step: ConvStep, t: ConvTensors, x: Float32Array, iters: number, log: (s: string) => void): { cudnnUs: number; results: CandidateResult[] } {
+interface CudnnTime {
+  readonly us: number;
+  readonly p10Us: number;
+  readonly p90Us: number;
+  readonly algo: string | null;
+}
+
+function measureJob(addon: CusnnAddon, job: ConvJob, batch: number, step: ConvStep, t: ConvTensors, x: Float32Array, iters: number, log: (s: string) => void): { cudnn: CudnnTime; results: CandidateResult[] } {
+  // cuDNN's own search picks its fastest exact algorithm for the step (mode 'cudnn'): that is the baseline timed.
   const ref = addon.createRuntime(JSON.stringify(convProgram(job, batch, step, t, [null])), t.tensors, { mode: 'cudnn' });
   let y: Float32Array;
-  let cudnnUs: number;
+  let cudnn: CudnnTime;
   try {
     y = ref.run(x).slice();
-    cudnnUs = ref.timeStep(0, iters, STEP_COPIES).medianUs;
+    const r = ref.timeStep(0, iters, STEP_COPIES);
+    cudnn = { us: r.medianUs, p10Us: r.p10Us, p90Us: r.p90Us, algo: ref.algorithms().find((a) => a.step === 0)?.algoName ?? null };
   } finally {
     ref.dispose();
   }
   const results: CandidateResult[] = [];
-  const judge = (c: Candidate, out: Float32Array | null, us: number | null, error: string | null): void => {
-    const tiles = tilesOf(c.spec);
-    if (out === null || us === null) {
-      results.push({ kernel: c.kernel, tiles, heuristic: c.heuristic, us: null, relError: null, discarded: `did not run: ${error}` });
+  const judge = (c: Candidate, out: Float32Array | null, time: Timing | null, error: string | null): void => {
+    const base = { family: c.spec.family, kernel: c.kernel, tiles: storedTiles(c.spec), heuristic: c.heuristic };
+    if (out === null || time === null) {
+      results.push({ ...base, us: null, p10Us: null, p90Us: null, relError: null, discarded: `did not run: ${error}` });
       return;
     }
     const e = relL2Error(out, y);
     const bad = !(e <= TUNE_TOLERANCE);
-    results.push({ kernel: c.kernel, tiles, heuristic: c.heuristic, us: bad ? null : us, relError: e,
+    results.push({ ...base, us: bad ? null : time.medianUs, p10Us: bad ? null : time.p10Us, p90Us: bad ? null : time.p90Us, relError: e,
       discarded: bad ? `rel. L2 error ${Number.isFinite(e) ? e.toExponential(2) : 'inf (unwritten or non-finite outputs)'} vs cuDNN > ${TUNE_TOLERANCE.toExponential(0)}` : null });
   };
   for (let at = 0; at < job.candidates.length; at += CHUNK) {
@@ -278,20 +288,41 @@ function measureJob(addon: CusnnAddon, job: ConvJob, batch: number, step: ConvSt
       }
     }
   }
-  return { cudnnUs, results };
+  return { cudnn, results };
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /**
- * The cache entries of measured layers: layers of one key (GPU, shape, bucket, batch) share one
- * entry, whose winner is the candidate with the lowest mean time among those that passed the check
- * on every one of them.
+ * Every candidate of an entry's layers as measured: median and p10-p90 are means over the layers
+ * (so they compare with cuDNN's means); a candidate that failed or missed any layer is discarded,
+ * with the first layer's reason.
+ */
+function measuredCandidates(ls: readonly LayerResult[]): MeasuredCandidate[] {
+  const names = [...new Set(ls.flatMap((l) => l.candidates.map((c) => c.kernel)))].sort();
+  return names.map((k) => {
+    const per = ls.map((l) => l.candidates.find((c) => c.kernel === k));
+    const c = per.find((x) => x !== undefined)!;
+    const base = { family: c.family, kernel: k, tiles: c.tiles };
+    if (per.some((x) => x === undefined || x.us === null)) {
+      const why = per.find((x) => x !== undefined && x.discarded !== null)?.discarded ?? 'not measured on every layer of the entry';
+      return { ...base, us: null, p10Us: null, p90Us: null, discarded: why };
+    }
+    const ok = per as CandidateResult[];
+    return { ...base, us: mean(ok.map((x) => x.us!)), p10Us: mean(ok.map((x) => x.p10Us!)), p90Us: mean(ok.map((x) => x.p90Us!)), discarded: null };
+  });
+}
+
+/**
+ * The cache entries of measured layers: layers of one key (GPU, shape, bucket, batch, weight
+ * structure) share one entry. `best` is the candidate with the lowest mean time among those that
+ * passed the check on every one of them; `measured` holds every candidate and cuDNN, from which the
+ * planner decides (src/plan/measured-choice.ts).
  */
 export function entriesOf(layers: readonly LayerResult[], o: { gpu: string; arch: string; batch: number; model: string; inputs: 'images' | 'random'; iters: number }): { entries: TuneEntry[]; noEntry: string[] } {
   const groups = new Map<string, LayerResult[]>();
   for (const l of layers) {
-    const k = keyOf({ gpu: o.gpu, shape: l.shape, bucket: l.bucket, batch: o.batch });
+    const k = keyOf({ gpu: o.gpu, shape: l.shape, bucket: l.bucket, batch: o.batch, weights: l.weightsDigest ?? undefined });
     groups.set(k, [...(groups.get(k) ?? []), l]);
   }
   const entries: TuneEntry[] = [];
@@ -318,11 +349,18 @@ export function entriesOf(layers: readonly LayerResult[], o: { gpu: string; arch
       return { model: o.model, layer: l.layer, zeros: l.zeros, bestUs: Math.min(...ok), heuristicUs: h?.us ?? null, cudnnUs: l.cudnnUs };
     });
     const discarded = new Set(ls.flatMap((l) => l.candidates.filter((c) => c.discarded !== null).map((c) => c.kernel)));
+    const algos = [...new Set(ls.map((l) => l.cudnnAlgo).filter((a) => a !== null))];
+    const digest = ls[0]!.weightsDigest;
     entries.push({
       gpu: o.gpu, arch: o.arch as TuneEntry['arch'], shape: ls[0]!.shape, bucket: ls[0]!.bucket, batch: o.batch,
       best: { kernel: best.kernel, tiles: best.c.tiles, us: best.us },
       heuristic: heur ? { kernel: heur.kernel, tiles: heur.tiles, us: heurTimes.some((t) => t === null) ? null : mean(heurTimes as number[]) } : null,
       cudnnUs: mean(ls.map((l) => l.cudnnUs)), candidates: names.size, discarded: discarded.size, inputs: o.inputs, iters: o.iters, layers: perLayer,
+      ...(digest !== null ? { weights: digest } : {}),
+      measured: {
+        cudnn: { us: mean(ls.map((l) => l.cudnnUs)), p10Us: mean(ls.map((l) => l.cudnnP10Us)), p90Us: mean(ls.map((l) => l.cudnnP90Us)), algo: algos.length ? algos.join(', ') : null },
+        candidates: measuredCandidates(ls),
+      },
     });
   }
   return { entries, noEntry };
@@ -333,12 +371,14 @@ export async function tuneSearch(graph: Graph, plan: NetworkPlan, weights: Weigh
   const log = o.log ?? (() => {});
   const iters = o.iters ?? 100;
   const batch = plan.batch;
-  const { jobs, skipped } = tuneJobs(graph, plan, { maxCandidates: o.maxCandidates, layers: o.layers });
+  const { jobs, skipped } = tuneJobs(graph, plan, { maxCandidates: o.maxCandidates, layers: o.layers, weights });
   if (o.layers) for (const l of o.layers) if (!plan.convs.some((c) => c.layer === l)) throw new Error(`${plan.model}: no conv named '${l}'`);
   if (jobs.length === 0) throw new Error(`${plan.model}: no conv to tune (${skipped.length} convs no generated family serves)`);
   const specs = jobs.flatMap((j) => j.candidates.map((c) => ({ spec: c.spec, layer: j.layer })));
+  // Weight-structure kernels (wsparse) are rendered from their layer's nonzeros.
+  const structures = structureLookup(graph, weights);
   const folder = writeKernelFolder(o.workDir, plan.arch, specs.map((s) => s.spec), `cusnn_tune_${plan.model.replace(/\W/g, '_')}_${plan.arch}`,
-    (i) => [{ model: plan.model, layer: specs[i]!.layer }]);
+    (i) => [{ model: plan.model, layer: specs[i]!.layer }], (i) => structures(specs[i]!.layer) ?? undefined);
   log(`tune ${plan.model} (${plan.arch}, batch ${batch}): ${jobs.length} convs, ${specs.length} candidates, ${folder.kernels.length} distinct kernels in ${o.workDir}` +
     (skipped.length ? `; skipped (no generated family serves them): ${skipped.map((x) => x.layer).join(', ')}` : ''));
   await (o.build ?? (async (dir: string) => void (await buildAddon(dir, { jobs: o.jobs, log: (l) => { if (l.startsWith('[build]') || /error/i.test(l)) log(l); } }))))(o.workDir);
@@ -383,9 +423,11 @@ export async function tuneSearch(graph: Graph, plan: NetworkPlan, weights: Weigh
     let zeroCount = 0;
     for (const v of x) if (v === 0) zeroCount++;
     const zeros = zeroCount / x.length;
-    const { cudnnUs, results } = measureJob(addon, job, batch, step, t, x, iters, log);
+    const { cudnn, results } = measureJob(addon, job, batch, step, t, x, iters, log);
+    const cudnnUs = cudnn.us;
     // Random inputs are drawn at the plan's figure, so they are filed under its bucket (the one the planner looks up).
-    const r: LayerResult = { layer: job.layer, shape: s, zeros, bucket: bucketOf(real ? zeros : job.planZeros), cudnnUs, candidates: results };
+    const r: LayerResult = { layer: job.layer, shape: s, zeros, bucket: bucketOf(real ? zeros : job.planZeros), cudnnUs, cudnnP10Us: cudnn.p10Us, cudnnP90Us: cudnn.p90Us,
+      cudnnAlgo: cudnn.algo, weightsDigest: job.weightsDigest, candidates: results };
     layers.push(r);
     const ok = results.filter((c) => c.us !== null).sort((a, b) => a.us! - b.us!);
     const h = results.find((c) => c.heuristic);

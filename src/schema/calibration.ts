@@ -11,6 +11,11 @@ export const MeasuredSchema = Type.Object({
   cudnnUs: Positive,
   cudnnAlgo: Type.String(),
   actSparseUs: Positive,
+  cudnnP10Us: Type.Optional(Positive),
+  cudnnP90Us: Type.Optional(Positive),
+  actSparseP10Us: Type.Optional(Positive),
+  actSparseP90Us: Type.Optional(Positive),
+  weights: Type.Optional(Type.String({ pattern: '^[0-9a-f]{10}$', description: 'the digest of the layer\'s weight structure (10 hex digits)' })),
 });
 
 export const CalibratedLayerSchema = Type.Object({

@@ -46,6 +46,29 @@ export const ResourcesSchema = Type.Object({
   grid: Triple,
 });
 
+/** What the sparsity profile found in a conv's weights (ConvPlan.weightPattern). */
+export const WeightFactsSchema = Type.Object({
+  pattern: Type.Union([Type.Literal('dense'), Type.Literal('unstructured'), Type.Literal('2:4'), Type.Literal('block4x1'), Type.Literal('filter')]),
+  density: Fraction,
+  nnzPerOutChannel: Type.Object({ min: NonNegative, mean: NonNegative, max: NonNegative }),
+  digest: Type.Union([Type.String({ pattern: '^[0-9a-f]{10}$', description: 'a weight structure digest (10 hex digits)' }), Type.Null()]),
+});
+
+const NullableUs = Type.Union([NonNegative, Type.Null()]);
+
+/** A measured decision (ConvPlan.measured, src/plan/measured-choice.ts). */
+export const MeasuredDecisionSchema = Type.Object({
+  source: Type.Union([Type.Literal('tune'), Type.Literal('calibration')]),
+  gpu: Type.String({ minLength: 1 }),
+  cudnn: Type.Object({ us: NonNegative, p10Us: NonNegative, p90Us: NonNegative, algo: Type.Union([Type.String(), Type.Null()]) }),
+  candidates: Type.Array(Type.Object({
+    family: Type.String({ minLength: 1 }), kernel: Type.String({ minLength: 1 }), us: NullableUs, p10Us: NullableUs, p90Us: NullableUs,
+    discarded: Type.Optional(Type.String()),
+  })),
+  winner: Type.String({ minLength: 1 }),
+  why: Type.String(),
+});
+
 export const ConvPlanSchema = Type.Object({
   layer: Type.String({ minLength: 1 }),
   input: Triple,
@@ -66,6 +89,8 @@ export const ConvPlanSchema = Type.Object({
   occupancy: Type.Union([Fraction, Type.Null()]),
   waves: Type.Union([NonNegative, Type.Null()]),
   fusedRelu: Type.Boolean(),
+  weightPattern: Type.Optional(WeightFactsSchema),
+  measured: Type.Optional(MeasuredDecisionSchema),
 });
 
 /** One more batch size's plan (NetworkPlan.batches): its batch and its convs. */

@@ -21,6 +21,24 @@ export const TunedLayerSchema = Type.Object({
   cudnnUs: Positive,
 });
 
+const NullableUs = Type.Union([Positive, Type.Null()]);
+
+/** One candidate as measured (src/plan/measured-choice.ts MeasuredCandidate). */
+export const MeasuredCandidateSchema = Type.Object({
+  family: Type.String({ pattern: '^[a-z][a-z0-9-]*$', description: 'a kernel family name' }),
+  kernel: Type.String({ minLength: 1 }),
+  tiles: KernelTilesSchema,
+  us: NullableUs,
+  p10Us: NullableUs,
+  p90Us: NullableUs,
+  discarded: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const TunedMeasurementsSchema = Type.Object({
+  cudnn: Type.Object({ us: Positive, p10Us: Positive, p90Us: Positive, algo: Type.Union([Type.String(), Type.Null()]) }),
+  candidates: Type.Array(MeasuredCandidateSchema, { minItems: 1, description: 'a non-empty list of the candidates measured' }),
+});
+
 export const TuneEntrySchema = Type.Object({
   gpu: Type.String({ minLength: 1 }),
   arch: ArchString,
@@ -35,6 +53,8 @@ export const TuneEntrySchema = Type.Object({
   inputs: Type.Union([Type.Literal('images'), Type.Literal('random')]),
   iters: PositiveInt,
   layers: Type.Array(TunedLayerSchema, { minItems: 1, description: 'a non-empty list of the layers it was measured on ({model, layer, zeros, bestUs, heuristicUs, cudnnUs})' }),
+  weights: Type.Optional(Type.String({ pattern: '^[0-9a-f]{10}$', description: 'the digest of the layers\' weight structure (10 hex digits)' })),
+  measured: Type.Optional(TunedMeasurementsSchema),
 });
 
 export const TuneCacheSchema = Type.Object({

@@ -25,11 +25,18 @@ export interface CalibratedLayer {
   /** Both paths timed alone on the GPU (median of CUDA-graph replays, batch 1, the last image's activations). */
   readonly measured?: {
     readonly kernel: string;
-    /** The kernel's tiles; `family: 'igemm'` for that family, absent for act-sparse. */
+    /** The kernel's tiles with their family (absent in older files: act-sparse). */
     readonly tiles: KernelTiles;
     readonly cudnnUs: number;
     readonly cudnnAlgo: string;
     readonly actSparseUs: number;
+    /** The replays' p10-p90 of both paths (absent in files written before: no spread). */
+    readonly cudnnP10Us?: number;
+    readonly cudnnP90Us?: number;
+    readonly actSparseP10Us?: number;
+    readonly actSparseP90Us?: number;
+    /** The digest of the layer's weight structure where its weights were pruned (absent: dense): the times decide only that structure. */
+    readonly weights?: string;
   };
 }
 
@@ -42,7 +49,7 @@ function layerField(names: readonly string[]): (field: string) => string {
     const name = sorted.find((n) => rest === n || rest.startsWith(`${n}.`));
     if (name === undefined) return field;
     const sub = rest.slice(name.length + 1);
-    if (sub.startsWith('measured')) return `layer '${name}' "measured" must have kernel, tiles {th,tw,tc,kb,cs}, {family:'igemm',bm,bn,bkc,tm,tn,warpM,split,stages} or {family:'dconv',bm,tm,tn,rowsT,bkc,split,stages}, cudnnUs > 0 and actSparseUs > 0; ${sub}`;
+    if (sub.startsWith('measured')) return `layer '${name}' "measured" must have kernel, tiles {th,tw,tc,kb,cs}, {family:'igemm',bm,bn,bkc,tm,tn,warpM,split,stages}, {family:'dconv',bm,tm,tn,rowsT,bkc,split,stages} or {family:'wsparse',ppl,split,cpb,patternDigest,nnz,rowMax,kActive}, cudnnUs > 0 and actSparseUs > 0; ${sub}`;
     return `layer '${name}'${sub === '' ? '' : ` ${sub}`}`;
   };
 }

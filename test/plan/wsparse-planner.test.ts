@@ -137,13 +137,23 @@ describe(`wsparse in the planner (resnet50 pruned 90%, weights seed ${seed})`, (
 
   it('a measured wsparse kernel decides its layer only while the weights keep its structure', () => {
     const c = planAt('sm_90').convs.find((x) => x.spec?.family === 'wsparse')!;
-    const measuredWith = (tiles: MeasuredConv['tiles']): NetworkPlan => planNetwork(graph, gpuProfile('sm_90'), sp, {
+    const digest = structures(c.layer)!.digest;
+    const measuredWith = (tiles: MeasuredConv['tiles'], weights: string | null = digest): NetworkPlan => planNetwork(graph, gpuProfile('sm_90'), sp, {
       batch: 1, weightsSource: 'pruned', weightStructure: structures, gpu: 'GPU X',
-      measured: new Map([[c.layer, { kernel: kernelNameOf(c.spec!), tiles, cudnnUs: 30, actSparseUs: 40, gpu: 'GPU X', arch: 'sm_90' }]]),
+      measured: new Map([[c.layer, { kernel: kernelNameOf(c.spec!), tiles, cudnnUs: 30, actSparseUs: 40, gpu: 'GPU X', arch: 'sm_90', ...(weights ? { weights } : {}) }]]),
     });
     const same = measuredWith(tilesOf(c.spec!)).convs.find((x) => x.layer === c.layer)!;
     expect(same.decision).toBe('cudnn'); // measured slower than cuDNN: the measurement decides
     expect(same.reason).toMatch(/^cuDNN: measured on GPU X: generated 40\.0 us vs cuDNN 30\.0 us/);
+    expect(same.measured).toMatchObject({ source: 'calibration', gpu: 'GPU X', winner: 'cudnn', candidates: [{ family: 'wsparse', us: 40 }], cudnn: { us: 30 } });
+    expect(same.weightPattern).toMatchObject({ pattern: 'unstructured', digest });
+    // Times recorded without the weights' digest (or with another file's) decide no pruned layer: the model plans it.
+    for (const weights of [null, digest === '0123456789' ? '9876543210' : '0123456789']) {
+      const other = measuredWith(tilesOf(c.spec!), weights).convs.find((x) => x.layer === c.layer)!;
+      expect(other.spec, String(weights)).toEqual(c.spec);
+      expect(other.measured).toBeUndefined();
+      expect(other.reason).toContain(`calibration times ignored: measured with ${weights ? `weight structure ${weights}` : 'dense weights'}, these weights have weight structure ${digest}`);
+    }
     const t = tilesOf(c.spec!);
     if (t.family !== 'wsparse') throw new Error('unreachable');
     const stale = measuredWith({ ...t, patternDigest: t.patternDigest === '0123456789' ? '9876543210' : '0123456789' }).convs.find((x) => x.layer === c.layer)!;

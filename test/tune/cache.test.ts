@@ -125,6 +125,39 @@ describe(`tune cache (seed ${SEED})`, () => {
     expect(findTuned(cache, 'NVIDIA H200', 'sm_90', { ...e.shape, relu: !e.shape.relu }, Math.min(1, zeros), e.batch).entry).toBeNull();
   });
 
+  it('keys pruned layers by their weight structure: an entry of one structure decides no layer of another, or a dense one, and says so', () => {
+    const d1 = Array.from({ length: 10 }, () => '0123456789abcdef'[int(0, 15)]).join('');
+    const d2 = d1 === 'aaaaaaaaaa' ? 'bbbbbbbbbb' : 'aaaaaaaaaa';
+    const dense = randomEntry();
+    const pruned: TuneEntry = { ...dense, weights: d1, cudnnUs: dense.cudnnUs + 1 };
+    // The dense key reads as before (no weights part); the pruned one ends with the digest.
+    expect(keyOf(dense)).not.toContain('weights');
+    expect(keyOf(pruned)).toBe(`${keyOf(dense)} | weights ${d1}`);
+    const file = join(tmp, 'weights.json');
+    writeTuneCache(file, mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, [dense, pruned]).cache);
+    const cache = readTuneCache(file);
+    expect(Object.keys(cache.entries)).toHaveLength(2);
+    const zeros = Math.min(1, dense.bucket / 100 + 0.05 * rnd());
+    expect(findTuned(cache, dense.gpu, 'sm_90', dense.shape, zeros, dense.batch, d1).entry).toEqual(pruned);
+    expect(findTuned(cache, dense.gpu, 'sm_90', dense.shape, zeros, dense.batch).entry).toEqual(dense);
+    const other = findTuned(cache, dense.gpu, 'sm_90', dense.shape, zeros, dense.batch, d2);
+    expect(other.entry).toBeNull();
+    expect(other.ignored).toBe(`tuned for dense weights, weight structure ${d1}, not weight structure ${d2}: ignored (a measurement on one pruned weight file does not decide a layer of another)`);
+    const unknown = findTuned({ format: TUNE_FORMAT, entries: { [keyOf(pruned)]: pruned } }, dense.gpu, 'sm_90', dense.shape, zeros, dense.batch, 'unknown');
+    expect(unknown.entry).toBeNull();
+    // A key that leaves out the entry's digest, a malformed digest, and a candidate whose family is not its tiles' are refused.
+    const cases: [string, unknown, RegExp][] = [
+      ['key', { [keyOf(dense)]: pruned }, /the key does not match the entry's gpu, shape, bucket, batch and weights \(they give '.* \| weights [0-9a-f]{10}'\)$/],
+      ['digest', { [`${keyOf(dense)} | weights XYZ`]: { ...pruned, weights: 'XYZ' } }, /weights: expected the digest of the layers' weight structure \(10 hex digits\), found "XYZ"$/],
+      ['family', { [keyOf(pruned)]: { ...pruned, measured: { cudnn: { us: 10, p10Us: 9, p90Us: 11, algo: null }, candidates: [{ family: 'wsparse', kernel: 'k', tiles: dense.best.tiles, us: 5, p10Us: 4, p90Us: 6, discarded: null }] } } },
+        /measured\.candidates\[0\]\.family: 'wsparse' but its tiles are of 'igemm'$/],
+    ];
+    for (const [what, entries, re] of cases) {
+      writeFileSync(file, JSON.stringify({ format: TUNE_FORMAT, entries }));
+      expect(() => readTuneCache(file), what).toThrow(re);
+    }
+  });
+
   it('counts the layers where the heuristic is within 10% of the searched best', () => {
     const entries = Array.from({ length: 30 }, () => randomEntry(rnd() < 0.5 ? 'NVIDIA H200' : 'NVIDIA H100'));
     const cache = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, entries).cache;
