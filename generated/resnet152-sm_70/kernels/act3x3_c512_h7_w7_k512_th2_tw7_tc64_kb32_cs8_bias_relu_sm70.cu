@@ -196,10 +196,13 @@ act3x3_c512_h7_w7_k512_th2_tw7_tc64_kb32_cs8_bias_relu_sm70(const float* __restr
   // Dependent launch (sm_90+): wait for the previous kernel, then let the next one be scheduled.
   cusnnWaitForPriorGrid();
   cusnnAllowDependentLaunch();
-  extern __shared__ __align__(16) unsigned char smem[];
-  float* vals = reinterpret_cast<float*>(smem + VALS_OFFSET);
-  uint16_t* pos = reinterpret_cast<uint16_t*>(smem + POS_OFFSET);
-  int* count = reinterpret_cast<int*>(smem + COUNT_OFFSET);
+  // Named apart from the float `smem` of the igemm and dconv kernels: dynamic shared arrays share one symbol per
+  // name, and kernels of several families compile in one unit (cmake/cusnn.cmake), where a name declared with two
+  // element types does not compile.
+  extern __shared__ __align__(16) unsigned char actSmem[];
+  float* vals = reinterpret_cast<float*>(actSmem + VALS_OFFSET);
+  uint16_t* pos = reinterpret_cast<uint16_t*>(actSmem + POS_OFFSET);
+  int* count = reinterpret_cast<int*>(actSmem + COUNT_OFFSET);
 
   const int tile = blockIdx.x;
   const int oy0 = (tile / TILES_W) * TH;  // first output row and column of this block's tile
@@ -487,7 +490,7 @@ act3x3_c512_h7_w7_k512_th2_tw7_tc64_kb32_cs8_bias_relu_sm70(const float* __restr
 
   // (3) Reduce the CS slices in shared memory in a fixed order (deterministic, no atomics):
   // slices 1..CS-1 park their sums in red[slice - 1][pixel][kx], slice 0 adds them up.
-  float* red = reinterpret_cast<float*>(smem);
+  float* red = reinterpret_cast<float*>(actSmem);
   if (slice > 0) {
 #pragma unroll
     for (int i = 0; i < TH * TW; ++i) red[((slice - 1) * TH * TW + i) * KB + kx] = acc[i];
