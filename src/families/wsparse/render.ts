@@ -1,6 +1,7 @@
 // Renderer of the wsparse family (templates/wsparse.cu.hbs). The kernel's tables come from the
 // layer's nonzero structure, which a plan does not hold (only its digest): the caller passes the
 // structure recomputed from the weights, and it must have the digest the spec was planned with.
+import { gpuProfile } from '../../arch/profiles.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
 import { problemSection, table } from '../../codegen/header.js';
@@ -101,6 +102,7 @@ export function renderWsparseKernel(spec: WsparseKernelSpec, servedBy: readonly 
     patternDigest: spec.patternDigest,
     threads: res.threads, sharedBytes: res.sharedBytes,
     gridX: res.grid[0], gridY: res.grid[1], sm: Number(spec.arch.slice(3)),
+    smMaxThreads: gpuProfile(spec.arch).maxThreadsPerSm, smMaxBlocks: gpuProfile(spec.arch).maxBlocksPerSm,
     startType: types.startType, offsetType: types.offsetType,
     rowOrderTable: cInitializer(t.rowOrder), rowStartTable: cInitializer(t.rowStart), offsetTable: cInitializer(t.entries),
     epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
