@@ -69,10 +69,32 @@ __device__ __forceinline__ float blockReduceSum(float v, float* shared) {
   return shared[0];
 }
 
-template <bool SCALE, bool SHIFT, bool RELU, bool COUNT>
+// Activation kinds of the element-wise kernels: a template argument, so the plain ReLU path keeps
+// its single fmaxf and a kernel without activation passes NaN through untouched.
+enum Act : int { kActNone = 0, kActRelu = 1, kActClamp = 2 };
+
+// ReLU then clamp [lo, hi] is the clamp [max(lo, 0), hi]: max(max(v, 0), lo) = max(v, max(lo, 0)).
+struct ActArgs {
+  float lo, hi;
+};
+
+template <int ACT>
+__device__ __forceinline__ float activate(float v, ActArgs a) {
+  if (ACT == kActRelu) return fmaxf(v, 0.0f);
+  if (ACT == kActClamp) return fminf(fmaxf(v, a.lo), a.hi);
+  return v;
+}
+
+inline int actKind(const Activation& act) { return act.clamp ? kActClamp : act.relu ? kActRelu : kActNone; }
+inline ActArgs actArgs(const Activation& act) {
+  return ActArgs{act.relu ? fmaxf(act.lo, 0.0f) : act.lo, act.hi};
+}
+
+template <bool SCALE, bool SHIFT, int ACT, bool COUNT>
 __global__ void __launch_bounds__(kThreads) affineKernel(const float* in, long long inBs, float* out, long long outBs,
                                                           long long chw, int hw, const float* __restrict__ scale,
-                                                          const float* __restrict__ shift, unsigned long long* counter) {
+                                                          const float* __restrict__ shift, ActArgs act,
+                                                          unsigned long long* counter) {
   const float* x = in + blockIdx.y * inBs;
   float* y = out + blockIdx.y * outBs;
   unsigned cnt = 0;
@@ -85,36 +107,43 @@ __global__ void __launch_bounds__(kThreads) affineKernel(const float* in, long l
       else if (SCALE) v *= __ldg(scale + ch);
       else v += __ldg(shift + ch);
     }
-    if (RELU) v = fmaxf(v, 0.0f);
+    v = activate<ACT>(v, act);
     y[i] = v;
     if (COUNT) cnt += (v == 0.0f);
   }
   if (COUNT) blockCountAdd(cnt, counter);
 }
 
-template <bool SCALE, bool SHIFT, bool RELU, bool COUNT>
-cudaError_t affine4(const DevView& in, const DevView& out, const float* scale, const float* shift,
+template <bool SCALE, bool SHIFT, int ACT, bool COUNT>
+cudaError_t affine4(const DevView& in, const DevView& out, const float* scale, const float* shift, ActArgs act,
                     unsigned long long* counter, int batch, cudaStream_t stream) {
   const long long chw = in.chw();
-  affineKernel<SCALE, SHIFT, RELU, COUNT><<<gridFor(chw, batch), kThreads, 0, stream>>>(
-      in.p, in.bs, out.p, out.bs, chw, in.h * in.w, scale, shift, counter);
+  affineKernel<SCALE, SHIFT, ACT, COUNT><<<gridFor(chw, batch), kThreads, 0, stream>>>(
+      in.p, in.bs, out.p, out.bs, chw, in.h * in.w, scale, shift, act, counter);
   return cudaGetLastError();
 }
 
-template <bool SCALE, bool SHIFT>
-cudaError_t affine2(const DevView& in, const DevView& out, const float* scale, const float* shift, bool relu,
+template <bool SCALE, bool SHIFT, int ACT>
+cudaError_t affine3(const DevView& in, const DevView& out, const float* scale, const float* shift, ActArgs act,
                     unsigned long long* counter, int batch, cudaStream_t stream) {
-  if (relu) {
-    return counter ? affine4<SCALE, SHIFT, true, true>(in, out, scale, shift, counter, batch, stream)
-                   : affine4<SCALE, SHIFT, true, false>(in, out, scale, shift, counter, batch, stream);
-  }
-  return counter ? affine4<SCALE, SHIFT, false, true>(in, out, scale, shift, counter, batch, stream)
-                 : affine4<SCALE, SHIFT, false, false>(in, out, scale, shift, counter, batch, stream);
+  return counter ? affine4<SCALE, SHIFT, ACT, true>(in, out, scale, shift, act, counter, batch, stream)
+                 : affine4<SCALE, SHIFT, ACT, false>(in, out, scale, shift, act, counter, batch, stream);
 }
 
-template <bool RELU, bool COUNT>
+template <bool SCALE, bool SHIFT>
+cudaError_t affine2(const DevView& in, const DevView& out, const float* scale, const float* shift,
+                    const Activation& act, unsigned long long* counter, int batch, cudaStream_t stream) {
+  const ActArgs a = actArgs(act);
+  switch (actKind(act)) {
+    case kActClamp: return affine3<SCALE, SHIFT, kActClamp>(in, out, scale, shift, a, counter, batch, stream);
+    case kActRelu: return affine3<SCALE, SHIFT, kActRelu>(in, out, scale, shift, a, counter, batch, stream);
+    default: return affine3<SCALE, SHIFT, kActNone>(in, out, scale, shift, a, counter, batch, stream);
+  }
+}
+
+template <int ACT, bool COUNT>
 __global__ void __launch_bounds__(kThreads) addKernel(const float* a, long long aBs, const float* b, long long bBs,
-                                                       float* out, long long outBs, long long chw,
+                                                       float* out, long long outBs, long long chw, ActArgs act,
                                                        unsigned long long* counter) {
   const float* xa = a + blockIdx.y * aBs;
   const float* xb = b + blockIdx.y * bBs;
@@ -122,15 +151,14 @@ __global__ void __launch_bounds__(kThreads) addKernel(const float* a, long long 
   unsigned cnt = 0;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < chw;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    float v = xa[i] + xb[i];
-    if (RELU) v = fmaxf(v, 0.0f);
+    const float v = activate<ACT>(xa[i] + xb[i], act);
     y[i] = v;
     if (COUNT) cnt += (v == 0.0f);
   }
   if (COUNT) blockCountAdd(cnt, counter);
 }
 
-template <bool MAX, bool COUNT>
+template <bool MAX, bool EXCLUDE, bool COUNT>
 __global__ void __launch_bounds__(kThreads) poolKernel(const float* __restrict__ in, long long inBs, int c, int h, int w,
                                                         float* __restrict__ out, long long outBs, int ho, int wo,
                                                         int kh, int kw, int sh, int sw, int pt, int pl,
@@ -147,15 +175,30 @@ __global__ void __launch_bounds__(kThreads) poolKernel(const float* __restrict__
     const int oy = rem / wo, ox = rem % wo;
     const float* xc = x + 1LL * ch * h * w;
     float acc = MAX ? -FLT_MAX : 0.0f;
-    for (int ky = 0; ky < kh; ++ky) {
-      const int iy = oy * sh + ky - pt;
-      for (int kx = 0; kx < kw; ++kx) {
-        const int ix = ox * sw + kx - pl;
-        const float v = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? __ldg(xc + iy * w + ix) : 0.0f;
-        acc = MAX ? fmaxf(acc, v) : acc + v;
+    if (EXCLUDE) {
+      // Only the window's cells inside the input; the mean divides by their count.
+      const int y0 = max(oy * sh - pt, 0), y1 = min(oy * sh - pt + kh, h);
+      const int x0 = max(ox * sw - pl, 0), x1 = min(ox * sw - pl + kw, w);
+      for (int iy = y0; iy < y1; ++iy) {
+        for (int ix = x0; ix < x1; ++ix) {
+          const float v = __ldg(xc + iy * w + ix);
+          acc = MAX ? fmaxf(acc, v) : acc + v;
+        }
       }
+      const int cells = max(y1 - y0, 0) * max(x1 - x0, 0);
+      if (cells == 0) acc = __int_as_float(0x7fc00000);  // NaN, as the float64 reference gives
+      else if (!MAX) acc /= static_cast<float>(cells);
+    } else {
+      for (int ky = 0; ky < kh; ++ky) {
+        const int iy = oy * sh + ky - pt;
+        for (int kx = 0; kx < kw; ++kx) {
+          const int ix = ox * sw + kx - pl;
+          const float v = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? __ldg(xc + iy * w + ix) : 0.0f;
+          acc = MAX ? fmaxf(acc, v) : acc + v;
+        }
+      }
+      if (!MAX) acc *= inv;
     }
-    if (!MAX) acc *= inv;
     y[i] = acc;
     if (COUNT) cnt += (acc == 0.0f);
   }
@@ -289,37 +332,56 @@ __global__ void setBranchKernel(cudaGraphConditionalHandle hSparse, cudaGraphCon
 
 }  // namespace
 
-cudaError_t launchAffine(const DevView& in, const DevView& out, const float* scale, const float* shift, bool relu,
-                         unsigned long long* counter, int batch, cudaStream_t stream) {
-  if (scale && shift) return affine2<true, true>(in, out, scale, shift, relu, counter, batch, stream);
-  if (scale) return affine2<true, false>(in, out, scale, shift, relu, counter, batch, stream);
-  if (shift) return affine2<false, true>(in, out, scale, shift, relu, counter, batch, stream);
-  return affine2<false, false>(in, out, scale, shift, relu, counter, batch, stream);
+cudaError_t launchAffine(const DevView& in, const DevView& out, const float* scale, const float* shift,
+                         const Activation& act, unsigned long long* counter, int batch, cudaStream_t stream) {
+  if (scale && shift) return affine2<true, true>(in, out, scale, shift, act, counter, batch, stream);
+  if (scale) return affine2<true, false>(in, out, scale, shift, act, counter, batch, stream);
+  if (shift) return affine2<false, true>(in, out, scale, shift, act, counter, batch, stream);
+  return affine2<false, false>(in, out, scale, shift, act, counter, batch, stream);
 }
 
-cudaError_t launchAdd(const DevView& a, const DevView& b, const DevView& out, bool relu, unsigned long long* counter,
-                      int batch, cudaStream_t stream) {
+template <int ACT>
+cudaError_t add2(const DevView& a, const DevView& b, const DevView& out, ActArgs act, unsigned long long* counter,
+                 int batch, cudaStream_t stream) {
   const long long chw = out.chw();
   const dim3 grid = gridFor(chw, batch);
-  if (relu && counter) addKernel<true, true><<<grid, kThreads, 0, stream>>>(a.p, a.bs, b.p, b.bs, out.p, out.bs, chw, counter);
-  else if (relu) addKernel<true, false><<<grid, kThreads, 0, stream>>>(a.p, a.bs, b.p, b.bs, out.p, out.bs, chw, counter);
-  else if (counter) addKernel<false, true><<<grid, kThreads, 0, stream>>>(a.p, a.bs, b.p, b.bs, out.p, out.bs, chw, counter);
-  else addKernel<false, false><<<grid, kThreads, 0, stream>>>(a.p, a.bs, b.p, b.bs, out.p, out.bs, chw, counter);
+  if (counter) addKernel<ACT, true><<<grid, kThreads, 0, stream>>>(a.p, a.bs, b.p, b.bs, out.p, out.bs, chw, act, counter);
+  else addKernel<ACT, false><<<grid, kThreads, 0, stream>>>(a.p, a.bs, b.p, b.bs, out.p, out.bs, chw, act, counter);
   return cudaGetLastError();
 }
 
-cudaError_t launchPool(bool isMax, const DevView& in, const DevView& out, int kh, int kw, int sh, int sw, int pt,
-                       int pl, unsigned long long* counter, int batch, cudaStream_t stream) {
+cudaError_t launchAdd(const DevView& a, const DevView& b, const DevView& out, const Activation& act,
+                      unsigned long long* counter, int batch, cudaStream_t stream) {
+  const ActArgs args = actArgs(act);
+  switch (actKind(act)) {
+    case kActClamp: return add2<kActClamp>(a, b, out, args, counter, batch, stream);
+    case kActRelu: return add2<kActRelu>(a, b, out, args, counter, batch, stream);
+    default: return add2<kActNone>(a, b, out, args, counter, batch, stream);
+  }
+}
+
+template <bool MAX, bool EXCLUDE>
+cudaError_t pool2(const DevView& in, const DevView& out, int kh, int kw, int sh, int sw, int pt, int pl,
+                  unsigned long long* counter, int batch, cudaStream_t stream) {
   const dim3 grid = gridFor(out.chw(), batch);
-#define CUSNN_POOL(M, C)                                                                                     \
-  poolKernel<M, C><<<grid, kThreads, 0, stream>>>(in.p, in.bs, in.c, in.h, in.w, out.p, out.bs, out.h, out.w, \
-                                                  kh, kw, sh, sw, pt, pl, counter)
-  if (isMax && counter) CUSNN_POOL(true, true);
-  else if (isMax) CUSNN_POOL(true, false);
-  else if (counter) CUSNN_POOL(false, true);
-  else CUSNN_POOL(false, false);
-#undef CUSNN_POOL
+  if (counter) {
+    poolKernel<MAX, EXCLUDE, true><<<grid, kThreads, 0, stream>>>(in.p, in.bs, in.c, in.h, in.w, out.p, out.bs, out.h,
+                                                                  out.w, kh, kw, sh, sw, pt, pl, counter);
+  } else {
+    poolKernel<MAX, EXCLUDE, false><<<grid, kThreads, 0, stream>>>(in.p, in.bs, in.c, in.h, in.w, out.p, out.bs, out.h,
+                                                                   out.w, kh, kw, sh, sw, pt, pl, counter);
+  }
   return cudaGetLastError();
+}
+
+cudaError_t launchPool(bool isMax, bool excludePad, const DevView& in, const DevView& out, int kh, int kw, int sh,
+                       int sw, int pt, int pl, unsigned long long* counter, int batch, cudaStream_t stream) {
+  if (isMax) {
+    return excludePad ? pool2<true, true>(in, out, kh, kw, sh, sw, pt, pl, counter, batch, stream)
+                      : pool2<true, false>(in, out, kh, kw, sh, sw, pt, pl, counter, batch, stream);
+  }
+  return excludePad ? pool2<false, true>(in, out, kh, kw, sh, sw, pt, pl, counter, batch, stream)
+                    : pool2<false, false>(in, out, kh, kw, sh, sw, pt, pl, counter, batch, stream);
 }
 
 cudaError_t launchGlobalAvgPool(const DevView& in, const DevView& out, int batch, cudaStream_t stream) {

@@ -20,20 +20,30 @@ struct DevView {
   long long chw() const { return 1LL * c * h * w; }
 };
 
-// y = relu?(x * scale[c] + shift[c]); scale and shift may each be null (1 and 0). in and out may
+// The activation of an element-wise epilogue: ReLU (fmaxf(v, 0): NaN -> 0), then, when clamp is
+// set, min(max(v, lo), hi) (ReLU6: relu false, clamp [0, 6]; NaN -> lo, as fmaxf gives).
+struct Activation {
+  bool relu = false;
+  bool clamp = false;
+  float lo = 0.0f, hi = 0.0f;
+};
+
+// y = act(x * scale[c] + shift[c]); scale and shift may each be null (1 and 0). in and out may
 // be the same view (in place, e.g. the epilogue after a cuDNN convolution). counter may be null.
-cudaError_t launchAffine(const DevView& in, const DevView& out, const float* scale, const float* shift, bool relu,
-                         unsigned long long* counter, int batch, cudaStream_t stream);
+cudaError_t launchAffine(const DevView& in, const DevView& out, const float* scale, const float* shift,
+                         const Activation& act, unsigned long long* counter, int batch, cudaStream_t stream);
 
-// out = relu?(a + b), counting zeros of out when counter is not null.
-cudaError_t launchAdd(const DevView& a, const DevView& b, const DevView& out, bool relu, unsigned long long* counter,
-                      int batch, cudaStream_t stream);
+// out = act(a + b), counting zeros of out when counter is not null.
+cudaError_t launchAdd(const DevView& a, const DevView& b, const DevView& out, const Activation& act,
+                      unsigned long long* counter, int batch, cudaStream_t stream);
 
-// Max or average pooling over kh x kw windows, stride sh x sw, leading padding pt/pl; cells outside
-// the input read 0 (Keras ZeroPadding2D in front of a valid pooling), for max pooling too. The
-// average divides by kh * kw.
-cudaError_t launchPool(bool isMax, const DevView& in, const DevView& out, int kh, int kw, int sh, int sw, int pt,
-                       int pl, unsigned long long* counter, int batch, cudaStream_t stream);
+// Max or average pooling over kh x kw windows, stride sh x sw, leading padding pt/pl (the trailing
+// padding is what out's extent implies). Without excludePad, cells outside the input read 0 (Keras
+// ZeroPadding2D in front of a valid pooling), for max pooling too, and the average divides by
+// kh * kw. With excludePad (ONNX), they take no part: the max and the mean of the window's cells
+// inside the input (a window with none gives NaN; importers reject such pools).
+cudaError_t launchPool(bool isMax, bool excludePad, const DevView& in, const DevView& out, int kh, int kw, int sh,
+                       int sw, int pt, int pl, unsigned long long* counter, int batch, cudaStream_t stream);
 
 // out[n][c] = mean over (y, x) of in[n][c][y][x].
 cudaError_t launchGlobalAvgPool(const DevView& in, const DevView& out, int batch, cudaStream_t stream);
@@ -41,7 +51,8 @@ cudaError_t launchGlobalAvgPool(const DevView& in, const DevView& out, int batch
 // Keras Flatten of NHWC data: out[n][(y * w + x) * c + ch] = in[n][ch][y][x].
 cudaError_t launchFlattenHwc(const DevView& in, const DevView& out, int batch, cudaStream_t stream);
 
-// Softmax over each batch item's c * h * w values.
+// Softmax over each batch item's c * h * w values: the channel softmax of a classifier's N x C x 1 x 1
+// output (the runtime takes cuDNN's CHANNEL mode for h * w > 1).
 cudaError_t launchSoftmax(const DevView& in, const DevView& out, int batch, cudaStream_t stream);
 
 // Adds the number of exact zeros (+0 and -0) of the view to *counter.

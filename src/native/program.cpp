@@ -123,6 +123,25 @@ std::vector<int> intArray(const Napi::Object& o, const char* name, size_t n, con
   return out;
 }
 
+// The optional clamp [lo, hi] of an element-wise epilogue (absent or null: none).
+void parseClamp(const Napi::Object& o, Step& s, const std::string& where) {
+  if (isNull(o, "clamp")) return;
+  const Napi::Value v = o.Get("clamp");
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != 2) bad(where, "clamp must be null or [lo, hi]");
+  const Napi::Array a = v.As<Napi::Array>();
+  double b[2];
+  for (uint32_t i = 0; i < 2; ++i) {
+    const Napi::Value x = a.Get(i);
+    if (!x.IsNumber()) bad(where, "clamp bounds must be numbers");
+    b[i] = x.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(b[i]) || std::fabs(b[i]) > 3.0e38) bad(where, "clamp bounds must be finite floats");
+  }
+  if (!(b[0] <= b[1])) bad(where, "clamp [lo, hi] needs lo <= hi");
+  s.clamp = true;
+  s.clampLo = static_cast<float>(b[0]);
+  s.clampHi = static_cast<float>(b[1]);
+}
+
 std::string dims(const View& v) {
   return std::to_string(v.c) + "x" + std::to_string(v.h) + "x" + std::to_string(v.w);
 }
@@ -146,9 +165,11 @@ Step parseStep(const Napi::Object& o, int index) {
     s.padL = int32Field(o, "padLeft", where);
     s.padB = int32Field(o, "padBottom", where);
     s.padR = int32Field(o, "padRight", where);
+    if (!isNull(o, "groups")) s.groups = int32Field(o, "groups", where, 1);
     s.weightsKcrs = int32Field(o, "weightsKcrs", where);
     s.bias = nullableIndex(o, "bias", where);
     s.relu = boolField(o, "relu", where);
+    parseClamp(o, s, where);
     const std::string path = stringField(o, "path", where);
     if (path == "act-sparse") s.sparsePath = true;
     else if (path != "cudnn") bad(where, "path must be 'cudnn' or 'act-sparse', got '" + path + "'");
@@ -170,6 +191,7 @@ Step parseStep(const Napi::Object& o, int index) {
     s.scale = int32Field(o, "scale", where);
     s.shift = int32Field(o, "shift", where);
     s.relu = boolField(o, "relu", where);
+    parseClamp(o, s, where);
     s.countZeros = nullableIndex(o, "countZeros", where);
   } else if (op == "bias_relu") {
     s.op = Op::BiasRelu;
@@ -177,6 +199,7 @@ Step parseStep(const Napi::Object& o, int index) {
     s.out = viewField(o, "out", where);
     s.bias = nullableIndex(o, "bias", where);
     s.relu = boolField(o, "relu", where);
+    parseClamp(o, s, where);
     s.countZeros = nullableIndex(o, "countZeros", where);
   } else if (op == "add") {
     s.op = Op::Add;
@@ -184,6 +207,7 @@ Step parseStep(const Napi::Object& o, int index) {
     s.b = viewField(o, "b", where);
     s.out = viewField(o, "out", where);
     s.relu = boolField(o, "relu", where);
+    parseClamp(o, s, where);
     s.countZeros = nullableIndex(o, "countZeros", where);
   } else if (op == "maxpool" || op == "avgpool") {
     s.op = op == "maxpool" ? Op::MaxPool : Op::AvgPool;
@@ -194,6 +218,7 @@ Step parseStep(const Napi::Object& o, int index) {
     const auto p = intArray(o, "pad", 4, where, 0);
     s.kh = k[0], s.kw = k[1], s.strideH = st[0], s.strideW = st[1];
     s.padT = p[0], s.padL = p[1], s.padB = p[2], s.padR = p[3];
+    if (!isNull(o, "excludePad")) s.excludePad = boolField(o, "excludePad", where);
     s.countZeros = nullableIndex(o, "countZeros", where);
   } else if (op == "globalavgpool" || op == "flatten_hwc" || op == "softmax") {
     s.op = op == "globalavgpool" ? Op::GlobalAvgPool : op == "flatten_hwc" ? Op::FlattenHwc : Op::Softmax;
@@ -207,6 +232,7 @@ Step parseStep(const Napi::Object& o, int index) {
     s.weights = int32Field(o, "weights", where);
     s.bias = nullableIndex(o, "bias", where);
     s.relu = boolField(o, "relu", where);
+    parseClamp(o, s, where);
   } else {
     bad(where, "unknown op '" + op + "'");
   }
@@ -276,7 +302,15 @@ void validate(const Program& p) {
           bad(where, "out is " + dims(s.out) + ", the convolution of " + dims(s.in) + " gives " + std::to_string(s.k) +
                          "x" + std::to_string(ho) + "x" + std::to_string(wo));
         }
-        const long long wf = 1LL * s.k * s.in.c * s.r * s.s;
+        if (s.in.c % s.groups != 0 || s.k % s.groups != 0) {
+          bad(where, "groups " + std::to_string(s.groups) + " does not divide in.c " + std::to_string(s.in.c) + " and k " +
+                         std::to_string(s.k));
+        }
+        // The generated kernels compute groups = 1 only (checkKernelInfo compares no group count).
+        if (s.groups != 1 && (s.sparsePath || !s.kernel.empty() || s.weightsCrsk >= 0)) {
+          bad(where, "groups " + std::to_string(s.groups) + " on a generated kernel; grouped convs take the cuDNN path only");
+        }
+        const long long wf = 1LL * s.k * (s.in.c / s.groups) * s.r * s.s;
         checkTensor(p, s.weightsKcrs, wf, where, "weightsKcrs");
         if (s.bias >= 0) checkTensor(p, s.bias, s.k, where, "bias");
         if (s.weightsCrsk >= 0) checkTensor(p, s.weightsCrsk, wf, where, "weightsCrsk");
@@ -314,8 +348,11 @@ void validate(const Program& p) {
         if (s.out.c != s.in.c || s.out.h != 1 || s.out.w != 1) bad(where, "out must be " + std::to_string(s.in.c) + "x1x1");
         break;
       case Op::FlattenHwc:
-      case Op::Softmax:
         if (s.out.chw() != s.in.chw()) bad(where, "out has " + std::to_string(s.out.chw()) + " values, in has " + std::to_string(s.in.chw()));
+        break;
+      case Op::Softmax:
+        // Over the channels at each pixel: the pixels must line up.
+        sameDims(s.in, s.out, where, "in", "out");
         break;
       case Op::Dense:
         if (s.out.chw() != s.units) bad(where, "out has " + std::to_string(s.out.chw()) + " values, units is " + std::to_string(s.units));

@@ -31,8 +31,12 @@ struct Step {
   // conv
   int k = 0, r = 0, s = 0, strideH = 1, strideW = 1;
   int padT = 0, padL = 0, padB = 0, padR = 0;  // also pooling's pad
-  int weightsKcrs = -1, bias = -1;
+  int groups = 1;                              // channel groups (cuDNN only; absent in the JSON: 1)
+  int weightsKcrs = -1, bias = -1;             // weights [K][C/groups][R][S]
   bool relu = false;
+  // After bias and ReLU: y = min(max(y, clampLo), clampHi) (ReLU6); conv, scale_shift, bias_relu, add, dense.
+  bool clamp = false;
+  float clampLo = 0.0f, clampHi = 0.0f;
   bool sparsePath = false;  // path 'act-sparse'
   std::string kernel;       // generated kernel name, empty when null
   int weightsCrsk = -1;
@@ -43,6 +47,7 @@ struct Step {
   int scale = -1, shift = -1;
   // pooling
   int kh = 0, kw = 0;
+  bool excludePad = false;  // padded cells take no part (the max/mean of the cells inside the input)
   // dense
   int units = 0, weights = -1;
 };

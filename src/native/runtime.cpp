@@ -90,6 +90,23 @@ void freeDev(T*& p) {
   p = nullptr;
 }
 
+// The step's ReLU and clamp as the element-wise kernels take them.
+Activation activationOf(const Step& s) {
+  Activation a;
+  a.relu = s.relu;
+  a.clamp = s.clamp;
+  a.lo = s.clampLo;
+  a.hi = s.clampHi;
+  return a;
+}
+
+// A view as a cuDNN NCHW tensor of `batch` items (its channel slice and batch stride included).
+void setViewDescriptor(cudnnTensorDescriptor_t d, const View& v, int batch, const std::string& where) {
+  if (v.bs > 0x7fffffffLL) throw Error(where + ": batch stride exceeds cuDNN's int strides");
+  CUSNN_CUDNN(cudnnSetTensor4dDescriptorEx(d, CUDNN_DATA_FLOAT, batch, v.c, v.h, v.w, static_cast<int>(v.bs), v.h * v.w,
+                                           v.w, 1), where);
+}
+
 }  // namespace
 
 const char* algoName(int algo) {
@@ -169,6 +186,7 @@ Runtime::Runtime(Program program, const std::vector<std::pair<const float*, size
 
     if (opt_.mode == Mode::Dynamic) probeConditionals();
     prepareConvs();
+    prepareSoftmax();
     if (padScratchFloats_ > 0) {
       CUSNN_CUDA(cudaMalloc(&padScratch_, padScratchFloats_ * sizeof(float)), load);
       deviceBytes_ += padScratchFloats_ * sizeof(float);
@@ -215,6 +233,11 @@ void Runtime::release() {
     if (c.w) cudnnDestroyFilterDescriptor(c.w);
     if (c.conv) cudnnDestroyConvolutionDescriptor(c.conv);
     c = ConvExec{};
+  }
+  for (auto& sm : softmax_) {
+    if (sm.x) cudnnDestroyTensorDescriptor(sm.x);
+    if (sm.y) cudnnDestroyTensorDescriptor(sm.y);
+    sm = SoftmaxExec{};
   }
   for (auto e : events_) cudaEventDestroy(e);
   events_.clear();
@@ -362,7 +385,9 @@ void Runtime::prepareConvs() {
                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), w);
     }
     CUSNN_CUDNN(cudnnSetConvolutionMathType(c.conv, opt_.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH), w);
-    CUSNN_CUDNN(cudnnSetFilter4dDescriptor(c.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.k, s.in.c, s.r, s.s), w);
+    // Grouped (depthwise: groups = C) convs: cuDNN's group count, filters K x C/groups x R x S.
+    if (s.groups != 1) CUSNN_CUDNN(cudnnSetConvolutionGroupCount(c.conv, s.groups), w);
+    CUSNN_CUDNN(cudnnSetFilter4dDescriptor(c.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.k, s.in.c / s.groups, s.r, s.s), w);
     CUSNN_CUDNN(cudnnSetTensor4dDescriptorEx(c.y, CUDNN_DATA_FLOAT, n, s.out.c, s.out.h, s.out.w,
                                              static_cast<int>(s.out.bs), s.out.h * s.out.w, s.out.w, 1), w);
     int on = 0, oc = 0, oh = 0, ow = 0;
@@ -373,7 +398,23 @@ void Runtime::prepareConvs() {
                   std::to_string(s.out.w));
     }
     if (s.in.bs > 0x7fffffffLL || s.out.bs > 0x7fffffffLL) throw Error(w + ": batch stride exceeds cuDNN's int strides");
-    c.epilogue = s.bias >= 0 || s.relu || s.countZeros >= 0;
+    c.epilogue = s.bias >= 0 || s.relu || s.clamp || s.countZeros >= 0;
+  }
+}
+
+void Runtime::prepareSoftmax() {
+  softmax_.assign(prog_.steps.size(), SoftmaxExec{});
+  for (int i = 0; i < static_cast<int>(prog_.steps.size()); ++i) {
+    const Step& s = prog_.steps[i];
+    // A classifier's N x C softmax stays on launchSoftmax (one block per item); over a map, each
+    // pixel's channels are strided by h * w: cuDNN's CHANNEL mode.
+    if (s.op != Op::Softmax || s.in.h * s.in.w == 1) continue;
+    const std::string w = where(i);
+    SoftmaxExec& sm = softmax_[i];
+    CUSNN_CUDNN(cudnnCreateTensorDescriptor(&sm.x), w);
+    CUSNN_CUDNN(cudnnCreateTensorDescriptor(&sm.y), w);
+    setViewDescriptor(sm.x, s.in, prog_.batch, w + ".in");
+    setViewDescriptor(sm.y, s.out, prog_.batch, w + ".out");
   }
 }
 
@@ -460,7 +501,7 @@ void Runtime::selectAlgorithm(int i, std::map<std::string, ConvAlgo>& cache) {
   std::ostringstream key;
   key << "dev" << opt_.device << (opt_.tf32 ? ":tf32:" : ":fp32:") << n << ":" << s.in.c << "x" << s.in.h << "x" << s.in.w << "/" << s.in.bs << ":" << s.k << "x" << s.r << "x"
       << s.s << ":" << s.strideH << "," << s.strideW << ":" << s.padT << "," << s.padL << "," << s.padB << ","
-      << s.padR << ":" << s.out.bs << ":" << c.explicitPad;
+      << s.padR << ":" << s.out.bs << ":" << c.explicitPad << ":g" << s.groups;
   const auto hit = cache.find(key.str());
   if (hit != cache.end()) {
     ConvAlgo a = hit->second;
@@ -681,8 +722,8 @@ void Runtime::enqueueCudnn(int i, cudaStream_t st) {
                                       workspaceBytes_, &zero, c.y, ptr(s.out)),
               w + " [" + algoName(c.algo) + "]");
   if (c.epilogue) {
-    CUSNN_CUDA(launchAffine(toDev(s.out), toDev(s.out), nullptr, s.bias >= 0 ? tensors_[s.bias] : nullptr, s.relu,
-                            s.countZeros >= 0 ? counters_ + s.countZeros : nullptr, prog_.batch, st),
+    CUSNN_CUDA(launchAffine(toDev(s.out), toDev(s.out), nullptr, s.bias >= 0 ? tensors_[s.bias] : nullptr,
+                            activationOf(s), s.countZeros >= 0 ? counters_ + s.countZeros : nullptr, prog_.batch, st),
                w + " epilogue");
   }
 }
@@ -694,8 +735,17 @@ void Runtime::enqueueSparse(int i, cudaStream_t st) {
   const cudaError_t e = c.launch(ptr(s.in), s.in.bs, tensors_[s.weightsCrsk], s.bias >= 0 ? tensors_[s.bias] : nullptr,
                                  ptr(s.out), s.out.bs, prog_.batch, st);
   checkCuda(e, ("cusnn_launch_" + s.kernel).c_str(), w);
-  if (s.countZeros >= 0) {
-    CUSNN_CUDA(launchCountZeros(toDev(s.out), counters_ + s.countZeros, prog_.batch, st), w + " zero count");
+  unsigned long long* counter = s.countZeros >= 0 ? counters_ + s.countZeros : nullptr;
+  if (s.clamp) {
+    // The generated kernels' epilogue is bias and ReLU: a clamp (ReLU6) follows in place, counting
+    // the zeros of what it leaves.
+    Activation a;
+    a.clamp = true;
+    a.lo = s.clampLo;
+    a.hi = s.clampHi;
+    CUSNN_CUDA(launchAffine(toDev(s.out), toDev(s.out), nullptr, nullptr, a, counter, prog_.batch, st), w + " clamp");
+  } else if (counter) {
+    CUSNN_CUDA(launchCountZeros(toDev(s.out), counter, prog_.batch, st), w + " zero count");
   }
 }
 
@@ -829,19 +879,20 @@ void Runtime::enqueueStep(int i, cudaStream_t st, Ctx ctx) {
       break;
     }
     case Op::ScaleShift:
-      CUSNN_CUDA(launchAffine(toDev(s.in), toDev(s.out), tensors_[s.scale], tensors_[s.shift], s.relu, counter, n, st), w);
+      CUSNN_CUDA(launchAffine(toDev(s.in), toDev(s.out), tensors_[s.scale], tensors_[s.shift], activationOf(s), counter, n,
+                              st), w);
       break;
     case Op::BiasRelu:
-      CUSNN_CUDA(launchAffine(toDev(s.in), toDev(s.out), nullptr, s.bias >= 0 ? tensors_[s.bias] : nullptr, s.relu,
-                              counter, n, st), w);
+      CUSNN_CUDA(launchAffine(toDev(s.in), toDev(s.out), nullptr, s.bias >= 0 ? tensors_[s.bias] : nullptr,
+                              activationOf(s), counter, n, st), w);
       break;
     case Op::Add:
-      CUSNN_CUDA(launchAdd(toDev(s.in), toDev(s.b), toDev(s.out), s.relu, counter, n, st), w);
+      CUSNN_CUDA(launchAdd(toDev(s.in), toDev(s.b), toDev(s.out), activationOf(s), counter, n, st), w);
       break;
     case Op::MaxPool:
     case Op::AvgPool:
-      CUSNN_CUDA(launchPool(s.op == Op::MaxPool, toDev(s.in), toDev(s.out), s.kh, s.kw, s.strideH, s.strideW, s.padT,
-                            s.padL, counter, n, st), w);
+      CUSNN_CUDA(launchPool(s.op == Op::MaxPool, s.excludePad, toDev(s.in), toDev(s.out), s.kh, s.kw, s.strideH,
+                            s.strideW, s.padT, s.padL, counter, n, st), w);
       break;
     case Op::GlobalAvgPool:
       CUSNN_CUDA(launchGlobalAvgPool(toDev(s.in), toDev(s.out), n, st), w);
@@ -849,9 +900,18 @@ void Runtime::enqueueStep(int i, cudaStream_t st, Ctx ctx) {
     case Op::FlattenHwc:
       CUSNN_CUDA(launchFlattenHwc(toDev(s.in), toDev(s.out), n, st), w);
       break;
-    case Op::Softmax:
-      CUSNN_CUDA(launchSoftmax(toDev(s.in), toDev(s.out), n, st), w);
+    case Op::Softmax: {
+      const SoftmaxExec& sm = softmax_[i];
+      if (!sm.x) {
+        CUSNN_CUDA(launchSoftmax(toDev(s.in), toDev(s.out), n, st), w);
+        break;
+      }
+      const float one = 1.0f, zero = 0.0f;
+      CUSNN_CUDNN(cudnnSetStream(cudnn_, st), w);
+      CUSNN_CUDNN(cudnnSoftmaxForward(cudnn_, CUDNN_SOFTMAX_ACCURATE, CUDNN_SOFTMAX_MODE_CHANNEL, &one, sm.x, ptr(s.in),
+                                      &zero, sm.y, ptr(s.out)), w);
       break;
+    }
     case Op::Dense: {
       // Row-major W [units][in] is column-major [in][units]: y (units x n, ld out.bs) = W^T-view * x.
       const int inF = static_cast<int>(s.in.chw());
@@ -867,10 +927,10 @@ void Runtime::enqueueStep(int i, cudaStream_t st, Ctx ctx) {
       CUSNN_CUBLAS(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, s.units, n, inF, &one, tensors_[s.weights], inF,
                                ptr(s.in), static_cast<int>(s.in.bs), &zero, ptr(s.out), static_cast<int>(s.out.bs)),
                    w);
-      if (s.bias >= 0 || s.relu) {
+      if (s.bias >= 0 || s.relu || s.clamp) {
         const DevView out{ptr(s.out), s.out.bs, s.units, 1, 1};
-        CUSNN_CUDA(launchAffine(out, out, nullptr, s.bias >= 0 ? tensors_[s.bias] : nullptr, s.relu, nullptr, n, st),
-                   w + " epilogue");
+        CUSNN_CUDA(launchAffine(out, out, nullptr, s.bias >= 0 ? tensors_[s.bias] : nullptr, activationOf(s), nullptr, n,
+                                st), w + " epilogue");
       }
       break;
     }

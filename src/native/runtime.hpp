@@ -148,7 +148,12 @@ class Runtime {
     cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
     size_t ws = 0;
     bool explicitPad = false;  // asymmetric padding: pad into padScratch_, convolve with pad 0
-    bool epilogue = false;     // bias / ReLU / zero count after cuDNN
+    bool epilogue = false;     // bias / ReLU / clamp / zero count after cuDNN
+  };
+
+  // cuDNN's descriptors of a softmax step over a map (h * w > 1); null for the others.
+  struct SoftmaxExec {
+    cudnnTensorDescriptor_t x = nullptr, y = nullptr;
   };
 
   DevView toDev(const View& v) const;
@@ -156,6 +161,7 @@ class Runtime {
   std::string where(int step) const { return stepWhere(prog_, step); }
 
   void prepareConvs();
+  void prepareSoftmax();
   void checkKernelInfo(int step, Launcher launch);
   void selectAlgorithms();
   void selectAlgorithm(int step, std::map<std::string, ConvAlgo>& cache);
@@ -188,6 +194,7 @@ class Runtime {
   float* padScratch_ = nullptr;
   size_t padScratchFloats_ = 0;
   std::vector<ConvExec> convs_;
+  std::vector<SoftmaxExec> softmax_;
   std::vector<ConvAlgo> algos_;
   cudaGraph_t graph_ = nullptr;
   cudaGraphExec_t exec_ = nullptr;

@@ -2,8 +2,8 @@
 // runtime executes. Four passes, each simple on its own:
 //
 //  1. fuse     walk the graph in order; every layer becomes a step, or is absorbed into the step
-//              before it (BN folded into a conv, ReLU fused into conv/BN/add/dense), or is a view
-//              (concat). A step writes one value; absorbed layers name the same value.
+//              before it (BN folded into a conv, ReLU or ReLU6 fused into conv/BN/add/dense), or
+//              is a view (concat). A step writes one value; absorbed layers name the same value.
 //  2. place    concatenations become channel ranges of one group: the last concat of a DenseNet
 //              block owns a [C_total, H, W] group and every input (block input, each `_2_conv`,
 //              inner concats) sits at its channel offset, so no step copies.
@@ -23,21 +23,21 @@ import { SPEEDUP_MARGIN } from '../plan/planner.js';
 import type { ConvPlan, NetworkPlan } from '../plan/types.js';
 import { getTensor, type WeightSet } from '../weights/store.js';
 import { EXIT } from '../output/exit.js';
-import type { ConvStep, Program, Step, View } from './program.js';
+import type { Clamp, ConvStep, Program, Step, View } from './program.js';
 
 /** The graph, plan or weights cannot be lowered (or disagree): the message names the layer. */
 export class LoweringError extends Error {}
 
 /**
- * The network has a layer the native runtime cannot run yet (a relu6, a depthwise conv, ...): bad
- * input (exit 1), not a bug. The message names the layer (an imported model's ONNX node), its op and why.
+ * The network has something the native runtime cannot run yet (several graph outputs): bad input
+ * (exit 1), not a bug. The message names the layer (an imported model's ONNX node), its op and why.
  */
 export class GpuUnsupportedError extends LoweringError {
   readonly exitCode = EXIT.badInput;
 }
 
 interface GpuProblem {
-  /** The kind, for counting (e.g. `relu6`, `depthwise conv`). */
+  /** The kind, for counting (e.g. `several outputs`). */
   readonly kind: string;
   /** The whole line: the layer (ONNX node), what its op is and why the GPU path cannot run it. */
   readonly text: string;
@@ -52,31 +52,13 @@ function gpuProblems(graph: Graph): GpuProblem[] {
   const readers = consumers(graph);
   const outputs = graph.layers.filter((l) => readers.get(l.name)!.length === 0);
   for (const l of graph.layers) {
-    switch (l.op) {
-      case 'relu6':
-        no(l, 'relu6', onnx ? 'relu6, ONNX Clip(0, 6)' : 'relu6', 'the native runtime has no clamp at 6 (its element-wise step is bias + ReLU)');
-        break;
-      case 'conv':
-        if (l.groups !== 1) {
-          const kind = l.groups === byNameShape(graph, l.inputs[0]!)[0] ? 'depthwise conv' : 'grouped conv';
-          no(l, kind, `${kind}, group ${l.groups}`, 'the native conv step (cuDNN) has no group count');
-        }
-        break;
-      case 'maxpool':
-      case 'avgpool':
-        if (l.padMode === 'exclude') {
-          const op = l.op === 'maxpool' ? 'MaxPool' : 'AveragePool';
-          no(l, `${op} excluding its padding`, `${op} with its padding excluded${l.op === 'avgpool' ? ' (count_include_pad 0)' : ' over values that can be negative'}`,
-            `the native pool pads with zeros${l.op === 'avgpool' ? ' and divides by the whole window' : ', which can win the max here'}`);
-        }
-        break;
-      case 'softmax':
-        if (l.shape[1] * l.shape[2] !== 1) {
-          no(l, 'softmax over a map', `softmax over the channels of a ${l.shape[1]}x${l.shape[2]} map`, 'the native softmax normalizes each item\'s whole tensor');
-        }
-        break;
-      default:
-        break;
+    // The builder and the importer only make groups dividing both channel counts; a graph built
+    // otherwise is named here rather than handed to cuDNN.
+    if (l.op === 'conv' && l.groups !== 1) {
+      const c = byNameShape(graph, l.inputs[0]!)[0];
+      if (!Number.isInteger(l.groups) || l.groups < 1 || c % l.groups !== 0 || l.outChannels % l.groups !== 0) {
+        no(l, 'grouped conv', `conv, group ${l.groups}`, `${c} input and ${l.outChannels} output channels are not both multiples of the group count`);
+      }
     }
   }
   if (outputs.length > 1) {
@@ -87,11 +69,12 @@ function gpuProblems(graph: Graph): GpuProblem[] {
 }
 
 /**
- * Why the GPU path cannot run `graph` yet, one line per layer that it cannot (empty: it can). The
- * native runtime (src/native) has conv (cuDNN, groups 1), scale_shift, bias_relu, add, zero-padded
- * max/avg pools dividing by the whole window, global average pool, the Keras (h,w,c) flatten,
- * dense (cuBLAS) and a softmax over each item's whole tensor; a layer needing anything else is
- * listed here, and lowering throws (gpuPathSummary), rather than running something else.
+ * Why the GPU path cannot run `graph` yet, one line per problem (empty: it can). The native
+ * runtime (src/native) has conv (cuDNN with any group count, depthwise included; generated kernels
+ * for groups 1), scale_shift, bias_relu, add (each with ReLU and a clamp: ReLU6), max/avg pools
+ * with zero or excluded padding, global average pool, both flattens, dense (cuBLAS) and a softmax
+ * over the channels at each pixel; what is left is listed here, and lowering throws
+ * (gpuPathSummary) rather than running something else: a program has one output.
  */
 export function gpuPathProblems(graph: Graph): string[] {
   return gpuProblems(graph).map((p) => p.text);
@@ -99,7 +82,7 @@ export function gpuPathProblems(graph: Graph): string[] {
 
 /**
  * gpuPathProblems in one line (null when there is none): the first in full, then how many more of
- * each kind, e.g. `... (and 51 more: 34 relu6, 17 depthwise conv)`.
+ * each kind, e.g. `... (and 2 more: 2 grouped conv)`.
  */
 export function gpuPathSummary(graph: Graph): string | null {
   const all = gpuProblems(graph);
@@ -382,10 +365,16 @@ function fuse(graph: Graph, plan: NetworkPlan, ws: WeightSet, mode: 'plan' | 'cu
     }
     return values.length - 1;
   };
-  /** The ReLU that is the only reader of `name`, if any (it is then fused). */
-  const fusedRelu = (name: string): Layer | undefined => {
+  /**
+   * The ReLU or ReLU6 that is the only reader of `name`, if any (it is then fused): a ReLU6 is a
+   * clamp to [0, 6] with `relu` false, so a generated kernel's epilogue (bias, ReLU) stays what the
+   * planner gave it and the runtime clamps after it.
+   */
+  const fusedAct = (name: string): FusedAct | undefined => {
     const r = only(name);
-    return r?.op === 'relu' ? r : undefined;
+    if (r?.op === 'relu') return { layer: r, relu: true, clamp: null };
+    if (r?.op === 'relu6') return { layer: r, relu: false, clamp: RELU6 };
+    return undefined;
   };
   const shapeOf = (name: string): Shape => byName.get(name)!.shape;
   const where = (l: Layer): string => `${graph.name}/${l.name}`;
@@ -404,44 +393,46 @@ function fuse(graph: Graph, plan: NetworkPlan, ws: WeightSet, mode: 'plan' | 'cu
       case 'conv': {
         const next = only(l.name);
         const bn = next?.op === 'batchnorm' ? next : undefined;
-        const relu = fusedRelu(bn ? bn.name : l.name);
+        const act = fusedAct(bn ? bn.name : l.name);
         const cp = planOf.get(l.name);
         if (!cp) throw new LoweringError(`${where(l)}: the plan has no entry for this conv`);
         if (mode === 'plan' && cp.decision === 'act-sparse') profile ??= gpuProfile(plan.arch);
-        const value = stepValue([l, ...(bn ? [bn] : []), ...(relu ? [relu] : [])]);
-        protos.push(convProto(graph, l, bn, relu !== undefined, cp, ws, mode, batch, profile, value, { given, computed, tensor, shapeOf }));
+        const value = stepValue([l, ...(bn ? [bn] : []), ...(act ? [act.layer] : [])]);
+        protos.push(convProto(graph, l, bn, act, cp, ws, mode, batch, profile, value, { given, computed, tensor, shapeOf }));
         break;
       }
       case 'batchnorm': {
         // Not foldable (its input is no conv read only by it): DenseNet's pre-activation, final bn.
-        const relu = fusedRelu(l.name);
-        const value = stepValue([l, ...(relu ? [relu] : [])]);
+        const act = fusedAct(l.name);
+        const value = stepValue([l, ...(act ? [act.layer] : [])]);
         const c = l.shape[0];
         const { scale, shift } = bnAffine(ws, l, c);
         const scaleT = computed(`${l.name}:scale`, scale);
         const shiftT = computed(`${l.name}:shift`, shift);
         protos.push({
           layer: l.name, reads: l.inputs, value, countable: true, convInput: null,
-          build: (e) => ({ op: 'scale_shift', layer: l.name, in: e.view(l.inputs[0]!), out: e.out, scale: scaleT, shift: shiftT, relu: relu !== undefined, countZeros: e.countZeros }),
+          build: (e) => ({ op: 'scale_shift', layer: l.name, in: e.view(l.inputs[0]!), out: e.out, scale: scaleT, shift: shiftT, ...actFields(act), countZeros: e.countZeros }),
         });
         break;
       }
-      case 'relu': {
-        // A ReLU whose input has other readers (or no fusing producer): its own element-wise step.
+      case 'relu':
+      case 'relu6': {
+        // An activation whose input has other readers (or no fusing producer): its own element-wise step.
         const value = stepValue([l]);
+        const act: FusedAct = l.op === 'relu' ? { layer: l, relu: true, clamp: null } : { layer: l, relu: false, clamp: RELU6 };
         protos.push({
           layer: l.name, reads: l.inputs, value, countable: true, convInput: null,
-          build: (e) => ({ op: 'bias_relu', layer: l.name, in: e.view(l.inputs[0]!), out: e.out, bias: null, relu: true, countZeros: e.countZeros }),
+          build: (e) => ({ op: 'bias_relu', layer: l.name, in: e.view(l.inputs[0]!), out: e.out, bias: null, ...actFields(act), countZeros: e.countZeros }),
         });
         break;
       }
       case 'add': {
         if (l.inputs.length !== 2) throw new LoweringError(`${where(l)}: add of ${l.inputs.length} inputs; the program's add takes 2`);
-        const relu = fusedRelu(l.name);
-        const value = stepValue([l, ...(relu ? [relu] : [])]);
+        const act = fusedAct(l.name);
+        const value = stepValue([l, ...(act ? [act.layer] : [])]);
         protos.push({
           layer: l.name, reads: l.inputs, value, countable: true, convInput: null,
-          build: (e) => ({ op: 'add', layer: l.name, a: e.view(l.inputs[0]!), b: e.view(l.inputs[1]!), out: e.out, relu: relu !== undefined, countZeros: e.countZeros }),
+          build: (e) => ({ op: 'add', layer: l.name, a: e.view(l.inputs[0]!), b: e.view(l.inputs[1]!), out: e.out, ...actFields(act), countZeros: e.countZeros }),
         });
         break;
       }
@@ -449,14 +440,14 @@ function fuse(graph: Graph, plan: NetworkPlan, ws: WeightSet, mode: 'plan' | 'cu
       case 'avgpool': {
         const value = stepValue([l]);
         const pad = [l.pad.top, l.pad.left, l.pad.bottom, l.pad.right] as const;
+        // Only an ONNX pool whose padding changes the result excludes it (the importer decides).
+        const exclude = l.padMode === 'exclude' ? { excludePad: true } : {};
         protos.push({
           layer: l.name, reads: l.inputs, value, countable: true, convInput: null,
-          build: (e) => ({ op: l.op, layer: l.name, in: e.view(l.inputs[0]!), out: e.out, kernel: l.kernel, stride: l.stride, pad, countZeros: e.countZeros }),
+          build: (e) => ({ op: l.op, layer: l.name, in: e.view(l.inputs[0]!), out: e.out, kernel: l.kernel, stride: l.stride, pad, ...exclude, countZeros: e.countZeros }),
         });
         break;
       }
-      case 'relu6':
-        throw new GpuUnsupportedError(`${where(l)}: relu6 is not supported on the GPU path yet`); // gpuPathProblems said so first
       case 'globalavgpool':
       case 'softmax': {
         const value = stepValue([l]);
@@ -488,8 +479,8 @@ function fuse(graph: Graph, plan: NetworkPlan, ws: WeightSet, mode: 'plan' | 'cu
         break;
       }
       case 'dense': {
-        const relu = fusedRelu(l.name);
-        const value = stepValue([l, ...(relu ? [relu] : [])]);
+        const act = fusedAct(l.name);
+        const value = stepValue([l, ...(act ? [act.layer] : [])]);
         const [f, h, w] = shapeOf(l.inputs[0]!);
         const kernel = getTensor(ws, l.name, 'kernel');
         if (kernel.length !== l.units * f * h * w) throw new LoweringError(`${where(l)}: kernel has ${kernel.length} values, expected ${l.units}x${f * h * w}`);
@@ -497,7 +488,7 @@ function fuse(graph: Graph, plan: NetworkPlan, ws: WeightSet, mode: 'plan' | 'cu
         const bias = l.bias ? given(`${l.name}:bias`, checkLength(getTensor(ws, l.name, 'bias'), l.units, where(l), 'bias')) : null;
         protos.push({
           layer: l.name, reads: l.inputs, value, countable: false, convInput: null,
-          build: (e) => ({ op: 'dense', layer: l.name, in: e.view(l.inputs[0]!), out: e.out, units: l.units, weights, bias, relu: relu !== undefined }),
+          build: (e) => ({ op: 'dense', layer: l.name, in: e.view(l.inputs[0]!), out: e.out, units: l.units, weights, bias, ...actFields(act) }),
         });
         break;
       }
@@ -507,6 +498,21 @@ function fuse(graph: Graph, plan: NetworkPlan, ws: WeightSet, mode: 'plan' | 'cu
   const last = graph.layers[graph.layers.length - 1]!;
   if (readers.get(last.name)!.length > 0) throw new LoweringError(`${graph.name}: the last layer '${last.name}' is read by others; it must be the output`);
   return { values, valueOfLayer, protos, sources, tensorInfo };
+}
+
+/** ReLU6, min(max(x, 0), 6), as a step's clamp. */
+const RELU6: Clamp = [0, 6];
+
+/** An activation layer fused into the step before it. */
+interface FusedAct {
+  readonly layer: Layer;
+  readonly relu: boolean;
+  readonly clamp: Clamp | null;
+}
+
+/** A step's `relu` and, only when there is one, its `clamp` (so programs without one keep their bytes). */
+function actFields(act: FusedAct | undefined): { relu: boolean; clamp?: Clamp } {
+  return act?.clamp ? { relu: act.relu, clamp: act.clamp } : { relu: act?.relu ?? false };
 }
 
 function checkLength(t: Float32Array, n: number, where: string, role: string): Float32Array {
@@ -539,25 +545,30 @@ interface TensorSink {
 
 /** A conv step with `bn` folded into its weights and bias, after checking the plan entry agrees. */
 function convProto(
-  graph: Graph, conv: ConvLayer, bn: BatchNormLayer | undefined, relu: boolean, cp: ConvPlan, ws: WeightSet,
+  graph: Graph, conv: ConvLayer, bn: BatchNormLayer | undefined, act: FusedAct | undefined, cp: ConvPlan, ws: WeightSet,
   mode: 'plan' | 'cudnn', batch: number, profile: GpuProfile | null, value: number, t: TensorSink,
 ): ProtoStep {
   const where = `${graph.name}/${conv.name}`;
-  if (conv.groups !== 1) throw new LoweringError(`${where}: grouped conv (groups ${conv.groups}); the program's conv step has no groups`);
   const [c, h, w] = t.shapeOf(conv.inputs[0]!);
   const k = conv.shape[0];
   const [r, s] = conv.kernel;
+  const groups = conv.groups;
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0 || k % groups !== 0) {
+    throw new LoweringError(`${where}: groups ${groups} does not divide ${c} input and ${k} output channels`);
+  }
+  const cg = c / groups; // input channels each output channel reads
+  const relu = act?.relu ?? false;
   const hasBias = bn !== undefined || conv.bias;
   checkPlan(where, cp, conv, [c, h, w], hasBias, relu);
 
-  const kernel = checkLength(getTensor(ws, conv.name, 'kernel'), k * c * r * s, where, 'kernel');
+  const kernel = checkLength(getTensor(ws, conv.name, 'kernel'), k * cg * r * s, where, 'kernel');
   const convBias = conv.bias ? checkLength(getTensor(ws, conv.name, 'bias'), k, where, 'bias') : null;
   let weightsKcrs: number;
   let bias: number | null;
   if (bn) {
     // W' = W * scale[k]; b' = (b - mean) * scale + beta = b * scale + shift.
     const { scale, shift } = bnAffine(ws, bn, k);
-    const crs = c * r * s;
+    const crs = cg * r * s;
     const fill = (out: Float32Array | Float64Array): void => {
       for (let o = 0; o < k; o++) {
         const sc = scale[o]!;
@@ -580,6 +591,8 @@ function convProto(
   if (mode === 'plan') {
     if (cp.decision === 'weight-sparse') throw new LoweringError(`${where}: decision weight-sparse has no path in the program format`);
     if (cp.decision === 'act-sparse') {
+      // The planner keeps grouped convs on cuDNN (no family takes groups != 1); a plan saying otherwise is not run.
+      if (groups !== 1) throw new LoweringError(`${where}: the plan puts a grouped conv (groups ${groups}) on a generated kernel; no kernel family takes groups other than 1`);
       if (!cp.spec) throw new LoweringError(`${where}: act-sparse plan entry without a kernel spec`);
       const name = nameOfSpec(cp.spec);
       if (cp.kernelName !== null && cp.kernelName !== name) throw new LoweringError(`${where}: plan names kernel '${cp.kernelName}', its spec names '${name}'`);
@@ -590,13 +603,15 @@ function convProto(
     }
   }
   const input = conv.inputs[0]!;
+  const grouped = groups !== 1 ? { groups } : {};
+  const clamp = act?.clamp ? { clamp: act.clamp } : {};
   return {
     layer: conv.name, reads: conv.inputs, value, countable: true, convInput: input,
     build: (e) => ({
       op: 'conv', layer: conv.name, in: e.view(input), out: e.out, k, r, s,
       strideH: conv.stride[0], strideW: conv.stride[1],
       padTop: conv.pad.top, padLeft: conv.pad.left, padBottom: conv.pad.bottom, padRight: conv.pad.right,
-      weightsKcrs, bias, relu, path, kernel: kernelNameOf, weightsCrsk, threshold,
+      ...grouped, weightsKcrs, bias, relu, ...clamp, path, kernel: kernelNameOf, weightsCrsk, threshold,
       inZeros: e.inZeros(input), countZeros: e.countZeros,
     }),
   };

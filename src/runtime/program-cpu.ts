@@ -4,7 +4,7 @@
 // against its buffer, every tensor against the length the step needs, and an act-sparse conv's
 // [C][R][S][K] copy against its [K][C][R][S] weights (the result itself comes from the latter,
 // like cuDNN's).
-import type { ConvStep, DenseStep, PoolStep, Program, Step, View } from './program.js';
+import type { Clamp, ConvStep, DenseStep, PoolStep, Program, Step, View } from './program.js';
 
 export type TensorData = Float32Array | Float64Array;
 
@@ -44,6 +44,25 @@ export function runProgramCpu(program: Program, tensors: readonly TensorData[], 
 }
 
 const planeOf = (v: View): number => v.c * v.h * v.w;
+
+/**
+ * A step's activation: ReLU (NaN -> 0), then the clamp. `!(y >= lo)` sends NaN to lo, as the
+ * device's fmaxf does, so the interpreter and the GPU agree even there.
+ */
+function activate(y: number, relu: boolean, clamp: Clamp | null | undefined): number {
+  if (relu && !(y > 0)) y = 0;
+  if (clamp) {
+    if (!(y >= clamp[0])) y = clamp[0];
+    if (y > clamp[1]) y = clamp[1];
+  }
+  return y;
+}
+
+function checkClamp(clamp: Clamp | null | undefined, what: string): void {
+  if (clamp && !(Number.isFinite(clamp[0]) && Number.isFinite(clamp[1]) && clamp[0] <= clamp[1])) {
+    throw new ProgramError(`${what}: clamp [${clamp.join(', ')}] must be two finite bounds, lo <= hi`);
+  }
+}
 
 class Interpreter {
   readonly buffers: Float64Array[];
@@ -123,11 +142,10 @@ class Interpreter {
         const shiftId = s.op === 'scale_shift' ? s.shift : s.bias;
         const shift = shiftId === null ? null : this.tensor(shiftId, c, `${s.layer} shift`);
         const hw = s.in.h * s.in.w;
+        checkClamp(s.clamp, s.layer);
         for (let i = 0; i < x.length; i++) {
           const ch = Math.floor(i / hw) % c;
-          let y = x[i]! * (scale ? scale[ch]! : 1) + (shift ? shift[ch]! : 0);
-          if (s.relu && !(y > 0)) y = 0;
-          x[i] = y;
+          x[i] = activate(x[i]! * (scale ? scale[ch]! : 1) + (shift ? shift[ch]! : 0), s.relu, s.clamp);
         }
         return this.emit(s.out, x, s.countZeros);
       }
@@ -136,10 +154,8 @@ class Interpreter {
         const b = this.read(s.b);
         this.shape(s.b, s.a.c, s.a.h, s.a.w, s.layer);
         this.shape(s.out, s.a.c, s.a.h, s.a.w, s.layer);
-        for (let i = 0; i < a.length; i++) {
-          const y = a[i]! + b[i]!;
-          a[i] = s.relu && !(y > 0) ? 0 : y;
-        }
+        checkClamp(s.clamp, s.layer);
+        for (let i = 0; i < a.length; i++) a[i] = activate(a[i]! + b[i]!, s.relu, s.clamp);
         return this.emit(s.out, a, s.countZeros);
       }
       case 'maxpool':
@@ -193,13 +209,22 @@ class Interpreter {
   }
 
   private conv(s: ConvStep): void {
-    const { c, h: H, w: W } = s.in;
+    const { c: C, h: H, w: W } = s.in;
     const { k, r: R, s: S, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = s;
+    const groups = s.groups ?? 1;
+    if (!Number.isInteger(groups) || groups < 1 || C % groups !== 0 || k % groups !== 0) {
+      throw new ProgramError(`${s.layer}: groups ${groups} must be a positive integer dividing in.c ${C} and k ${k}`);
+    }
+    // Per group: c input channels, kg output channels; weights [K][C/groups][R][S].
+    const c = C / groups;
+    const kg = k / groups;
     const ho = Math.floor((H + s.padTop + s.padBottom - R) / sh) + 1;
     const wo = Math.floor((W + s.padLeft + s.padRight - S) / sw) + 1;
     this.shape(s.out, k, ho, wo, s.layer);
     const wts = this.tensor(s.weightsKcrs, k * c * R * S, `${s.layer} weightsKcrs`);
     const bias = s.bias === null ? null : this.tensor(s.bias, k, `${s.layer} bias`);
+    checkClamp(s.clamp, s.layer);
+    if (s.path === 'act-sparse' && groups !== 1) throw new ProgramError(`${s.layer}: act-sparse conv with groups ${groups}: the generated kernels take groups 1`);
     if (s.path === 'act-sparse') {
       if (s.kernel === null || s.threshold === null || s.weightsCrsk === null) throw new ProgramError(`${s.layer}: act-sparse conv without kernel, threshold or CRSK weights`);
       if (!(s.threshold >= 0 && s.threshold <= 1)) throw new ProgramError(`${s.layer}: threshold ${s.threshold} outside [0, 1]`);
@@ -228,8 +253,9 @@ class Interpreter {
     for (let n = 0; n < this.batch; n++) {
       for (let o = 0; o < k; o++) {
         acc.fill(bias ? bias[o]! : 0);
+        const c0 = Math.floor(o / kg) * c; // first input channel of o's group
         for (let ch = 0; ch < c; ch++) {
-          const plane = (n * c + ch) * H * W;
+          const plane = (n * C + c0 + ch) * H * W;
           for (let rr = 0; rr < R; rr++) {
             for (let ss = 0; ss < S; ss++) {
               const wv = wts[((o * c + ch) * R + rr) * S + ss]!;
@@ -245,7 +271,7 @@ class Interpreter {
           }
         }
         const base = (n * k + o) * ho * wo;
-        for (let i = 0; i < ho * wo; i++) y[base + i] = s.relu && !(acc[i]! > 0) ? 0 : acc[i]!;
+        for (let i = 0; i < ho * wo; i++) y[base + i] = activate(acc[i]!, s.relu, s.clamp);
       }
     }
     this.emit(s.out, y, s.countZeros);
@@ -276,24 +302,31 @@ class Interpreter {
     const ho = Math.floor((H + pt + pb - kh) / sh) + 1;
     const wo = Math.floor((W + pl + pr - kw) / sw) + 1;
     this.shape(s.out, c, ho, wo, s.layer);
+    const exclude = s.excludePad === true;
     const x = this.read(s.in);
     const y = new Float64Array(this.batch * c * ho * wo);
     for (let p = 0; p < this.batch * c; p++) {
       for (let oy = 0; oy < ho; oy++) {
         for (let ox = 0; ox < wo; ox++) {
-          // Padded cells are zeros that take part (Keras ZeroPadding2D before the pool).
+          // Padded cells are zeros that take part (Keras ZeroPadding2D before the pool), or, with
+          // excludePad, no part: the max and the mean of the window's cells inside the input.
           let max = -Infinity;
           let sum = 0;
+          let cells = 0;
           for (let i = 0; i < kh; i++) {
             for (let j = 0; j < kw; j++) {
               const iy = oy * sh + i - pt;
               const ix = ox * sw + j - pl;
-              const v = iy >= 0 && iy < H && ix >= 0 && ix < W ? x[(p * H + iy) * W + ix]! : 0;
+              const inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
+              if (!inside && exclude) continue;
+              const v = inside ? x[(p * H + iy) * W + ix]! : 0;
               max = Math.max(max, v);
               sum += v;
+              cells++;
             }
           }
-          y[(p * ho + oy) * wo + ox] = s.op === 'maxpool' ? max : sum / (kh * kw);
+          // A window with no cell inside (the importer rejects such pools) is NaN, as on the device.
+          y[(p * ho + oy) * wo + ox] = cells === 0 ? NaN : s.op === 'maxpool' ? max : sum / (exclude ? cells : kh * kw);
         }
       }
     }
@@ -305,6 +338,7 @@ class Interpreter {
     this.shape(s.out, s.units, 1, 1, s.layer);
     const wts = this.tensor(s.weights, s.units * f, `${s.layer} weights`);
     const bias = s.bias === null ? null : this.tensor(s.bias, s.units, `${s.layer} bias`);
+    checkClamp(s.clamp, s.layer);
     const x = this.read(s.in);
     const y = new Float64Array(this.batch * s.units);
     for (let n = 0; n < this.batch; n++) {
@@ -312,7 +346,7 @@ class Interpreter {
         let sum = bias ? bias[u]! : 0;
         const row = u * f;
         for (let i = 0; i < f; i++) sum += wts[row + i]! * x[n * f + i]!;
-        y[n * s.units + u] = s.relu && !(sum > 0) ? 0 : sum;
+        y[n * s.units + u] = activate(sum, s.relu, s.clamp);
       }
     }
     this.write(s.out, y);

@@ -6,6 +6,9 @@
 // All activations are fp32 NCHW. A View addresses a channel slice of a buffer: element (n, c, y, x)
 // lives at offset + n * batchStride + c * h * w + y * w + x (floats). Channel slices of a
 // DenseNet block buffer therefore need no copies: a layer writes at its channel offset.
+//
+// Fields added after the first programs (groups, clamp, excludePad) are optional and absent when
+// they have their neutral value, so a network without them lowers to the bytes it always did.
 
 export interface View {
   /** Index into Program.buffers. */
@@ -18,6 +21,12 @@ export interface View {
   /** Floats between consecutive batch items (>= c*h*w; larger for a slice of a wider buffer). */
   readonly batchStride: number;
 }
+
+/**
+ * A clamp after a step's bias and ReLU: y = min(max(y, lo), hi) (ReLU6, ONNX Clip(0, 6): [0, 6]).
+ * Both bounds finite (JSON has no infinity), lo <= hi.
+ */
+export type Clamp = readonly [lo: number, hi: number];
 
 export interface ConvStep {
   readonly op: 'conv';
@@ -33,11 +42,22 @@ export interface ConvStep {
   readonly padLeft: number;
   readonly padBottom: number;
   readonly padRight: number;
-  /** Weights [K][C][R][S] (cuDNN layout), batch norm folded in. Index into Program.tensors. */
+  /**
+   * Channel groups (absent: 1); in.c and k are multiples of it, and output channel o reads the
+   * input channels of its group, [o / (k / groups) * C/groups, +C/groups). A depthwise conv has
+   * groups = in.c. Only the cuDNN path: no generated kernel family takes groups other than 1.
+   */
+  readonly groups?: number;
+  /** Weights [K][C/groups][R][S] (cuDNN layout), batch norm folded in. Index into Program.tensors. */
   readonly weightsKcrs: number;
   /** Bias [K] (folded batch norm shift, or the conv's own bias), or null. */
   readonly bias: number | null;
   readonly relu: boolean;
+  /**
+   * Applied after bias and ReLU on either path (a fused ReLU6); absent: none. The generated kernels'
+   * epilogue has no clamp, so `relu` stays what the kernel does and the runtime clamps after it.
+   */
+  readonly clamp?: Clamp | null;
   /** The planner's decision. */
   readonly path: 'cudnn' | 'act-sparse';
   /** Generated kernel (cusnn_launch_<kernel>) and its weights [C][R][S][K], when path is act-sparse. */
@@ -63,11 +83,13 @@ export interface ScaleShiftStep {
   readonly scale: number;
   readonly shift: number;
   readonly relu: boolean;
+  /** After the ReLU (absent: none). */
+  readonly clamp?: Clamp | null;
   /** When not null, count the zeros written to `out` into Program.zeroCounters[countZeros]. */
   readonly countZeros: number | null;
 }
 
-/** Element-wise epilogue after a cuDNN conv or other producer: y = relu?(x + bias[c]), counting zeros. */
+/** Element-wise epilogue after a cuDNN conv or other producer: y = clamp?(relu?(x + bias[c])), counting zeros. */
 export interface BiasReluStep {
   readonly op: 'bias_relu';
   readonly layer: string;
@@ -75,6 +97,8 @@ export interface BiasReluStep {
   readonly out: View;
   readonly bias: number | null;
   readonly relu: boolean;
+  /** After the ReLU (absent: none); a ReLU6 of its own is bias null, relu false, clamp [0, 6]. */
+  readonly clamp?: Clamp | null;
   readonly countZeros: number | null;
 }
 
@@ -85,6 +109,8 @@ export interface AddStep {
   readonly b: View;
   readonly out: View;
   readonly relu: boolean;
+  /** After the ReLU (absent: none). */
+  readonly clamp?: Clamp | null;
   readonly countZeros: number | null;
 }
 
@@ -95,8 +121,13 @@ export interface PoolStep {
   readonly out: View;
   readonly kernel: readonly [number, number];
   readonly stride: readonly [number, number];
-  /** top, left, bottom, right. Padded cells hold 0 (Keras ZeroPadding2D), also for max pooling. */
+  /** top, left, bottom, right. Padded cells hold 0 (Keras ZeroPadding2D), also for max pooling, unless excludePad. */
   readonly pad: readonly [number, number, number, number];
+  /**
+   * Padded cells take no part (ONNX MaxPool, AveragePool with count_include_pad 0): the max is over
+   * the window's cells inside the input, the average divides by their count. Absent: false.
+   */
+  readonly excludePad?: boolean;
   readonly countZeros: number | null;
 }
 
@@ -115,7 +146,7 @@ export interface FlattenStep {
   readonly out: View;
 }
 
-/** y = relu?(W x + b), W [units][inFeatures] (cuBLAS). */
+/** y = clamp?(relu?(W x + b)), W [units][inFeatures] (cuBLAS). */
 export interface DenseStep {
   readonly op: 'dense';
   readonly layer: string;
@@ -125,8 +156,14 @@ export interface DenseStep {
   readonly weights: number;
   readonly bias: number | null;
   readonly relu: boolean;
+  /** After the ReLU (absent: none). */
+  readonly clamp?: Clamp | null;
 }
 
+/**
+ * Softmax over the channels at each pixel of each batch item (ONNX Softmax on axis 1 of N,C,H,W or
+ * N,C; a classifier's softmax is the h = w = 1 case).
+ */
 export interface SoftmaxStep {
   readonly op: 'softmax';
   readonly layer: string;

@@ -325,6 +325,133 @@ describe.skipIf(skipReason !== null)('native runtime on the GPU', () => {
     }
   });
 
+  it('MobileNet\'s steps: grouped and depthwise convs (cuDNN group count, explicit padding), clamps (ReLU6) on every element-wise step, pools excluding their padding, a softmax over a strided map', () => {
+    const n = 2, C = 12, Cw = 16, H = 9, W = 10, HW = H * W;
+    const input = V(0, C, H, W, 0, Cw * HW); // channels 0..11 of a 16-channel buffer
+    const shapes = {
+      // Depthwise 3x3/1, pad 1.
+      dw: { c: C, h: H, w: W, k: C, r: 3, s: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, ho: 9, wo: 10, groups: C },
+      // Depthwise, channel multiplier 2, 3x3/2 'same' on 9x10: pad 1/1 rows, 0/1 columns (asymmetric: cuDNN's explicit-pad path).
+      dw2: { c: C, h: H, w: W, k: 2 * C, r: 3, s: 3, strideH: 2, strideW: 2, padTop: 1, padLeft: 0, ho: 5, wo: 5, groups: C },
+      // 1x1 with 3 groups of 4 -> 2 channels (a ResNeXt-style grouped conv).
+      g3: { c: C, h: H, w: W, k: 6, r: 1, s: 1, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, ho: 9, wo: 10, groups: 3 },
+    } satisfies Record<string, ConvShape>;
+    const wDw = randomData(C * 9, 0, 0.6), bDw = randomData(C, 0, 0.5), wDw2 = randomData(2 * C * 9, 0, 0.6);
+    const wG3 = randomData(6 * 4, 0, 0.8), bG3 = randomData(6, 0, 0.3);
+    const scale = randomData(C, 0, 1.5), shift = randomData(C, 0, 0.5), denseW = randomData(7 * C, 0, 0.5), denseB = randomData(7, 0, 0.2);
+    const tensors = [wDw, bDw, wDw2, wG3, bG3, scale, shift, denseW, denseB];
+    const v = {
+      dw: V(1, C, 9, 10), dw2: V(2, 2 * C, 5, 5), g3: V(3, 6, 9, 10, 2 * HW, 10 * HW), br: V(4, 6, 9, 10), ss: V(5, C, 9, 10),
+      add: V(6, C, 9, 10), maxEx: V(7, C, 5, 5), avgEx: V(8, C, 5, 5), softmax: V(9, 6, 9, 10, 0, 7 * HW), gap: V(10, C, 1, 1), dense: V(11, 7, 1, 1),
+    };
+    const RELU6 = [0, 6] as const;
+    const steps: Step[] = [
+      convStep({ layer: 'dw', in: input, out: v.dw, shape: shapes.dw, weights: 0, bias: 1, relu: false, clamp: RELU6, countZeros: 0 }),
+      convStep({ layer: 'dw2', in: input, out: v.dw2, shape: shapes.dw2, weights: 2, bias: null, relu: false, clamp: [-0.25, 0.5] }),
+      convStep({ layer: 'g3', in: v.dw, out: v.g3, shape: shapes.g3, weights: 3, bias: 4, relu: true }),
+      { op: 'bias_relu', layer: 'br', in: v.g3, out: v.br, bias: null, relu: false, clamp: RELU6, countZeros: 1 },
+      { op: 'scale_shift', layer: 'ss', in: v.dw, out: v.ss, scale: 5, shift: 6, relu: true, clamp: RELU6, countZeros: null },
+      { op: 'add', layer: 'add', a: v.dw, b: v.ss, out: v.add, relu: false, clamp: RELU6, countZeros: 2 },
+      { op: 'maxpool', layer: 'maxEx', in: input, out: v.maxEx, kernel: [3, 3], stride: [2, 2], pad: [1, 1, 1, 1], excludePad: true, countZeros: null },
+      { op: 'avgpool', layer: 'avgEx', in: v.add, out: v.avgEx, kernel: [3, 3], stride: [2, 2], pad: [1, 0, 2, 1], excludePad: true, countZeros: 3 },
+      { op: 'softmax', layer: 'softmax', in: v.g3, out: v.softmax },
+      { op: 'globalavgpool', layer: 'gap', in: v.add, out: v.gap },
+      { op: 'dense', layer: 'dense', in: v.gap, out: v.dense, units: 7, weights: 7, bias: 8, relu: true, clamp: [0, 0.3] },
+    ];
+    const buffers = [n * Cw * HW, ...Object.values(v).map((x) => n * x.batchStride)];
+    const prog = program({ batch: n, buffers, tensors, counters: 4, input, output: v.dense, views: v, steps });
+    const x = randomData(n * C * HW, 0.05, 4);
+    const clampTo = (a: ArrayLike<number>, lo: number, hi: number): Float64Array => Float64Array.from(a, (y) => Math.min(Math.max(y, lo), hi));
+    const poolEx = (src: ArrayLike<number>, c: number, h: number, w: number, isMax: boolean, pad: readonly number[], ho: number, wo: number): Float64Array => {
+      const y = new Float64Array(n * c * ho * wo);
+      for (let p = 0; p < n * c; p++) for (let oy = 0; oy < ho; oy++) for (let ox = 0; ox < wo; ox++) {
+        let acc = isMax ? -Infinity : 0, cells = 0;
+        for (let iy = Math.max(0, oy * 2 - pad[0]!); iy < Math.min(h, oy * 2 - pad[0]! + 3); iy++) {
+          for (let ix = Math.max(0, ox * 2 - pad[1]!); ix < Math.min(w, ox * 2 - pad[1]! + 3); ix++) {
+            const val = src[(p * h + iy) * w + ix]!;
+            acc = isMax ? Math.max(acc, val) : acc + val;
+            cells++;
+          }
+        }
+        y[(p * ho + oy) * wo + ox] = isMax ? acc : acc / cells;
+      }
+      return y;
+    };
+    for (const mode of ['static', 'cudnn'] as const) {
+      const rt = open(prog, tensors, { mode });
+      const y = forward(rt, x);
+      const get = (name: keyof typeof v): Float32Array => rt.readView(name);
+      const dw = get('dw');
+      expectClose(`${mode} depthwise conv + ReLU6`, dw, convRef(x, n, shapes.dw, wDw, bDw, false, RELU6), 1e-5);
+      expect(dw.some((a) => a === 0) && dw.some((a) => a === 6), 'ReLU6 clamps at both ends').toBe(true);
+      expectClose(`${mode} depthwise x2 stride 2, asymmetric pad, clamp [-0.25, 0.5]`, get('dw2'), convRef(x, n, shapes.dw2, wDw2, null, false, [-0.25, 0.5]), 1e-5);
+      expectClose(`${mode} grouped 1x1 (3 groups) + ReLU`, get('g3'), convRef(dw, n, shapes.g3, wG3, bG3, true), 1e-5);
+      expectClose(`${mode} bias_relu ReLU6`, get('br'), clampTo(get('g3'), 0, 6), 1e-6);
+      expectClose(`${mode} scale_shift ReLU + clamp`, get('ss'), clampTo(affineRef(dw, n, C, HW, scale, shift, true), 0, 6), 1e-6);
+      expectClose(`${mode} add ReLU6`, get('add'), clampTo(Float64Array.from(dw, (a, i) => a + get('ss')[i]!), 0, 6), 1e-6);
+      expectClose(`${mode} maxpool excluding padding`, get('maxEx'), poolEx(x, C, H, W, true, [1, 1], 5, 5), 1e-7);
+      expect(get('maxEx').some((a) => a < 0), 'the input has negative maxima (zero padding would win there)').toBe(true);
+      expectClose(`${mode} avgpool excluding padding`, get('avgEx'), poolEx(get('add'), C, H, W, false, [1, 0], 5, 5), 1e-6);
+      const g3 = get('g3');
+      const soft = new Float64Array(n * 6 * HW);
+      for (let b = 0; b < n; b++) for (let p = 0; p < HW; p++) {
+        const at = (c: number): number => (b * 6 + c) * HW + p;
+        let m = -Infinity, sum = 0;
+        for (let c = 0; c < 6; c++) m = Math.max(m, g3[at(c)]!);
+        for (let c = 0; c < 6; c++) sum += Math.exp(g3[at(c)]! - m);
+        for (let c = 0; c < 6; c++) soft[at(c)] = Math.exp(g3[at(c)]! - m) / sum;
+      }
+      expectClose(`${mode} softmax over the channels of a 9x10 map (strided in and out, cuDNN)`, get('softmax'), soft, 1e-5);
+      const add = get('add');
+      const gap = Float64Array.from({ length: n * C }, (_, i) => { let t = 0; for (let j = 0; j < HW; j++) t += add[i * HW + j]!; return t / HW; });
+      expectClose(`${mode} gap`, get('gap'), gap, 1e-6);
+      const g = get('gap');
+      const dense = Float64Array.from({ length: n * 7 }, (_, j) => {
+        const b = Math.floor(j / 7), u = j % 7;
+        let t = denseB[u]!;
+        for (let i = 0; i < C; i++) t += denseW[u * C + i]! * g[b * C + i]!;
+        return Math.min(Math.max(t, 0), 0.3);
+      });
+      expectClose(`${mode} dense ReLU + clamp [0, 0.3]`, y, dense, 1e-5);
+      const counts = Array.from(rt.zeroCounts());
+      expect(counts).toEqual([zerosOf(dw), zerosOf(get('br')), zerosOf(add), zerosOf(get('avgEx'))]);
+      expect(counts.slice(0, 3).every((c) => c > 0), `the clamped outputs have zeros: ${counts}`).toBe(true);
+      expectUntouchedOutside(`${mode} grouped conv output slice`, rt.readBuffer(3), [v.g3], n);
+      expectUntouchedOutside(`${mode} softmax output (batch stride 7x9x10)`, rt.readBuffer(9), [v.softmax], n);
+      expect(rt.algorithms().map((a) => a.layer)).toEqual(['dw', 'dw2', 'g3']);
+      measurements[`mobilenet-steps-${mode}-algorithms`] = rt.algorithms().map((a) => ({ layer: a.layer, algo: a.algoName, us: a.us }));
+      const eager = forward(rt, x, true);
+      expect(sameBits(eager, y), 'graph replay == eager run').toBe(true);
+    }
+
+    // A clamp after a generated kernel (its epilogue is bias only): an in-place pass that also counts the zeros.
+    const p = TINY_PROBLEMS.conv1x1;
+    const shape: ConvShape = { ...p };
+    const cin = V(0, p.c, p.h, p.w), cout = V(1, p.k, p.ho, p.wo);
+    const wt = randomData(p.k * p.c, 0, 0.2), bias = randomData(p.k, 0, 0.3);
+    const ct = [wt, kcrsToCrsk(wt, p.k, p.c, 1, 1), bias];
+    const cstep = convStep({ layer: 'pw', in: cin, out: cout, shape, weights: 0, crsk: 1, bias: 2, relu: false, clamp: [0, 0.5],
+      path: 'act-sparse', kernel: tiny.kernels.conv1x1, countZeros: 0 });
+    const cprog = program({ batch: n, buffers: [n * chw(cin), n * chw(cout)], tensors: ct, counters: 1, input: cin, output: cout, views: { pw: cout }, steps: [cstep] });
+    const cx = reluData(n * chw(cin), 0.5);
+    const cref = convRef(cx, n, shape, wt, bias, false, [0, 0.5]);
+    for (const mode of ['static', 'cudnn'] as const) {
+      const rt = open(cprog, ct, { mode });
+      const y = forward(rt, cx);
+      expectClose(`${mode} generated 1x1 + clamp [0, 0.5]`, y, cref, 1e-5);
+      expect(y.some((a) => a === 0) && y.some((a) => a === 0.5), 'clamped at both ends').toBe(true);
+      expect(rt.zeroCounts()[0], `${mode}: zeros after the clamp`).toBe(zerosOf(y));
+      expect(Array.from(rt.branches())).toEqual([mode === 'static' ? 1 : 0]);
+      expect(sameBits(forward(rt, cx, true), y), `${mode}: graph replay == eager run`).toBe(true);
+    }
+
+    // What the runtime refuses, naming the step: groups that do not divide, a grouped conv on a generated kernel, a bad clamp.
+    const bad = (over: Record<string, unknown>, at = 0): Program => ({ ...prog, steps: prog.steps.map((st, i) => (i === at ? ({ ...st, ...over } as Step) : st)) });
+    expect(() => open(bad({ groups: 5 }), tensors, { mode: 'static' })).toThrow(/bad program: steps\[0\] \(dw\): groups 5 does not divide in.c 12 and k 12/);
+    expect(() => open(bad({ path: 'act-sparse', kernel: tiny.kernels.conv3x3, weightsCrsk: 0 }), tensors, { mode: 'static' })).toThrow(/bad program: steps\[0\] \(dw\): groups 12 on a generated kernel; grouped convs take the cuDNN path only/);
+    expect(() => open(bad({ clamp: [1, 0] }, 5), tensors, { mode: 'static' })).toThrow(/bad program: steps\[5\] \(add\): clamp \[lo, hi\] needs lo <= hi/);
+  });
+
   it('dynamic mode: the device picks the generated kernel exactly when zeros/total >= threshold (graph and eager)', () => {
     const n = 2, p = TINY_PROBLEMS.conv3x3;
     const shape: ConvShape = { ...p };

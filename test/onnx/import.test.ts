@@ -22,7 +22,7 @@ import { validateWeights } from '../../src/weights/store.js';
 import { testSeed } from '../helpers/random.js';
 import { uniformSparsity } from '../plan/helpers.js';
 import { OnnxModelBuilder, Random, relL2, runOrt, stored, type Storage } from './helpers.js';
-import { densenetLike, mobilenetLike, opset11, resnetLike, type TestModel } from './models.js';
+import { densenetLike, mobileOpsLike, mobilenetLike, opset11, resnetLike, type TestModel } from './models.js';
 
 const SEED = testSeed();
 beforeAll(() => console.info(`onnx import seed ${SEED} (CUSNN_TEST_SEED=${SEED} repeats it)`));
@@ -62,7 +62,8 @@ const layer = (g: Graph, name: string): Layer => {
 };
 
 describe('ONNX models against onnxruntime (CPU)', () => {
-  const cases: [string, (s: number) => TestModel][] = [['resnet-like', resnetLike], ['mobilenet-like', mobilenetLike], ['densenet-like', densenetLike], ['opset 11', opset11]];
+  const cases: [string, (s: number) => TestModel][] = [['resnet-like', resnetLike], ['mobilenet-like', mobilenetLike], ['densenet-like', densenetLike], ['opset 11', opset11],
+    ['MobileNetV2 ops (softmax over a map, both AveragePool pad modes)', mobileOpsLike]];
   it.each(cases)('%s: the float64 reference of the imported graph matches onnxruntime', async (_, make) => {
     const errs: string[] = [];
     for (let k = 0; k < 3; k++) {

@@ -253,3 +253,43 @@ export function flattenChwLike(seed: number): TestModel {
   m.output('prob');
   return { name: 'flatten-chw', builder: m, inputName: 'img', inputDims: [r.int(1, 3), c0, h, w] };
 }
+
+/**
+ * The ops MobileNetV2 brings to the GPU path, each where it is hardest: conv 3x3/s2 -> BN -> Clip(0,6)
+ * on the image, a 1x1 expansion -> BN -> Clip(0,6) (on a generated kernel when forced: the clamp
+ * runs after it), a depthwise 3x3 (group = C) -> BN -> Clip(0,6), a depthwise 3x3/s2 SAME_UPPER on an
+ * even size (asymmetric padding) with channel multiplier 2 and a bias -> Clip(0,6) (no BN), a 1x1
+ * projection -> BN read twice (so its Clip(0,6) is a step of its own), Add -> Clip(0,6),
+ * AveragePool 3x3 pads 1 count_include_pad 0, a 1x1 conv (values of both signs) -> MaxPool 3x3/s2
+ * pads 1 (padding excluded), AveragePool 2x2 pads [0,0,1,1] count_include_pad 1 (zeros counted), and
+ * a Softmax over the channels of the remaining 2x2 map (opset 13, axis 1) as the output.
+ */
+export function mobileOpsLike(seed: number): TestModel {
+  const r = new Random(seed);
+  const m = new OnnxModelBuilder(13, 7);
+  // h: a multiple of 4, so the first map has an even height and SAME_UPPER/s2 pads it 0 above, 1 below.
+  const [c0, h, w] = [3, 4 * r.int(3, 4), r.int(9, 15)];
+  m.input('input', ['N', c0, h, w]);
+  const zero = m.scalar('clip_min', 0);
+  const six = m.scalar('clip_max', 6);
+  const relu6 = (x: string, name: string): string => m.node('Clip', [x, zero, six], { name });
+  const c1 = r.int(4, 8);
+  let x = conv(m, r, 'input', c0, c1, 'stem.conv', { kernel: [3, 3], bias: false, attrs: { strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) } });
+  x = relu6(bn(m, r, x, c1, 'stem.bn'), 'stem.relu6');
+  const c2 = c1 + r.int(2, 6);
+  x = relu6(bn(m, r, conv(m, r, x, c1, c2, 'expand.conv', { kernel: [1, 1] }), c2, 'expand.bn'), 'expand.relu6');
+  x = relu6(bn(m, r, conv(m, r, x, c2, c2, 'dw.conv', { kernel: [3, 3], group: c2, bias: false, attrs: { pads: ints([1, 1, 1, 1]) } }), c2, 'dw.bn'), 'dw.relu6');
+  x = relu6(conv(m, r, x, c2, 2 * c2, 'dw2.conv', { kernel: [3, 3], group: c2, attrs: { strides: ints([2, 2]), auto_pad: str('SAME_UPPER') } }), 'dw2.relu6');
+  const c3 = r.int(3, 7);
+  const y = bn(m, r, conv(m, r, x, 2 * c2, c3, 'project.conv', { kernel: [1, 1], bias: false }), c3, 'project.bn');
+  const clipped = relu6(y, 'project.relu6');
+  x = relu6(m.node('Add', [y, clipped], { name: 'res.add' }), 'res.relu6');
+  x = m.node('AveragePool', [x], { name: 'avg_exclude', attrs: { kernel_shape: ints([3, 3]), strides: ints([1, 1]), pads: ints([1, 1, 1, 1]), count_include_pad: int(0) } });
+  const c4 = r.int(3, 6);
+  x = conv(m, r, x, c3, c4, 'head.conv', { kernel: [1, 1] });
+  x = m.node('MaxPool', [x], { name: 'max_exclude', attrs: { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) } });
+  x = m.node('AveragePool', [x], { name: 'avg_include', attrs: { kernel_shape: ints([2, 2]), strides: ints([1, 1]), pads: ints([0, 0, 1, 1]), count_include_pad: int(1) } });
+  m.node('Softmax', [x], { name: 'softmax', outputs: ['probs'], attrs: { axis: int(1) } });
+  m.output('probs');
+  return { name: 'mobile-ops', builder: m, inputName: 'input', inputDims: [r.int(1, 3), c0, h, w] };
+}

@@ -3,9 +3,11 @@
 # (random weights under a fixed torch seed: the host has no internet): export to ONNX with inputs and
 # PyTorch's float64 outputs (tools/onnx/torchvision_export.py), then
 #   cusnn-gen --model X.onnx --arch sm_90 --out ...; cusnn-gen build ...; cusnn-gen run ... --input
-# and compare with PyTorch (rel. L2 <= 1e-4), one line per model; a model the GPU path cannot run
-# yet (mobilenet_v2: depthwise conv and relu6) is reported as "unsupported on the GPU path: <reason>"
-# (and checked on the CPU path, run --cpu, instead); then a short bench of the models that ran.
+# and compare with PyTorch (rel. L2 <= 1e-4), one line per model. All three are expected to run on
+# the GPU path (mobilenet_v2's depthwise convs on cuDNN with a group count, its ReLU6 as a clamp fused
+# into the conv before it); a model the GPU path cannot run (e.g. one with several outputs) is reported
+# as "unsupported on the GPU path: <reason>" (and checked on the CPU path, run --cpu, instead); then a
+# short bench of the models that ran.
 #
 #   bash tools/onnx/torchvision-check.sh                    # resnet50, densenet121, mobilenet_v2
 #   MODELS=resnet50 INPUTS=2 BENCH=0 OUT=/tmp/onnx-check bash tools/onnx/torchvision-check.sh
