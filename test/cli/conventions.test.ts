@@ -1,12 +1,17 @@
 // The CLI follows one set of conventions: --version, help, unknown commands with a suggestion, one
 // error prefix, results on stdout and progress on stderr, --json, EPIPE, ranged numeric options,
 // and the exit codes 0 ok, 1 bad input, 2 usage, 3 no GPU/tool, 4 internal error.
+//
+// Every check runs the compiled executable (dist/cli.js, spawned) except the tables of error
+// messages: those run main() in this process with stdout and stderr captured (the same command
+// tree the executable runs, without ~1 s of node start and imports per case), and each run
+// spawns a fresh random sample of them too, which must give the same exit code and the same bytes.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { classify, EXIT } from '../../src/output/exit.js';
 import { SchemaError } from '../../src/schema/check.js';
@@ -22,13 +27,69 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
-/** Exit code `code` and exactly the one stderr line `line` (a RegExp or the exact text). */
-function fails(args: string[], code: number, line: RegExp | string): void {
-  const r = runCli(...args);
+type Ran = { code: number | null; out: string; err: string };
+
+/** Exit code `code` (null: any non-zero one) and exactly the one stderr line `line` (a RegExp or the exact text). */
+function expectFails(r: Ran, args: string[], code: number | null, line: RegExp | string): void {
   oneLineError(r, typeof line === 'string' ? new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : line);
-  expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(code);
+  if (code !== null) expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(code);
   expect(r.err.startsWith('cusnn-gen: '), r.err).toBe(true);
   expect(r.err).not.toMatch(/^error:|\n\s+at /m); // one prefix, no stack
+}
+
+/** fails(), through the spawned executable. */
+function fails(args: string[], code: number | null, line: RegExp | string): void {
+  expectFails(runCli(...args), args, code, line);
+}
+
+/** main(args) in this process, everything it writes to stdout and stderr captured. */
+async function inProcess(args: string[]): Promise<Ran> {
+  let out = '';
+  let err = '';
+  const outSpy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  try {
+    const code = await main(args, { err: (s) => void (err += s), env: {} });
+    return { code, out, err };
+  } finally {
+    outSpy.mockRestore();
+    errSpy.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+/**
+ * A table of failing command lines: each through main() in this process (exit code, the one
+ * stderr line, nothing on stdout), and `spawned` of them, picked at random, also through the
+ * executable, which must print the same.
+ */
+async function failsAll(cases: readonly [args: string[], code: number | null, line: RegExp | string][], spawned = 2): Promise<void> {
+  for (const [args, code, line] of cases) {
+    const r = await inProcess(args);
+    expectFails(r, args, code, line);
+    expect(r.out, args.join(' ')).toBe('');
+  }
+  const picked = new Set<number>();
+  while (picked.size < Math.min(spawned, cases.length)) picked.add(Math.floor(rnd() * cases.length));
+  for (const i of picked) {
+    const [args, code, line] = cases[i]!;
+    const r = runCli(...args);
+    expectFails(r, args, code, line);
+    expect({ code: r.code, out: r.out, err: r.err }, `spawned: ${args.join(' ')}`).toEqual(await inProcess(args));
+  }
+}
+
+/** A vgg16 sm_90 folder generated once by the executable; tests take copies. */
+let vggFolder: string | null = null;
+function vggCopy(name: string): string {
+  if (!vggFolder) {
+    vggFolder = join(tmp, 'vgg16-sm_90');
+    const g = runCli('--model', 'vgg16', '--arch', 'sm_90', '--out', vggFolder, '-q');
+    expect(g.code, g.err).toBe(0);
+  }
+  const dir = join(tmp, name);
+  cpSync(vggFolder, dir, { recursive: true });
+  return dir;
 }
 
 describe('help and version', () => {
@@ -50,7 +111,7 @@ describe('help and version', () => {
     }
   });
 
-  it('help <cmd> and help <cmd> <sub> print that command\'s help on stdout', () => {
+  it('help <cmd> and help <cmd> <sub> print that command\'s help on stdout', async () => {
     const w = runCli('help', 'weights', 'synth');
     expect(w.code, w.err).toBe(0);
     expect(w.out).toMatch(/^Usage: cusnn-gen weights synth \[options\]/);
@@ -59,23 +120,25 @@ describe('help and version', () => {
     expect(i.out).toMatch(/^Usage: cusnn-gen inspect \[options\] <dir>/);
     expect(runCli('help').out).toBe(runCli().out);
     fails(['help', 'lsit'], 2, "cusnn-gen: unknown command 'lsit' (did you mean list?)");
-    fails(['help', 'weights', 'sinth'], 2, "cusnn-gen: unknown command 'sinth' (did you mean synth?)");
+    await failsAll([[['help', 'weights', 'sinth'], 2, "cusnn-gen: unknown command 'sinth' (did you mean synth?)"]], 0);
   });
 });
 
 describe('errors', () => {
-  it('unknown commands and options: one line with a suggestion, exit 2', () => {
-    fails(['lsit'], 2, "cusnn-gen: unknown command 'lsit' (did you mean list?)");
-    fails(['inspcet', 'x'], 2, "cusnn-gen: unknown command 'inspcet' (did you mean inspect?)");
-    fails(['weights', 'inof', 'x'], 2, "cusnn-gen: unknown command 'inof' (did you mean info?)");
-    fails(['frobnicate'], 2, /^cusnn-gen: unknown command 'frobnicate'; commands: list, inspect, .*help/);
-    fails(['--model', 'vgg16', '--arch', 'sm_90', '--bacth', '2'], 2, "cusnn-gen: unknown option '--bacth' (did you mean --batch?)");
-    fails(['weights', 'synth', '--out', 'x.safetensors'], 2, "cusnn-gen: required option '--model <name>' not specified");
-    fails(['--arch', 'sm_90'], 2, /^cusnn-gen: --model and --arch are required/);
-    fails(['--model', 'resnet18', '--arch', 'sm_90'], 2, /^cusnn-gen: option '--model <name>' argument 'resnet18' is invalid\. Allowed choices are resnet50/);
+  it('unknown commands and options: one line with a suggestion, exit 2', async () => {
+    await failsAll([
+      [['lsit'], 2, "cusnn-gen: unknown command 'lsit' (did you mean list?)"],
+      [['inspcet', 'x'], 2, "cusnn-gen: unknown command 'inspcet' (did you mean inspect?)"],
+      [['weights', 'inof', 'x'], 2, "cusnn-gen: unknown command 'inof' (did you mean info?)"],
+      [['frobnicate'], 2, /^cusnn-gen: unknown command 'frobnicate'; commands: list, inspect, .*help/],
+      [['--model', 'vgg16', '--arch', 'sm_90', '--bacth', '2'], 2, "cusnn-gen: unknown option '--bacth' (did you mean --batch?)"],
+      [['weights', 'synth', '--out', 'x.safetensors'], 2, "cusnn-gen: required option '--model <name>' not specified"],
+      [['--arch', 'sm_90'], 2, /^cusnn-gen: --model and --arch are required/],
+      [['--model', 'resnet18', '--arch', 'sm_90'], 2, /^cusnn-gen: option '--model <name>' argument 'resnet18' is invalid\. Allowed choices are resnet50/],
+    ]);
   });
 
-  it('every numeric option is checked against its range (exit 2, the flag, the range and the value named)', () => {
+  it('every numeric option is checked against its range (exit 2, the flag, the range and the value named)', async () => {
     const g = ['--model', 'vgg16', '--arch', 'sm_90'];
     const cases: [string[], string][] = [
       [[...g, '--batch', '100000'], "--batch must be an integer in [1, 65535], got '100000'"],
@@ -95,47 +158,46 @@ describe('errors', () => {
       [['weights', 'synth', '--model', 'vgg16', '--out', 'x.safetensors', '--seed', '1.5'], "--seed must be an integer in [0, 4294967295], got '1.5'"],
       [['prune', '--model', 'vgg16', '--sparsity', '80', '--out', 'x.safetensors'], "--sparsity must be a fraction of zeros in [0, 1] (e.g. 0.8), got '80'"],
     ];
-    for (const [args, msg] of cases) fails(args, 2, `cusnn-gen: ${msg}`);
+    await failsAll(cases.map(([args, msg]) => [args, 2, `cusnn-gen: ${msg}`]));
   });
 
-  it('bad input exits 1 naming the file', () => {
-    fails(['--model', 'vgg16', '--arch', 'sm_90', '--weights', join(tmp, 'nope.safetensors'), '--out', join(tmp, 'o')], 1, /^cusnn-gen: weights path '.*nope\.safetensors' does not exist/);
-    fails(['inspect', join(tmp, 'missing')], 1, /^cusnn-gen: .*missing: no such folder/);
-    fails(['inspect', join(process.cwd(), 'package.json')], 1, /^cusnn-gen: .*: not a folder/);
-    fails(['run', tmp, '--images', join(tmp, 'no-images')], 1, /no-images/);
-    // Output files are checked before any work: no table printed, then a failure.
-    const p = runCli('prune', '--model', 'resnet50', '--sparsity', '0.5', '--out', join(tmp, 'x.bin'));
-    expect(p.out).toBe('');
-    oneLineError(p, /^cusnn-gen: --out '.*x\.bin' must end in \.safetensors$/);
-    fails(['weights', 'synth', '--model', 'vgg16', '--out', join(tmp, 'no', 'such', 'w.safetensors')], 1, /^cusnn-gen: --out '.*w\.safetensors': the folder .*such does not exist$/);
+  it('bad input exits 1 naming the file', async () => {
+    // Output files are checked before any work: no table printed (stdout stays empty), then a failure.
+    await failsAll([
+      [['--model', 'vgg16', '--arch', 'sm_90', '--weights', join(tmp, 'nope.safetensors'), '--out', join(tmp, 'o')], 1, /^cusnn-gen: weights path '.*nope\.safetensors' does not exist/],
+      [['inspect', join(tmp, 'missing')], 1, /^cusnn-gen: .*missing: no such folder/],
+      [['inspect', join(process.cwd(), 'package.json')], 1, /^cusnn-gen: .*: not a folder/],
+      [['run', tmp, '--images', join(tmp, 'no-images')], 1, /no-images/],
+      [['prune', '--model', 'resnet50', '--sparsity', '0.5', '--out', join(tmp, 'x.bin')], null, /^cusnn-gen: --out '.*x\.bin' must end in \.safetensors$/],
+      [['weights', 'synth', '--model', 'vgg16', '--out', join(tmp, 'no', 'such', 'w.safetensors')], 1, /^cusnn-gen: --out '.*w\.safetensors': the folder .*such does not exist$/],
+    ]);
   });
 
-  it('a broken plan.json is one line naming the file and the conv (read through the plan schema)', () => {
-    const dir = join(tmp, 'broken-plan');
-    const g = runCli('--model', 'vgg16', '--arch', 'sm_90', '--out', dir, '-q');
-    expect(g.code, g.err).toBe(0);
+  it('a broken plan.json is one line naming the file and the conv (read through the plan schema)', async () => {
+    const dir = vggCopy('broken-plan');
     const good = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as { convs: Record<string, unknown>[] } & Record<string, unknown>;
-    const write = (v: unknown): void => writeFileSync(join(dir, 'plan.json'), typeof v === 'string' ? v : JSON.stringify(v));
-    write('{"format": "cusnn-plan/1", ');
-    fails(['inspect', dir], 1, /^cusnn-gen: .*plan\.json: not valid JSON \(/);
-    write(null);
-    fails(['inspect', dir], 1, /plan\.json: unknown format .*expected "cusnn-plan\/1"/);
-    const { convs: _convs, ...noConvs } = good;
-    write(noConvs);
-    fails(['inspect', dir], 1, /plan\.json: convs: expected .*found nothing \(the field is absent\)$/);
-    write({ ...good, convs: [null] });
-    fails(['inspect', dir], 1, /plan\.json: convs\[0\].*found null$/);
     const i = 1 + Math.floor(rnd() * (good.convs.length - 1));
-    write({ ...good, convs: good.convs.map((c, j) => (j === i ? { ...c, inputSparsity: null } : c)) });
-    fails(['inspect', dir], 1, new RegExp(`plan\\.json: convs\\[${i}\\]\\.inputSparsity \\(conv '${String(good.convs[i]!.layer)}'\\): expected a finite number in \\[0, 1\\], found null$`));
-    write({ ...good, convs: good.convs.map((c, j) => (j === i ? { ...c, kernelName: '../../etc/passwd' } : c)) });
-    fails(['inspect', dir], 1, /"kernelName" must be null or a kernel name/);
+    const { convs: _convs, ...noConvs } = good;
+    const broken: [plan: unknown, line: RegExp][] = [
+      ['{"format": "cusnn-plan/1", ', /^cusnn-gen: .*plan\.json: not valid JSON \(/],
+      [null, /plan\.json: unknown format .*expected "cusnn-plan\/1"/],
+      [noConvs, /plan\.json: convs: expected .*found nothing \(the field is absent\)$/],
+      [{ ...good, convs: [null] }, /plan\.json: convs\[0\].*found null$/],
+      [{ ...good, convs: good.convs.map((c, j) => (j === i ? { ...c, inputSparsity: null } : c)) },
+        new RegExp(`plan\\.json: convs\\[${i}\\]\\.inputSparsity \\(conv '${String(good.convs[i]!.layer)}'\\): expected a finite number in \\[0, 1\\], found null$`)],
+      [{ ...good, convs: good.convs.map((c, j) => (j === i ? { ...c, kernelName: '../../etc/passwd' } : c)) }, /"kernelName" must be null or a kernel name/],
+    ];
+    // Each broken file through main() in this process; two of them, at random, through the executable too.
+    const spawned = new Set<number>();
+    while (spawned.size < 2) spawned.add(Math.floor(rnd() * broken.length));
+    for (const [k, [plan, line]] of broken.entries()) {
+      writeFileSync(join(dir, 'plan.json'), typeof plan === 'string' ? plan : JSON.stringify(plan));
+      await failsAll([[['inspect', dir], 1, line]], spawned.has(k) ? 1 : 0);
+    }
   });
 
   it('no GPU is exit 3 with one line (an addon that finds no CUDA device)', () => {
-    const dir = join(tmp, 'no-gpu');
-    const g = runCli('--model', 'vgg16', '--arch', 'sm_90', '--out', dir, '-q');
-    expect(g.code, g.err).toBe(0);
+    const dir = vggCopy('no-gpu');
     mkdirSync(join(dir, 'build'));
     writeFileSync(join(dir, 'build', 'addon.cjs'), "module.exports = { deviceInfo() { throw new Error('no CUDA device: cudaErrorNoDevice'); }, createRuntime() { throw new Error('unreachable'); } };\n");
     writeFileSync(join(dir, 'build', 'cusnn-addon.json'), JSON.stringify({ format: 'cusnn-addon/1', node: 'addon.cjs' }));
