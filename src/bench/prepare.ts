@@ -345,7 +345,8 @@ export async function prepareFolder(o: PrepareOptions): Promise<PreparedFolder> 
   try {
     generated = generate({ model: o.model, arch: o.arch, weights: o.weights.path ?? undefined, fillMissing: o.weights.fillMissing,
       seed: o.seed, force: 'act-sparse', out: stage, log: (s) => o.log(`[generate] ${s}`) });
-    // A network the GPU path cannot run (an ONNX model with a relu6, a depthwise conv, ...) is not built.
+    // A network the GPU path cannot run (an ONNX model with several outputs, a group count that does not divide its
+    // channels, ...) is not built.
     const unsupported = gpuPathSummary(generated.graph);
     if (unsupported !== null) throw new Error(unsupported);
     const emitted = new Set(generated.emitted.files);
