@@ -18,6 +18,11 @@ import { ONNX_SCHEMA } from './schema.js';
 /** A malformed, unsupported or inconsistent ONNX file (exit 1: bad input). */
 export class OnnxError extends Error {
   readonly exitCode = EXIT.badInput;
+  // One line, whatever the file holds: names read from a damaged file may carry control characters (a
+  // newline in a tensor name split the message in two: found by test/onnx/fuzz.test.ts), so they are escaped.
+  constructor(message: string) {
+    super(message.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  }
 }
 
 /** The oldest default-domain opset the importer reads (Clip's min/max became inputs in 11). */
