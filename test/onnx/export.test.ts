@@ -20,7 +20,7 @@ import { readPlanFile } from '../../src/runtime/network.js';
 import { referenceForward } from '../../src/runtime/reference.js';
 import { syntheticWeights } from '../../src/weights/synthetic.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
-import { Random, relL2, runOrt } from './helpers.js';
+import { Random, relL2, relMax, runOrt } from './helpers.js';
 
 const SEED = testSeed();
 beforeAll(() => console.info(`onnx export seed ${SEED} (CUSNN_TEST_SEED=${SEED} repeats it)`));
@@ -41,16 +41,6 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
     outSpy.mockRestore();
     errSpy.mockRestore();
   }
-}
-
-function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / (den || 1e-300);
 }
 
 /** A small network with every op the exporter writes; sizes drawn from `seed`. */

@@ -19,23 +19,13 @@ import { runProgramCpu } from '../../src/runtime/program-cpu.js';
 import type { ConvStep, Program, Step } from '../../src/runtime/program.js';
 import { referenceForward } from '../../src/runtime/reference.js';
 import { testSeed } from '../helpers/random.js';
-import { Random } from './helpers.js';
+import { Random, relMax } from './helpers.js';
 import { densenetLike, flattenChwLike, mobileOpsLike, mobilenetLike, opset11, resnetLike, torchDensenetLike, type TestModel } from './models.js';
 
 const SEED = testSeed();
 beforeAll(() => console.info(`onnx gpu-path seed ${SEED} (CUSNN_TEST_SEED=${SEED} repeats it)`));
 const dir = mkdtempSync(join(tmpdir(), 'cusnn-onnx-gpu-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / (den || 1e-300);
-}
 
 /** Writes `t`, generates a folder from it (every eligible conv on a generated kernel) and reads its model back as the runtime does. */
 function folderOf(t: TestModel, tag: string, force?: 'act-sparse') {

@@ -247,3 +247,14 @@ export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return Math.sqrt(num / (den || 1e-300));
 }
+
+/** The largest absolute difference over the largest |b|: the error of the worst element against the tensor's scale. */
+export function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / (den || 1e-300);
+}

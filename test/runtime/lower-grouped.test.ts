@@ -6,6 +6,7 @@
 // pools exclude their padding. The program, run by the float64 interpreter, computes what the
 // float64 reference computes (1e-9), and a plan that puts a grouped conv on a generated kernel is
 // refused. Fresh random weights and inputs each run (seed printed; CUSNN_TEST_SEED repeats it).
+import { relMax } from '../onnx/helpers.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import { GraphBuilder } from '../../src/model/builder.js';
@@ -48,16 +49,6 @@ const planOf = (graph: Graph, force?: 'act-sparse'): NetworkPlan =>
 function randomInput(n: number, seed: number): Float32Array {
   const r = new Rng(seed, 1);
   return Float32Array.from({ length: n }, () => r.uniform(-120, 120));
-}
-
-function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / (den || 1e-300);
 }
 
 const stepOf = (p: Program, layer: string): Step => p.steps.find((s) => s.layer === layer)!;
