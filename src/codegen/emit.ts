@@ -5,7 +5,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Graph } from '../model/ir.js';
-import { kernelNameOf, renderKernel, type KernelSpec, type RenderInputs } from '../families/registry.js';
+import { isWeightSparse, kernelNameOf, renderKernel, type KernelSpec, type RenderInputs } from '../families/registry.js';
 import type { StructureLookup } from '../families/wsparse/structure.js';
 import { batchPlans, withBatches } from '../plan/planner.js';
 import type { NetworkPlan } from '../plan/types.js';
@@ -108,7 +108,7 @@ export interface EmitOptions {
 
 /** What renderKernel needs beyond the spec: for a wsparse kernel its layers' structure, checked against the plan's digest. */
 function renderInputs(graph: Graph, spec: KernelSpec, name: string, layers: readonly string[], o: EmitOptions): RenderInputs {
-  if (spec.family !== 'wsparse') return {};
+  if (!isWeightSparse(spec)) return {};
   if (!o.structures) throw new Error(`${graph.name}: kernel ${name} (layer ${layers.join(', ')}) is a wsparse kernel: codegen needs the weights to rebuild its nonzero lists`);
   let structure: RenderInputs['structure'];
   for (const layer of layers) {

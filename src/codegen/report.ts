@@ -3,7 +3,7 @@
 // measurement decided, every family measured (its fastest kernel, median and spread) against cuDNN
 // and why the winner won. A folder planned for several batch sizes gets the convs whose decisions
 // differ between batches first, then a section per batch.
-import { describeTiles } from '../families/registry.js';
+import { describeTiles, isWeightSparse } from '../families/registry.js';
 import { measuredLines } from '../plan/measured-choice.js';
 import { batchPlans } from '../plan/planner.js';
 import type { ConvPlan, NetworkPlan } from '../plan/types.js';
@@ -19,7 +19,7 @@ function planBody(plan: NetworkPlan, kernelCount: number, h: string): string[] {
   for (const c of sparse) byFamily.set(c.spec?.family ?? 'act-sparse', (byFamily.get(c.spec?.family ?? 'act-sparse') ?? 0) + 1);
   const families = [...byFamily].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([f, n]) => `${f} ${n}`).join(', ');
   // The MACs a generated kernel does: wsparse skips zero weights, igemm is dense, the others skip zero inputs.
-  const useful = (c: ConvPlan): number => c.decision !== 'act-sparse' ? 1 : c.spec?.family === 'wsparse' ? 1 - c.weightSparsity : c.spec?.family === 'igemm' ? 1 : 1 - c.inputSparsity;
+  const useful = (c: ConvPlan): number => c.decision !== 'act-sparse' ? 1 : c.spec && isWeightSparse(c.spec) ? 1 - c.weightSparsity : c.spec?.family === 'igemm' ? 1 : 1 - c.inputSparsity;
   const totalMacs = plan.convs.reduce((n, c) => n + c.macs, 0);
   const usefulMacs = plan.convs.reduce((n, c) => n + c.macs * useful(c), 0);
   const estCudnn = plan.convs.reduce((n, c) => n + c.estimate.cudnnUs, 0);

@@ -3,7 +3,8 @@
 // src/families/<name>: act-sparse (the original's scatter of nonzeros, any arch), igemm (split-K
 // implicit GEMM, sm_80+), dconv (direct, warp-uniform zero skip, sm_80+) and wsparse (direct over
 // each output channel's nonzero weights, any arch; its kernels are rendered from the layer's weight
-// structure). Adding a family touches its own folder and this file.
+// structure) and wstage (the same sums over an input window staged in shared memory, any arch where
+// the window fits). Adding a family touches its own folder and this file.
 import type { ArchName, GpuProfile } from '../arch/profiles.js';
 import type { RenderedKernel, ServedLayer } from '../codegen/kernel.js';
 import type { ConvProblem, KernelEstimate, KernelResources } from '../plan/types.js';
@@ -30,36 +31,48 @@ import {
 } from './wsparse/spec.js';
 import type { WeightStructure } from './wsparse/structure.js';
 import { chooseWsparseTiles, wsparseSpecFor } from './wsparse/tiles.js';
+import { wstageUs } from './wstage/cost.js';
+import { renderWstageKernel } from './wstage/render.js';
+import { wstageResources } from './wstage/resources.js';
+import { wstageName, wstageSupports, WSTAGE_TILE_FIELDS, type WstageKernelSpec, type WstageTiles } from './wstage/spec.js';
+import { chooseWstageTiles, wstageCandidates } from './wstage/tiles.js';
 
-export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec | WsparseKernelSpec;
+export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec | WsparseKernelSpec | WstageKernelSpec;
 export type KernelFamily = KernelSpec['family'];
-export const KERNEL_FAMILIES: readonly KernelFamily[] = ['act-sparse', 'igemm', 'dconv', 'wsparse'];
+export const KERNEL_FAMILIES: readonly KernelFamily[] = ['act-sparse', 'igemm', 'dconv', 'wsparse', 'wstage'];
+/** The families whose kernels are generated from a layer's weight structure (their specs carry its digest). */
+export type WeightSparseSpec = WsparseKernelSpec | WstageKernelSpec;
+export const isWeightSparse = (spec: { readonly family?: string }): spec is WeightSparseSpec => spec.family === 'wsparse' || spec.family === 'wstage';
 
 /** The tile fields of a spec, as stored with a measurement (calibration.json, the tune cache). */
 export type KernelTiles =
   | ({ readonly family?: 'act-sparse' } & ActSparseTiles)
   | ({ readonly family: 'igemm' } & IgemmTiles)
   | ({ readonly family: 'dconv' } & DconvTiles)
-  | ({ readonly family: 'wsparse' } & WsparseTiles);
+  | ({ readonly family: 'wsparse' } & WsparseTiles)
+  | ({ readonly family: 'wstage' } & WstageTiles);
 
 export function kernelNameOf(spec: KernelSpec): string {
   if (spec.family === 'wsparse') return wsparseName(spec);
+  if (spec.family === 'wstage') return wstageName(spec);
   return spec.family === 'igemm' ? igemmName(spec) : spec.family === 'dconv' ? dconvName(spec) : actSparseName(spec);
 }
 
-/** What a renderer may need besides the spec: the wsparse family's kernels need their layer's weight structure. */
+/** What a renderer may need besides the spec: the weight-sparse families' kernels need their layer's weight structure. */
 export interface RenderInputs {
   readonly structure?: WeightStructure;
 }
 
 export function renderKernel(spec: KernelSpec, servedBy: readonly ServedLayer[], inputs: RenderInputs = {}): RenderedKernel {
   if (spec.family === 'wsparse') return renderWsparseKernel(spec, servedBy, inputs.structure);
+  if (spec.family === 'wstage') return renderWstageKernel(spec, servedBy, inputs.structure);
   if (spec.family === 'dconv') return renderDconvKernel(spec, servedBy);
   return spec.family === 'igemm' ? renderIgemmKernel(spec, servedBy) : renderActSparseKernel(spec, servedBy);
 }
 
 export function resourcesOf(spec: KernelSpec, batch: number): KernelResources {
   if (spec.family === 'wsparse') return wsparseResources(spec, batch);
+  if (spec.family === 'wstage') return wstageResources(spec, batch);
   if (spec.family === 'dconv') return dconvResources(spec, batch);
   return spec.family === 'igemm' ? igemmResources(spec, batch) : actSparseResources(spec, batch);
 }
@@ -68,6 +81,7 @@ export function resourcesOf(spec: KernelSpec, batch: number): KernelResources {
 export function estimateOf(p: GpuProfile, spec: KernelSpec, batch: number, density: number): KernelEstimate | null {
   if (spec.family === 'igemm') return igemmUs(p, spec, batch);
   if (spec.family === 'wsparse') return wsparseUs(p, spec, batch);
+  if (spec.family === 'wstage') return wstageUs(p, spec, batch);
   if (spec.family === 'dconv') return dconvUs(p, spec, batch, density);
   return actSparseUs(p, spec, batch, density);
 }
@@ -87,6 +101,9 @@ export function tilesOf(spec: KernelSpec): KernelTiles {
   if (spec.family === 'wsparse') {
     return { family: 'wsparse', ...Object.fromEntries(WSPARSE_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
   }
+  if (spec.family === 'wstage') {
+    return { family: 'wstage', ...Object.fromEntries(WSTAGE_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
+  }
   return { th: spec.th, tw: spec.tw, tc: spec.tc, kb: spec.kb, cs: spec.cs };
 }
 
@@ -95,6 +112,10 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
   if (tiles.family === 'wsparse') {
     const t: WsparseTiles = { ppl: tiles.ppl, split: tiles.split, cpb: tiles.cpb, patternDigest: tiles.patternDigest, nnz: tiles.nnz, rowMax: tiles.rowMax, kActive: tiles.kActive };
     return { ...problem, ...t, family: 'wsparse' };
+  }
+  if (tiles.family === 'wstage') {
+    const t: WstageTiles = { rows: tiles.rows, warps: tiles.warps, groups: tiles.groups, patternDigest: tiles.patternDigest, nnz: tiles.nnz, rowMax: tiles.rowMax, kActive: tiles.kActive, slotMax: tiles.slotMax };
+    return { ...problem, ...t, family: 'wstage' };
   }
   if (tiles.family === 'dconv') {
     const t: DconvTiles = { bm: tiles.bm, tm: tiles.tm, tn: tiles.tn, rowsT: tiles.rowsT, bkc: tiles.bkc, split: tiles.split, stages: tiles.stages };
@@ -111,6 +132,9 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
 export function describeTiles(spec: KernelSpec): string {
   if (spec.family === 'wsparse') {
     return `wsparse ${32 * spec.ppl} pixels x ${spec.cpb} channels per block, ${spec.split} warps per channel, ${spec.nnz} nonzeros (busiest channel ${spec.rowMax}), pattern ${spec.patternDigest}`;
+  }
+  if (spec.family === 'wstage') {
+    return `wstage ${spec.rows} output rows x ${spec.wo} per tile, ${spec.warps} warps x ${spec.groups} groups, ${spec.nnz} nonzeros (busiest warp slot ${spec.slotMax}), pattern ${spec.patternDigest}`;
   }
   if (spec.family === 'dconv') {
     return `dconv bm ${spec.bm} x ${spec.rowsT} rows, t ${spec.tm}x${spec.tn}, bkc ${spec.bkc}, split ${spec.split}`;
@@ -150,6 +174,8 @@ export const WSPARSE_MIN_SPARSITY = 0.5;
  */
 export interface RuleFamily {
   readonly family: Exclude<KernelFamily, 'act-sparse'>;
+  /** Serves only a conv whose weights are given (the weight-sparse families): weighed apart by the planner. */
+  readonly needsWeights?: boolean;
   readonly supports: (arch: ArchName) => boolean;
   readonly choose: (problem: ConvProblem & { readonly arch: ArchName }, p: GpuProfile, batch: number, density: number, weights?: ConvWeights) => FamilyChoice | null;
   readonly space?: (problem: ConvProblem & { readonly arch: ArchName }, p: GpuProfile, batch: number, weights?: ConvWeights) => readonly KernelSpec[];
@@ -179,20 +205,29 @@ function wsparseSpace(q: ConvProblem & { readonly arch: ArchName }, p: GpuProfil
 
 /**
  * The rule families in the planner's order of preference: dconv where its rule serves the shape
- * (the lab measured it equal or faster there: docs/PERFORMANCE.md), else igemm. wsparse, last, serves
- * only a conv whose weights are given with a known pattern and at least WSPARSE_MIN_SPARSITY zeros;
- * the planner weighs it against the others by estimate (src/plan/planner.ts). A measured tie is
+ * (the lab measured it equal or faster there: docs/PERFORMANCE.md), else igemm. The weight-sparse
+ * families, last (wsparse, then wstage), serve only a conv whose weights are given with a known
+ * pattern and at least WSPARSE_MIN_SPARSITY zeros; the planner takes the one of lower estimate and
+ * weighs it against the others by estimate (src/plan/planner.ts). A measured tie is
  * broken in this order too (src/plan/measured-choice.ts).
  */
 const RULE_FAMILIES: readonly RuleFamily[] = [
   { family: 'dconv', supports: dconvSupports, choose: (q, p, batch, density) => chooseDconvTiles(p, q, batch, density) },
   { family: 'igemm', supports: igemmSupports, choose: (q, p, batch) => chooseIgemmTiles(p, q, batch), space: (q, p) => (q.k % 4 === 0 ? igemmCandidates(p, q) : []) },
   {
-    family: 'wsparse', supports: wsparseSupports,
+    family: 'wsparse', needsWeights: true, supports: wsparseSupports,
     choose: (q, p, batch, _density, weights) => (wsparseServes(weights) ? chooseWsparseTiles(p, q, batch, weights.structure) : null),
     space: (q, p, batch, weights) => (wsparseServes(weights) ? wsparseSpace(q, p, batch, weights) : []),
   },
+  {
+    family: 'wstage', needsWeights: true, supports: wstageSupports,
+    choose: (q, p, batch, _density, weights) => (wsparseServes(weights) ? chooseWstageTiles(p, q, batch, weights.structure) : null),
+    space: (q, p, batch, weights) => (wsparseServes(weights) ? wstageCandidates(p, q, batch, weights.structure).slice(0, WSTAGE_SPACE).map((c) => c.spec) : []),
+  },
 ];
+
+/** Candidates of the wstage family `tune` times per conv: the cost model's best few (its space is large). */
+const WSTAGE_SPACE = 8;
 
 /** The rule families generated for `arch`, in the planner's order of preference. */
 export function familiesFor(arch: ArchName): readonly RuleFamily[] {

@@ -9,7 +9,7 @@ import type { SparsityProfile } from '../sparsity/types.js';
 import { cudnnConvUs } from './cost.js';
 import type { ActSparseKernelSpec, ActSparseProblem } from '../families/act-sparse/spec.js';
 import { chooseActSparseTiles, type ActSparseChoice } from '../families/act-sparse/tiles.js';
-import { describeTiles, estimateOf, estimateUs, familiesFor, resourcesOf, specWithTiles, WSPARSE_MIN_SPARSITY, type ConvWeights, type FamilyChoice, type KernelSpec, type KernelTiles } from '../families/registry.js';
+import { describeTiles, estimateOf, estimateUs, familiesFor, isWeightSparse, resourcesOf, specWithTiles, WSPARSE_MIN_SPARSITY, type ConvWeights, type FamilyChoice, type KernelSpec, type KernelTiles, type WeightSparseSpec } from '../families/registry.js';
 import { balanceOf, rowStats } from '../families/wsparse/schedule.js';
 import type { StructureLookup } from '../families/wsparse/structure.js';
 import type { ConvPlan, NetworkPlan, WeightsRef } from './types.js';
@@ -204,12 +204,12 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   };
   // A measured wsparse kernel holds one weight structure: it decides only a layer whose weights still have it.
   const otherStructure = (t: KernelTiles): string | null => {
-    if (t.family !== 'wsparse') return null;
+    if (t.family !== 'wsparse' && t.family !== 'wstage') return null;
     const st = convWeights()?.structure;
     return st && st.digest === t.patternDigest ? null : `was for weight structure ${t.patternDigest}, these weights have ${st ? st.digest : 'none known (fewer zeros, or no structure given)'}`;
   };
   const miOther = mi && measurementApplies(o, p, mi) ? otherStructure(mi.tiles) : null;
-  if (miOther) notes.push(`calibration times of a wsparse kernel ignored: it ${miOther}`);
+  if (miOther) notes.push(`calibration times of a ${mi?.tiles.family ?? 'weight-sparse'} kernel ignored: it ${miOther}`);
   // A measured kernel of a rule family (igemm, dconv, wsparse, ...) decides its layer, and the plan emits exactly that kernel.
   if (mi && measurementApplies(o, p, mi) && isGeneratedFamily(mi.tiles) && !miOther) {
     const spec = specWithTiles(problemFields, mi.tiles);
@@ -226,7 +226,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     if (t.ignored) notes.push(`tune cache: ${t.ignored}`);
     const m = t.entry ? tunedOutcome(t.entry, p.arch) : null;
     const tOther = m?.kept ? otherStructure(m.kept.tiles) : null;
-    if (tOther) notes.push(`tune cache: its wsparse winner ignored: it ${tOther}`);
+    if (tOther) notes.push(`tune cache: its ${m?.kept?.tiles.family ?? 'weight-sparse'} winner ignored: it ${tOther}`);
     if (m && !tOther && (m.kept || o.force !== 'act-sparse')) {
       const spec = m.kept && specWithTiles(problemFields, m.kept.tiles);
       const modelUs = spec && estimateUs(p, spec, o.batch, 1 - facts.inputSparsity);
@@ -236,13 +236,16 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   }
   const choice = pick(problem);
   // The rule families' picks (the registry's order of preference for this arch, CUSNN_FAMILIES applied).
-  // wsparse is weighed apart, by estimate, below: the order of preference is the other families'.
+  // The weight-sparse families (wsparse, wstage) are weighed apart, by estimate, below: the order of
+  // preference is the other families'. Of them, the lower estimate (ties: registry order) is weighed.
   const families = familiesFor(p.arch).filter((f) => allowed(f.family));
-  const ruled = families.filter((f) => f.family !== 'wsparse')
+  const ruled = families.filter((f) => !f.needsWeights)
     .map((f) => f.choose(problemFields, p, o.batch, 1 - facts.inputSparsity)).filter((x) => x !== null);
-  const wts = families.some((f) => f.family === 'wsparse') ? convWeights() : null;
-  const wsFamily = families.find((f) => f.family === 'wsparse');
-  const ws = wts && wsFamily ? wsFamily.choose(problemFields, p, o.batch, 1 - facts.inputSparsity, wts) : null;
+  const wFamilies = families.filter((f) => f.needsWeights);
+  const wts = wFamilies.length > 0 ? convWeights() : null;
+  const wChoices = wts ? wFamilies.map((f) => f.choose(problemFields, p, o.batch, 1 - facts.inputSparsity, wts)).filter((x) => x !== null) : [];
+  const ws = wChoices.reduce<FamilyChoice | null>((best, c) => (best === null || c.estimate.us < best.estimate.us ? c : best), null);
+  const wsOthers = wChoices.filter((c) => c !== ws).map((c) => `${c.spec.family} est. ${us(c.estimate.us)}`);
   // Of the rule families, the first whose rule serves the shape (dconv, then igemm); their cost models
   // are not yet fitted well enough to rank two kernels within 10% of each other. Measurement
   // (calibrate, tune, bench) decides against cuDNN.
@@ -251,20 +254,21 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   const actEst = choice && estimateOf(p, choice.spec, o.batch, 1 - facts.inputSparsity);
   // wsparse: chosen where its estimate beats the kernel the others would give (act-sparse's estimate
   // counted RULE_FAMILY_PREFERENCE times, as against every rule family), then weighed against cuDNN.
-  if (ws && wts && ws.spec.family === 'wsparse' && !m) {
+  if (ws && wts && isWeightSparse(ws.spec) && !m) {
+    const fam = ws.spec.family;
     const rivals = [...ruled.map((c) => ({ what: c.spec.family, us: c.estimate.us, weighed: c.estimate.us })),
       ...(actEst ? [{ what: 'act-sparse', us: actEst.us, weighed: actEst.us * RULE_FAMILY_PREFERENCE }] : [])];
     const facts2 = wsparseFacts(ws.spec, wts);
-    const rivalText = rivals.length ? rivals.map((r) => `${r.what} est. ${us(r.us)}`).join(', ') : 'no other generated kernel';
+    const rivalText = [...wsOthers, ...rivals.map((r) => `${r.what} est. ${us(r.us)}`)].join(', ') || 'no other generated kernel';
     if (rivals.every((r) => ws.estimate.us < r.weighed)) {
       const text = `est. ${us(ws.estimate.us)} vs cuDNN ${us(cudnnUs)} (${(cudnnUs / ws.estimate.us).toFixed(2)}x, the input zeros do not change it); ${facts2}; ${rivalText}`;
-      if (!(ws.estimate.us * SPEEDUP_MARGIN < cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: wsparse ${text}`, ws.estimate.us);
-      return generated(ws.spec, ws.estimate.us, `${o.force === 'act-sparse' ? 'forced to a generated kernel; ' : ''}wsparse: ${text}; ${ws.why}; ` +
+      if (!(ws.estimate.us * SPEEDUP_MARGIN < cudnnUs) && o.force !== 'act-sparse') return toCudnn(`cuDNN: ${fam} ${text}`, ws.estimate.us);
+      return generated(ws.spec, ws.estimate.us, `${o.force === 'act-sparse' ? 'forced to a generated kernel; ' : ''}${fam}: ${text}; ${ws.why}; ` +
         `${ws.estimate.blocks} blocks, ${ws.estimate.blocksPerSm}/SM (limited by ${ws.estimate.limitedBy}), ${ws.estimate.bound}-bound; epilogue: ${epi.why}`, ws);
     }
-    notes.push(`wsparse est. ${us(ws.estimate.us)} (${facts2}) loses to ${rivalText}`);
-  } else if (wts && allowed('wsparse') && !m) {
-    notes.push(`wsparse: no tiles fit ${p.arch} for these ${wts.structure.offsets.length} nonzeros`);
+    notes.push(`${fam} est. ${us(ws.estimate.us)} (${facts2}) loses to ${rivalText}`);
+  } else if (wts && wFamilies.length > 0 && !m) {
+    notes.push(`${wFamilies.map((f) => f.family).join(', ')}: no tiles fit ${p.arch} for these ${wts.structure.offsets.length} nonzeros`);
   }
   // Without a measurement the cost models pick the family: the rule family unless act-sparse's
   // estimate beats it by RULE_FAMILY_PREFERENCE (see there).
@@ -314,7 +318,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
 }
 
 /** The weight facts a wsparse reason states: nonzeros, pattern, balance of nonzeros over the threads. */
-function wsparseFacts(spec: Extract<KernelSpec, { family: 'wsparse' }>, w: ConvWeights): string {
+function wsparseFacts(spec: WeightSparseSpec, w: ConvWeights): string {
   const a = rowStats(w.structure);
   const weights = spec.k * spec.c * spec.r * spec.s;
   return `${a.nnz} nonzeros of ${weights} weights (${pct(w.sparsity)} zeros, pattern ${w.pattern ?? 'unknown'}, ` +

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServedLayer } from '../codegen/kernel.js';
-import { kernelNameOf, renderKernel, type KernelSpec, type RenderInputs } from '../families/registry.js';
+import { isWeightSparse, kernelNameOf, renderKernel, type KernelSpec, type RenderInputs } from '../families/registry.js';
 import type { WeightStructure } from '../families/wsparse/structure.js';
 import { packageRoot } from '../paths.js';
 
@@ -34,7 +34,7 @@ export function writeKernelFolder(
   const byName = new Map<string, { spec: KernelSpec; served: ServedLayer[]; inputs: RenderInputs }>();
   const names = specs.map((spec, i) => {
     const name = kernelNameOf(spec);
-    const e = byName.get(name) ?? { spec, served: [], inputs: spec.family === 'wsparse' ? { structure: structures(i) } : {} };
+    const e = byName.get(name) ?? { spec, served: [], inputs: isWeightSparse(spec) ? { structure: structures(i) } : {} };
     for (const l of servedBy(i)) if (!e.served.some((s) => s.model === l.model && s.layer === l.layer)) e.served.push(l);
     byName.set(name, e);
     return name;

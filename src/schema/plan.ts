@@ -6,7 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ArchName } from '../arch/profiles.js';
 import type { NetworkPlan } from '../plan/types.js';
 import {
-  ActSparseTileFields, ArchString, ConvProblemFields, Count, DconvTileFields, Fraction, IgemmTileFields, NonNegative, PositiveInt, WsparseTileFields,
+  ActSparseTileFields, ArchString, ConvProblemFields, Count, DconvTileFields, Fraction, IgemmTileFields, NonNegative, PositiveInt, WsparseTileFields, WstageTileFields,
 } from './tiles.js';
 
 export const PLAN_FORMAT = 'cusnn-plan/1';
@@ -25,12 +25,18 @@ export const WsparseSpecSchema = Type.Object({
   ...WsparseTileFields,
 });
 
+/** The wstage family's spec (src/families/wstage/spec.ts). */
+export const WstageSpecSchema = Type.Object({
+  family: Type.Literal('wstage'), ...Problem,
+  ...WstageTileFields,
+});
+
 /**
  * A family registered after these schemas (src/families/registry.ts): the problem fields checked,
- * its tile fields finite numbers, booleans or strings. act-sparse, igemm, dconv and wsparse are checked exactly.
+ * its tile fields finite numbers, booleans or strings. act-sparse, igemm, dconv, wsparse and wstage are checked exactly.
  */
 export const OtherFamilySpecSchema = Type.Object(
-  { family: Type.String({ pattern: '^(?!act-sparse$|igemm$|dconv$|wsparse$)[a-z][a-z0-9-]*$', description: 'a kernel family name' }), ...Problem },
+  { family: Type.String({ pattern: '^(?!act-sparse$|igemm$|dconv$|wsparse$|wstage$)[a-z][a-z0-9-]*$', description: 'a kernel family name' }), ...Problem },
   { additionalProperties: Type.Union([Type.Number(), Type.Boolean(), Type.String()]) },
 );
 
@@ -84,7 +90,7 @@ export const ConvPlanSchema = Type.Object({
   reason: Type.String(),
   estimate: Type.Object({ cudnnUs: NonNegative, actSparseUs: Type.Union([NonNegative, Type.Null()]) }),
   kernelName: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
-  spec: Type.Union([ActSparseSpecSchema, IgemmSpecSchema, DconvSpecSchema, WsparseSpecSchema, OtherFamilySpecSchema, Type.Null()]),
+  spec: Type.Union([ActSparseSpecSchema, IgemmSpecSchema, DconvSpecSchema, WsparseSpecSchema, WstageSpecSchema, OtherFamilySpecSchema, Type.Null()]),
   resources: Type.Union([ResourcesSchema, Type.Null()]),
   occupancy: Type.Union([Fraction, Type.Null()]),
   waves: Type.Union([NonNegative, Type.Null()]),
@@ -113,7 +119,7 @@ export const PlanSchema = Type.Object({
 });
 
 /** The schema's type with the arch narrowed (the zoo's ArchName is checked by the profile lookup). */
-type Narrow<T> = T extends { arch: string; family: 'act-sparse' | 'igemm' | 'dconv' | 'wsparse' } ? Omit<T, 'arch'> & { arch: ArchName } : T extends { arch: string } ? never : T;
+type Narrow<T> = T extends { arch: string; family: 'act-sparse' | 'igemm' | 'dconv' | 'wsparse' | 'wstage' } ? Omit<T, 'arch'> & { arch: ArchName } : T extends { arch: string } ? never : T;
 type Assert<T extends true> = T;
 type NarrowConv = Omit<Static<typeof ConvPlanSchema>, 'spec'> & { spec: Narrow<Static<typeof ConvPlanSchema>['spec']> };
 export type PlanMatch = Assert<

@@ -1,7 +1,8 @@
 // Kernel tiles as stored with a measurement (calibration.json's `measured.tiles`, the tune cache):
 // act-sparse {th, tw, tc, kb, cs} (family absent or 'act-sparse') or igemm {family: 'igemm', bm,
 // bn, bkc, tm, tn, warpM, split, stages} or dconv {family: 'dconv', bm, tm, tn, rowsT, bkc, split,
-// stages} or wsparse {family: 'wsparse', ppl, split, cpb, patternDigest, nnz, rowMax, kActive}.
+// stages} or wsparse {family: 'wsparse', ppl, split, cpb, patternDigest, nnz, rowMax, kActive} or
+// wstage {family: 'wstage', rows, warps, groups, patternDigest, nnz, rowMax, kActive, slotMax}.
 import { Type, type Static } from '@sinclair/typebox';
 import type { KernelTiles } from '../families/registry.js';
 
@@ -47,13 +48,22 @@ export const WsparseTileFields = {
   nnz: Count, rowMax: Count, kActive: Count,
 };
 
+/** wstage: the tiles and the structure figures they were derived with, as for wsparse. */
+export const WstageTileFields = {
+  rows: PositiveInt, warps: PositiveInt, groups: PositiveInt,
+  patternDigest: WsparseTileFields.patternDigest,
+  nnz: Count, rowMax: Count, kActive: Count, slotMax: Count,
+};
+
 export const ActSparseTilesSchema = Type.Object({ family: Type.Optional(Type.Literal('act-sparse')), ...ActSparseTileFields });
 export const IgemmTilesSchema = Type.Object({ family: Type.Literal('igemm'), ...IgemmTileFields });
 export const DconvTilesSchema = Type.Object({ family: Type.Literal('dconv'), ...DconvTileFields });
 
 export const WsparseTilesSchema = Type.Object({ family: Type.Literal('wsparse'), ...WsparseTileFields });
 
-export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, WsparseTilesSchema, ActSparseTilesSchema]);
+export const WstageTilesSchema = Type.Object({ family: Type.Literal('wstage'), ...WstageTileFields });
+
+export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, WsparseTilesSchema, WstageTilesSchema, ActSparseTilesSchema]);
 
 // The schema's type must stay assignable to the registry's (a compile error when they drift).
 type Assert<T extends true> = T;

@@ -40,6 +40,8 @@ import { pruneWeights, type PrunePattern } from '../../src/weights/prune.js';
 import { getTensor } from '../../src/weights/store.js';
 import { structureLookup, weightStructure, type WeightStructure } from '../../src/families/wsparse/structure.js';
 import { chooseWsparseTiles } from '../../src/families/wsparse/tiles.js';
+import { chooseWstageTiles } from '../../src/families/wstage/tiles.js';
+import { isWeightSparse } from '../../src/families/registry.js';
 import type { View } from '../../src/runtime/program.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
 import { chw, convRef, convStep, kcrsToCrsk, program, V, type ConvShape } from './programs.js';
@@ -116,19 +118,29 @@ const WSPARSE_PRUNES: readonly { pattern: PrunePattern; sparsity: number }[] = [
   { pattern: '2:4', sparsity: 0.5 }, { pattern: 'block4x1', sparsity: 0.8 }, { pattern: 'filter', sparsity: 0.75 },
 ];
 
-/** The planner's wsparse kernels for ResNet-50 pruned by `pattern`, each with its layer's pruned weights. */
+/**
+ * The weight-sparse kernels for ResNet-50 pruned by `pattern`, each with its layer's pruned weights:
+ * per layer the planner's pick and the rule pick of the other weight-sparse family (wsparse, wstage),
+ * so both are checked on every pruned layer.
+ */
 function zooWsparse(arch: string, pattern: PrunePattern, sparsity: number): WsparseCase[] {
   const g = buildModel('resnet50');
   const ws = pruneWeights(g, syntheticWeights(g, Math.floor(rnd() * 1000)), { sparsity, pattern }).weights;
   const structures = structureLookup(g, ws);
   const plan = planNetwork(g, gpuProfile(arch), sparsityProfile(g, ws), { batch: 1, weightsSource: 'pruned', weightStructure: structures });
-  return plan.convs.filter((c) => c.spec?.family === 'wsparse').map((c) => ({
-    spec: c.spec!, weights: getTensor(ws, c.layer, 'kernel'), structure: structures(c.layer)!, batch: 1, odd: false,
-  }));
+  return plan.convs.filter((c) => c.spec && isWeightSparse(c.spec)).flatMap((c) => {
+    const structure = structures(c.layer)!;
+    const { family: _f, ...rest } = c.spec as Extract<KernelSpec, { family: 'wsparse' | 'wstage' }>;
+    const problem = { arch: rest.arch, c: rest.c, h: rest.h, w: rest.w, k: rest.k, r: rest.r, s: rest.s, strideH: rest.strideH, strideW: rest.strideW,
+      padTop: rest.padTop, padLeft: rest.padLeft, ho: rest.ho, wo: rest.wo, bias: rest.bias, relu: rest.relu };
+    const other = c.spec!.family === 'wsparse' ? chooseWstageTiles(gpuProfile(arch), problem, 1, structure) : chooseWsparseTiles(gpuProfile(arch), problem, 1, structure);
+    const weights = getTensor(ws, c.layer, 'kernel');
+    return [c.spec!, ...(other ? [other.spec] : [])].map((spec) => ({ spec, weights, structure, batch: 1, odd: false }));
+  });
 }
 
-/** An odd shape with fresh random weights pruned by the project's pruner (one output channel then zeroed), tiles from the wsparse rule at batch 3. */
-function oddWsparse(arch: string, p: Omit<Odd, 'why'>, prune: { pattern: PrunePattern; sparsity: number }): WsparseCase | null {
+/** An odd shape with fresh random weights pruned by the project's pruner (one output channel then zeroed), tiles from the wsparse and wstage rules at batch 3. */
+function oddWsparse(arch: string, p: Omit<Odd, 'why'>, prune: { pattern: PrunePattern; sparsity: number }): WsparseCase[] {
   const b = new GraphBuilder('odd', 'resnet', 'caffe');
   const bottom = Math.max(0, (p.ho - 1) * p.strideH + p.r - p.h - p.padTop);
   const right = Math.max(0, (p.wo - 1) * p.strideW + p.s - p.w - p.padLeft);
@@ -146,8 +158,9 @@ function oddWsparse(arch: string, p: Omit<Odd, 'why'>, prune: { pattern: PrunePa
   weights.fill(0, zeroK * crs, (zeroK + 1) * crs);
   const structure = weightStructure(weights, { k: p.k, c: p.c, r: p.r, s: p.s });
   const { th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...problem } = p;
-  const ch = chooseWsparseTiles(gpuProfile(arch), { arch: arch as ActSparseKernelSpec['arch'], ...problem }, 3, structure);
-  return ch ? { spec: ch.spec, weights, structure, batch: 3, odd: true } : null;
+  const q = { arch: arch as ActSparseKernelSpec['arch'], ...problem };
+  return [chooseWsparseTiles(gpuProfile(arch), q, 3, structure), chooseWstageTiles(gpuProfile(arch), q, 3, structure)]
+    .filter((ch) => ch !== null).map((ch) => ({ spec: ch.spec, weights, structure, batch: 3, odd: true }));
 }
 
 describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed ${SEED})`, () => {
@@ -180,7 +193,7 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
       for (const c of zooWsparse(arch, pattern, sparsity)) wsByName.set(`${c.structure.digest}:${JSON.stringify(c.spec)}`, c);
     }
     const wsZoo = [...wsByName.values()];
-    const wsOdd = ODD.flatMap(({ why: _why, ...p }, i) => oddWsparse(arch, p, WSPARSE_PRUNES[i % WSPARSE_PRUNES.length]!) ?? []);
+    const wsOdd = ODD.flatMap(({ why: _why, ...p }, i) => oddWsparse(arch, p, WSPARSE_PRUNES[i % WSPARSE_PRUNES.length]!));
     const wsAll = [...wsZoo, ...wsOdd];
     const all = [...specs.values(), ...oddAct, ...oddIgemm, ...wsAll.map((c) => c.spec)];
     const dense = specs.size + oddAct.length + oddIgemm.length;
@@ -192,13 +205,17 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     });
     log.wsparseKernels = wsAll.length;
     expect(wsZoo.length, 'ResNet-50 pruned 90% plans wsparse kernels').toBeGreaterThan(0);
-    expect(wsOdd.length).toBe(ODD.length);
+    // Every odd shape on wsparse; on wstage where its window fits one block's shared memory.
+    expect(wsOdd.filter((c) => c.spec.family === 'wsparse').length).toBe(ODD.length);
+    expect(wsOdd.filter((c) => c.spec.family === 'wstage').length).toBeGreaterThan(0);
+    expect(wsZoo.filter((c) => c.spec.family === 'wstage').length, 'ResNet-50 pruned: wstage kernels').toBeGreaterThan(0);
+    log.wstageKernels = wsAll.filter((c) => c.spec.family === 'wstage').length;
     const t0 = performance.now();
     await buildAddon(dir, { jobs: 16, log: (l) => { if (/error/i.test(l)) console.log(l); } });
     addon = loadAddon(dir);
     log.kernels = cases.length;
     log.buildSeconds = (performance.now() - t0) / 1000;
-    console.log(`seed ${SEED}: ${specs.size} zoo kernels (${models.join(', ')}) + ${ODD.length} odd shapes + ${wsAll.length} wsparse (${wsZoo.length} ResNet-50 pruned, ${wsOdd.length} odd) for ${arch}, built in ${(log.buildSeconds as number).toFixed(1)} s`);
+    console.log(`seed ${SEED}: ${specs.size} zoo kernels (${models.join(', ')}) + ${ODD.length} odd shapes + ${wsAll.length} weight-sparse (${wsZoo.length} ResNet-50 pruned, ${wsOdd.length} odd; ${log.wstageKernels as number} of them wstage) for ${arch}, built in ${(log.buildSeconds as number).toFixed(1)} s`);
     expect(existsSync(addon.path)).toBe(true);
   });
 

@@ -5,7 +5,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
-import * as ort from 'onnxruntime-node';
 import { mulberry32 } from '../helpers/random.js';
 
 let modelType: protobuf.Type | undefined;
@@ -225,6 +224,9 @@ function attribute_(name: string, a: Attr): TensorObj {
  * what the tests compare.
  */
 export async function runOrt(file: string, inputName: string, input: Float32Array, dims: readonly number[]): Promise<Map<string, Float32Array>> {
+  // Imported here, not at the top: the GPU host's test pack leaves onnxruntime-node out (288 MB),
+  // and test/gpu/onnx-ops.test.ts uses this file's builders without it.
+  const ort = await import('onnxruntime-node');
   const session = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
   try {
     const res = await session.run({ [inputName]: new ort.Tensor('float32', input, [...dims]) });

@@ -53,8 +53,8 @@ describe(`the measured choice (seed ${SEED})`, () => {
   });
 
   it('breaks a tie between kernels by the registry order (dconv, igemm, wsparse, act-sparse on sm_90), only among kernels that beat cuDNN', () => {
-    expect(familyOrder('sm_90')).toEqual(['dconv', 'igemm', 'wsparse', 'act-sparse']);
-    expect(familyOrder('sm_70')).toEqual(['wsparse', 'act-sparse']);
+    expect(familyOrder('sm_90')).toEqual(['dconv', 'igemm', 'wsparse', 'wstage', 'act-sparse']);
+    expect(familyOrder('sm_70')).toEqual(['wsparse', 'wstage', 'act-sparse']);
     for (let i = 0; i < 50; i++) {
       const base = uni(5, 50);
       const ws = cand('wsparse', base);
@@ -64,7 +64,7 @@ describe(`the measured choice (seed ${SEED})`, () => {
       let c = chooseMeasured([slow, ws, dc], cudnnAt(base * 2), 'sm_90');
       expect([c.generated!.kernel, c.fastest!.kernel, c.beatsCudnn]).toEqual([dc.kernel, ws.kernel, true]);
       expect(c.why).toContain(`dconv ${dc.kernel} `);
-      expect(c.why).toMatch(/its family comes first in the order of preference \(dconv, igemm, wsparse, act-sparse\): it is kept$/);
+      expect(c.why).toMatch(/its family comes first in the order of preference \(dconv, igemm, wsparse, wstage, act-sparse\): it is kept$/);
       // Beaten by more than the margin: the fastest stays.
       const far = cand('dconv', base * uni(1.05, 1.2));
       c = chooseMeasured([ws, far, slow], cudnnAt(base * 2), 'sm_90');

@@ -43,7 +43,8 @@ describe('planner', () => {
           expect(c.spec.tc % c.spec.cs).toBe(0);
           expect(sharedLayout(c.spec).win).toBe(r.windowH * r.windowW);
         } else {
-          // igemm: sm_80+ only, clusters (split > 1) only on sm_90.
+          // igemm or dconv (no weights given: no weight-sparse family): sm_80+ only, clusters (split > 1) only on sm_90.
+          if (c.spec.family !== 'igemm' && c.spec.family !== 'dconv') throw new Error(`${c.layer}: unexpected family ${c.spec.family} without weights`);
           expect(Number(arch.slice(3))).toBeGreaterThanOrEqual(80);
           if (arch !== 'sm_90') expect(c.spec.split).toBe(1);
           expect(r.grid[2]).toBe(c.spec.split);

@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import { emitNetwork, nameKernels } from '../../src/codegen/emit.js';
 import { lowerNetwork } from '../../src/runtime/lower.js';
@@ -39,6 +39,12 @@ function counted(lookup: StructureLookup): { lookup: StructureLookup; asked: Set
 }
 
 describe(`wsparse in the planner (resnet50 pruned 90%, weights seed ${seed})`, () => {
+  // This file checks the wsparse family's part of the planner, so the other weight-sparse family
+  // (wstage, which would take most pruned 3x3 convs by estimate) is left out through the ablation
+  // knob; test/plan/wstage-planner.test.ts plans with both.
+  const saved = process.env.CUSNN_FAMILIES;
+  beforeAll(() => { process.env.CUSNN_FAMILIES = 'dconv,igemm,wsparse,act-sparse'; });
+  afterAll(() => { if (saved === undefined) delete process.env.CUSNN_FAMILIES; else process.env.CUSNN_FAMILIES = saved; });
   const sp = sparsityProfile(graph, pruned);
   const structures = structureLookup(graph, pruned);
   const plans = new Map<string, NetworkPlan>();

@@ -1,0 +1,50 @@
+// Cost model of the wstage family, per SM and wave: the staging of each resident block's input
+// tile (its bytes through the SM's L2 port, STAGE_BYTES_PER_CYCLE, behind one L2 latency) and then
+// the walk over the nonzeros, bounded by the slowest of the shared-memory port (one warp-wide load
+// a cycle: an entry and PPL pixel loads per nonzero), the schedulers' issue (the loads and PPL FMAs)
+// and the busiest warp's own chain. Staging and walk are summed (a block waits for its tile);
+// blocks resident together overlap them, which the model ignores. The constants are first guesses
+// from the H200's figures; `cusnn-gen tune` measures.
+import type { GpuProfile } from '../../arch/profiles.js';
+import type { KernelEstimate } from '../../plan/types.js';
+import { batch1Launch } from '../batch1-cost.js';
+import { CHANNEL_OVERHEAD } from './schedule.js';
+import { wstageLayout, wstageResources } from './resources.js';
+import type { WstageKernelSpec } from './spec.js';
+
+const STAGE_BYTES_PER_CYCLE = 64;
+const L2_LATENCY_CYCLES = 800;
+/** Instructions per staged input value (index math, bounds, load, store), per thread. */
+const STAGE_INSTR = 12;
+/** Cycles per instruction of one warp's dependent chain (an FMA waits on the previous one when PPL is small). */
+const CHAIN_CPI = 1.5;
+const FIXED_US = 1.0;
+
+export function wstageUs(p: GpuProfile, spec: WstageKernelSpec, batch: number, loadMean?: number): KernelEstimate | null {
+  const res = wstageResources(spec, batch);
+  const l = batch1Launch(p, res);
+  if (!l) return null;
+  const lay = wstageLayout(spec);
+  const slots = spec.groups * spec.warps;
+  const mean = loadMean ?? (spec.nnz + CHANNEL_OVERHEAD * spec.k) / slots;
+  const busiest = spec.slotMax + CHANNEL_OVERHEAD * Math.ceil(spec.k / slots);
+  const perSm = Math.min(l.occ.blocksPerSm, Math.ceil(l.blocks / p.smCount));
+  const warpsPerSm = perSm * spec.warps;
+  const stage = L2_LATENCY_CYCLES + Math.max((perSm * 4 * lay.inFloats) / STAGE_BYTES_PER_CYCLE,
+    (perSm * Math.ceil(lay.inFloats / 32) * STAGE_INSTR) / 4);
+  const lsu = warpsPerSm * mean * (1 + lay.ppl);
+  const issue = (warpsPerSm * mean * (1 + 2 * lay.ppl)) / 4;
+  const chain = busiest * (1 + 2 * lay.ppl) * CHAIN_CPI;
+  const walk = Math.max(lsu, issue, chain);
+  const cycles = stage + walk;
+  const us = p.launchUs + FIXED_US + (l.waves * cycles) / (p.boostClockGhz * 1e3);
+  return {
+    us,
+    blocks: l.blocks,
+    blocksPerSm: l.occ.blocksPerSm,
+    occupancy: l.occ.fraction,
+    limitedBy: l.occ.limitedBy,
+    waves: l.blocks / l.resident,
+    bound: walk === chain ? 'latency' : stage > walk ? 'memory' : 'issue',
+  };
+}

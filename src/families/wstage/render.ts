@@ -1,0 +1,91 @@
+// Renderer of the wstage family (templates/wstage.cu.hbs). As for wsparse, the kernel's tables
+// come from the layer's nonzero structure, which the caller recomputes from the weights; it must
+// have the digest the spec was planned with.
+import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
+import { render } from '../../codegen/handlebars.js';
+import { problemSection, table } from '../../codegen/header.js';
+import { cInitializer, tableTypes } from '../wsparse/render.js';
+import { balanceOf, rowStats } from '../wsparse/schedule.js';
+import type { WeightStructure } from '../wsparse/structure.js';
+import { wstageLayout, wstageResources } from './resources.js';
+import { wstageSchedule, type WstageSchedule } from './schedule.js';
+import { validateWstageSpec, wstageName, WSTAGE_MAX_PPL, type WstageKernelSpec } from './spec.js';
+import { wstageSpecFor } from './tiles.js';
+
+/** The schedule of `spec` on `st`, after checking that `st` is the structure the spec was planned for. */
+export function checkedSchedule(spec: WstageKernelSpec, st: WeightStructure, where: string): WstageSchedule {
+  validateWstageSpec(spec);
+  if (st.digest !== spec.patternDigest) {
+    throw new Error(`${where}: the weights' nonzero structure has digest ${st.digest}, the plan's wstage kernel was generated for ${spec.patternDigest}: ` +
+      'the weights changed since planning (re-plan with these weights)');
+  }
+  const { family: _f, rows, warps, groups, patternDigest: _d, nnz: _n, rowMax: _m, kActive: _a, slotMax: _s, ...problem } = spec;
+  const again = wstageSpecFor(problem, st, { rows, warps, groups });
+  for (const f of ['nnz', 'rowMax', 'kActive', 'slotMax'] as const) {
+    if (again[f] !== spec[f]) throw new Error(`${where}: wstage spec says ${f} ${spec[f]}, the structure gives ${again[f]}`);
+  }
+  return wstageSchedule(st, groups * warps);
+}
+
+export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly ServedLayer[], st: WeightStructure | undefined): RenderedKernel {
+  const name = wstageName(spec);
+  const where = `wstage kernel ${name} (${servedBy.map((l) => l.layer).join(', ') || 'no layer listed'})`;
+  if (!st) throw new Error(`${where}: rendering needs the layer's weight structure (the nonzero lists are not in the plan; codegen recomputes them from the weights)`);
+  const sched = checkedSchedule(spec, st, where);
+  const lay = wstageLayout(spec);
+  const res = wstageResources(spec, 1);
+  const stats = rowStats(st);
+  const weights = spec.k * spec.c * spec.r * spec.s;
+  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
+  const summary = [
+    `Weight-sparse ${spec.r}x${spec.s} convolution over a staged input window, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}` +
+      `${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
+    'A block copies its tile\'s input window (all channels, halo and padding zeros) into shared memory, then each warp',
+    'sums the nonzero weights of its output channels, every load a shared-memory hit. The offsets are tables below (fixed',
+    'at generation), the values read from the [C][R][S][K] weights at run time. Fixed order, exact fp32, no atomics.',
+  ];
+  const sections = [
+    problemSection(spec),
+    {
+      title: `Tiles (${spec.arch})`,
+      rows: table([
+        ['block tile', `${spec.rows} output row${spec.rows > 1 ? 's' : ''} x ${spec.wo} = ${lay.pixT} pixels (${lay.ppl} per lane) x the channels of ${spec.warps} warp slots`],
+        ['input window', `${spec.c} x ${lay.inRows} x ${lay.inCols} floats in shared memory`],
+        ['threads', `${res.threads}`],
+        ['grid', `(${res.grid[0]}, ${res.grid[1]}, batch) = ${res.grid[0] * res.grid[1]} blocks at batch 1`],
+        ['shared', `${res.sharedBytes} bytes dynamic (window + ${spec.warps} x ${spec.slotMax} entries of 8 bytes)`],
+      ]),
+    },
+    {
+      title: 'Weight structure',
+      rows: table([
+        ['digest', spec.patternDigest],
+        ['nonzeros', `${spec.nnz} of ${weights} (${(100 * (1 - spec.nnz / weights)).toFixed(2)}% zeros)`],
+        ['channels', `${spec.kActive} of ${spec.k} with nonzeros, ${stats.empty} all-zero`],
+        ['balance', `busiest channel ${spec.rowMax} / mean ${(spec.nnz / spec.k).toFixed(1)} = ${balanceOf(stats, spec.k).toFixed(3)}; ` +
+          `busiest of ${spec.groups * spec.warps} warp slots ${sched.slotMax} nonzeros (load ${sched.loadMax.toFixed(0)} / mean ${sched.loadMean.toFixed(1)})`],
+      ]),
+    },
+  ];
+  const types = tableTypes(spec);
+  const context = {
+    name, family: spec.family, summary, sections,
+    servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
+    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
+    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
+    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
+    rows: spec.rows, warps: spec.warps, groups: spec.groups, slotMax: spec.slotMax, slotMaxOrOne: Math.max(1, spec.slotMax),
+    maxPpl: WSTAGE_MAX_PPL, pixTiles: lay.pixTiles,
+    nnz: spec.nnz, kActive: spec.kActive, rowMax: spec.rowMax, weights, patternDigest: spec.patternDigest,
+    threads: res.threads, sharedBytes: res.sharedBytes, windowH: lay.inRows, windowW: lay.inCols,
+    gridX: res.grid[0], gridY: res.grid[1], sm: Number(spec.arch.slice(3)),
+    startType: types.startType, offsetType: types.offsetType,
+    slotStartType: spec.k <= 65535 ? 'uint16_t' : 'uint32_t', channelType: spec.k <= 65536 ? 'uint16_t' : 'uint32_t',
+    slotStartTable: cInitializer(sched.slotStart), slotChTable: cInitializer(sched.slotCh),
+    rowStartTable: cInitializer(st.start), offsetTable: cInitializer(st.offsets),
+    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
+    nameIndent: ' '.repeat(name.length + 1),
+    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
+  };
+  return { name, source: render('wstage.cu.hbs', context) };
+}

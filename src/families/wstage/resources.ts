@@ -1,0 +1,41 @@
+// Resource count of the wstage family: the constexprs of templates/wstage.cu.hbs (which
+// static_asserts equality with these numbers).
+import type { KernelResources } from '../../plan/types.js';
+import type { WstageKernelSpec } from './spec.js';
+
+type Tiling = Pick<WstageKernelSpec, 'rows' | 'warps' | 'groups' | 'slotMax' | 'c' | 'r' | 's' | 'strideH' | 'strideW' | 'ho' | 'wo'>;
+
+export function wstageLayout(t: Tiling) {
+  const pixT = t.rows * t.wo;
+  // The input window of a tile: its rows and columns with halo, padding zeros included.
+  const inRows = (t.rows - 1) * t.strideH + t.r;
+  const inCols = (t.wo - 1) * t.strideW + t.s;
+  const inFloats = t.c * inRows * inCols;
+  // Entries (offset, value) are 8-byte aligned after the input.
+  const inFloatsPadded = inFloats + (inFloats % 2);
+  return {
+    pixT,
+    ppl: Math.ceil(pixT / 32),
+    pixTiles: Math.ceil(t.ho / t.rows),
+    inRows, inCols, inFloats, inFloatsPadded,
+    threads: 32 * t.warps,
+    sharedBytes: 4 * inFloatsPadded + 8 * t.warps * Math.max(1, t.slotMax),
+  };
+}
+
+/** ptxas estimate: a pixel's accumulator and window offset per PPL, loop state and the staging. */
+export function wstageRegsEstimate(ppl: number): number {
+  return Math.min(255, 32 + 3 * ppl);
+}
+
+export function wstageResources(spec: WstageKernelSpec, batch: number): KernelResources {
+  const l = wstageLayout(spec);
+  return {
+    threads: l.threads,
+    windowH: l.inRows,
+    windowW: l.inCols,
+    sharedBytes: l.sharedBytes,
+    regsEstimate: wstageRegsEstimate(l.ppl),
+    grid: [spec.groups, l.pixTiles, batch],
+  };
+}
