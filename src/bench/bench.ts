@@ -83,6 +83,8 @@ export interface BenchOptions {
   readonly prune?: readonly number[];
   /** What the pruned variants prune together (default 'unstructured'; '2:4' is 0.5 by construction). */
   readonly prunePattern?: PrunePattern;
+  /** A tune cache (cusnn-gen tune) whose winners on `gpu` pick the generated kernels of matching convs. */
+  readonly tune?: { readonly cache: string; readonly gpu: string };
 }
 
 export interface BenchHooks {
@@ -218,7 +220,7 @@ function convWeightSparsity(graph: Graph, ws: WeightSet): number {
 }
 
 interface Ctx {
-  readonly o: Required<Omit<BenchOptions, 'weightsDir' | 'imagesDir' | 'buildDir' | 'jobs' | 'command'>> & { readonly jobs?: number };
+  readonly o: Required<Omit<BenchOptions, 'weightsDir' | 'imagesDir' | 'buildDir' | 'jobs' | 'command' | 'tune'>> & { readonly jobs?: number; readonly tune?: BenchOptions['tune'] };
   readonly weightsDir: string | null;
   readonly images: BenchImages;
   readonly buildDir: string;
@@ -325,7 +327,7 @@ async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): 
           `(the dense layers kept dense): ${percent(pruned.eligibleAfter)} of the pruned convs' weights zero; written to ${file}`);
         log(`${name}: ${notes[notes.length - 1]}`);
         prepared = await ctx.prepare({ model: arg, arch: o.arch, weights: { kind: weights, path: file, fillMissing: false, why: `${file} (pruned by the bench)` },
-          seed: o.seed, buildDir: ctx.buildDir, name: folder, reuse: [...st.folders], jobs: o.jobs, log });
+          seed: o.seed, buildDir: ctx.buildDir, name: folder, reuse: [...st.folders], jobs: o.jobs, tune: o.tune, log });
       } catch (e) {
         if (isFatal(e)) throw e;
         failed(o.batches, `prune/generate/build: ${msg(e)}`);
@@ -333,7 +335,7 @@ async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): 
       }
     } else {
       try {
-        prepared = await ctx.prepare({ model: arg, arch: o.arch, weights: choice, seed: o.seed, buildDir: ctx.buildDir, jobs: o.jobs, log });
+        prepared = await ctx.prepare({ model: arg, arch: o.arch, weights: choice, seed: o.seed, buildDir: ctx.buildDir, jobs: o.jobs, tune: o.tune, log });
       } catch (e) {
         if (isFatal(e)) throw e;
         st.denseError = msg(e);
@@ -445,7 +447,7 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise
     models: o.models, arch: o.arch, batches, out: o.out, rounds: o.rounds ?? DEFAULT_ROUNDS,
     iters: o.iters ?? 200, layerIters: o.layerIters ?? 100, energySeconds: o.energySeconds ?? 2,
     checkInputs: o.checkInputs ?? 8, tolerance: o.tolerance ?? 1e-4, seed: o.seed ?? 0, jobs: o.jobs,
-    prune: [...(o.prune ?? [])], prunePattern: o.prunePattern ?? 'unstructured',
+    prune: [...(o.prune ?? [])], prunePattern: o.prunePattern ?? 'unstructured', tune: o.tune,
   };
   const weightsDir = o.weightsDir === null ? null : defaultDir(o.weightsDir, DEFAULT_WEIGHTS_DIR);
   const imagesDir = o.imagesDir === null ? null : defaultDir(o.imagesDir, DEFAULT_IMAGES_DIR);

@@ -288,6 +288,8 @@ export interface PrepareOptions {
   /** Folders prepared before (the same model with other weights): one whose kernels are this folder's lends its addon instead of a build. */
   readonly reuse?: readonly PreparedFolder[];
   readonly jobs?: number;
+  /** A tune cache whose winners for `gpu` decide the kernels of matching convs (cusnn-gen tune). */
+  readonly tune?: { readonly cache: string; readonly gpu: string };
   readonly log: (s: string) => void;
 }
 
@@ -344,7 +346,8 @@ export async function prepareFolder(o: PrepareOptions): Promise<PreparedFolder> 
   let generated: Generated;
   try {
     generated = generate({ model: o.model, arch: o.arch, weights: o.weights.path ?? undefined, fillMissing: o.weights.fillMissing,
-      seed: o.seed, force: 'act-sparse', out: stage, log: (s) => o.log(`[generate] ${s}`) });
+      seed: o.seed, force: 'act-sparse', out: stage, log: (s) => o.log(`[generate] ${s}`),
+      ...(o.tune ? { tuneCache: o.tune.cache, gpu: o.tune.gpu } : {}) });
     // A network the GPU path cannot run (an ONNX model with several outputs, a group count that does not divide its
     // channels, ...) is not built.
     const unsupported = gpuPathSummary(generated.graph);

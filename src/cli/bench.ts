@@ -5,7 +5,7 @@
 // terminal table (src/bench/bench.ts). With --prune, every model also runs with its weights pruned
 // to each sparsity, each variant as runs of its own. Without a GPU it says so in one line before
 // generating or building anything, and exits 3 (EXIT.noTool); a bad option exits 2.
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ARCH_NAMES } from '../arch/profiles.js';
@@ -37,6 +37,8 @@ interface BenchCliOptions {
   verbose?: boolean;
   prune?: number[];
   prunePattern?: PrunePattern;
+  tuneCache?: string;
+  gpu?: string;
 }
 
 const energySeconds = (v: string): number => {
@@ -92,6 +94,8 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
       + 'magnitude pruning per layer as cusnn-gen prune does (the first conv and dense layers kept dense), each variant as runs of its own', pruneList)
     .addOption(new Option('--prune-pattern <pattern>', 'what --prune prunes together, as cusnn-gen prune --pattern: single weights, 2 of every 4 input channels (2:4, sparsity 0.5), '
       + '4x1 blocks along the output channels, whole filters (default unstructured)').choices([...PRUNE_PATTERNS]))
+    .option('--tune-cache <file>', 'a tune cache (cusnn-gen tune): its winners for --gpu pick the generated kernel of every matching conv before the bench\'s own measured decisions against cuDNN')
+    .option('--gpu <name>', 'the GPU model the tune cache entries must be for, e.g. "NVIDIA H200" (with --tune-cache)')
     .option('-v, --verbose', 'print the detailed log on stderr too (it always goes to <out>/bench.log)')
     .action(async (o: BenchCliOptions) => {
       const models = expandModels(o);
@@ -103,6 +107,8 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
       }
       const pruning = pruneListProblem(o.prune ?? [], o.prunePattern ?? 'unstructured');
       if (pruning) throw new UsageError(`--prune: ${pruning}`);
+      if ((o.tuneCache === undefined) !== (o.gpu === undefined)) throw new UsageError('--tune-cache and --gpu go together: the cache\'s entries are per GPU model (e.g. --tune-cache tune.json --gpu "NVIDIA H200")');
+      if (o.tuneCache !== undefined && !existsSync(o.tuneCache)) throw new UsageError(`--tune-cache ${o.tuneCache}: no such file`);
       // Before anything is generated or built: is there a GPU at all? (The addon has the last word.)
       const absent = gpuAbsentReason();
       if (absent !== null) {
@@ -128,6 +134,7 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
         out, buildDir, rounds: o.rounds, iters: o.iters, layerIters: o.layerIters, energySeconds: o.energySeconds, checkInputs: o.checkInputs,
         seed: o.seed, jobs: o.jobs, command: `cusnn-gen ${process.argv.slice(2).join(' ')}`,
         ...(o.prune ? { prune: o.prune, prunePattern: o.prunePattern ?? 'unstructured' } : {}),
+        ...(o.tuneCache !== undefined && o.gpu !== undefined ? { tune: { cache: o.tuneCache, gpu: o.gpu } } : {}),
       }, {
         log,
         // With -v the log lines go to the terminal: no bar redrawn between them.

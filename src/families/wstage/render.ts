@@ -27,6 +27,27 @@ export function checkedSchedule(spec: WstageKernelSpec, st: WeightStructure, whe
   return wstageSchedule(st, groups * warps);
 }
 
+/** The slot-ordered tables (see schedule.ts): per dealt channel its count, per slot its first nonzero, the nonzeros' offsets and channels. */
+export function flatTables(st: WeightStructure, sched: WstageSchedule): { chN: Uint32Array; entStart: Uint32Array; entCrs: Uint32Array; entK: Uint32Array } {
+  const slots = sched.slotStart.length - 1;
+  const chN = new Uint32Array(st.k);
+  const entStart = new Uint32Array(slots + 1);
+  const entCrs = new Uint32Array(st.offsets.length);
+  const entK = new Uint32Array(st.offsets.length);
+  let at = 0;
+  for (let s = 0; s < slots; s++) {
+    entStart[s] = at;
+    for (let ci = sched.slotStart[s]!; ci < sched.slotStart[s + 1]!; ci++) {
+      const k = sched.slotCh[ci]!;
+      const a = st.start[k]!, b = st.start[k + 1]!;
+      chN[ci] = b - a;
+      for (let e = a; e < b; e++) { entCrs[at] = st.offsets[e]!; entK[at] = k; at++; }
+    }
+  }
+  entStart[slots] = at;
+  return { chN, entStart, entCrs, entK };
+}
+
 export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly ServedLayer[], st: WeightStructure | undefined): RenderedKernel {
   const name = wstageName(spec);
   const where = `wstage kernel ${name} (${servedBy.map((l) => l.layer).join(', ') || 'no layer listed'})`;
@@ -68,6 +89,7 @@ export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly Se
     },
   ];
   const types = tableTypes(spec);
+  const flat = flatTables(st, sched);
   const context = {
     name, family: spec.family, summary, sections,
     servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
@@ -81,8 +103,9 @@ export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly Se
     gridX: res.grid[0], gridY: res.grid[1], sm: Number(spec.arch.slice(3)),
     startType: types.startType, offsetType: types.offsetType,
     slotStartType: spec.k <= 65535 ? 'uint16_t' : 'uint32_t', channelType: spec.k <= 65536 ? 'uint16_t' : 'uint32_t',
-    slotStartTable: cInitializer(sched.slotStart), slotChTable: cInitializer(sched.slotCh),
-    rowStartTable: cInitializer(st.start), offsetTable: cInitializer(st.offsets),
+    slotStartTable: cInitializer(sched.slotStart), slotChTable: cInitializer(sched.slotCh), chNTable: cInitializer(flat.chN),
+    entStartType: spec.nnz <= 65535 ? 'uint16_t' : 'uint32_t', entStartTable: cInitializer(flat.entStart),
+    entCrsTable: cInitializer(flat.entCrs), entKTable: cInitializer(flat.entK),
     epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
     nameIndent: ' '.repeat(name.length + 1),
     launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
