@@ -36,6 +36,8 @@ import { renderWstageKernel } from './wstage/render.js';
 import { wstageResources } from './wstage/resources.js';
 import { wstageName, wstageSupports, WSTAGE_TILE_FIELDS, type WstageKernelSpec, type WstageTiles } from './wstage/spec.js';
 import { chooseWstageTiles, wstageCandidates } from './wstage/tiles.js';
+import { wstageWeightOrder } from './wstage/schedule.js';
+import { wsparseWeightOrder } from './wsparse/schedule.js';
 
 export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec | WsparseKernelSpec | WstageKernelSpec;
 export type KernelFamily = KernelSpec['family'];
@@ -68,6 +70,19 @@ export function renderKernel(spec: KernelSpec, servedBy: readonly ServedLayer[],
   if (spec.family === 'wstage') return renderWstageKernel(spec, servedBy, inputs.structure);
   if (spec.family === 'dconv') return renderDconvKernel(spec, servedBy);
   return spec.family === 'igemm' ? renderIgemmKernel(spec, servedBy) : renderActSparseKernel(spec, servedBy);
+}
+
+/**
+ * The weights a generated kernel reads, as indices into the layer's folded [K][C][R][S] weights:
+ * the weight-sparse families read their nonzeros' values packed in their tables' order (coalesced,
+ * a tenth of the bytes at 90% zeros); null: the [C][R][S][K] layout of the dense families.
+ */
+export function kernelWeightOrder(spec: KernelSpec, structure: WeightStructure | undefined): Uint32Array | null {
+  if (!isWeightSparse(spec)) return null;
+  if (!structure || structure.digest !== spec.patternDigest) {
+    throw new Error(`${kernelNameOf(spec)}: its packed weights need the weight structure ${spec.patternDigest}, got ${structure ? structure.digest : 'none'}`);
+  }
+  return spec.family === 'wsparse' ? wsparseWeightOrder(structure) : wstageWeightOrder(structure, spec.groups * spec.warps);
 }
 
 export function resourcesOf(spec: KernelSpec, batch: number): KernelResources {

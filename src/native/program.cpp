@@ -175,6 +175,11 @@ Step parseStep(const Napi::Object& o, int index) {
     else if (path != "cudnn") bad(where, "path must be 'cudnn' or 'act-sparse', got '" + path + "'");
     if (!isNull(o, "kernel")) s.kernel = stringField(o, "kernel", where);
     s.weightsCrsk = nullableIndex(o, "weightsCrsk", where);
+    if (o.Has("weightsLayout") && !isNull(o, "weightsLayout")) {
+      const std::string layout = stringField(o, "weightsLayout", where);
+      if (layout == "packed") s.weightsPacked = true;
+      else if (layout != "crsk") bad(where, "weightsLayout must be 'crsk' or 'packed', got '" + layout + "'");
+    }
     if (!isNull(o, "threshold")) {
       const Napi::Value t = o.Get("threshold");
       if (!t.IsNumber()) bad(where, "threshold must be a number or null");
@@ -313,7 +318,15 @@ void validate(const Program& p) {
         const long long wf = 1LL * s.k * (s.in.c / s.groups) * s.r * s.s;
         checkTensor(p, s.weightsKcrs, wf, where, "weightsKcrs");
         if (s.bias >= 0) checkTensor(p, s.bias, s.k, where, "bias");
-        if (s.weightsCrsk >= 0) checkTensor(p, s.weightsCrsk, wf, where, "weightsCrsk");
+        if (s.weightsCrsk >= 0 && !s.weightsPacked) checkTensor(p, s.weightsCrsk, wf, where, "weightsCrsk");
+        // Packed: the nonzeros of the kernel's weight structure, at least one and fewer than all (the
+        // kernel's tables say which; the generator checked them against these weights).
+        if (s.weightsCrsk >= 0 && s.weightsPacked) {
+          if (s.weightsCrsk >= static_cast<int>(p.tensors.size())) bad(where, "weightsCrsk " + std::to_string(s.weightsCrsk) + " is not a tensor index");
+          const long long n = p.tensors[s.weightsCrsk].floats;
+          if (n < 1 || n > wf) bad(where, "packed weightsCrsk tensor has " + std::to_string(n) + " floats: 1 to " + std::to_string(wf) + " expected");
+        }
+        if (s.weightsPacked && s.weightsCrsk < 0) bad(where, "weightsLayout 'packed' without weightsCrsk");
         if (s.sparsePath && s.kernel.empty()) bad(where, "path is 'act-sparse' but kernel is null");
         if (!s.kernel.empty() && s.weightsCrsk < 0) bad(where, "kernel '" + s.kernel + "' needs weightsCrsk");
         if (s.inZeros >= 0) checkCounter(p, s.inZeros, where, "inZeros");

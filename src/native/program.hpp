@@ -40,6 +40,9 @@ struct Step {
   bool sparsePath = false;  // path 'act-sparse'
   std::string kernel;       // generated kernel name, empty when null
   int weightsCrsk = -1;
+  // The generated kernel's weights: [C][R][S][K] (false), or a weight-sparse kernel's nonzero values
+  // in its tables' order (true: "weightsLayout": "packed").
+  bool weightsPacked = false;
   bool hasThreshold = false;
   double threshold = 0.0;
   int inZeros = -1, countZeros = -1;

@@ -16,7 +16,8 @@
 // the fp32 tensors the device uses, `lowerNetworkF64` the same program with float64 tensors, so
 // the CPU interpreter can prove the lowering exact (to 1e-9) against a float64 graph evaluation.
 import { gpuProfile, type GpuProfile } from '../arch/profiles.js';
-import { estimateUs, kernelNameOf as nameOfSpec, type KernelSpec } from '../families/registry.js';
+import { estimateUs, isWeightSparse, kernelNameOf as nameOfSpec, kernelWeightOrder, type KernelSpec } from '../families/registry.js';
+import { weightStructure } from '../families/wsparse/structure.js';
 import { consumers, layerIndex, type BatchNormLayer, type ConvLayer, type Graph, type Layer, type Shape } from '../model/ir.js';
 import { cudnnConvUs } from '../plan/cost.js';
 import { SPEEDUP_MARGIN } from '../plan/planner.js';
@@ -162,7 +163,9 @@ type TensorSource =
   /** Computed in float64 element by element straight into the target array (folded conv weights: no float64 copy of the whole network). */
   | { readonly kind: 'fill'; readonly floats: number; readonly fill: (out: Float32Array | Float64Array) => void }
   /** [C][R][S][K] copy of the materialized tensor `of` ([K][C][R][S]), so both layouts agree bit for bit. */
-  | { readonly kind: 'crsk'; readonly of: number; readonly k: number; readonly c: number; readonly rs: number };
+  | { readonly kind: 'crsk'; readonly of: number; readonly k: number; readonly c: number; readonly rs: number }
+  /** Elements order[0], order[1], ... of the materialized tensor `of` (a weight-sparse kernel's packed nonzeros). */
+  | { readonly kind: 'gather'; readonly of: number; readonly order: Uint32Array };
 
 function materialize<T extends Float32Array | Float64Array>(sources: readonly TensorSource[], make: (n: number) => T, fromGiven: (t: Float32Array) => T): T[] {
   const out: T[] = [];
@@ -175,6 +178,11 @@ function materialize<T extends Float32Array | Float64Array>(sources: readonly Te
     } else if (s.kind === 'fill') {
       const t = make(s.floats);
       s.fill(t);
+      out.push(t);
+    } else if (s.kind === 'gather') {
+      const src = out[s.of]!;
+      const t = make(s.order.length);
+      for (let e = 0; e < s.order.length; e++) t[e] = src[s.order[e]!]!;
       out.push(t);
     } else {
       const src = out[s.of]!;
@@ -587,6 +595,7 @@ function convProto(
   let path: ConvStep['path'] = 'cudnn';
   let kernelNameOf: string | null = null;
   let weightsCrsk: number | null = null;
+  let weightsLayout: 'crsk' | 'packed' = 'crsk';
   let threshold: number | null = null;
   if (mode === 'plan') {
     if (cp.decision === 'weight-sparse') throw new LoweringError(`${where}: decision weight-sparse has no path in the program format`);
@@ -598,7 +607,19 @@ function convProto(
       if (cp.kernelName !== null && cp.kernelName !== name) throw new LoweringError(`${where}: plan names kernel '${cp.kernelName}', its spec names '${name}'`);
       path = 'act-sparse';
       kernelNameOf = name;
-      weightsCrsk = t.tensor(`${conv.name}:crsk`, { kind: 'crsk', of: weightsKcrs, k, c, rs: r * s }, kernel.length);
+      if (isWeightSparse(cp.spec)) {
+        // The kernel reads its nonzeros' values packed in its tables' order; the structure comes from
+        // the weights as given (before folding), as when it was planned.
+        const st = weightStructure(kernel, { k, c: cg, r, s });
+        if (st.digest !== cp.spec.patternDigest) {
+          throw new LoweringError(`${where}: kernel ${name} was generated for weight structure ${cp.spec.patternDigest}, these weights have ${st.digest} (plan again with these weights)`);
+        }
+        const order = kernelWeightOrder(cp.spec, st)!;
+        weightsCrsk = t.tensor(`${conv.name}:packed`, { kind: 'gather', of: weightsKcrs, order }, order.length);
+        weightsLayout = 'packed';
+      } else {
+        weightsCrsk = t.tensor(`${conv.name}:crsk`, { kind: 'crsk', of: weightsKcrs, k, c, rs: r * s }, kernel.length);
+      }
       threshold = breakEvenZeros(profile!, cp.spec, batch);
     }
   }
@@ -611,7 +632,7 @@ function convProto(
       op: 'conv', layer: conv.name, in: e.view(input), out: e.out, k, r, s,
       strideH: conv.stride[0], strideW: conv.stride[1],
       padTop: conv.pad.top, padLeft: conv.pad.left, padBottom: conv.pad.bottom, padRight: conv.pad.right,
-      ...grouped, weightsKcrs, bias, relu, ...clamp, path, kernel: kernelNameOf, weightsCrsk, threshold,
+      ...grouped, weightsKcrs, bias, relu, ...clamp, path, kernel: kernelNameOf, weightsCrsk, ...(weightsLayout === 'packed' ? { weightsLayout } : {}), threshold,
       inZeros: e.inZeros(input), countZeros: e.countZeros,
     }),
   };

@@ -125,6 +125,12 @@ class Interpreter {
     return t;
   }
 
+  private tensorLength(i: number, what: string): number {
+    const t = this.tensors[i];
+    if (!t) throw new ProgramError(`${what}: tensor ${i} does not exist`);
+    return t.length;
+  }
+
   private shape(v: View, c: number, h: number, w: number, what: string): void {
     if (v.c !== c || v.h !== h || v.w !== w) throw new ProgramError(`${what}: view is ${v.c}x${v.h}x${v.w}, expected ${c}x${h}x${w}`);
   }
@@ -281,6 +287,14 @@ class Interpreter {
     const id = s.weightsCrsk!;
     if (this.checkedCrsk.has(id)) return;
     const rs = s.r * s.s;
+    if (s.weightsLayout === 'packed') {
+      // A weight-sparse kernel's nonzero values in its tables' order: which weight each is, only the
+      // kernel's tables say (codegen checked them against these weights); here only its size.
+      const n = this.tensorLength(id, `${s.layer} weightsCrsk (packed)`);
+      if (n < 1 || n > s.k * c * rs) throw new ProgramError(`${s.layer}: packed weightsCrsk has ${n} floats, 1 to ${s.k * c * rs} expected`);
+      this.checkedCrsk.add(id);
+      return;
+    }
     const crsk = this.tensor(id, s.k * c * rs, `${s.layer} weightsCrsk`);
     for (let o = 0; o < s.k; o++) {
       for (let ch = 0; ch < c; ch++) {

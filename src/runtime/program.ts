@@ -60,9 +60,15 @@ export interface ConvStep {
   readonly clamp?: Clamp | null;
   /** The planner's decision. */
   readonly path: 'cudnn' | 'act-sparse';
-  /** Generated kernel (cusnn_launch_<kernel>) and its weights [C][R][S][K], when path is act-sparse. */
+  /**
+   * Generated kernel (cusnn_launch_<kernel>) and the weights it reads, when path is act-sparse:
+   * [C][R][S][K], or with weightsLayout 'packed' a weight-sparse kernel's nonzero values in its
+   * tables' order (src/families/registry.ts kernelWeightOrder).
+   */
   readonly kernel: string | null;
   readonly weightsCrsk: number | null;
+  /** Layout of weightsCrsk; absent: 'crsk'. */
+  readonly weightsLayout?: 'crsk' | 'packed';
   /**
    * Dynamic mode: use the generated kernel only when the measured fraction of zeros of `in` is at
    * least this (from the planner's break-even); null when the layer has no generated kernel.

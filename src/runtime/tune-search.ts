@@ -8,7 +8,7 @@
 // pruned layer), from which the planner decides (src/plan/measured-choice.ts).
 import { gpuProfile } from '../arch/profiles.js';
 import { buildAddon } from '../toolchain/addon.js';
-import type { ConvWeights, KernelTiles } from '../families/registry.js';
+import { isWeightSparse, kernelWeightOrder, type ConvWeights, type KernelTiles } from '../families/registry.js';
 import { structureLookup, type StructureLookup } from '../families/wsparse/structure.js';
 import { getLayer, type ConvLayer, type Graph } from '../model/ir.js';
 import type { MeasuredCandidate } from '../plan/measured-choice.js';
@@ -199,10 +199,15 @@ export function seededRandom(seed: number): () => number {
 
 const V = (buf: number, c: number, h: number, w: number): View => ({ buf, offset: 0, c, h, w, batchStride: c * h * w });
 
-/** The conv's weights as one-conv program tensors: [kcrs, crsk, bias?]. */
+/**
+ * The conv's weights as one-conv program tensors: [kcrs, crsk, bias?, packed...], and per candidate
+ * kernel the tensor it reads (the weight-sparse families' packed nonzeros; else crsk, tensor 1).
+ */
 interface ConvTensors {
   readonly tensors: Float32Array[];
+  readonly names: readonly string[];
   readonly bias: number | null;
+  readonly weightsOf: ReadonlyMap<string, { readonly index: number; readonly packed: boolean }>;
 }
 
 /** A program of one input buffer and one conv step per kernel (null: cuDNN), each writing its own buffer. */
@@ -213,12 +218,13 @@ function convProgram(job: ConvJob, batch: number, step: ConvStep, t: ConvTensors
   return {
     format: 'cusnn-program/1', model: `tune:${job.layer}`, batch,
     buffers: [batch * s.c * s.h * s.w, ...outs.map(() => batch * s.k * s.ho * s.wo)],
-    tensors: t.tensors.map((x, i) => ({ name: `${job.layer}:${['kcrs', 'crsk', 'bias'][i]}`, floats: x.length })),
+    tensors: t.tensors.map((x, i) => ({ name: t.names[i]!, floats: x.length })),
     zeroCounters: 0, input, output: outs[0]!, views: {},
     steps: kernels.map((kernel, i): ConvStep => ({
       ...step, layer: job.layer, in: input, out: outs[i]!, weightsKcrs: 0, bias: t.bias, path: kernel === null ? 'cudnn' : 'act-sparse', kernel,
       // Threshold 0: the candidate runs at any zeros (static mode runs it regardless; the program format wants one).
-      weightsCrsk: kernel === null ? null : 1, threshold: kernel === null ? null : 0, inZeros: null, countZeros: null,
+      weightsCrsk: kernel === null ? null : (t.weightsOf.get(kernel)?.index ?? 1), threshold: kernel === null ? null : 0, inZeros: null, countZeros: null,
+      ...(kernel !== null && t.weightsOf.get(kernel)?.packed ? { weightsLayout: 'packed' as const } : {}),
     })),
   };
 }
@@ -412,7 +418,17 @@ export async function tuneSearch(graph: Graph, plan: NetworkPlan, weights: Weigh
     if (step.relu !== s.relu || (step.bias !== null) !== s.bias) throw new Error(`${plan.model}/${job.layer}: the planner and the lowering disagree on the epilogue (a bug)`);
     const kcrs = lowered.tensors[step.weightsKcrs]!;
     const tensors = [kcrs, kcrsToCrsk(kcrs, s.k, s.c, s.r * s.s), ...(step.bias !== null ? [lowered.tensors[step.bias]!] : [])];
-    const t: ConvTensors = { tensors, bias: step.bias !== null ? 2 : null };
+    const names = [`${job.layer}:kcrs`, `${job.layer}:crsk`, ...(step.bias !== null ? [`${job.layer}:bias`] : [])];
+    // Each weight-sparse candidate reads its nonzeros packed in its own tables' order.
+    const weightsOf = new Map<string, { index: number; packed: boolean }>();
+    for (const c of job.candidates) {
+      const order = isWeightSparse(c.spec) ? kernelWeightOrder(c.spec, structures(job.layer) ?? undefined) : null;
+      if (!order || weightsOf.has(c.kernel)) continue;
+      weightsOf.set(c.kernel, { index: tensors.length, packed: true });
+      tensors.push(Float32Array.from(order, (i) => kcrs[i]!));
+      names.push(`${job.layer}:packed:${c.kernel}`);
+    }
+    const t: ConvTensors = { tensors, names, bias: step.bias !== null ? 2 : null, weightsOf };
     let x = inputs.get(job.inputLayer);
     if (x && !x.some((v) => v !== 0)) {
       log(`  ${job.layer}: its real input is all zeros (nothing to check against); random inputs at ${(100 * job.planZeros).toFixed(0)}% zeros instead`);

@@ -20,7 +20,7 @@ import { isCIdentifier } from '../../src/codegen/naming.js';
 import { kernelNameOf, renderKernel, resourcesOf, specWithTiles, tilesOf } from '../../src/families/registry.js';
 import { tableTypes } from '../../src/families/wsparse/render.js';
 import { wsparseLayout } from '../../src/families/wsparse/resources.js';
-import { balanceOf, rowOrder, rowStats, wsparseTables } from '../../src/families/wsparse/schedule.js';
+import { balanceOf, rowOrder, rowStats, wsparseTables, wsparseWeightOrder } from '../../src/families/wsparse/schedule.js';
 import {
   validateWsparseSpec, WSPARSE_CPBS, WSPARSE_PPLS, WSPARSE_SPLITS, wsparseVec4, type WsparseKernelSpec, type WsparseProblem, type WsparseTiles,
 } from '../../src/families/wsparse/spec.js';
@@ -75,7 +75,8 @@ interface Layer {
   readonly conv: ConvLayer;
   readonly ws: WeightSet;
   readonly kernel: Float32Array;
-  readonly crsk: Float32Array;
+  /** The kernel's nonzero values packed in its tables' order (what the runtime gives it). */
+  readonly packed: Float32Array;
   readonly bias: Float32Array | null;
   readonly problem: WsparseProblem;
   readonly st: WeightStructure;
@@ -107,16 +108,10 @@ function prunedLayer(sh: Shape, arch: ArchName = 'sm_90'): Layer {
     arch, c: sh.c, h: sh.h, w: sh.w, k: sh.k, r: sh.r, s: sh.s, strideH: sh.stride, strideW: sh.stride,
     padTop: sh.pad.top, padLeft: sh.pad.left, ho: conv.shape[1], wo: conv.shape[2], bias, relu,
   };
+  const st = weightStructure(kernel, { k: sh.k, c: sh.c, r: sh.r, s: sh.s });
   return {
-    graph, conv, ws, kernel, crsk: kcrsToCrsk(kernel, sh.k, crs), bias: bias ? ws.tensors.get(tensorKey('conv', 'bias'))! : null, problem,
-    st: weightStructure(kernel, { k: sh.k, c: sh.c, r: sh.r, s: sh.s }),
+    graph, conv, ws, kernel, packed: Float32Array.from(wsparseWeightOrder(st), (i) => kernel[i]!), bias: bias ? ws.tensors.get(tensorKey('conv', 'bias'))! : null, problem, st,
   };
-}
-
-function kcrsToCrsk(w: Float32Array, k: number, crs: number): Float32Array {
-  const out = new Float32Array(w.length);
-  for (let o = 0; o < k; o++) for (let i = 0; i < crs; i++) out[i * k + o] = w[o * crs + i]!;
-  return out;
 }
 
 /** ReLU-like input with about `zeros` exact zeros (never all zero below 1); all zeros at 1. */
@@ -192,7 +187,7 @@ const MIRRORED = [
   'for (int t = 0; t < PPL; ++t) acc[t] = 0.0f;',
   // float4 path
   'const int p = p0 + 4 * lane;', 'const bool ok = p < PIX;', 'for (int base = a; base < b; base += 32) {', 'const int m = min(32, b - base);',
-  'myOff = crs * HW;  // 1x1: crs is the input channel', 'myW = __ldg(wt + static_cast<long long>(crs) * K + k);',
+  'myOff = crs * HW;  // 1x1: crs is the input channel', 'myW = __ldg(wt + base + lane);',
   'const float4 ld = loadAlways4(live ? x + off + p : x);', 'v[u] = live ? ld : make_float4(0.0f, 0.0f, 0.0f, 0.0f);', 'if (j0 + u < m) {',
   'acc[0] = fmaf(wv[u], v[u].x, acc[0]);', 'acc[1 % PPL] = fmaf(wv[u], v[u].y, acc[1 % PPL]);',
   'acc[2 % PPL] = fmaf(wv[u], v[u].z, acc[2 % PPL]);', 'acc[3 % PPL] = fmaf(wv[u], v[u].w, acc[3 % PPL]);',
@@ -230,7 +225,7 @@ interface RunOptions {
  * with batch items C*H*W apart, output K*PIX apart. Writes `out` and counts the writes of every
  * element; any read outside a table, the input, the weights or the shared sums throws.
  */
-function runKernel(source: string, x: Float32Array, batch: number, crsk: Float32Array, bias: Float32Array | null, out: Float32Array, writes: Uint8Array, o: RunOptions): void {
+function runKernel(source: string, x: Float32Array, batch: number, packed: Float32Array, bias: Float32Array | null, out: Float32Array, writes: Uint8Array, o: RunOptions): void {
   for (const line of MIRRORED) if (!source.includes(line)) throw new Error(`the template no longer has '${line}': update runKernel to match`);
   const P = parseSource(source);
   const C = P.int('C'), H = P.int('H'), W = P.int('W'), K = P.int('K'), R = P.int('R'), S = P.int('S');
@@ -248,7 +243,7 @@ function runKernel(source: string, x: Float32Array, batch: number, crsk: Float32
   expect(kRowStart.length).toBe(K + 1);
   expect(kCrs.length).toBe(Math.max(1, N_ENTRIES));
   expect(x.length).toBe(batch * C * HW);
-  expect(crsk.length).toBe(C * RS * K);
+  expect(packed.length).toBe(N_ENTRIES);
   if (VEC4_OK) expect(PPL === 4 && PIX % 4 === 0 && HW === PIX, 'VEC4_OK: 4 whole pixels per lane').toBe(true);
   const VEC = o.vec && VEC4_OK;
   const f = Math.fround;
@@ -291,7 +286,7 @@ function runKernel(source: string, x: Float32Array, batch: number, crsk: Float32
                 for (let j = 0; j < m; j++) {
                   const crs = at(kCrs, base + j, 'kCrs');
                   const off = crs * HW;
-                  const w = at(crsk, crs * K + k, 'weights');
+                  const w = at(packed, base + j, 'weights');
                   if (ok) {
                     if (p + 3 >= HW) throw new Error(`float4 read of pixels ${p}..${p + 3} past the plane's ${HW}`);
                     for (let q = 0; q < 4; q++) acc[A + (q % PPL)] = f(w * at(x, xb + off + p + q, 'input') + acc[A + (q % PPL)]!);
@@ -325,7 +320,7 @@ function runKernel(source: string, x: Float32Array, batch: number, crsk: Float32
                   const r = Math.floor(rs / S), s = rs - r * S;
                   const off = c * HW + r * W + s;
                   const bit = 1n << BigInt(rs);
-                  const w = at(crsk, crs * K + k, 'weights');
+                  const w = at(packed, base + j, 'weights');
                   for (let t = 0; t < PPL; t++) {
                     const iy = iy0[t]! + r, ix = ix0[t]! + s;
                     const inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
@@ -430,7 +425,7 @@ function runChecked(spec: WsparseKernelSpec, l: Layer, x: Float32Array, batch: n
   const src = source ?? renderKernel(spec, [{ model: 'test', layer: what }], { structure: l.st }).source;
   const out = new Float32Array(ref.length).fill(Number.NaN);
   const writes = new Uint8Array(ref.length);
-  runKernel(src, x, batch, l.crsk, l.bias, out, writes, o);
+  runKernel(src, x, batch, l.packed, l.bias, out, writes, o);
   const tag = `${kernelNameOf(spec)}${wsparseVec4(spec) && !o.vec ? ' (scalar path)' : ''} (${what})`;
   expect(writes.every((n) => n === 1), `${tag}: every output written exactly once (${writes.filter((n) => n === 0).length} unwritten, ${writes.filter((n) => n > 1).length} more than once)`).toBe(true);
   const e = compare(out, ref);
@@ -540,7 +535,7 @@ describe(`wsparse family v2 (seed ${seed})`, () => {
     const run = (src: string) => {
       const out = new Float32Array(ref.length).fill(Number.NaN);
       const writes = new Uint8Array(ref.length);
-      runKernel(src, x, 1, l.crsk, l.bias, out, writes, { vec: true });
+      runKernel(src, x, 1, l.packed, l.bias, out, writes, { vec: true });
       return { once: writes.every((n) => n === 1), rel: compare(out, ref).rel };
     };
     expect(run(source)).toEqual({ once: true, rel: expect.any(Number) });

@@ -41,7 +41,7 @@ import { getTensor } from '../../src/weights/store.js';
 import { structureLookup, weightStructure, type WeightStructure } from '../../src/families/wsparse/structure.js';
 import { chooseWsparseTiles } from '../../src/families/wsparse/tiles.js';
 import { chooseWstageTiles } from '../../src/families/wstage/tiles.js';
-import { isWeightSparse } from '../../src/families/registry.js';
+import { isWeightSparse, kernelWeightOrder } from '../../src/families/registry.js';
 import type { View } from '../../src/runtime/program.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
 import { chw, convRef, convStep, kcrsToCrsk, program, V, type ConvShape } from './programs.js';
@@ -106,8 +106,9 @@ function relL2(a: Float32Array, ref: ArrayLike<number>): { rel: number; maxAbs: 
 
 interface Case {
   readonly name: string; readonly spec: KernelSpec; readonly batch: number; readonly odd: boolean;
-  /** wsparse: the pruned KCRS weights the kernel was generated for (others: fresh random weights). */
+  /** Weight-sparse kernels: the pruned KCRS weights the kernel was generated for and their structure (others: fresh random weights). */
   readonly weights?: Float32Array;
+  readonly structure?: WeightStructure;
 }
 
 /** A wsparse kernel and the weights it was generated from. */
@@ -201,7 +202,7 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     const { names } = writeKernelFolder(dir, arch, all, `cusnn_kernels_${arch}`, undefined, (i) => (i >= dense ? wsAll[i - dense]!.structure : undefined));
     all.forEach((spec, i) => {
       const w = i >= dense ? wsAll[i - dense]! : null;
-      cases.push(w ? { name: names[i]!, spec, batch: w.batch, odd: w.odd, weights: w.weights } : { name: names[i]!, spec, batch: i < specs.size ? 1 : 3, odd: i >= specs.size });
+      cases.push(w ? { name: names[i]!, spec, batch: w.batch, odd: w.odd, weights: w.weights, structure: w.structure } : { name: names[i]!, spec, batch: i < specs.size ? 1 : 3, odd: i >= specs.size });
     });
     log.wsparseKernels = wsAll.length;
     expect(wsZoo.length, 'ResNet-50 pruned 90% plans wsparse kernels').toBeGreaterThan(0);
@@ -227,7 +228,7 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
 
   it('matches cuDNN at 0/50/90/99/100% zeros, uniform and clustered, every output written, nothing outside its slice', () => {
     let checks = 0;
-    for (const { name, spec: p, batch: n, odd, weights } of cases) {
+    for (const { name, spec: p, batch: n, odd, weights, structure } of cases) {
       const shape: ConvShape = { c: p.c, h: p.h, w: p.w, k: p.k, r: p.r, s: p.s, strideH: p.strideH, strideW: p.strideW, padTop: p.padTop, padLeft: p.padLeft, ho: p.ho, wo: p.wo };
       // Input: a prefix of a wider buffer's channels; output: a channel slice of a wider buffer.
       const Cw = p.c + 5, Kw = p.k + 7, off = 3;
@@ -237,8 +238,11 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
       // wsparse kernels hold their weights' nonzero structure: they run on exactly those weights.
       const wt = weights ?? new Float32Array(p.k * fanIn).map(() => (rnd() * 2 - 1) / Math.sqrt(fanIn));
       const bias = p.bias ? new Float32Array(p.k).map(() => rnd() - 0.5) : null;
-      const tensors = [wt, kcrsToCrsk(wt, p.k, p.c, p.r, p.s), ...(bias ? [bias] : [])];
-      const step = convStep({ layer: name, in: input, out, shape, weights: 0, crsk: 1, bias: bias ? 2 : null, relu: p.relu, path: 'act-sparse', kernel: name });
+      // Weight-sparse kernels read their nonzeros packed in their tables' order (as the runtime gathers them); cuDNN reads the KCRS weights.
+      const order = kernelWeightOrder(p, structure);
+      const tensors = [wt, order ? Float32Array.from(order, (i) => wt[i]!) : kcrsToCrsk(wt, p.k, p.c, p.r, p.s), ...(bias ? [bias] : [])];
+      const step = { ...convStep({ layer: name, in: input, out, shape, weights: 0, crsk: 1, bias: bias ? 2 : null, relu: p.relu, path: 'act-sparse', kernel: name }),
+        ...(order ? { weightsLayout: 'packed' as const } : {}) };
       const prog = program({ batch: n, buffers: [n * Cw * p.h * p.w, n * Kw * p.ho * p.wo], tensors, counters: 0, input, output: out, views: { y: out }, steps: [step] });
       const ours: NativeRuntime = addon.createRuntime(JSON.stringify(prog), tensors, { mode: 'static' });
       const cudnn: NativeRuntime = addon.createRuntime(JSON.stringify(prog), tensors, { mode: 'cudnn', selectIters: 3 });

@@ -65,7 +65,7 @@ export function renderWsparseKernel(spec: WsparseKernelSpec, servedBy: readonly 
   const summary = [
     `Weight-sparse ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
     `Each output channel sums over its own nonzero weights only: their offsets are tables below (fixed at generation),`,
-    `their values read from the [C][R][S][K] weights at run time. One block per ${spec.cpb} channels and a pixel tile; a`,
+    `their values read packed in table order (gathered by the runtime at load). One block per ${spec.cpb} channels and a pixel tile; a`,
     `channel's warps split its nonzeros and add their sums in warp order. Fixed order, exact fp32, no atomics.`,
   ];
   const sections = [

@@ -53,6 +53,17 @@ export interface WsparseTables {
   readonly stats: RowStats;
 }
 
+/**
+ * Where each packed weight value comes from: the kernel reads entry e's value at wt[e], the folded
+ * [K][C][R][S] weight at order[e] (channel by channel, ascending offset: the structure's order).
+ */
+export function wsparseWeightOrder(st: WeightStructure): Uint32Array {
+  const crs = st.c * st.r * st.s;
+  const order = new Uint32Array(st.offsets.length);
+  for (let k = 0; k < st.k; k++) for (let e = st.start[k]!; e < st.start[k + 1]!; e++) order[e] = k * crs + st.offsets[e]!;
+  return order;
+}
+
 /** The kernel's tables for a structure (see the header). */
 export function wsparseTables(st: WeightStructure): WsparseTables {
   return { rowOrder: rowOrder(st), rowStart: st.start, entries: st.offsets, stats: rowStats(st) };

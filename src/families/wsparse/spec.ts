@@ -11,7 +11,8 @@
 // input straight from L1/L2 (the blocks resident together are other channels of the same pixel
 // tile, so they share those input lines); the warps' partial sums are added in a fixed order. The
 // offsets of the nonzeros are fixed at generation time (tables in the .cu), their values read at
-// run time from the CRSK weights every generated kernel receives (folded batch norm stays exact).
+// run time, packed in the tables' order by the runtime at load (registry kernelWeightOrder; folded
+// batch norm stays exact).
 // Any KxK, stride, padding, 1x1; any arch.
 import { ARCH_NAMES, type ArchName } from '../../arch/profiles.js';
 import { isCIdentifier, problemName } from '../../codegen/naming.js';

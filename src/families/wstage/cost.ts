@@ -14,7 +14,7 @@ import type { WstageKernelSpec } from './spec.js';
 
 const STAGE_BYTES_PER_CYCLE = 64;
 const L2_LATENCY_CYCLES = 800;
-/** Instructions per staged input value (index math, bounds, load, store), per thread. */
+/** Instructions per staged input value (index math, bounds, copy) on the 4-byte path; a quarter per value on the 16-byte one. */
 const STAGE_INSTR = 12;
 /** Cycles per instruction of one warp's dependent chain (an FMA waits on the previous one when PPL is small). */
 const CHAIN_CPI = 1.5;
@@ -30,8 +30,10 @@ export function wstageUs(p: GpuProfile, spec: WstageKernelSpec, batch: number, l
   const busiest = spec.slotMax + CHANNEL_OVERHEAD * Math.ceil(spec.k / slots);
   const perSm = Math.min(l.occ.blocksPerSm, Math.ceil(l.blocks / p.smCount));
   const warpsPerSm = perSm * spec.warps;
+  // Rows of whole 16-byte chunks copy 4 floats per instruction sequence (sm_80+, W % 4 == 0).
+  const perFloat = p.sm >= 80 && spec.w % 4 === 0 ? STAGE_INSTR / 4 : STAGE_INSTR;
   const stage = L2_LATENCY_CYCLES + Math.max((perSm * 4 * lay.inFloats) / STAGE_BYTES_PER_CYCLE,
-    (perSm * Math.ceil(lay.inFloats / 32) * STAGE_INSTR) / 4);
+    (perSm * Math.ceil(lay.inFloats / 32) * perFloat) / 4);
   const lsu = warpsPerSm * mean * (1 + lay.ppl);
   const issue = (warpsPerSm * mean * (1 + 2 * lay.ppl)) / 4;
   const chain = busiest * (1 + 2 * lay.ppl) * CHAIN_CPI;

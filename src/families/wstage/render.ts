@@ -8,7 +8,7 @@ import { cInitializer, tableTypes } from '../wsparse/render.js';
 import { balanceOf, rowStats } from '../wsparse/schedule.js';
 import type { WeightStructure } from '../wsparse/structure.js';
 import { wstageLayout, wstageResources } from './resources.js';
-import { wstageSchedule, type WstageSchedule } from './schedule.js';
+import { flatTables, wstageSchedule, type WstageSchedule } from './schedule.js';
 import { validateWstageSpec, wstageName, WSTAGE_MAX_PPL, type WstageKernelSpec } from './spec.js';
 import { wstageSpecFor } from './tiles.js';
 
@@ -27,27 +27,6 @@ export function checkedSchedule(spec: WstageKernelSpec, st: WeightStructure, whe
   return wstageSchedule(st, groups * warps);
 }
 
-/** The slot-ordered tables (see schedule.ts): per dealt channel its count, per slot its first nonzero, the nonzeros' offsets and channels. */
-export function flatTables(st: WeightStructure, sched: WstageSchedule): { chN: Uint32Array; entStart: Uint32Array; entCrs: Uint32Array; entK: Uint32Array } {
-  const slots = sched.slotStart.length - 1;
-  const chN = new Uint32Array(st.k);
-  const entStart = new Uint32Array(slots + 1);
-  const entCrs = new Uint32Array(st.offsets.length);
-  const entK = new Uint32Array(st.offsets.length);
-  let at = 0;
-  for (let s = 0; s < slots; s++) {
-    entStart[s] = at;
-    for (let ci = sched.slotStart[s]!; ci < sched.slotStart[s + 1]!; ci++) {
-      const k = sched.slotCh[ci]!;
-      const a = st.start[k]!, b = st.start[k + 1]!;
-      chN[ci] = b - a;
-      for (let e = a; e < b; e++) { entCrs[at] = st.offsets[e]!; entK[at] = k; at++; }
-    }
-  }
-  entStart[slots] = at;
-  return { chN, entStart, entCrs, entK };
-}
-
 export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly ServedLayer[], st: WeightStructure | undefined): RenderedKernel {
   const name = wstageName(spec);
   const where = `wstage kernel ${name} (${servedBy.map((l) => l.layer).join(', ') || 'no layer listed'})`;
@@ -63,7 +42,7 @@ export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly Se
       `${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
     'A block copies its tile\'s input window (all channels, halo and padding zeros) into shared memory, then each warp',
     'sums the nonzero weights of its output channels, every load a shared-memory hit. The offsets are tables below (fixed',
-    'at generation), the values read from the [C][R][S][K] weights at run time. Fixed order, exact fp32, no atomics.',
+    'at generation), the values read packed in table order (gathered by the runtime at load). Fixed order, exact fp32, no atomics.',
   ];
   const sections = [
     problemSection(spec),
@@ -105,7 +84,7 @@ export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly Se
     slotStartType: spec.k <= 65535 ? 'uint16_t' : 'uint32_t', channelType: spec.k <= 65536 ? 'uint16_t' : 'uint32_t',
     slotStartTable: cInitializer(sched.slotStart), slotChTable: cInitializer(sched.slotCh), chNTable: cInitializer(flat.chN),
     entStartType: spec.nnz <= 65535 ? 'uint16_t' : 'uint32_t', entStartTable: cInitializer(flat.entStart),
-    entCrsTable: cInitializer(flat.entCrs), entKTable: cInitializer(flat.entK),
+    entCrsTable: cInitializer(flat.entCrs),
     epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
     nameIndent: ' '.repeat(name.length + 1),
     launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),

@@ -3,13 +3,18 @@
 import type { KernelResources } from '../../plan/types.js';
 import type { WstageKernelSpec } from './spec.js';
 
-type Tiling = Pick<WstageKernelSpec, 'rows' | 'warps' | 'groups' | 'slotMax' | 'c' | 'r' | 's' | 'strideH' | 'strideW' | 'ho' | 'wo'>;
+type Tiling = Pick<WstageKernelSpec, 'rows' | 'warps' | 'groups' | 'slotMax' | 'c' | 'w' | 'r' | 's' | 'strideH' | 'strideW' | 'padLeft' | 'ho' | 'wo'>;
+
+/** Input column 0 sits at this column of a window row (16-byte aligned); the left padding must fit before it. */
+export const WSTAGE_LEFT = 4;
 
 export function wstageLayout(t: Tiling) {
   const pixT = t.rows * t.wo;
-  // The input window of a tile: its rows and columns with halo, padding zeros included.
+  // The input window of a tile: its rows with halo; each row a whole input row at column
+  // WSTAGE_LEFT, the padding the window reads as zeros around it, rounded up to 16 bytes.
   const inRows = (t.rows - 1) * t.strideH + t.r;
-  const inCols = (t.wo - 1) * t.strideW + t.s;
+  const right = Math.max(0, (t.wo - 1) * t.strideW + t.s - t.padLeft - t.w);
+  const inCols = Math.ceil((WSTAGE_LEFT + t.w + right) / 4) * 4;
   const inFloats = t.c * inRows * inCols;
   // Entries (offset, value) are 8-byte aligned after the input.
   const inFloatsPadded = inFloats + (inFloats % 2);

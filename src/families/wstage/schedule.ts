@@ -71,3 +71,34 @@ export function wstageSchedule(st: WeightStructure, slots: number): WstageSchedu
   }
   return { slotStart, slotCh, slotMax, loadMax, loadMean: total / slots };
 }
+
+/** The slot-ordered tables (see schedule.ts): per dealt channel its count, per slot its first nonzero, the nonzeros' offsets and channels. */
+export function flatTables(st: WeightStructure, sched: Pick<WstageSchedule, 'slotStart' | 'slotCh'>): { chN: Uint32Array; entStart: Uint32Array; entCrs: Uint32Array; entK: Uint32Array } {
+  const slots = sched.slotStart.length - 1;
+  const chN = new Uint32Array(st.k);
+  const entStart = new Uint32Array(slots + 1);
+  const entCrs = new Uint32Array(st.offsets.length);
+  const entK = new Uint32Array(st.offsets.length);
+  let at = 0;
+  for (let s = 0; s < slots; s++) {
+    entStart[s] = at;
+    for (let ci = sched.slotStart[s]!; ci < sched.slotStart[s + 1]!; ci++) {
+      const k = sched.slotCh[ci]!;
+      const a = st.start[k]!, b = st.start[k + 1]!;
+      chN[ci] = b - a;
+      for (let e = a; e < b; e++) { entCrs[at] = st.offsets[e]!; entK[at] = k; at++; }
+    }
+  }
+  entStart[slots] = at;
+  return { chN, entStart, entCrs, entK };
+}
+
+/**
+ * Where each packed weight value comes from: entry e of the slot-ordered tables reads the folded
+ * [K][C][R][S] weight at order[e] (the runtime gathers the kernel's weights once, at load).
+ */
+export function wstageWeightOrder(st: WeightStructure, slots: number): Uint32Array {
+  const { entCrs, entK } = flatTables(st, wstageSchedule(st, slots));
+  const crs = st.c * st.r * st.s;
+  return Uint32Array.from(entCrs, (v, e) => entK[e]! * crs + v);
+}

@@ -12,8 +12,8 @@
 // each warp walks the nonzeros of its output channels with every load a shared-memory hit and no
 // bounds check. One block: a tile of ROWS whole output rows x the output channels of one group;
 // a group's warps each own a list of channels, balanced by nonzero count at generation time
-// (schedule.ts). The nonzero offsets are tables in the .cu; their values are read from the CRSK
-// weights at run time (folded batch norm stays exact). Any KxK, stride, padding; any arch where
+// (schedule.ts). The nonzero offsets are tables in the .cu; their values are read at run time,
+// packed in the tables' order by the runtime at load (folded batch norm stays exact). Any KxK, stride, padding; any arch where
 // the tile fits in one block's shared memory.
 import { ARCH_NAMES, type ArchName } from '../../arch/profiles.js';
 import { isCIdentifier, problemName } from '../../codegen/naming.js';
@@ -68,6 +68,7 @@ export function validateWstageSpec(spec: WstageKernelSpec): WstageKernelSpec {
   if (errors.length === 0) {
     if (!wstageSupports(spec.arch)) errors.push(`unknown arch ${spec.arch}`);
     if (spec.rows > spec.ho) errors.push(`rows ${spec.rows} exceeds the ${spec.ho} output rows`);
+    if (spec.padLeft > 4) errors.push(`padLeft ${spec.padLeft}: the window keeps 4 columns before the input for the left padding`);
     if (Math.ceil((spec.rows * spec.wo) / 32) > WSTAGE_MAX_PPL) errors.push(`a tile of ${spec.rows} x ${spec.wo} pixels needs more than ${WSTAGE_MAX_PPL} pixels per lane`);
     if (!(WSTAGE_WARPS as readonly number[]).includes(spec.warps)) errors.push(`warps must be one of ${WSTAGE_WARPS.join(', ')}, got ${spec.warps}`);
     if (spec.groups * spec.warps > spec.k) errors.push(`groups x warps = ${spec.groups * spec.warps} warp slots for ${spec.k} output channels: at most one slot per channel`);

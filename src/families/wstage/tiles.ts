@@ -11,7 +11,7 @@ import { checkStructure } from '../wsparse/tiles.js';
 import { rowStats } from '../wsparse/schedule.js';
 import type { WeightStructure } from '../wsparse/structure.js';
 import { wstageUs } from './cost.js';
-import { wstageLayout, wstageRegsEstimate } from './resources.js';
+import { WSTAGE_LEFT, wstageLayout, wstageRegsEstimate } from './resources.js';
 import { wstageSchedule } from './schedule.js';
 import { WSTAGE_MAX_PPL, WSTAGE_WARPS, type WstageKernelSpec, type WstageProblem, type WstageTiles } from './spec.js';
 
@@ -36,6 +36,8 @@ export function wstageSpecFor(problem: WstageProblem, st: WeightStructure, t: Pi
 export function wstageCandidates(p: GpuProfile, problem: WstageProblem, batch: number, st: WeightStructure): WstageChoice[] {
   checkStructure(problem, st);
   const out: WstageChoice[] = [];
+  // The window keeps WSTAGE_LEFT columns before input column 0 for the left padding.
+  if (problem.padLeft > WSTAGE_LEFT) return out;
   const seen = new Set<string>();
   for (let rows = 1; rows <= problem.ho; rows++) {
     if (Math.ceil((rows * problem.wo) / 32) > WSTAGE_MAX_PPL) break;
