@@ -52,7 +52,7 @@ describe(`the measured choice (seed ${SEED})`, () => {
     }
   });
 
-  it('breaks a tie between kernels by the registry order (dconv, igemm, wsparse, act-sparse on sm_90), only among kernels that beat cuDNN', () => {
+  it('breaks a tie between kernels by the registry order (dconv, igemm, wsparse, wstage, act-sparse on sm_90), only among kernels that beat cuDNN', () => {
     expect(familyOrder('sm_90')).toEqual(['dconv', 'igemm', 'wsparse', 'wstage', 'act-sparse']);
     expect(familyOrder('sm_70')).toEqual(['wsparse', 'wstage', 'act-sparse']);
     for (let i = 0; i < 50; i++) {

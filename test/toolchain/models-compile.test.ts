@@ -13,6 +13,7 @@ import { gpuProfile } from '../../src/arch/profiles.js';
 import { kernelNameOf, renderKernel } from '../../src/families/registry.js';
 import { weightStructure } from '../../src/families/wsparse/structure.js';
 import { chooseWsparseTiles } from '../../src/families/wsparse/tiles.js';
+import { chooseWstageTiles } from '../../src/families/wstage/tiles.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
 
 const nvcc = findNvcc();
@@ -49,14 +50,14 @@ describe.skipIf(!nvcc)('emitted kernels compile warning-free', () => {
   }
 });
 
-// The wsparse family (weight-sparse: its kernels carry the layer's nonzero lists as tables) on
+// The weight-sparse families (wsparse and wstage: their kernels carry the layer's nonzero lists as tables) on
 // fresh randomly pruned weights: zoo-like shapes at 90% (3x3 256 at 14x14, 1x1 1024->256, 3x3 64 at
 // 56x56 with all-zero output channels), an odd 5x5 stride 2 at 95%, and one with C*R*S > 65535 and
 // more than 65535 nonzeros (32-bit tables), each with the rule's tiles for sm_90 and sm_80, and the
 // two small ones for sm_75 (plain loads instead of cp.async): no warnings, no spills, no stack
 // frame; ptxas' figures printed.
 const WS_SEED = testSeed();
-describe.skipIf(!nvcc)(`wsparse kernels compile warning-free, without spills (seed ${WS_SEED})`, () => {
+describe.skipIf(!nvcc)(`wsparse and wstage kernels compile warning-free, without spills (seed ${WS_SEED})`, () => {
   const rnd = mulberry32(WS_SEED);
   const shapes = [
     { c: 256, h: 14, w: 14, k: 256, r: 3, s: 3, stride: 1, pad: 1, zeros: 0.9, emptyK: 0 },
@@ -80,18 +81,24 @@ describe.skipIf(!nvcc)(`wsparse kernels compile warning-free, without spills (se
         const problem = { arch, c: q.c, h: q.h, w: q.w, k: q.k, r: q.r, s: q.s, strideH: q.stride, strideW: q.stride, padTop: q.pad, padLeft: q.pad, ho, wo, bias: i % 2 === 0, relu: i !== 1 };
         const choice = chooseWsparseTiles(gpuProfile(arch), problem, 1, structures[i]!);
         expect(choice, `${arch} shape ${i}`).not.toBeNull();
-        const { name, source } = renderKernel(choice!.spec, [{ model: 'random', layer: `shape ${i}` }], { structure: structures[i]! });
-        expect(name).toBe(kernelNameOf(choice!.spec));
-        const file = join(tmp, `${name}.cu`);
-        writeFileSync(file, source);
-        return [file];
+        // wstage too, where its window fits the arch's shared memory (not the 16500-channel shape).
+        const staged = chooseWstageTiles(gpuProfile(arch), problem, 1, structures[i]!);
+        if (i < 4 && arch !== 'sm_75') expect(staged, `${arch} shape ${i}: wstage`).not.toBeNull();
+        return [choice!.spec, ...(staged ? [staged.spec] : [])].map((spec) => {
+          const { name, source } = renderKernel(spec, [{ model: 'random', layer: `shape ${i}` }], { structure: structures[i]! });
+          expect(name).toBe(kernelNameOf(spec));
+          const file = join(tmp, `${name}.cu`);
+          writeFileSync(file, source);
+          return file;
+        });
       });
+      expect(files.some((f) => f.includes('wstage')), `${arch}: wstage kernels compiled`).toBe(true);
       const results = await compileCheck(files, arch, { filesPerProcess: files.length });
-      // A kernel with a float4 path has two entry points, <name> and <name>_vec4: ptxas reports both.
+      // A kernel with a float4 path (wsparse) or a 16-byte window copy (wstage) has two entry points, <name> and <name>_vec4: ptxas reports both.
       const names = files.map((f) => f.replace(/^.*\//, '').replace(/\.cu$/, ''));
       expect([...new Set(results.map((r) => r.kernel.replace(/_vec4$/, '')))].sort()).toEqual([...new Set(names)].sort());
       for (const r of results) {
-        console.log(`wsparse ${r.arch}: ${r.kernel}: ${r.registers} registers, spills ${r.spillStores}/${r.spillLoads} bytes, stack ${r.stackFrame}`);
+        console.log(`${r.kernel.startsWith('wstage') ? 'wstage' : 'wsparse'} ${r.arch}: ${r.kernel}: ${r.registers} registers, spills ${r.spillStores}/${r.spillLoads} bytes, stack ${r.stackFrame}`);
         expect(r.ok, r.log).toBe(true);
         expect(r.arch).toBe(arch);
         expect([r.spillStores, r.spillLoads, r.stackFrame], r.kernel).toEqual([0, 0, 0]);
