@@ -155,7 +155,8 @@ function parseSource(source: string): Parsed {
     return m[1] === 'true';
   };
   const tableMatch = (name: string): RegExpExecArray => {
-    const m = new RegExp(`static __device__ const (\\w+) ${name}\\[[^\\]]*\\] = \\{([^}]*)\\};`).exec(source);
+    // The values are the device pass's (#ifdef __CUDA_ARCH__); the host pass sees one 0.
+    const m = new RegExp(`static __device__ const (\\w+) ${name}\\[[^\\]]*\\] = \\{\\n#ifdef __CUDA_ARCH__\\n([^}]*)\\n#else\\n0\\n#endif\\n\\};`).exec(source);
     if (!m) throw new Error(`no table ${name}`);
     return m;
   };
@@ -543,7 +544,7 @@ describe(`wsparse family v2 (seed ${seed})`, () => {
     const retable = (name: string, edit: (t: number[]) => void): string => {
       const t = parseSource(source).table(name);
       edit(t);
-      return source.replace(new RegExp(`(static __device__ const \\w+ ${name}\\[[^\\]]*\\] = \\{)[^}]*(\\};)`), `$1\n    ${t.join(',')},\n$2`);
+      return source.replace(new RegExp(`(static __device__ const \\w+ ${name}\\[[^\\]]*\\] = \\{\\n#ifdef __CUDA_ARCH__\\n)[^}]*?(\\n#else)`), `$1    ${t.join(',')},$2`);
     };
     const crs = sh.c * sh.r * sh.s;
     // The busiest channel's first offset moved by one filter tap.

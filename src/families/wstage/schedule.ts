@@ -27,10 +27,38 @@ export interface WstageSchedule {
   readonly loadMean: number;
 }
 
+// The rule weighs tens of (rows, warps, groups) tiles per conv and many share a slot count; a
+// pruned resnet152 spent 7 of its 18 s of generation recomputing equal schedules (node --cpu-prof,
+// 2026-12-03). Structures are immutable once built, so each one's dealing order and schedules are
+// kept for its lifetime; callers share the tables and must not write into them.
+const orderCache = new WeakMap<WeightStructure, Int32Array>();
+const scheduleCache = new WeakMap<WeightStructure, Map<number, WstageSchedule>>();
+
+/** Output channels longest first (descending nonzero count, ties by index). */
+function dealOrder(st: WeightStructure): Int32Array {
+  let order = orderCache.get(st);
+  if (!order) {
+    const nnzOf = (k: number): number => st.start[k + 1]! - st.start[k]!;
+    order = Int32Array.from(Array.from({ length: st.k }, (_, k) => k).sort((a, b) => nnzOf(b) - nnzOf(a) || a - b));
+    orderCache.set(st, order);
+  }
+  return order;
+}
+
 export function wstageSchedule(st: WeightStructure, slots: number): WstageSchedule {
   if (!Number.isInteger(slots) || slots < 1 || slots > st.k) throw new Error(`wstage schedule: ${slots} slots for ${st.k} output channels (1..k)`);
+  let bySlots = scheduleCache.get(st);
+  if (!bySlots) { bySlots = new Map(); scheduleCache.set(st, bySlots); }
+  const hit = bySlots.get(slots);
+  if (hit) return hit;
+  const made = computeSchedule(st, slots);
+  bySlots.set(slots, made);
+  return made;
+}
+
+function computeSchedule(st: WeightStructure, slots: number): WstageSchedule {
   const nnzOf = (k: number): number => st.start[k + 1]! - st.start[k]!;
-  const order = Array.from({ length: st.k }, (_, k) => k).sort((a, b) => nnzOf(b) - nnzOf(a) || a - b);
+  const order = dealOrder(st);
   // Min-heap of (load, slot): the least-loaded slot, ties by the lowest index.
   const load = new Float64Array(slots);
   const heap = Int32Array.from({ length: slots }, (_, i) => i);
