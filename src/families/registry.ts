@@ -82,7 +82,7 @@ export function kernelWeightOrder(spec: KernelSpec, structure: WeightStructure |
   if (!structure || structure.digest !== spec.patternDigest) {
     throw new Error(`${kernelNameOf(spec)}: its packed weights need the weight structure ${spec.patternDigest}, got ${structure ? structure.digest : 'none'}`);
   }
-  return spec.family === 'wsparse' ? wsparseWeightOrder(structure) : wstageWeightOrder(structure, spec.groups * spec.warps);
+  return spec.family === 'wsparse' ? wsparseWeightOrder(structure) : wstageWeightOrder(structure, spec.groups * spec.warps, spec.chunk);
 }
 
 export function resourcesOf(spec: KernelSpec, batch: number): KernelResources {
@@ -117,7 +117,8 @@ export function tilesOf(spec: KernelSpec): KernelTiles {
     return { family: 'wsparse', ...Object.fromEntries(WSPARSE_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
   }
   if (spec.family === 'wstage') {
-    return { family: 'wstage', ...Object.fromEntries(WSTAGE_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
+    // The chunk fields only when chunked (absent, not undefined, in plan.json and the tune cache).
+    return { family: 'wstage', ...Object.fromEntries(WSTAGE_TILE_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]])) } as KernelTiles;
   }
   return { th: spec.th, tw: spec.tw, tc: spec.tc, kb: spec.kb, cs: spec.cs };
 }
@@ -129,7 +130,10 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
     return { ...problem, ...t, family: 'wsparse' };
   }
   if (tiles.family === 'wstage') {
-    const t: WstageTiles = { rows: tiles.rows, warps: tiles.warps, groups: tiles.groups, patternDigest: tiles.patternDigest, nnz: tiles.nnz, rowMax: tiles.rowMax, kActive: tiles.kActive, slotMax: tiles.slotMax };
+    const t: WstageTiles = {
+      rows: tiles.rows, warps: tiles.warps, groups: tiles.groups, patternDigest: tiles.patternDigest, nnz: tiles.nnz, rowMax: tiles.rowMax, kActive: tiles.kActive, slotMax: tiles.slotMax,
+      ...(tiles.chunk !== undefined ? { chunk: tiles.chunk, slotChMax: tiles.slotChMax, chunkMax: tiles.chunkMax } : {}),
+    };
     return { ...problem, ...t, family: 'wstage' };
   }
   if (tiles.family === 'dconv') {
@@ -149,7 +153,8 @@ export function describeTiles(spec: KernelSpec): string {
     return `wsparse ${32 * spec.ppl} pixels x ${spec.cpb} channels per block, ${spec.split} warps per channel, ${spec.nnz} nonzeros (busiest channel ${spec.rowMax}), pattern ${spec.patternDigest}`;
   }
   if (spec.family === 'wstage') {
-    return `wstage ${spec.rows} output rows x ${spec.wo} per tile, ${spec.warps} warps x ${spec.groups} groups, ${spec.nnz} nonzeros (busiest warp slot ${spec.slotMax}), pattern ${spec.patternDigest}`;
+    return `wstage ${spec.rows} output rows x ${spec.wo} per tile, ${spec.warps} warps x ${spec.groups} groups, ` +
+      `${spec.chunk !== undefined ? `input staged ${spec.chunk} channels at a time (double-buffered), ` : ''}${spec.nnz} nonzeros (busiest warp slot ${spec.slotMax}), pattern ${spec.patternDigest}`;
   }
   if (spec.family === 'dconv') {
     return `dconv bm ${spec.bm} x ${spec.rowsT} rows, t ${spec.tm}x${spec.tn}, bkc ${spec.bkc}, split ${spec.split}`;

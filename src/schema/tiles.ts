@@ -2,7 +2,7 @@
 // act-sparse {th, tw, tc, kb, cs} (family absent or 'act-sparse') or igemm {family: 'igemm', bm,
 // bn, bkc, tm, tn, warpM, split, stages} or dconv {family: 'dconv', bm, tm, tn, rowsT, bkc, split,
 // stages} or wsparse {family: 'wsparse', ppl, split, cpb, patternDigest, nnz, rowMax, kActive} or
-// wstage {family: 'wstage', rows, warps, groups, patternDigest, nnz, rowMax, kActive, slotMax}.
+// wstage {family: 'wstage', rows, warps, groups, patternDigest, nnz, rowMax, kActive, slotMax, chunk?, slotChMax?, chunkMax?}.
 import { Type, type Static } from '@sinclair/typebox';
 import type { KernelTiles } from '../families/registry.js';
 
@@ -53,6 +53,7 @@ export const WstageTileFields = {
   rows: PositiveInt, warps: PositiveInt, groups: PositiveInt,
   patternDigest: WsparseTileFields.patternDigest,
   nnz: Count, rowMax: Count, kActive: Count, slotMax: Count,
+  chunk: Type.Optional(PositiveInt), slotChMax: Type.Optional(PositiveInt), chunkMax: Type.Optional(Count),
 };
 
 export const ActSparseTilesSchema = Type.Object({ family: Type.Optional(Type.Literal('act-sparse')), ...ActSparseTileFields });

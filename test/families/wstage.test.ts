@@ -47,6 +47,8 @@ const SHAPES: Shape[] = [
   { why: '1x1/1, C 33, 9x20, K 17, 95%', c: 33, h: 9, w: 20, k: 17, r: 1, s: 1, stride: 1, pad: pad(0, 0, 0, 0), pattern: 'unstructured', sparsity: 0.95, bias: true, relu: true },
   { why: '1x1/2, C 24, 14x14, K 30, block4x1 80%', c: 24, h: 14, w: 14, k: 30, r: 1, s: 1, stride: 2, pad: pad(0, 0, 0, 0), pattern: 'block4x1', sparsity: 0.8, bias: false, relu: false },
   { why: '5x5/1 pad 2, C 8, 10x12, K 9, whole filters 50%', c: 8, h: 10, w: 12, k: 9, r: 5, s: 5, stride: 1, pad: pad(2, 2, 2, 2), pattern: 'filter', sparsity: 0.5, bias: true, relu: true },
+  { why: '3x3/1 pad 1, C 12, 5x40 (rows wider than 32 lanes: two column passes), K 10, 90%', c: 12, h: 5, w: 40, k: 10, r: 3, s: 3, stride: 1, pad: pad(1, 1, 1, 1), pattern: 'unstructured', sparsity: 0.9, bias: true, relu: true },
+  { why: '3x3/2 pad (1 top/left, 0 bottom/right), C 10, 9x71 (output 36 wide), K 6, 80%', c: 10, h: 9, w: 71, k: 6, r: 3, s: 3, stride: 2, pad: pad(1, 0, 1, 0), pattern: 'unstructured', sparsity: 0.8, bias: false, relu: true },
   { why: '7x7/2 pad 3, C 3, 23x23, K 8, 80% (a row wider than 32 lanes)', c: 3, h: 23, w: 23, k: 8, r: 7, s: 7, stride: 2, pad: pad(3, 3, 3, 3), pattern: 'unstructured', sparsity: 0.8, bias: true, relu: true },
 ];
 
@@ -95,8 +97,132 @@ function table(src: string, name: string): number[] {
   return m[1]!.split(/[\s,]+/).filter((x) => x !== '').map(Number);
 }
 
+/** The chunked template's lines the chunked walk mirrors (the window's layout lines are MIRRORED's). */
+const MIRRORED_CHUNKED = [
+  'constexpr int BUF_FLOATS = CHUNK_FLOATS + 2 * WARPS * ENT_MAX;',
+  'const int cq = q * CHUNK;', 'const int n = C - cq < CHUNK ? C - cq : CHUNK;',
+  'for (int row = warp; row < n * IN_ROWS; row += WARPS) {', 'const int c = row / IN_ROWS, ir = row - (row / IN_ROWS) * IN_ROWS;',
+  'const float* src = x + (cq + c) * HW + (rowOk ? iy : 0) * W - LEFT;', 'float* d = dst + row * ROWP;',
+  'const bool ok = rowOk && static_cast<unsigned>(col - LEFT) < static_cast<unsigned>(W);', 'copyAsync4(d + col, ok ? src + col : x, ok);',
+  'copyAsync16(dst + 4 * i, ok ? x + (cq + c) * HW + iy * W + ix : x, ok);',
+  'return lane <= CHM ? static_cast<int>(kRunStart[(slot * NCHUNK + q) * CHM + lane]) : 0;',
+  'float* sEnt = buf + CHUNK_FLOATS + warp * 2 * ENT_MAX;', 'for (int j = lane; j < e1 - e0; j += 32) {',
+  'copyAsync4(sEnt + 2 * j, reinterpret_cast<const float*>(kEntOff + e0 + j), true);', 'copyAsync4(sEnt + 2 * j + 1, wt + e0 + j, true);',
+  'stageEntries(wt, __shfl_sync(0xffffffffu, runNext, 0), __shfl_sync(0xffffffffu, runNext, CHM), next, warp, lane);',
+  'if (q + 2 < NCHUNK) runAfter = runBounds(slot, q + 2, lane);', 'runCur = runNext;', 'runNext = runAfter;',
+  'float* next = smem + ((q + 1) & 1) * BUF_FLOATS;', 'const float* buf = smem + (q & 1) * BUF_FLOATS;',
+  'const int e0 = __shfl_sync(0xffffffffu, runCur, 0);',
+  'const int a = __shfl_sync(0xffffffffu, runCur, j) - e0, b = __shfl_sync(0xffffffffu, runCur, j + 1) - e0;',
+  'const float* lanePix = buf + base0;', 'const uint2* sEnt = reinterpret_cast<const uint2*>(buf + CHUNK_FLOATS + warp * 2 * ENT_MAX);',
+  'const uint2 en = sEnt[i];', 'const float wv = __uint_as_float(en.y);', 'const float* px = lanePix + en.x;',
+  'for (int t = 0; t < PPL; ++t) acc[j][t] = fmaf(wv, px[tWin(t)], acc[j][t]);',
+  'const int k = static_cast<int>(kSlotCh[c0 + j]);', 'float v = acc[j][t];',
+  'constexpr bool WIDE = WO > 32;', 'constexpr int CP = WIDE ? (WO + 31) / 32 : 1;', 'constexpr int LR = WIDE ? 1 : 32 / WO;',
+  'constexpr int PPL = WIDE ? ROWS * CP : (ROWS + LR - 1) / LR;',
+  '__host__ __device__ constexpr int tWin(int t) { return WIDE ? (t / CP) * SH * ROWP + (t % CP) * 32 * SW : t * LR * SH * ROWP; }',
+  '__host__ __device__ constexpr int tOut(int t) { return WIDE ? (t / CP) * WO + (t % CP) * 32 : t * LR * WO; }',
+  '__host__ __device__ constexpr int tRow(int t) { return WIDE ? t / CP : t * LR; }',
+  '__host__ __device__ constexpr int tCol(int t) { return WIDE ? (t % CP) * 32 : 0; }',
+  'constexpr int CHUNK_FLOATS = CHUNK * CH_FLOATS + TAIL;',
+  'const int ly0 = WIDE ? 0 : lane / WO, lx0 = WIDE ? lane : lane - (lane / WO) * WO;', 'const bool laneOk = WIDE || lane < LR * WO;',
+  'const int base0 = laneOk ? ly0 * SH * ROWP + lx0 * SW : 0;',
+  'for (int t = 0; t < PPL; ++t) live[t] = laneOk && ly0 + tRow(t) < ROWS && oy0 + ly0 + tRow(t) < HO && lx0 + tCol(t) < WO;',
+  'if (HAS_BIAS) v += bk;', 'if (APPLY_RELU) v = fmaxf(v, 0.0f);', 'if (live[t]) yk[ly0 * WO + lx0 + tOut(t)] = v;',
+];
+
+/**
+ * The chunked kernel walked in JS: per tile, the two buffers start as NaN and chunk q overwrites
+ * buffer q & 1 with its channels only (the last chunk may leave an older chunk's channels there),
+ * so a run that reads a channel outside its chunk, or past the chunk's channels, turns up as a
+ * wrong or NaN output.
+ */
+function walkChunked(spec: WstageKernelSpec, src: string, x: Float32Array, batch: number, packed: Float32Array, bias: Float32Array | null, out: Float32Array, writes: Uint8Array): void {
+  for (const line of [...MIRRORED.slice(0, 5), ...MIRRORED_CHUNKED]) if (!src.includes(line)) throw new Error(`the template no longer has '${line}': update this walk to match`);
+  const { c: C, h: H, w: W, k: K, strideH: SH, strideW: SW, padTop: PT, ho: HO, wo: WO } = spec;
+  const lay = wstageLayout(spec);
+  const ROWP = lay.inCols, IN_ROWS = lay.inRows, CH = IN_ROWS * ROWP, LEFT = 4, HW = H * W, PIX = HO * WO;
+  const CHUNK = spec.chunk!, NCHUNK = Math.ceil(C / CHUNK), CHM = spec.slotChMax!, WIN = CHUNK * CH, CF = WIN + lay.tail;
+  // The lane -> pixel mapping of the chunked template (WIDE / CP / LR).
+  const WIDE = WO > 32, CP = WIDE ? Math.ceil(WO / 32) : 1, LR = WIDE ? 1 : Math.floor(32 / WO);
+  const PPL = WIDE ? spec.rows * CP : Math.ceil(spec.rows / LR);
+  expect(PPL, 'pixels per lane').toBe(lay.ppl);
+  const tWin = (t: number): number => (WIDE ? Math.floor(t / CP) * SH * ROWP + (t % CP) * 32 * SW : t * LR * SH * ROWP);
+  const tOut = (t: number): number => (WIDE ? Math.floor(t / CP) * WO + (t % CP) * 32 : t * LR * WO);
+  const tRow = (t: number): number => (WIDE ? Math.floor(t / CP) : t * LR);
+  const tCol = (t: number): number => (WIDE ? (t % CP) * 32 : 0);
+  const slotStart = table(src, 'kSlotStart'), slotCh = table(src, 'kSlotCh'), runStart = table(src, 'kRunStart'), entOff = table(src, 'kEntOff');
+  const slots = spec.groups * spec.warps;
+  expect(runStart.length).toBe(slots * NCHUNK * CHM + 1);
+  expect(entOff.length).toBe(Math.max(1, spec.nnz));
+  const f = Math.fround;
+  for (let n = 0; n < batch; n++) {
+    for (let tile = 0; tile < lay.pixTiles; tile++) {
+      const oy0 = tile * spec.rows;
+      // NaN until written: the tail and any channel a chunk does not copy read as NaN.
+      const bufs = [new Float32Array(CF).fill(Number.NaN), new Float32Array(CF).fill(Number.NaN)];
+      const acc = Array.from({ length: slots }, () => Array.from({ length: CHM }, () => new Float32Array(32 * PPL)));
+      for (let q = 0; q < NCHUNK; q++) {
+        const cq = q * CHUNK, m = Math.min(CHUNK, C - cq), buf = bufs[q & 1]!;
+        for (let i = 0; i < m * CH; i++) {
+          const row = Math.floor(i / ROWP), col = i % ROWP, ch = Math.floor(row / IN_ROWS), ir = row % IN_ROWS;
+          const iy = oy0 * SH - PT + ir, ix = col - LEFT;
+          buf[i] = iy >= 0 && iy < H && ix >= 0 && ix < W ? x[n * C * HW + (cq + ch) * HW + iy * W + ix]! : 0;
+        }
+        for (let slot = 0; slot < slots; slot++) {
+          const rb = (slot * NCHUNK + q) * CHM;
+          // The warp's staged entries of chunk q: at most ENT_MAX of them.
+          const e0 = runStart[rb]!, cnt = runStart[rb + CHM]! - e0;
+          expect(cnt, `slot ${slot} chunk ${q}: entries within the staged list`).toBeLessThanOrEqual(Math.max(1, spec.chunkMax!));
+          const sOff = entOff.slice(e0, e0 + cnt), sW = packed.slice(e0, e0 + cnt);
+          for (let j = 0; j < CHM; j++) {
+            for (let i = runStart[rb + j]! - e0; i < runStart[rb + j + 1]! - e0; i++) {
+              const off = sOff[i]!;
+              for (let lane = 0; lane < 32; lane++) {
+                const ly0 = WIDE ? 0 : Math.floor(lane / WO), lx0 = WIDE ? lane : lane % WO;
+                const laneOk = WIDE || lane < LR * WO;
+                const base0 = laneOk ? ly0 * SH * ROWP + lx0 * SW : 0;
+                for (let t = 0; t < PPL; t++) {
+                  const live = laneOk && ly0 + tRow(t) < spec.rows && oy0 + ly0 + tRow(t) < HO && lx0 + tCol(t) < WO;
+                  const at = base0 + off + tWin(t);
+                  if (at >= CF) throw new Error(`buffer read ${at} past its ${CF} floats (window ${WIN} + tail ${lay.tail})`);
+                  if (live && at >= WIN) throw new Error(`a live pixel reads the tail (${at} >= ${WIN})`);
+                  const a = acc[slot]![j]!;
+                  a[lane * PPL + t] = f(f(sW[i]! * buf[at]!) + a[lane * PPL + t]!);
+                }
+              }
+            }
+          }
+        }
+      }
+      for (let slot = 0; slot < slots; slot++) {
+        const c0 = slotStart[slot]!, nch = slotStart[slot + 1]! - c0;
+        expect(nch, `slot ${slot}: at most CHM channels`).toBeLessThanOrEqual(CHM);
+        for (let j = 0; j < nch; j++) {
+          const k = slotCh[c0 + j]!;
+          for (let lane = 0; lane < 32; lane++) {
+            const ly0 = WIDE ? 0 : Math.floor(lane / WO), lx0 = WIDE ? lane : lane % WO;
+            const laneOk = WIDE || lane < LR * WO;
+            for (let t = 0; t < PPL; t++) {
+              const live = laneOk && ly0 + tRow(t) < spec.rows && oy0 + ly0 + tRow(t) < HO && lx0 + tCol(t) < WO;
+              let v = acc[slot]![j]![lane * PPL + t]!;
+              if (bias) v = f(v + bias[k]!);
+              if (spec.relu) v = Math.max(v, 0);
+              if (live) {
+                const i = n * K * PIX + k * PIX + oy0 * WO + ly0 * WO + lx0 + tOut(t);
+                out[i] = v;
+                writes[i]!++;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 /** The kernel walked in JS (see the header); every output written exactly once is checked by the caller. */
 function walk(spec: WstageKernelSpec, src: string, x: Float32Array, batch: number, packed: Float32Array, bias: Float32Array | null, out: Float32Array, writes: Uint8Array): void {
+  if (spec.chunk !== undefined) return walkChunked(spec, src, x, batch, packed, bias, out, writes);
   for (const line of MIRRORED) if (!src.includes(line)) throw new Error(`the template no longer has '${line}': update this walk to match`);
   const { c: C, h: H, w: W, k: K, r: R, s: S, strideH: SH, strideW: SW, padTop: PT, padLeft: PL, ho: HO, wo: WO } = spec;
   const lay = wstageLayout(spec);
@@ -156,12 +282,19 @@ function walk(spec: WstageKernelSpec, src: string, x: Float32Array, batch: numbe
 describe(`wstage kernels walked on the CPU (seed ${seed})`, () => {
   it('the rendered tables, walked as the kernel walks them, match the float64 reference conv on odd shapes at input zeros 0/50/90/100%', () => {
     let checks = 0;
+    let pickCount = 0;
     for (const sh of SHAPES) {
       const l = layerOf(sh);
-      // The rule's pick and two more of the candidates (other rows, warps, groups).
+      // The rule's pick and two more of the candidates (other rows, warps, groups), and the cheapest
+      // whole-window and chunked ones (a chunk only where C > 8).
       const cands = wstageCandidates(gpuProfile('sm_90'), l.problem, 2, l.st);
       expect(cands.length, sh.why).toBeGreaterThan(0);
-      for (const { spec } of [cands[0]!, cands[Math.floor(cands.length / 2)]!, cands[cands.length - 1]!]) {
+      const whole = cands.find((c) => c.spec.chunk === undefined)!;
+      const chunked = cands.filter((c) => c.spec.chunk !== undefined);
+      expect(chunked.length > 0, `${sh.why}: chunked candidates`).toBe(sh.c > 8);
+      const picks = [cands[0]!, cands[Math.floor(cands.length / 2)]!, cands[cands.length - 1]!, whole, ...(chunked.length ? [chunked[0]!, chunked[chunked.length - 1]!] : [])];
+      for (const { spec } of picks) {
+        pickCount++;
         const src = renderKernel(spec, [{ model: 'test', layer: sh.why }], { structure: l.st }).source;
         const res = resourcesOf(spec, 1);
         expect(src, 'static_asserts carry the planner\'s counts').toContain(`static_assert(SHARED_BYTES == ${res.sharedBytes},`);
@@ -188,7 +321,8 @@ describe(`wstage kernels walked on the CPU (seed ${seed})`, () => {
         }
       }
     }
-    expect(checks).toBe(SHAPES.length * 3 * INPUT_ZEROS.length);
+    expect(checks).toBe(pickCount * INPUT_ZEROS.length);
+    expect(pickCount).toBe(SHAPES.length * 4 + 2 * SHAPES.filter((sh) => sh.c > 8).length);
   });
 
   it('the schedule deals every channel once, longest first to the least-loaded slot; the flat tables follow it', () => {
@@ -218,15 +352,31 @@ describe(`wstage kernels walked on the CPU (seed ${seed})`, () => {
   it('specs round-trip through their tiles; validation names the bad field; padding past the window margin is refused', () => {
     const l = layerOf(SHAPES[1]!);
     const ch = chooseWstageTiles(gpuProfile('sm_90'), l.problem, 1, l.st)!;
+    expect(ch.spec.chunk, 'a 16-channel layer: the whole window').toBeUndefined();
     const { family: _f, rows: _r, warps: _w, groups: _g, patternDigest: _d, nnz: _n, rowMax: _m, kActive: _a, slotMax: _s, ...problem } = ch.spec;
     expect(specWithTiles(problem, tilesOf(ch.spec))).toEqual(ch.spec);
     expect(() => validateWstageSpec({ ...ch.spec, warps: 3 })).toThrow(/warps must be one of 2, 4, 8, 16, got 3/);
     expect(() => validateWstageSpec({ ...ch.spec, rows: ch.spec.ho + 1 })).toThrow(/rows \d+ exceeds the \d+ output rows/);
     expect(() => validateWstageSpec({ ...ch.spec, patternDigest: 'xyz' })).toThrow(/patternDigest must be 10 hex digits/);
     expect(wstageCandidates(gpuProfile('sm_90'), { ...l.problem, padLeft: 5 }, 1, l.st)).toEqual([]);
-    // The window must fit one block's shared memory: a wide layer on sm_75 (64 KB) has no tile.
+    // The whole window must fit one block's shared memory: a wide layer on sm_75 (64 KB) has only
+    // chunked tiles, whose two buffers fit.
     const wide = layerOf({ ...SHAPES[1]!, c: 512, h: 56, w: 56 });
-    expect(chooseWstageTiles(gpuProfile('sm_75'), { ...wide.problem, arch: 'sm_75' }, 1, wide.st)).toBeNull();
+    const wideCands = wstageCandidates(gpuProfile('sm_75'), { ...wide.problem, arch: 'sm_75' }, 1, wide.st);
+    expect(wideCands.length).toBeGreaterThan(0);
+    for (const c of wideCands) {
+      expect(c.spec.chunk, kernelNameOf(c.spec)).toBeDefined();
+      expect(resourcesOf(c.spec, 1).sharedBytes).toBeLessThanOrEqual(gpuProfile('sm_75').sharedPerBlockOptin);
+    }
+    // A chunked spec round-trips too; its validation names the bad fields.
+    const cc = wstageCandidates(gpuProfile('sm_90'), l.problem, 1, l.st).find((c) => c.spec.chunk !== undefined)!.spec;
+    expect(kernelNameOf(cc)).toMatch(new RegExp(`_g${cc.groups}_cc${cc.chunk}_d`));
+    const { family: _f2, rows: _r2, warps: _w2, groups: _g2, patternDigest: _d2, nnz: _n2, rowMax: _m2, kActive: _a2, slotMax: _s2, chunk: _c2, slotChMax: _h2, chunkMax: _x2, ...problem2 } = cc;
+    expect(specWithTiles(problem2, tilesOf(cc))).toEqual(cc);
+    expect(() => validateWstageSpec({ ...cc, chunk: cc.c })).toThrow(/chunk must be an integer in \[1, c - 1\]/);
+    expect(() => validateWstageSpec({ ...cc, slotChMax: undefined })).toThrow(/a chunked spec needs slotChMax/);
+    expect(() => validateWstageSpec({ ...ch.spec, slotChMax: 2 })).toThrow(/slotChMax and chunkMax are only for a chunked spec/);
+    expect(() => validateWstageSpec({ ...cc, chunkMax: cc.slotMax + 1 })).toThrow(/a chunked spec needs chunkMax in \[0, slotMax/);
     expect(() => kernelWeightOrder(ch.spec, wide.st)).toThrow(/packed weights need the weight structure/);
   });
 });

@@ -40,7 +40,7 @@ import { pruneWeights, type PrunePattern } from '../../src/weights/prune.js';
 import { getTensor } from '../../src/weights/store.js';
 import { structureLookup, weightStructure, type WeightStructure } from '../../src/families/wsparse/structure.js';
 import { chooseWsparseTiles } from '../../src/families/wsparse/tiles.js';
-import { chooseWstageTiles } from '../../src/families/wstage/tiles.js';
+import { chooseWstageTiles, wstageCandidates } from '../../src/families/wstage/tiles.js';
 import { isWeightSparse, kernelWeightOrder } from '../../src/families/registry.js';
 import type { View } from '../../src/runtime/program.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
@@ -135,8 +135,12 @@ function zooWsparse(arch: string, pattern: PrunePattern, sparsity: number): Wspa
     const problem = { arch: rest.arch, c: rest.c, h: rest.h, w: rest.w, k: rest.k, r: rest.r, s: rest.s, strideH: rest.strideH, strideW: rest.strideW,
       padTop: rest.padTop, padLeft: rest.padLeft, ho: rest.ho, wo: rest.wo, bias: rest.bias, relu: rest.relu };
     const other = c.spec!.family === 'wsparse' ? chooseWstageTiles(gpuProfile(arch), problem, 1, structure) : chooseWsparseTiles(gpuProfile(arch), problem, 1, structure);
+    // The cheapest chunked wstage tile too, unless the planner's or the other pick is one.
+    const picked = [c.spec!, ...(other ? [other.spec] : [])];
+    const chunked = picked.some((s) => s.family === 'wstage' && s.chunk !== undefined) ? undefined
+      : wstageCandidates(gpuProfile(arch), problem, 1, structure).find((x) => x.spec.chunk !== undefined)?.spec;
     const weights = getTensor(ws, c.layer, 'kernel');
-    return [c.spec!, ...(other ? [other.spec] : [])].map((spec) => ({ spec, weights, structure, batch: 1, odd: false }));
+    return [...picked, ...(chunked ? [chunked] : [])].map((spec) => ({ spec, weights, structure, batch: 1, odd: false }));
   });
 }
 
@@ -160,7 +164,10 @@ function oddWsparse(arch: string, p: Omit<Odd, 'why'>, prune: { pattern: PrunePa
   const structure = weightStructure(weights, { k: p.k, c: p.c, r: p.r, s: p.s });
   const { th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...problem } = p;
   const q = { arch: arch as ActSparseKernelSpec['arch'], ...problem };
-  return [chooseWsparseTiles(gpuProfile(arch), q, 3, structure), chooseWstageTiles(gpuProfile(arch), q, 3, structure)]
+  // And the cheapest chunked wstage tile (the window streamed through two buffers) when the rule's pick is not one.
+  const rule = chooseWstageTiles(gpuProfile(arch), q, 3, structure);
+  const chunked = rule?.spec.chunk === undefined ? wstageCandidates(gpuProfile(arch), q, 3, structure).find((c) => c.spec.chunk !== undefined) ?? null : null;
+  return [chooseWsparseTiles(gpuProfile(arch), q, 3, structure), rule, chunked]
     .filter((ch) => ch !== null).map((ch) => ({ spec: ch.spec, weights, structure, batch: 3, odd: true }));
 }
 
@@ -211,12 +218,14 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     expect(wsOdd.filter((c) => c.spec.family === 'wstage').length).toBeGreaterThan(0);
     expect(wsZoo.filter((c) => c.spec.family === 'wstage').length, 'ResNet-50 pruned: wstage kernels').toBeGreaterThan(0);
     log.wstageKernels = wsAll.filter((c) => c.spec.family === 'wstage').length;
+    log.wstageChunkedKernels = wsAll.filter((c) => c.spec.family === 'wstage' && c.spec.chunk !== undefined).length;
+    expect(log.wstageChunkedKernels as number, 'chunked wstage kernels on the odd shapes and the pruned ResNet-50').toBeGreaterThan(0);
     const t0 = performance.now();
     await buildAddon(dir, { jobs: 16, log: (l) => { if (/error/i.test(l)) console.log(l); } });
     addon = loadAddon(dir);
     log.kernels = cases.length;
     log.buildSeconds = (performance.now() - t0) / 1000;
-    console.log(`seed ${SEED}: ${specs.size} zoo kernels (${models.join(', ')}) + ${ODD.length} odd shapes + ${wsAll.length} weight-sparse (${wsZoo.length} ResNet-50 pruned, ${wsOdd.length} odd; ${log.wstageKernels as number} of them wstage) for ${arch}, built in ${(log.buildSeconds as number).toFixed(1)} s`);
+    console.log(`seed ${SEED}: ${specs.size} zoo kernels (${models.join(', ')}) + ${ODD.length} odd shapes + ${wsAll.length} weight-sparse (${wsZoo.length} ResNet-50 pruned, ${wsOdd.length} odd; ${log.wstageKernels as number} of them wstage, ${log.wstageChunkedKernels as number} chunked) for ${arch}, built in ${(log.buildSeconds as number).toFixed(1)} s`);
     expect(existsSync(addon.path)).toBe(true);
   });
 

@@ -7,8 +7,8 @@ import { problemSection, table } from '../../codegen/header.js';
 import { cInitializer, tableTypes } from '../wsparse/render.js';
 import { balanceOf, rowStats } from '../wsparse/schedule.js';
 import type { WeightStructure } from '../wsparse/structure.js';
-import { wstageLayout, wstageResources } from './resources.js';
-import { flatTables, wstageSchedule, type WstageSchedule } from './schedule.js';
+import { WSTAGE_LEFT, wstageLayout, wstageResources } from './resources.js';
+import { chunkTables, flatTables, wstageSchedule, type WstageSchedule } from './schedule.js';
 import { validateWstageSpec, wstageName, WSTAGE_MAX_PPL, type WstageKernelSpec } from './spec.js';
 import { wstageSpecFor } from './tiles.js';
 
@@ -19,10 +19,10 @@ export function checkedSchedule(spec: WstageKernelSpec, st: WeightStructure, whe
     throw new Error(`${where}: the weights' nonzero structure has digest ${st.digest}, the plan's wstage kernel was generated for ${spec.patternDigest}: ` +
       'the weights changed since planning (re-plan with these weights)');
   }
-  const { family: _f, rows, warps, groups, patternDigest: _d, nnz: _n, rowMax: _m, kActive: _a, slotMax: _s, ...problem } = spec;
-  const again = wstageSpecFor(problem, st, { rows, warps, groups });
-  for (const f of ['nnz', 'rowMax', 'kActive', 'slotMax'] as const) {
-    if (again[f] !== spec[f]) throw new Error(`${where}: wstage spec says ${f} ${spec[f]}, the structure gives ${again[f]}`);
+  const { family: _f, rows, warps, groups, patternDigest: _d, nnz: _n, rowMax: _m, kActive: _a, slotMax: _s, chunk, slotChMax: _c, chunkMax: _x, ...problem } = spec;
+  const again = wstageSpecFor(problem, st, { rows, warps, groups, chunk });
+  for (const f of ['nnz', 'rowMax', 'kActive', 'slotMax', 'slotChMax', 'chunkMax'] as const) {
+    if (again[f] !== spec[f]) throw new Error(`${where}: wstage spec says ${f} ${String(spec[f])}, the structure gives ${String(again[f])}`);
   }
   return wstageSchedule(st, groups * warps);
 }
@@ -40,20 +40,30 @@ export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly Se
   const summary = [
     `Weight-sparse ${spec.r}x${spec.s} convolution over a staged input window, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}` +
       `${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
-    'A block copies its tile\'s input window (all channels, halo and padding zeros) into shared memory, then each warp',
-    'sums the nonzero weights of its output channels, every load a shared-memory hit. The offsets are tables below (fixed',
-    'at generation), the values read packed in table order (gathered by the runtime at load). Fixed order, exact fp32, no atomics.',
+    ...(spec.chunk === undefined ? [
+      'A block copies its tile\'s input window (all channels, halo and padding zeros) into shared memory, then each warp',
+      'sums the nonzero weights of its output channels, every load a shared-memory hit.',
+    ] : [
+      `A block streams its tile's input window (halo and padding zeros) through two shared-memory buffers, ${spec.chunk} input`,
+      'channels at a time (the next chunk copied while the current one is summed); each warp keeps the sums of all its output',
+      'channels and adds each chunk\'s nonzero weights, every input load a shared-memory hit.',
+    ]),
+    'The offsets are tables below (fixed at generation), the values read packed in table order (gathered by the runtime',
+    'at load). Fixed order, exact fp32, no atomics.',
   ];
   const sections = [
     problemSection(spec),
     {
       title: `Tiles (${spec.arch})`,
       rows: table([
-        ['block tile', `${spec.rows} output row${spec.rows > 1 ? 's' : ''} x ${spec.wo} = ${lay.pixT} pixels (${lay.ppl} per lane) x the channels of ${spec.warps} warp slots`],
-        ['input window', `${spec.c} x ${lay.inRows} x ${lay.inCols} floats in shared memory`],
+        ['block tile', `${spec.rows} output row${spec.rows > 1 ? 's' : ''} x ${spec.wo} = ${lay.pixT} pixels (${lay.ppl} per lane${spec.chunk !== undefined ? ', at fixed window distances' : ''}) x the channels of ${spec.warps} warp slots`],
+        ['input window', spec.chunk === undefined ? `${spec.c} x ${lay.inRows} x ${lay.inCols} floats in shared memory`
+          : `${spec.c} x ${lay.inRows} x ${lay.inCols} floats, streamed ${spec.chunk} channels at a time through two shared-memory buffers (${lay.chunks} chunks)`],
         ['threads', `${res.threads}`],
         ['grid', `(${res.grid[0]}, ${res.grid[1]}, batch) = ${res.grid[0] * res.grid[1]} blocks at batch 1`],
-        ['shared', `${res.sharedBytes} bytes dynamic (window + ${spec.warps} x ${spec.slotMax} entries of 8 bytes)`],
+        ['shared', spec.chunk === undefined ? `${res.sharedBytes} bytes dynamic (window + ${spec.warps} x ${spec.slotMax} entries of 8 bytes)`
+          : `${res.sharedBytes} bytes dynamic (2 x (${spec.chunk} channels of the window + ${spec.warps} x ${spec.chunkMax} entries of 8 bytes))`],
+        ...(spec.chunk !== undefined ? [['accumulators', `up to ${spec.slotChMax} output channels per warp x ${lay.ppl} pixels per lane`] as [string, string]] : []),
       ]),
     },
     {
@@ -69,6 +79,7 @@ export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly Se
   ];
   const types = tableTypes(spec);
   const flat = flatTables(st, sched);
+  const chunked = spec.chunk !== undefined ? chunkContext(spec, st, sched, lay) : null;
   const context = {
     name, family: spec.family, summary, sections,
     servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
@@ -85,9 +96,27 @@ export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly Se
     slotStartTable: cInitializer(sched.slotStart), slotChTable: cInitializer(sched.slotCh), chNTable: cInitializer(flat.chN),
     entStartType: spec.nnz <= 65535 ? 'uint16_t' : 'uint32_t', entStartTable: cInitializer(flat.entStart),
     entCrsTable: cInitializer(flat.entCrs),
+    chunked: chunked !== null, ...(chunked ?? {}),
     epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
     nameIndent: ' '.repeat(name.length + 1),
     launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };
   return { name, source: render('wstage.cu.hbs', context) };
+}
+
+/** The chunked kernel's tables: each (slot, chunk, channel) run's first entry, and each entry's offset in its chunk's buffer. */
+function chunkContext(spec: WstageKernelSpec, st: WeightStructure, sched: WstageSchedule, lay: ReturnType<typeof wstageLayout>) {
+  const chunk = spec.chunk!;
+  const t = chunkTables(st, sched, chunk, spec.slotChMax!);
+  const rs = spec.r * spec.s;
+  const chFloats = lay.inRows * lay.inCols;
+  const off = Uint32Array.from(t.entCrs, (crs) => {
+    const c = Math.floor(crs / rs), r = Math.floor((crs % rs) / spec.s), s = crs % spec.s;
+    return (c % chunk) * chFloats + r * lay.inCols + s + WSTAGE_LEFT - spec.padLeft;
+  });
+  return {
+    chunk, chunks: t.chunks, slotChMax: spec.slotChMax!, tail: lay.tail, ppl: lay.ppl,
+    runStartType: spec.nnz <= 65535 ? 'uint16_t' : 'uint32_t', runStartTable: cInitializer(t.runStart), runs: t.runStart.length - 1,
+    chunkMax: spec.chunkMax!, chunkMaxOrOne: Math.max(1, spec.chunkMax!), entOffTable: cInitializer(off),
+  };
 }

@@ -22,6 +22,8 @@ export interface WstageSchedule {
   readonly slotCh: Uint32Array;
   /** Nonzeros of the busiest slot. */
   readonly slotMax: number;
+  /** Output channels of the busiest slot (a chunked kernel keeps that many accumulators per pixel). */
+  readonly slotChMax: number;
   /** Nonzeros plus channel overheads of the busiest slot, and the mean over slots. */
   readonly loadMax: number;
   readonly loadMean: number;
@@ -91,13 +93,14 @@ function computeSchedule(st: WeightStructure, slots: number): WstageSchedule {
     for (const k of lists[s]!) slotCh[at++] = k;
   }
   slotStart[slots] = at;
-  let slotMax = 0, loadMax = 0, total = 0;
+  let slotMax = 0, loadMax = 0, total = 0, slotChMax = 0;
   for (let s = 0; s < slots; s++) {
     slotMax = Math.max(slotMax, nnzLoad[s]!);
+    slotChMax = Math.max(slotChMax, lists[s]!.length);
     loadMax = Math.max(loadMax, load[s]!);
     total += load[s]!;
   }
-  return { slotStart, slotCh, slotMax, loadMax, loadMean: total / slots };
+  return { slotStart, slotCh, slotMax, slotChMax, loadMax, loadMean: total / slots };
 }
 
 /** The slot-ordered tables (see schedule.ts): per dealt channel its count, per slot its first nonzero, the nonzeros' offsets and channels. */
@@ -121,12 +124,103 @@ export function flatTables(st: WeightStructure, sched: Pick<WstageSchedule, 'slo
   return { chN, entStart, entCrs, entK };
 }
 
+// Per structure and chunk size: each channel's nonzero count in each chunk ([k][chunks]).
+const chunkCountCache = new WeakMap<WeightStructure, Map<number, Uint32Array>>();
+
+function chunkCounts(st: WeightStructure, chunk: number): Uint32Array {
+  let byChunk = chunkCountCache.get(st);
+  if (!byChunk) { byChunk = new Map(); chunkCountCache.set(st, byChunk); }
+  let counts = byChunk.get(chunk);
+  if (!counts) {
+    const chunks = Math.ceil(st.c / chunk), per = chunk * st.r * st.s;
+    counts = new Uint32Array(st.k * chunks);
+    for (let k = 0; k < st.k; k++) for (let e = st.start[k]!; e < st.start[k + 1]!; e++) counts[k * chunks + Math.floor(st.offsets[e]! / per)]!++;
+    byChunk.set(chunk, counts);
+  }
+  return counts;
+}
+
+// Per structure: chunkMax by `${slots}/${chunk}` (the rule asks for the same pair once per tile
+// height and round; uncached it was 3.2 of 11 s of a pruned resnet152's generation).
+const chunkMaxCache = new WeakMap<WeightStructure, Map<string, number>>();
+
+/** Nonzeros of the busiest (slot, chunk) pair of `slots` slots with input channels staged `chunk` at a time. */
+export function wstageChunkMax(st: WeightStructure, slots: number, chunk: number): number {
+  let byKey = chunkMaxCache.get(st);
+  if (!byKey) { byKey = new Map(); chunkMaxCache.set(st, byKey); }
+  const key = `${slots}/${chunk}`;
+  const hit = byKey.get(key);
+  if (hit !== undefined) return hit;
+  const made = computeChunkMax(st, slots, chunk);
+  byKey.set(key, made);
+  return made;
+}
+
+function computeChunkMax(st: WeightStructure, slots: number, chunk: number): number {
+  const sched = wstageSchedule(st, slots);
+  const counts = chunkCounts(st, chunk);
+  const chunks = Math.ceil(st.c / chunk);
+  let max = 0;
+  // Per slot, its channels' counts summed chunk by chunk (each channel's row of counts read in order).
+  const acc = new Uint32Array(chunks);
+  for (let s = 0; s < slots; s++) {
+    acc.fill(0);
+    for (let ci = sched.slotStart[s]!; ci < sched.slotStart[s + 1]!; ci++) {
+      const row = sched.slotCh[ci]! * chunks;
+      for (let q = 0; q < chunks; q++) acc[q]! += counts[row + q]!;
+    }
+    for (let q = 0; q < chunks; q++) if (acc[q]! > max) max = acc[q]!;
+  }
+  return max;
+}
+
 /**
- * Where each packed weight value comes from: entry e of the slot-ordered tables reads the folded
- * [K][C][R][S] weight at order[e] (the runtime gathers the kernel's weights once, at load).
+ * The tables of a chunked kernel (input channels staged `chunk` at a time): entries ordered by
+ * slot, then chunk (q: input channels q * chunk .. + chunk - 1), then the slot's channel j (its
+ * position in slotCh, padded to chMax per slot), each run ascending in c*R*S + r*S + s. So every
+ * output still sums its nonzeros in ascending offset (the chunks partition c in ascending order),
+ * the order of the unchunked kernel.
+ *   runStart[(slot * chunks + q) * chMax + j] .. runStart[... + 1]: the run of (slot, q, j);
+ *   entCrs[e], entK[e]: the nonzero's c*R*S + r*S + s and output channel (the weight order).
  */
-export function wstageWeightOrder(st: WeightStructure, slots: number): Uint32Array {
-  const { entCrs, entK } = flatTables(st, wstageSchedule(st, slots));
+export function chunkTables(st: WeightStructure, sched: Pick<WstageSchedule, 'slotStart' | 'slotCh'>, chunk: number, chMax: number): { runStart: Uint32Array; entCrs: Uint32Array; entK: Uint32Array; chunks: number } {
+  const slots = sched.slotStart.length - 1;
+  const rs = st.r * st.s;
+  const chunks = Math.ceil(st.c / chunk);
+  const runStart = new Uint32Array(slots * chunks * chMax + 1);
+  const entCrs = new Uint32Array(st.offsets.length);
+  const entK = new Uint32Array(st.offsets.length);
+  // Per dealt channel, its next nonzero not yet placed (each channel's nonzeros ascend, so the runs
+  // of chunk q are the next ones below (q + 1) * chunk * R * S).
+  const next = Uint32Array.from(st.start.subarray(0, st.k));
+  let at = 0;
+  for (let s = 0; s < slots; s++) {
+    const a = sched.slotStart[s]!, b = sched.slotStart[s + 1]!;
+    if (b - a > chMax) throw new Error(`wstage chunk tables: slot ${s} has ${b - a} channels, chMax ${chMax}`);
+    for (let q = 0; q < chunks; q++) {
+      const end = Math.min(st.c, (q + 1) * chunk) * rs;
+      for (let j = 0; j < chMax; j++) {
+        runStart[(s * chunks + q) * chMax + j] = at;
+        if (a + j >= b) continue;
+        const k = sched.slotCh[a + j]!;
+        const stop = st.start[k + 1]!;
+        for (let e = next[k]!; e < stop && st.offsets[e]! < end; e++) { entCrs[at] = st.offsets[e]!; entK[at] = k; at++; next[k] = e + 1; }
+      }
+    }
+  }
+  runStart[slots * chunks * chMax] = at;
+  if (at !== st.offsets.length) throw new Error(`wstage chunk tables: placed ${at} of ${st.offsets.length} nonzeros`);
+  return { runStart, entCrs, entK, chunks };
+}
+
+/**
+ * Where each packed weight value comes from: entry e of the slot-ordered tables (or, with `chunk`,
+ * the chunk-ordered ones) reads the folded [K][C][R][S] weight at order[e] (the runtime gathers the
+ * kernel's weights once, at load).
+ */
+export function wstageWeightOrder(st: WeightStructure, slots: number, chunk?: number): Uint32Array {
+  const sched = wstageSchedule(st, slots);
+  const { entCrs, entK } = chunk === undefined ? flatTables(st, sched) : chunkTables(st, sched, chunk, sched.slotChMax);
   const crs = st.c * st.r * st.s;
   return Uint32Array.from(entCrs, (v, e) => entK[e]! * crs + v);
 }

@@ -38,15 +38,42 @@ export interface WstageKernelSpec extends ConvProblem {
   readonly kActive: number;
   /** Nonzeros of the busiest warp slot (sizes the block's shared entry list). */
   readonly slotMax: number;
+  /**
+   * Input channels staged at a time (absent: all C at once, the window staged whole). With a chunk,
+   * the block streams the window through two shared-memory buffers of `chunk` channels (the next
+   * copied while the current one is summed), so a tile of a wide layer fits and several blocks share
+   * an SM; each warp then keeps the accumulators of all its channels (slotChMax x pixels per lane).
+   */
+  readonly chunk?: number;
+  /** With a chunk: output channels of the busiest warp slot (its accumulators' count). */
+  readonly slotChMax?: number;
+  /** With a chunk: nonzeros of the busiest (warp slot, chunk) pair (sizes the warp's staged entry list). */
+  readonly chunkMax?: number;
 }
 
-export const WSTAGE_TILE_FIELDS = ['rows', 'warps', 'groups', 'patternDigest', 'nnz', 'rowMax', 'kActive', 'slotMax'] as const;
+export const WSTAGE_TILE_FIELDS = ['rows', 'warps', 'groups', 'patternDigest', 'nnz', 'rowMax', 'kActive', 'slotMax', 'chunk', 'slotChMax', 'chunkMax'] as const;
 export type WstageTiles = Pick<WstageKernelSpec, (typeof WSTAGE_TILE_FIELDS)[number]>;
 export type WstageProblem = Omit<WstageKernelSpec, keyof WstageTiles | 'family'>;
 
 /** Output pixels a lane computes at most (registers: one accumulator and one offset each). */
 export const WSTAGE_MAX_PPL = 8;
 export const WSTAGE_WARPS = [2, 4, 8, 16] as const;
+/** Input channels per stage the rule weighs for a chunked window (fewer than C). */
+export const WSTAGE_CHUNKS = [8, 16, 32] as const;
+/** Accumulators a lane keeps at most in a chunked kernel (slotChMax x pixels per lane): past this ptxas spills. */
+export const WSTAGE_MAX_ACC = 32;
+
+/**
+ * How a chunked kernel maps a lane to its pixels (templates/wstage.cu.hbs, WIDE / CP / LR): rows
+ * wider than 32 in CP column passes of 32, narrower rows LR = 32 / WO at a time; a lane's pixels then
+ * lie at fixed distances in the window. `ppl`: pixels per lane.
+ */
+export function chunkedMapping(rows: number, wo: number): { wide: boolean; cp: number; lr: number; ppl: number } {
+  const wide = wo > 32;
+  const cp = wide ? Math.ceil(wo / 32) : 1;
+  const lr = wide ? 1 : Math.floor(32 / wo);
+  return { wide, cp, lr, ppl: wide ? rows * cp : Math.ceil(rows / lr) };
+}
 
 /** Shared memory, plain loads and FMAs: every arch the project knows (the tile must fit). */
 export function wstageSupports(arch: ArchName): boolean {
@@ -77,16 +104,27 @@ export function validateWstageSpec(spec: WstageKernelSpec): WstageKernelSpec {
     if (spec.rowMax > spec.nnz || spec.slotMax > spec.nnz || spec.slotMax < spec.rowMax) errors.push(`rowMax ${spec.rowMax} <= slotMax ${spec.slotMax} <= nnz ${spec.nnz} must hold`);
     if ((spec.kActive === 0) !== (spec.nnz === 0)) errors.push(`kActive ${spec.kActive} and nnz ${spec.nnz} must both be 0 or both positive`);
     if (Math.ceil(spec.ho / spec.rows) > 65535) errors.push('grid: at most 65535 pixel tiles');
+    if (spec.chunk !== undefined) {
+      if (chunkedMapping(spec.rows, spec.wo).ppl > WSTAGE_MAX_PPL) errors.push(`a chunked tile of ${spec.rows} rows of ${spec.wo} needs more than ${WSTAGE_MAX_PPL} pixels per lane`);
+      if (!Number.isInteger(spec.chunk) || spec.chunk < 1 || spec.chunk >= spec.c) errors.push(`chunk must be an integer in [1, c - 1] (absent: the whole window), got ${spec.chunk}`);
+      const ch = spec.slotChMax;
+      if (ch === undefined || !Number.isInteger(ch) || ch < 1 || ch > Math.min(31, spec.k)) errors.push(`a chunked spec needs slotChMax in [1, min(31, k)], got ${String(ch)}`);
+      else if (ch * chunkedMapping(spec.rows, spec.wo).ppl > WSTAGE_MAX_ACC) errors.push(`slotChMax ${ch} x ${chunkedMapping(spec.rows, spec.wo).ppl} pixels per lane: more than ${WSTAGE_MAX_ACC} accumulators per lane`);
+      const cm = spec.chunkMax;
+      if (cm === undefined || !Number.isInteger(cm) || cm < 0 || cm > spec.slotMax) errors.push(`a chunked spec needs chunkMax in [0, slotMax ${spec.slotMax}], got ${String(cm)}`);
+    } else if (spec.slotChMax !== undefined || spec.chunkMax !== undefined) errors.push('slotChMax and chunkMax are only for a chunked spec');
   }
   if (errors.length > 0) throw new Error(`invalid wstage spec: ${errors.join('; ')}`);
   return spec;
 }
 
-/** e.g. wstage3x3_c256_h14_w14_k256_r7_w8_g66_d923475e225_bias_relu_sm90 (r: output rows per tile, w: warps per block, g: channel groups, d: the pattern digest). */
+/** e.g. wstage3x3_c256_h14_w14_k256_r7_w8_g66_d923475e225_bias_relu_sm90 (r: output rows per tile, w: warps per block, g: channel groups, cc: input channels per stage when chunked, d: the pattern digest). */
 export function wstageName(spec: WstageKernelSpec): string {
   validateWstageSpec(spec);
   let name = problemName('wstage', spec);
-  name += `_r${spec.rows}_w${spec.warps}_g${spec.groups}_d${spec.patternDigest}`;
+  name += `_r${spec.rows}_w${spec.warps}_g${spec.groups}`;
+  if (spec.chunk !== undefined) name += `_cc${spec.chunk}`;
+  name += `_d${spec.patternDigest}`;
   if (spec.bias) name += '_bias';
   if (spec.relu) name += '_relu';
   name += `_sm${spec.arch.slice(3)}`;
