@@ -18,7 +18,7 @@ import { kernelNameOf, kernelWeightOrder, renderKernel, resourcesOf, specWithTil
 import { weightStructure, type WeightStructure } from '../../src/families/wsparse/structure.js';
 import { wstageLayout } from '../../src/families/wstage/resources.js';
 import { CHANNEL_OVERHEAD, flatTables, wstageSchedule } from '../../src/families/wstage/schedule.js';
-import { validateWstageSpec, type WstageKernelSpec, type WstageProblem } from '../../src/families/wstage/spec.js';
+import { validateWstageSpec, WSTAGE_CHUNKS, type WstageKernelSpec, type WstageProblem } from '../../src/families/wstage/spec.js';
 import { chooseWstageTiles, wstageCandidates } from '../../src/families/wstage/tiles.js';
 import { GraphBuilder } from '../../src/model/builder.js';
 import { tensorKey, type ConvLayer, type Graph, type Padding } from '../../src/model/ir.js';
@@ -286,12 +286,12 @@ describe(`wstage kernels walked on the CPU (seed ${seed})`, () => {
     for (const sh of SHAPES) {
       const l = layerOf(sh);
       // The rule's pick and two more of the candidates (other rows, warps, groups), and the cheapest
-      // whole-window and chunked ones (a chunk only where C > 8).
+      // whole-window and chunked ones (a chunk only where C exceeds the smallest chunk).
       const cands = wstageCandidates(gpuProfile('sm_90'), l.problem, 2, l.st);
       expect(cands.length, sh.why).toBeGreaterThan(0);
       const whole = cands.find((c) => c.spec.chunk === undefined)!;
       const chunked = cands.filter((c) => c.spec.chunk !== undefined);
-      expect(chunked.length > 0, `${sh.why}: chunked candidates`).toBe(sh.c > 8);
+      expect(chunked.length > 0, `${sh.why}: chunked candidates`).toBe(sh.c > Math.min(...WSTAGE_CHUNKS));
       const picks = [cands[0]!, cands[Math.floor(cands.length / 2)]!, cands[cands.length - 1]!, whole, ...(chunked.length ? [chunked[0]!, chunked[chunked.length - 1]!] : [])];
       for (const { spec } of picks) {
         pickCount++;
@@ -322,7 +322,7 @@ describe(`wstage kernels walked on the CPU (seed ${seed})`, () => {
       }
     }
     expect(checks).toBe(pickCount * INPUT_ZEROS.length);
-    expect(pickCount).toBe(SHAPES.length * 4 + 2 * SHAPES.filter((sh) => sh.c > 8).length);
+    expect(pickCount).toBe(SHAPES.length * 4 + 2 * SHAPES.filter((sh) => sh.c > Math.min(...WSTAGE_CHUNKS)).length);
   });
 
   it('the schedule deals every channel once, longest first to the least-loaded slot; the flat tables follow it', () => {
@@ -369,7 +369,8 @@ describe(`wstage kernels walked on the CPU (seed ${seed})`, () => {
       expect(resourcesOf(c.spec, 1).sharedBytes).toBeLessThanOrEqual(gpuProfile('sm_75').sharedPerBlockOptin);
     }
     // A chunked spec round-trips too; its validation names the bad fields.
-    const cc = wstageCandidates(gpuProfile('sm_90'), l.problem, 1, l.st).find((c) => c.spec.chunk !== undefined)!.spec;
+    const l0 = layerOf(SHAPES[0]!);
+    const cc = wstageCandidates(gpuProfile('sm_90'), l0.problem, 1, l0.st).find((c) => c.spec.chunk !== undefined)!.spec;
     expect(kernelNameOf(cc)).toMatch(new RegExp(`_g${cc.groups}_cc${cc.chunk}_d`));
     const { family: _f2, rows: _r2, warps: _w2, groups: _g2, patternDigest: _d2, nnz: _n2, rowMax: _m2, kActive: _a2, slotMax: _s2, chunk: _c2, slotChMax: _h2, chunkMax: _x2, ...problem2 } = cc;
     expect(specWithTiles(problem2, tilesOf(cc))).toEqual(cc);
