@@ -34,6 +34,12 @@ for step in ${STEPS:-suite vgg16 d169}; do
     vgg16) b vgg16 170 --model vgg16 --synthetic --prune 0.9 ;;
     d169) b d169p90 150 --model densenet169 --weights /tmp/w-d0.9 ;;
     r50) b r50p90 150 --model resnet50 --weights /tmp/w-p90 ;;
+    r50p95)
+      mkdir -p /tmp/w-p95 && node dist/cli.js prune --model resnet50 --weights /tmp/w-p90/resnet50.safetensors --sparsity 0.95 --out /tmp/w-p95/resnet50.safetensors > $OUT/prune.log 2>&1
+      b r50p95 150 --model resnet50 --weights /tmp/w-p95 ;;
+    d169p95)
+      mkdir -p /tmp/w-d0.95 && node dist/cli.js prune --model densenet169 --weights /tmp/w-d0.9/densenet169.safetensors --sparsity 0.95 --out /tmp/w-d0.95/densenet169.safetensors > $OUT/prune-d.log 2>&1
+      b d169p95 150 --model densenet169 --weights /tmp/w-d0.95 ;;
     vggtuned) b vgg16tuned 150 --model vgg16 --synthetic --prune 0.9 --tune-cache .data/t17/tune-vgg16-p90.json --gpu "NVIDIA H200" ;;
     r50tune)
       node dist/cli.js --model resnet50 --arch sm_90 --weights /tmp/w-p90/resnet50.safetensors --out /tmp/g-r -q > $OUT/gen-r.log 2>&1
