@@ -63,7 +63,7 @@ export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly Se
         ['grid', `(${res.grid[0]}, ${res.grid[1]}, batch) = ${res.grid[0] * res.grid[1]} blocks at batch 1`],
         ['shared', spec.chunk === undefined ? `${res.sharedBytes} bytes dynamic (window + ${spec.warps} x ${spec.slotMax} entries of 8 bytes)`
           : `${res.sharedBytes} bytes dynamic (2 x (${spec.chunk} channels of the window + ${spec.warps} x ${spec.chunkMax} entries of 8 bytes))`],
-        ...(spec.chunk !== undefined ? [['accumulators', `up to ${spec.slotChMax} output channels per warp x ${lay.ppl} pixels per lane`] as [string, string]] : []),
+        ...(spec.chunk !== undefined ? [['accumulators', `up to ${spec.slotChMax} output channel${spec.slotChMax === 1 ? "" : "s"} per warp x ${lay.ppl} pixels per lane`] as [string, string]] : []),
       ]),
     },
     {
