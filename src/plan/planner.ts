@@ -224,6 +224,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   if (o.tuned && o.gpu && !(mi && measurementApplies(o, p, mi))) {
     const t = findTuned(o.tuned, o.gpu, p.arch, problemFields, facts.inputSparsity, o.batch, weightsDigest(facts.weights, conv.name, o.weightStructure));
     if (t.ignored) notes.push(`tune cache: ${t.ignored}`);
+    if (t.note) notes.push(`tune cache: ${t.note}`);
     const m = t.entry ? tunedOutcome(t.entry, p.arch) : null;
     const tOther = m?.kept ? otherStructure(m.kept.tiles) : null;
     if (tOther) notes.push(`tune cache: its ${m?.kept?.tiles.family ?? 'weight-sparse'} winner ignored: it ${tOther}`);

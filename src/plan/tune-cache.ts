@@ -202,7 +202,12 @@ export interface TunedLookup {
   readonly key: string;
   /** Why entries for this shape, bucket and batch were not used (another GPU model or arch), in words; null when none. */
   readonly ignored: string | null;
+  /** When the entry is of another zeros bucket (a weight-sparse winner, see findTuned): why it still applies. */
+  readonly note?: string;
 }
+
+/** Families whose time does not depend on the input's zeros: they read every input value their nonzero weights touch. */
+const ZEROS_BLIND = new Set(['wsparse', 'wstage']);
 
 /** The cache entry for a conv on `gpu` / `arch` at `zeros` input zeros and `batch`, of weights `weights` (weightsDigest). */
 export function findTuned(cache: TuneCache, gpu: string, arch: ArchName, shape: TuneShape, zeros: number, batch: number, weights: string | null = null): TunedLookup {
@@ -210,6 +215,20 @@ export function findTuned(cache: TuneCache, gpu: string, arch: ArchName, shape: 
   const key = tuneKey(gpu, shape, bucket, batch, weights);
   const hit = cache.entries[key];
   if (hit && hit.arch === arch) return { entry: hit, key, ignored: null };
+  // A pruned layer's entry of another zeros bucket still decides it when its winner is weight-sparse:
+  // that kernel's time and cuDNN's do not depend on the input zeros, so a layer whose measured zeros
+  // fall just across a bucket edge from tune's keeps the measured pick (run 18: VGG-16 block5_conv2
+  // at 89.8% zeros lost its tuned tile, 42 -> 61 us, to an edge between calibration images).
+  if (!hit && weights !== null) {
+    const blind = Object.values(cache.entries)
+      .filter((e) => e.gpu === gpu && e.arch === arch && e.batch === batch && (e.weights ?? null) === weights && sameShape(e.shape, shape) && ZEROS_BLIND.has(e.best.tiles.family ?? 'act-sparse'))
+      .sort((a, b) => Math.abs(a.bucket - bucket) - Math.abs(b.bucket - bucket) || a.bucket - b.bucket);
+    const e = blind[0];
+    if (e) {
+      return { entry: e, key: keyOf(e), ignored: null,
+        note: `tuned at ${e.bucket}% zeros, this layer has ${bucket}%: its winner is ${e.best.tiles.family}, whose time (and cuDNN's) does not depend on the input zeros` };
+    }
+  }
   const near = Object.values(cache.entries).filter((e) => e.bucket === bucket && e.batch === batch && sameShape(e.shape, shape));
   const others = near.filter((e) => e.gpu !== gpu && (e.weights ?? null) === weights);
   const otherWeights = near.filter((e) => e.gpu === gpu && e.arch === arch && (e.weights ?? null) !== weights);

@@ -125,6 +125,38 @@ describe(`tune cache (seed ${SEED})`, () => {
     expect(findTuned(cache, 'NVIDIA H200', 'sm_90', { ...e.shape, relu: !e.shape.relu }, Math.min(1, zeros), e.batch).entry).toBeNull();
   });
 
+  it('a weight-sparse winner decides its pruned layer at any zeros bucket (the nearest); other winners and dense entries only at their own', () => {
+    const digest = Array.from({ length: 10 }, () => '0123456789abcdef'[int(0, 15)]).join('');
+    const base = randomEntry();
+    const bucket = 10 * int(2, 8);
+    const ws: TuneEntry = {
+      ...base, bucket, weights: digest,
+      best: { kernel: 'wstage_k', tiles: { family: 'wstage', rows: 2, warps: 4, groups: 8, patternDigest: digest, nnz: 100, rowMax: 9, kActive: 12, slotMax: 20 }, us: 10 + 10 * rnd() },
+    };
+    const far: TuneEntry = { ...ws, bucket: bucket - 20, best: { ...ws.best, kernel: 'wstage_far' } };
+    const cache = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, [ws, far]).cache;
+    const near = (bucket + 10) / 100 + 0.05 * rnd();
+    const t = findTuned(cache, ws.gpu, 'sm_90', ws.shape, near, ws.batch, digest);
+    expect(t.entry).toEqual(ws);
+    expect(t.key).toBe(keyOf(ws));
+    expect(t.note).toBe(`tuned at ${bucket}% zeros, this layer has ${bucket + 10}%: its winner is wstage, whose time (and cuDNN's) does not depend on the input zeros`);
+    // Its own bucket: the exact entry, no note.
+    const own = findTuned(cache, ws.gpu, 'sm_90', ws.shape, (bucket - 20) / 100 + 0.05 * rnd(), ws.batch, digest);
+    expect(own.entry).toEqual(far);
+    expect(own.note).toBeUndefined();
+    // Another structure, another GPU, another arch: nothing.
+    expect(findTuned(cache, ws.gpu, 'sm_90', ws.shape, near, ws.batch, digest === 'aaaaaaaaaa' ? 'bbbbbbbbbb' : 'aaaaaaaaaa').entry).toBeNull();
+    expect(findTuned(cache, 'NVIDIA A100', 'sm_90', ws.shape, near, ws.batch, digest).entry).toBeNull();
+    expect(findTuned(cache, ws.gpu, 'sm_80', ws.shape, near, ws.batch, digest).entry).toBeNull();
+    // A winner whose time follows the zeros (igemm here), or a dense entry: only its own bucket.
+    const ig: TuneEntry = { ...ws, best: base.best };
+    const igCache = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, [ig]).cache;
+    expect(findTuned(igCache, ws.gpu, 'sm_90', ws.shape, near, ws.batch, digest).entry).toBeNull();
+    const dense: TuneEntry = { ...ws, weights: undefined };
+    const denseCache = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, [dense]).cache;
+    expect(findTuned(denseCache, ws.gpu, 'sm_90', ws.shape, near, ws.batch).entry).toBeNull();
+  });
+
   it('keys pruned layers by their weight structure: an entry of one structure decides no layer of another, or a dense one, and says so', () => {
     const d1 = Array.from({ length: 10 }, () => '0123456789abcdef'[int(0, 15)]).join('');
     const d2 = d1 === 'aaaaaaaaaa' ? 'bbbbbbbbbb' : 'aaaaaaaaaa';
