@@ -89,8 +89,8 @@ endfunction()
 
 # Kernel translation units in batches (CMake 3.25 has no unity builds for CUDA): nvcc spends ~1.5 s
 # per unit before its first kernel (headers, host pass), so 8 generated kernels in one unit took
-# 5.8 s against 8 x 1.5 s apart (2-core machine, CUDA 13, 2026-12-02). At most 16 units, so a
-# 16-core host still compiles them side by side; up to 16 kernels stay one unit each. Each kernel
+# 5.8 s against 8 x 1.5 s apart (2-core machine, CUDA 13, 2026-12-02). At most as many units as
+# build jobs (below), so every core compiles one; up to that many kernels stay one unit each. Each kernel
 # lives in its own namespace with unique extern "C" names, so including several in one unit is
 # safe. A unit is rewritten only when its list changes (configure_file keeps an equal file), and
 # nvcc's dependency file makes an edited kernel recompile its unit.
@@ -105,11 +105,19 @@ function(cusnn_unity_sources out)
     endif()
   endforeach()
   list(LENGTH kernels n)
-  if(n LESS_EQUAL 16)
+  # As many units as the build runs jobs (cusnn-gen build passes -j as CUSNN_KERNEL_UNITS; 16 when
+  # CMake is run by hand): each unit pays the ~5 s fixed cost once, and more units than cores only
+  # add fixed costs (a dense resnet152 on 2 cores: 14 units of one kernel, 6.3 s each, 44 s of the
+  # 72 s build).
+  set(max_units 16)
+  if(DEFINED CUSNN_KERNEL_UNITS AND CUSNN_KERNEL_UNITS GREATER 0)
+    set(max_units ${CUSNN_KERNEL_UNITS})
+  endif()
+  if(n LESS_EQUAL max_units)
     set(${out} ${ARGN} PARENT_SCOPE)
     return()
   endif()
-  math(EXPR per "(${n} + 15) / 16")
+  math(EXPR per "(${n} + ${max_units} - 1) / ${max_units}")
   set(units "")
   set(body "")
   set(count 0)

@@ -106,6 +106,7 @@ export async function buildAddon(dir: string, o: BuildAddonOptions = {}): Promis
 
   const root = packageRoot();
   const out = join(abs, 'build');
+  const jobs = o.jobs ?? availableParallelism();
   const require = createRequire(import.meta.url);
   const { BuildSystem } = require('cmake-js') as { BuildSystem: new (options: object) => CmakeJsBuildSystem };
   const bs = new BuildSystem({
@@ -113,7 +114,8 @@ export async function buildAddon(dir: string, o: BuildAddonOptions = {}): Promis
     out,
     noLog: true,
     generator: hasNinja() ? 'Ninja' : undefined,
-    cMakeOptions: { CUSNN_GENERATED_DIR: abs, CUSNN_CUDA_ARCH: m[1]!, CMAKE_CUDA_COMPILER: nvcc },
+    // The kernel units follow the job count (cmake/cusnn.cmake cusnn_unity_sources).
+    cMakeOptions: { CUSNN_GENERATED_DIR: abs, CUSNN_CUDA_ARCH: m[1]!, CMAKE_CUDA_COMPILER: nvcc, CUSNN_KERNEL_UNITS: String(jobs) },
   });
   if (!bs.options.isNodeApi) {
     throw new Error(`${join(root, 'package.json')} lacks binary.napi_versions: cmake-js would download Node headers`);
@@ -122,7 +124,6 @@ export async function buildAddon(dir: string, o: BuildAddonOptions = {}): Promis
   log(`[build] ${relative(process.cwd(), abs) || '.'}: ${target} for ${arch}${arch !== generatedArch ? ` (generated for ${generatedArch})` : ''} in ${relative(process.cwd(), out)}`);
   mkdirSync(out, { recursive: true });
   await runLogged(configure[0]!, configure.slice(1), out, log); // CMake writes its build tree into the cwd
-  const jobs = o.jobs ?? availableParallelism();
   await runLogged(configure[0]!, ['--build', out, '--parallel', String(jobs)], root, log);
 
   const node = join(out, 'Release', `${target}.node`);
