@@ -7,7 +7,11 @@
 #   r50    ResNet-50, real weights pruned to 90% (.data/p90/resnet50.safetensors.xz, as in runs 13c/13d).
 # Carried (64 MiB in all, with the tracked files): .gpumin (.gpuslim with node alone, no npm: 35 MB; vitest runs through node), dist, .data/common (images) and one of .data/d169
 # or .data/p90 (.gpubench instead of .gpumin: no vitest, typescript, onnxruntime; GPU_PACK=.gpubench, no suite step);
-# vggtuned reads the tune cache of run 17 from .data/t17. STEPS picks the steps (default: suite vgg16 d169; vggtune after vgg16: ncu and tune of its pruned
+# vggtuned reads the tune cache of run 17 from .data/t17. How the packs were made here (from pack.sh's .gpuslim):
+#   .gpumin:   bin/node alone re-packed from .gpuslim/node-runtime.tar.xz (no npm), the same node_modules.tar.xz;
+#   .gpubench: .gpumin's node, node_modules packed without onnxruntime-node, typescript, lightningcss*, @rolldown,
+#              vite, vitest, @vitest, @types, esbuild (tar cf - --exclude=... node_modules | xz -6: 4 MB).
+# STEPS picks the steps (default: suite vgg16 d169; vggtune after vgg16: ncu and tune of its pruned
 # folder); none starts after DEADLINE seconds.
 set -uo pipefail
 start=$SECONDS
