@@ -11,13 +11,14 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { classify, EXIT } from '../../src/output/exit.js';
 import { SchemaError } from '../../src/schema/check.js';
 import { needsBuiltCli, oneLineError } from '../helpers/cli.js';
 import { CLI_ABS, runCli } from './run.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
+import { inProcess, sampleIndexes, type Ran } from '../helpers/in-process.js';
 
 const rnd = mulberry32(testSeed());
 
@@ -27,7 +28,6 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
-type Ran = { code: number | null; out: string; err: string };
 
 /** Exit code `code` (null: any non-zero one) and exactly the one stderr line `line` (a RegExp or the exact text). */
 function expectFails(r: Ran, args: string[], code: number | null, line: RegExp | string): void {
@@ -42,21 +42,6 @@ function fails(args: string[], code: number | null, line: RegExp | string): void
   expectFails(runCli(...args), args, code, line);
 }
 
-/** main(args) in this process, everything it writes to stdout and stderr captured. */
-async function inProcess(args: string[]): Promise<Ran> {
-  let out = '';
-  let err = '';
-  const outSpy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    const code = await main(args, { err: (s) => void (err += s), env: {} });
-    return { code, out, err };
-  } finally {
-    outSpy.mockRestore();
-    errSpy.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 /**
  * A table of failing command lines: each through main() in this process (exit code, the one
@@ -69,9 +54,7 @@ async function failsAll(cases: readonly [args: string[], code: number | null, li
     expectFails(r, args, code, line);
     expect(r.out, args.join(' ')).toBe('');
   }
-  const picked = new Set<number>();
-  while (picked.size < Math.min(spawned, cases.length)) picked.add(Math.floor(rnd() * cases.length));
-  for (const i of picked) {
+  for (const i of sampleIndexes(cases.length, spawned, rnd)) {
     const [args, code, line] = cases[i]!;
     const r = runCli(...args);
     expectFails(r, args, code, line);
@@ -188,8 +171,7 @@ describe('errors', () => {
       [{ ...good, convs: good.convs.map((c, j) => (j === i ? { ...c, kernelName: '../../etc/passwd' } : c)) }, /"kernelName" must be null or a kernel name/],
     ];
     // Each broken file through main() in this process; two of them, at random, through the executable too.
-    const spawned = new Set<number>();
-    while (spawned.size < 2) spawned.add(Math.floor(rnd() * broken.length));
+    const spawned = new Set(sampleIndexes(broken.length, 2, rnd));
     for (const [k, [plan, line]] of broken.entries()) {
       writeFileSync(join(dir, 'plan.json'), typeof plan === 'string' ? plan : JSON.stringify(plan));
       await failsAll([[['inspect', dir], 1, line]], spawned.has(k) ? 1 : 0);

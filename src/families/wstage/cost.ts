@@ -62,7 +62,7 @@ export function wstageUs(p: GpuProfile, spec: WstageKernelSpec, batch: number, l
     // 0.66 instructions per scheduler and cycle with 4-5 warps each); only the first chunk's copy
     // latency is exposed; each (chunk, channel) run and each chunk's two barriers cost on top.
     const runs = lay.chunks * (spec.slotChMax ?? 1);
-    const rowsPerChunk = (spec.chunk ?? spec.c) * lay.inRows;
+    const rowsPerChunk = spec.chunk * lay.inRows;
     const copyInstr = perFloat < STAGE_INSTR ? (rowsPerChunk * (lay.inCols / 4) / 32) * CHUNK_COPY16_INSTR : rowsPerChunk * Math.ceil(lay.inCols / 32) * CHUNK_COPY4_INSTR;
     const lsu = warpsPerSm * mean * (1 + lay.ppl);
     const issue = (warpsPerSm * (mean * (4 + 2 * lay.ppl) + runs * RUN_INSTR) + perSm * lay.chunks * copyInstr) / (4 * CHUNK_IPC);

@@ -63,12 +63,13 @@ export function wstageCandidates(p: GpuProfile, problem: WstageProblem, batch: n
           if (groups < 1 || seen.has(key)) continue;
           seen.add(key);
           const spec = wstageSpecFor(problem, st, { rows, warps, groups, chunk });
-          if (chunk !== undefined && (spec.slotChMax! * ppl > WSTAGE_MAX_ACC || spec.slotChMax! > chCap)) continue;
-          if (wstageLayout(spec).sharedBytes > p.sharedPerBlockOptin) continue;
+          // chCap bounds both the accumulators (slotChMax x ppl <= WSTAGE_MAX_ACC) and the run bounds held per lane.
+          if (chunk !== undefined && spec.slotChMax! > chCap) continue;
+          const lay = wstageLayout(spec);
+          if (lay.sharedBytes > p.sharedPerBlockOptin) continue;
           const sched = wstageSchedule(st, groups * warps);
           const estimate = wstageUs(p, spec, batch, sched.loadMean);
           if (!estimate) continue;
-          const lay = wstageLayout(spec);
           const window = chunk === undefined
             ? `input window ${problem.c} x ${lay.inRows} x ${lay.inCols} in shared memory (${lay.sharedBytes} bytes with the entries)`
             : `input window ${problem.c} x ${lay.inRows} x ${lay.inCols} streamed ${chunk} channels at a time through two buffers (${lay.sharedBytes} bytes), up to ${spec.slotChMax} channels' accumulators per warp`;
