@@ -108,7 +108,8 @@ export function estimateUs(p: GpuProfile, spec: KernelSpec, batch: number, densi
 
 export function tilesOf(spec: KernelSpec): KernelTiles {
   if (spec.family === 'igemm') {
-    return { family: 'igemm', ...Object.fromEntries(IGEMM_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
+    // vec only when set (absent, not undefined, in plan.json and the tune cache).
+    return { family: 'igemm', ...Object.fromEntries(IGEMM_TILE_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]])) } as KernelTiles;
   }
   if (spec.family === 'dconv') {
     return { family: 'dconv', ...Object.fromEntries(DCONV_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
@@ -141,7 +142,10 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
     return { ...problem, ...t, family: 'dconv' };
   }
   if (tiles.family === 'igemm') {
-    const t: IgemmTiles = { bm: tiles.bm, bn: tiles.bn, bkc: tiles.bkc, tm: tiles.tm, tn: tiles.tn, warpM: tiles.warpM, split: tiles.split, stages: tiles.stages };
+    const t: IgemmTiles = {
+      bm: tiles.bm, bn: tiles.bn, bkc: tiles.bkc, tm: tiles.tm, tn: tiles.tn, warpM: tiles.warpM, split: tiles.split, stages: tiles.stages,
+      ...(tiles.vec !== undefined ? { vec: tiles.vec } : {}),
+    };
     return { ...problem, ...t, family: 'igemm' };
   }
   return { ...problem, family: 'act-sparse', th: tiles.th, tw: tiles.tw, tc: tiles.tc, kb: tiles.kb, cs: tiles.cs };
@@ -160,7 +164,8 @@ export function describeTiles(spec: KernelSpec): string {
     return `dconv bm ${spec.bm} x ${spec.rowsT} rows, t ${spec.tm}x${spec.tn}, bkc ${spec.bkc}, split ${spec.split}`;
   }
   if (spec.family === 'igemm') {
-    return `igemm bm ${spec.bm} x bn ${spec.bn}, bkc ${spec.bkc}, t ${spec.tm}x${spec.tn}, warp ${spec.warpM}x${32 / spec.warpM}, split ${spec.split}`;
+    return `igemm bm ${spec.bm} x bn ${spec.bn}, bkc ${spec.bkc}, t ${spec.tm}x${spec.tn}, warp ${spec.warpM}x${32 / spec.warpM}, split ${spec.split}` +
+      (spec.vec === 4 ? ', 16-byte pixel copies' : '');
   }
   return `${spec.th}x${spec.tw}, ${spec.tc}, ${spec.kb}, ${spec.cs}`;
 }

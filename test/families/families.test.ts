@@ -8,7 +8,8 @@ import { gpuProfile, type ArchName } from '../../src/arch/profiles.js';
 import { isCIdentifier } from '../../src/codegen/naming.js';
 import { chooseDconvTiles } from '../../src/families/dconv/tiles.js';
 import { chooseIgemmTiles, igemmCandidates } from '../../src/families/igemm/tiles.js';
-import { validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
+import { igemmVecFits, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
+import { igemmMinBlocks } from '../../src/families/igemm/resources.js';
 import { validateDconvSpec, type DconvKernelSpec } from '../../src/families/dconv/spec.js';
 import { kernelNameOf, renderKernel, resourcesOf, specWithTiles, tilesOf } from '../../src/families/registry.js';
 import { getLayer, type ConvLayer } from '../../src/model/ir.js';
@@ -85,6 +86,67 @@ describe(`igemm and dconv families (seed ${seed})`, () => {
     expect(validateDconvSpec(d)).toBe(d);
     expect(() => validateDconvSpec({ ...d, tm: 3 })).toThrow(/tm must be 1, 2 or 4/);
     expect(() => validateDconvSpec({ ...d, split: 32 })).toThrow(/split 32 needs clusters/);
+  });
+
+  it('large batches take the 8x8 tiles (16-byte pixel copies where the shape allows); batch 1 keeps its tiles', () => {
+    const p = gpuProfile('sm_90');
+    let wide = 0;
+    let vec = 0;
+    for (const model of ['resnet50', 'densenet169'] as const) {
+      for (const q of problems(model, 'sm_90')) {
+        const one = chooseIgemmTiles(p, q, 1);
+        if (one) {
+          expect(one.spec.tm * one.spec.tn, kernelNameOf(one.spec)).toBeLessThanOrEqual(16);
+          expect(one.spec.vec).toBeUndefined();
+        }
+        for (const batch of [8, 32]) {
+          const ch = chooseIgemmTiles(p, q, batch);
+          if (!ch || ch.spec.tm !== 8) continue;
+          wide++;
+          const r = resourcesOf(ch.spec, batch);
+          // 128 registers a thread for the blocks __launch_bounds__ asks for.
+          expect(igemmMinBlocks(ch.spec) * r.threads * 128).toBeLessThanOrEqual(65536);
+          // Up to 3x3 filters, those blocks also fit the SM's shared memory (a 7x7 stage is 49 rows: one block).
+          if (q.r * q.s <= 9) expect(r.sharedBytes * igemmMinBlocks(ch.spec)).toBeLessThanOrEqual(p.sharedPerSm);
+          expect(ch.spec.vec === 4).toBe(igemmVecFits(q));
+          if (ch.spec.vec === 4) vec++;
+          // Never more blocks than ~2 per SM from the split alone.
+          if (ch.spec.split > 1) expect(r.grid[0] * r.grid[1] * r.grid[2]).toBeLessThanOrEqual(2 * p.smCount);
+          expect(ch.why).toMatch(/large batch/);
+        }
+      }
+    }
+    expect(wide).toBeGreaterThan(100);
+    expect(vec).toBeGreaterThan(50);
+    const q = problems('resnet50', 'sm_90').find((x) => x.r === 1 && x.strideH === 1 && x.h === 28)!;
+    const cands = igemmCandidates(p, q);
+    expect(cands.filter((c) => c.tm === 8 && c.vec === 4).length).toBeGreaterThan(10);
+    const v = chooseIgemmTiles(p, q, 8)!.spec;
+    const { name, source } = renderKernel(v, [{ model: 'resnet50', layer: 'x' }]);
+    expect(name).toMatch(/_t8x8_wm8_z\d+_st4_v4_/);
+    expect(source).toContain('int vecOk');
+    expect(source).toContain('constexpr int MIN_BLOCKS = 2;');
+    expect(source).toContain('constexpr int VEC = 4;');
+    const b1 = renderKernel(chooseIgemmTiles(p, q, 1)!.spec, []).source;
+    expect(b1).not.toContain('vecOk');
+    expect(b1).toContain('constexpr int MIN_BLOCKS = 1;');
+  });
+
+  it('refuses 16-byte pixel copies where the shape has no 4 consecutive pixels, and odd thread tiles', () => {
+    const wide: IgemmKernelSpec = { family: 'igemm', arch: 'sm_90', c: 256, h: 28, w: 28, k: 128, r: 1, s: 1, strideH: 1, strideW: 1, padTop: 0, padLeft: 0,
+      ho: 28, wo: 28, bias: true, relu: true, bm: 128, bn: 128, bkc: 8, tm: 8, tn: 8, warpM: 8, split: 1, stages: 4, vec: 4 };
+    expect(validateIgemmSpec(wide)).toBe(wide);
+    expect(() => validateIgemmSpec({ ...wide, r: 3, s: 3, padTop: 1, padLeft: 1 })).toThrow(/vec 4 needs a 1x1, stride-1, unpadded conv/);
+    expect(() => validateIgemmSpec({ ...wide, h: 7, w: 7, ho: 7, wo: 7 })).toThrow(/vec 4 needs/);
+    expect(() => validateIgemmSpec({ ...wide, strideH: 2, strideW: 2, ho: 14, wo: 14 })).toThrow(/vec 4 needs/);
+    expect(() => validateIgemmSpec({ ...wide, tn: 2, bn: 64 })).toThrow(/vec 4 needs tn a multiple of 4/);
+    expect(() => validateIgemmSpec({ ...wide, tn: 3 })).toThrow(/tn must be 1, 2, 4 or 8/);
+    expect(() => validateIgemmSpec({ ...wide, vec: 2 as unknown as 4 })).toThrow(/vec must be 4 or absent/);
+    const { vec: _v, ...noVec } = wide;
+    expect(kernelNameOf(noVec)).not.toContain('_v4');
+    expect(kernelNameOf(wide)).toContain('_v4');
+    expect(specWithTiles({ ...noVec, family: undefined } as never, tilesOf(wide))).toMatchObject({ vec: 4 });
+    expect('vec' in tilesOf(noVec)).toBe(false);
   });
 
   it('rendered kernels state the planner figures the template asserts', () => {

@@ -27,6 +27,8 @@ import { generate } from '../../src/generate.js';
 import { MODEL_NAMES } from '../../src/model/zoo/index.js';
 import type { ActSparseKernelSpec } from '../../src/families/act-sparse/spec.js';
 import { chooseIgemmTiles } from '../../src/families/igemm/tiles.js';
+import { igemmVecFits, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
+import { igemmSharedBytes } from '../../src/families/igemm/resources.js';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import type { KernelSpec } from '../../src/families/registry.js';
 import { loadAddon, type LoadedAddon, type NativeRuntime } from '../../src/runtime/addon.js';
@@ -195,6 +197,17 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
       const ch = Number(arch.slice(3)) >= 80 ? chooseIgemmTiles(gpuProfile(arch), problem, 3) : null;
       return ch ? [ch.spec] : [];
     });
+    // The large-batch igemm tiles (8 x 8 / 8 x 4 accumulators, split 1 and 2, 16-byte pixel copies where the
+    // shape allows) on the odd problems and on a 1x1 with HO * WO % 4 == 0 and tails in C, K and pixels.
+    const vecOdd = { c: 50, h: 10, w: 10, k: 68, r: 1, s: 1, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, ho: 10, wo: 10, bias: true, relu: true };
+    const oddWide: KernelSpec[] = Number(arch.slice(3)) >= 80 ? [...oddIgemm.map((s) => s as IgemmKernelSpec), { ...vecOdd, family: 'igemm' as const, arch: arch as IgemmKernelSpec['arch'] } as IgemmKernelSpec]
+      .flatMap((q) => [[128, 128, 8, 1], [64, 128, 8, 2], [128, 64, 4, 2]].map(([bm, bn, tn, split]) => ({
+        ...q, bm: bm!, bn: bn!, tm: 8, tn: tn!, warpM: 8, split: Number(arch.slice(3)) >= 90 ? split! : 1, stages: 4,
+        bkc: q.r * q.s === 1 ? 8 : 1, ...(igemmVecFits(q) ? { vec: 4 as const } : {}),
+      })))
+      .filter((q) => { try { validateIgemmSpec(q); } catch { return false; } return igemmSharedBytes(q) <= gpuProfile(arch).sharedPerBlockOptin; }) : [];
+    expect(oddWide.some((q) => q.family === 'igemm' && q.vec === 4), 'a large-batch case with 16-byte pixel copies').toBe(true);
+    oddIgemm.push(...oddWide);
     // wsparse: the zoo's pruned layers (one case per kernel name) and the odd shapes, each with its pruned weights.
     const wsByName = new Map<string, WsparseCase>();
     for (const [pattern, sparsity] of [['unstructured', 0.9], ['2:4', 0.5]] as const) {

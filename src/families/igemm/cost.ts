@@ -10,6 +10,11 @@ import { igemmResources, igemmStages } from './resources.js';
 import type { IgemmKernelSpec } from './spec.js';
 
 const CYCLES_PER_FMA_PER_WARP = 3.7;
+/**
+ * The large-batch tiles (8 x tn accumulators, 4 shared loads per 64 FMAs): a prediction, not yet a
+ * fit: ~70% of the schedulers' FFMA issue rate, as a register-tiled SIMT GEMM reaches.
+ */
+const WIDE_CYCLES_PER_FMA_PER_WARP = 1.45;
 
 /** Same figures as every family's estimate (src/plan/types.ts). */
 export type IgemmEstimate = KernelEstimate;
@@ -19,5 +24,6 @@ export function igemmUs(p: GpuProfile, spec: IgemmKernelSpec, batch: number): Ig
   if (!l) return null;
   const stages = igemmStages(spec);
   const fmaPerThread = stages * spec.bkc * spec.r * spec.s * spec.tm * spec.tn;
-  return batch1Estimate(p, l, fmaPerThread * CYCLES_PER_FMA_PER_WARP, stages, spec, batch);
+  const perFma = spec.tm * spec.tn >= 32 ? WIDE_CYCLES_PER_FMA_PER_WARP : CYCLES_PER_FMA_PER_WARP;
+  return batch1Estimate(p, l, fmaPerThread * perFma, stages, spec, batch);
 }

@@ -3,7 +3,7 @@
 import { render } from '../../codegen/handlebars.js';
 import { problemSection, table } from '../../codegen/header.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
-import { igemmResources, igemmStages } from './resources.js';
+import { igemmMinBlocks, igemmResources, igemmStages } from './resources.js';
 import { igemmName, validateIgemmSpec, type IgemmKernelSpec } from './spec.js';
 
 
@@ -16,11 +16,13 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
   const stages = igemmStages(spec);
   const summary = [
     `Implicit-GEMM ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
-    `Built for batch 1: output channels x pixels tiles, the input channels split over ${spec.split} block${spec.split > 1 ? 's of one thread block cluster' : ''}`,
+    `${spec.tm * spec.tn >= 32 ? `Large-batch tiles (${spec.tm}x${spec.tn} accumulators a thread)` : 'Built for batch 1'}: output channels x pixels tiles, the input channels split over ${spec.split} block${spec.split > 1 ? 's of one thread block cluster' : ''}`,
     spec.split > 1
       ? `that reduce their partial tiles through distributed shared memory in a fixed order (deterministic, no atomics).`
       : `(no split: one block owns each output tile; deterministic).`,
-    `Weights arrive as 16-byte cp.async copies, the input as a zero-filled im2col tile; exact fp32 FMAs.`,
+    spec.vec === 4
+      ? `Weights and input pixels arrive as 16-byte cp.async copies (4-byte copies if a pointer or batch stride is not 16-byte aligned); exact fp32 FMAs.`
+      : `Weights arrive as 16-byte cp.async copies, the input as a zero-filled im2col tile; exact fp32 FMAs.`,
   ];
   const sections = [
     problemSection(spec),
@@ -51,6 +53,9 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
     biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
     bm: spec.bm, bn: spec.bn, bkc: spec.bkc, tm: spec.tm, tn: spec.tn, warpM: spec.warpM, split: spec.split, stages: spec.stages,
     cluster: spec.split > 1,
+    vec: spec.vec ?? 1,
+    vecParam: spec.vec === 4,
+    minBlocks: igemmMinBlocks(spec),
     nonPortable: spec.split > 8,
     sm,
     threads: res.threads,

@@ -25,6 +25,15 @@ export function igemmRegsEstimate(t: Tiling): number {
   return Math.min(255, t.tm * t.tn + t.tm + t.tn + 3 * gathers + 40);
 }
 
+/**
+ * __launch_bounds__'s minimum blocks per SM. The large-batch tiles (>= 32 accumulators a thread) ask
+ * for as many blocks as 128 registers a thread allow (2 of 256 threads), so that one block's
+ * pipeline waits are hidden by another's FMAs; the batch-1 tiles keep 1 (all registers available).
+ */
+export function igemmMinBlocks(t: Tiling): number {
+  return t.tm * t.tn >= 32 ? Math.max(1, Math.floor(512 / igemmThreads(t))) : 1;
+}
+
 export function igemmStages(spec: Pick<IgemmKernelSpec, 'c' | 'split' | 'bkc'>): number {
   const cps = Math.ceil(Math.ceil(spec.c / spec.split) / spec.bkc) * spec.bkc;
   return Math.ceil(Math.min(spec.c, cps) / spec.bkc);

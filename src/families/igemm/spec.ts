@@ -30,12 +30,24 @@ export interface IgemmKernelSpec extends ConvProblem {
   readonly split: number;
   /** cp.async pipeline depth. */
   readonly stages: number;
+  /**
+   * 4: the input tile arrives as 16-byte copies of 4 pixels and the epilogue stores 4 pixels at once
+   * (1x1, stride 1, no padding, HO * WO a multiple of 4, tn a multiple of 4; the large-batch tiles).
+   * Absent: 4-byte copies (the batch-1 kernels, unchanged).
+   */
+  readonly vec?: 4;
 }
 
-export type IgemmTiles = Pick<IgemmKernelSpec, 'bm' | 'bn' | 'bkc' | 'tm' | 'tn' | 'warpM' | 'split' | 'stages'>;
+export type IgemmTiles = Pick<IgemmKernelSpec, 'bm' | 'bn' | 'bkc' | 'tm' | 'tn' | 'warpM' | 'split' | 'stages' | 'vec'>;
 export type IgemmProblem = Omit<IgemmKernelSpec, keyof IgemmTiles | 'family'>;
 
-export const IGEMM_TILE_FIELDS = ['bm', 'bn', 'bkc', 'tm', 'tn', 'warpM', 'split', 'stages'] as const;
+export const IGEMM_TILE_FIELDS = ['bm', 'bn', 'bkc', 'tm', 'tn', 'warpM', 'split', 'stages', 'vec'] as const;
+
+/** Whether a problem can take 16-byte pixel copies (vec 4): a 1x1, stride-1, unpadded conv on HO * WO % 4 == 0. */
+export function igemmVecFits(q: Pick<IgemmKernelSpec, 'r' | 's' | 'strideH' | 'strideW' | 'padTop' | 'padLeft' | 'h' | 'w' | 'ho' | 'wo'>): boolean {
+  return q.r === 1 && q.s === 1 && q.strideH === 1 && q.strideW === 1 && q.padTop === 0 && q.padLeft === 0 &&
+    q.ho === q.h && q.wo === q.w && (q.ho * q.wo) % 4 === 0;
+}
 
 /** The architectures the family is generated for: cp.async needs sm_80; split > 1 needs clusters (sm_90). */
 export function igemmSupports(arch: ArchName): boolean {
@@ -49,7 +61,7 @@ export function maxSplit(arch: ArchName): number {
 export function validateIgemmSpec(spec: IgemmKernelSpec): IgemmKernelSpec {
   const errors: string[] = [];
   if (spec.family !== 'igemm') errors.push(`family must be 'igemm', got '${String(spec.family)}'`);
-  for (const f of ['c', 'h', 'w', 'k', 'r', 's', 'strideH', 'strideW', 'ho', 'wo', ...IGEMM_TILE_FIELDS] as const) {
+  for (const f of ['c', 'h', 'w', 'k', 'r', 's', 'strideH', 'strideW', 'ho', 'wo', ...IGEMM_TILE_FIELDS.filter((x) => x !== 'vec')] as const) {
     if (!Number.isInteger(spec[f]) || spec[f] < 1) errors.push(`${f} must be a positive integer, got ${spec[f]}`);
   }
   for (const f of ['padTop', 'padLeft'] as const) {
@@ -64,7 +76,12 @@ export function validateIgemmSpec(spec: IgemmKernelSpec): IgemmKernelSpec {
     if (spec.bm % wtm !== 0) errors.push(`bm (${spec.bm}) must be a multiple of the warp tile's ${wtm} channels`);
     if (spec.bn % wtn !== 0) errors.push(`bn (${spec.bn}) must be a multiple of the warp tile's ${wtn} pixels`);
     if (spec.tm % 4 !== 0 || spec.k % 4 !== 0) errors.push(`tm (${spec.tm}) and k (${spec.k}) must be multiples of 4 (16-byte weight copies)`);
-    if (![1, 2, 4].includes(spec.tn)) errors.push(`tn must be 1, 2 or 4, got ${spec.tn}`);
+    if (![1, 2, 4, 8].includes(spec.tn)) errors.push(`tn must be 1, 2, 4 or 8, got ${spec.tn}`);
+    if (spec.vec !== undefined) {
+      if (spec.vec !== 4) errors.push(`vec must be 4 or absent, got ${String(spec.vec)}`);
+      else if (!igemmVecFits(spec)) errors.push('vec 4 needs a 1x1, stride-1, unpadded conv with HO * WO a multiple of 4');
+      else if (spec.tn % 4 !== 0 || (spec.bn / 4) > 32 || 32 % (spec.bn / 4) !== 0) errors.push(`vec 4 needs tn a multiple of 4 and bn / 4 dividing 32 (tn ${spec.tn}, bn ${spec.bn})`);
+    }
     if (spec.stages < 2) errors.push(`stages must be >= 2, got ${spec.stages}`);
   }
   if (errors.length > 0) throw new Error(`invalid igemm spec: ${errors.join('; ')}`);
@@ -74,12 +91,13 @@ export function validateIgemmSpec(spec: IgemmKernelSpec): IgemmKernelSpec {
 
 /**
  * Deterministic name: igemm<R>x<S>[_s..][_p..]_c_h_w_k[_o..]_bm<BM>_bn<BN>_bkc<BKC>_t<TM>x<TN>_wm<WARP_M>
- * _z<SPLIT>_st<STAGES>[_bias][_relu]_sm<NN>, e.g. igemm3x3_c512_h7_w7_k512_bm32_bn64_bkc4_t4x4_wm8_z16_st3_bias_relu_sm90.
+ * _z<SPLIT>_st<STAGES>[_v4][_bias][_relu]_sm<NN>, e.g. igemm3x3_c512_h7_w7_k512_bm32_bn64_bkc4_t4x4_wm8_z16_st3_bias_relu_sm90.
  */
 export function igemmName(spec: IgemmKernelSpec): string {
   validateIgemmSpec(spec);
   let name = problemName('igemm', spec);
   name += `_bm${spec.bm}_bn${spec.bn}_bkc${spec.bkc}_t${spec.tm}x${spec.tn}_wm${spec.warpM}_z${spec.split}_st${spec.stages}`;
+  if (spec.vec === 4) name += '_v4';
   if (spec.bias) name += '_bias';
   if (spec.relu) name += '_relu';
   return `${name}_sm${spec.arch.slice(3)}`;

@@ -5,12 +5,13 @@
 // - pixels per block: 64 where there are many, 32 at 14x14, 16 for K = 32 at <= 14x14;
 // - channels per stage: 4 for 3x3 (36 rows), 16 for 1x1; 2 where a split gets few channels;
 // - split: the largest power of two <= the cluster limit that keeps blocks <= ~3.5 per SM and leaves
-//   each block at least 8 (3x3) or 32 (1x1) channels, so the 132 SMs are filled at batch 1.
+//   each block at least 8 (3x3) or 32 (1x1) channels, so the 132 SMs are filled at batch 1;
+// - from WIDE_MIN_PIXELS pixels at batch > 1, the large-batch tiles of `wideTiles`.
 // `igemmCandidates` enumerates the space `cusnn-gen tune` searches by measurement.
 import type { GpuProfile } from '../../arch/profiles.js';
 import { igemmUs, type IgemmEstimate } from './cost.js';
 import { igemmSharedBytes, igemmThreads } from './resources.js';
-import { maxSplit, type IgemmKernelSpec, type IgemmProblem, type IgemmTiles } from './spec.js';
+import { igemmVecFits, maxSplit, type IgemmKernelSpec, type IgemmProblem, type IgemmTiles } from './spec.js';
 
 export interface IgemmChoice {
   readonly spec: IgemmKernelSpec;
@@ -26,9 +27,47 @@ function fits(p: GpuProfile, problem: IgemmProblem, t: IgemmTiles): boolean {
   return threads >= 32 && threads <= p.maxThreadsPerBlock && igemmSharedBytes(spec) <= p.sharedPerBlockOptin;
 }
 
+/** Pixels (batch x HO x WO) from which the rule takes the large-batch tiles at batch > 1 (8 images of 14x14 have 1568). */
+export const WIDE_MIN_PIXELS = 1024;
+
+/**
+ * The large-batch tiles (batch >= 8, or as many pixels): 128 (or 64) channels x 128 (or 64) pixels
+ * a block, 8x8 accumulators a thread (a warp 8 x 4 lanes), 8 channels per stage of a 1x1 (one
+ * channel of a 3x3), a 4-deep pipeline, 16-byte pixel copies where the shape allows, and the input
+ * channels split over a cluster only as far as needed for ~2 blocks per SM. Why: at these sizes
+ * cuDNN's fp32 1x1 convs reach 17-24 TFLOPS on the H200 (a quarter to a third of its FFMA peak,
+ * bench 2026-12-02), and a thread tile of 64 accumulators needs 4 shared loads per 64 FMAs.
+ */
+function wideTiles(p: GpuProfile, problem: IgemmProblem, npix: number): IgemmTiles | null {
+  if (problem.k < 64) return null;
+  const oneByOne = problem.r * problem.s === 1;
+  const bm = problem.k >= 128 ? 128 : 64;
+  const tilesAt = (bn: number) => Math.ceil(npix / bn) * Math.ceil(problem.k / bm);
+  const bn = tilesAt(128) >= p.smCount ? 128 : 64;
+  const bkc = oneByOne ? 8 : 1;
+  const minChannels = oneByOne ? 64 : 16;
+  const base = tilesAt(bn);
+  let split = 1;
+  while (split * 2 <= maxSplit(problem.arch) && base * split * 2 <= 2 * p.smCount && problem.c / (split * 2) >= minChannels) split *= 2;
+  return { bm, bn, bkc, tm: 8, tn: 8, warpM: 8, split, stages: 4, ...(igemmVecFits(problem) ? { vec: 4 as const } : {}) };
+}
+
 /** The rule's pick for a problem at `batch`, or null when the family cannot serve it on this GPU. */
 export function chooseIgemmTiles(p: GpuProfile, problem: IgemmProblem, batch: number): IgemmChoice | null {
   if (problem.k % 4 !== 0) return null;
+  const widePix = batch * problem.ho * problem.wo;
+  const wide = widePix >= WIDE_MIN_PIXELS && batch > 1 ? wideTiles(p, problem, widePix) : null;
+  if (wide && fits(p, problem, wide)) {
+    const spec: IgemmKernelSpec = { family: 'igemm', ...problem, ...wide };
+    const estimate = igemmUs(p, spec, batch);
+    if (estimate) {
+      const tiles = Math.ceil(widePix / wide.bn) * Math.ceil(problem.k / wide.bm);
+      const why = `rule, large batch: ${wide.bm} channels x ${wide.bn} pixels per block, 8x8 accumulators a thread, ` +
+        `${wide.bkc} channels per stage, split ${wide.split} (${tiles} output tiles x ${wide.split} = ${tiles * wide.split} blocks for ${p.smCount} SMs)` +
+        (wide.vec === 4 ? ', 16-byte pixel copies' : '');
+      return { spec, estimate, why };
+    }
+  }
   const npixImage = problem.ho * problem.wo;
   const npix = batch * npixImage;
   const oneByOne = problem.r * problem.s === 1;
@@ -69,6 +108,21 @@ export function igemmCandidates(p: GpuProfile, problem: IgemmProblem): IgemmKern
           for (let split = 1; split <= maxSplit(problem.arch); split *= 2) {
             if (problem.c / split < bkc) break;
             const t: IgemmTiles = { bm: warpM * 4, bn, bkc, tm: 4, tn, warpM, split, stages: 3 };
+            if (fits(p, problem, t)) out.push({ family: 'igemm', ...problem, ...t });
+          }
+        }
+      }
+    }
+  }
+  // The large-batch tiles: 8 x tn accumulators, 64 or 128 channels x 64 or 128 pixels, 4 stages.
+  const vec = igemmVecFits(problem) ? { vec: 4 as const } : {};
+  for (const bm of [64, 128]) {
+    for (const bn of [64, 128]) {
+      for (const tn of [4, 8]) {
+        for (const bkc of oneByOne ? [8, 16] : [1, 2]) {
+          for (let split = 1; split <= maxSplit(problem.arch); split *= 2) {
+            if (problem.c / split < 4 * bkc) break;
+            const t: IgemmTiles = { bm, bn, bkc, tm: 8, tn, warpM: 8, split, stages: 4, ...vec };
             if (fits(p, problem, t)) out.push({ family: 'igemm', ...problem, ...t });
           }
         }
