@@ -108,7 +108,9 @@ describe(`igemm and dconv families (seed ${seed})`, () => {
           expect(igemmMinBlocks(ch.spec) * r.threads * 128).toBeLessThanOrEqual(65536);
           // Up to 3x3 filters, those blocks also fit the SM's shared memory (a 7x7 stage is 49 rows: one block).
           if (q.r * q.s <= 9) expect(r.sharedBytes * igemmMinBlocks(ch.spec)).toBeLessThanOrEqual(p.sharedPerSm);
-          expect(ch.spec.vec === 4).toBe(igemmVecFits(q));
+          // Only where 16-byte pixel copies apply (the batch lab, run 21: elsewhere they lost to cuDNN).
+          expect(ch.spec.vec).toBe(4);
+          expect(igemmVecFits(q)).toBe(true);
           if (ch.spec.vec === 4) vec++;
           // Never more blocks than ~2 per SM from the split alone.
           if (ch.spec.split > 1) expect(r.grid[0] * r.grid[1] * r.grid[2]).toBeLessThanOrEqual(2 * p.smCount);
@@ -125,7 +127,8 @@ describe(`igemm and dconv families (seed ${seed})`, () => {
     const { name, source } = renderKernel(v, [{ model: 'resnet50', layer: 'x' }]);
     expect(name).toMatch(/_t8x8_wm8_z\d+_st4_v4_/);
     expect(source).toContain('int vecOk');
-    expect(source).toContain('constexpr int MIN_BLOCKS = 2;');
+    expect(igemmMinBlocks(v)).toBeGreaterThan(1);
+    expect(source).toContain(`constexpr int MIN_BLOCKS = ${igemmMinBlocks(v)};`);
     expect(source).toContain('constexpr int VEC = 4;');
     const b1 = renderKernel(chooseIgemmTiles(p, q, 1)!.spec, []).source;
     expect(b1).not.toContain('vecOk');

@@ -38,17 +38,20 @@ export const WIDE_MIN_PIXELS = 1024;
  * cuDNN's fp32 1x1 convs reach 17-24 TFLOPS on the H200 (a quarter to a third of its FFMA peak,
  * bench 2026-12-02), and a thread tile of 64 accumulators needs 4 shared loads per 64 FMAs.
  */
+//
+// Measured in the batch lab on the H200 (run 21, docs/results/lab-h200/2026-12-03-batch-lab-run21): exact
+// everywhere, but only the 16-byte-copy 1x1 convs gain (best tiles 1.03-1.79x over cuDNN's fastest
+// algorithm, mostly 128 x 64 blocks, split 1); 3x3 convs (0.31-0.73x against Winograd) and stride-2 1x1
+// convs (4-byte gathers, 0.76-0.92x) lose, so the rule takes these tiles only where `vec` applies.
 function wideTiles(p: GpuProfile, problem: IgemmProblem, npix: number): IgemmTiles | null {
-  if (problem.k < 64) return null;
-  const oneByOne = problem.r * problem.s === 1;
+  if (problem.k < 64 || !igemmVecFits(problem)) return null;
   const bm = problem.k >= 128 ? 128 : 64;
-  const tilesAt = (bn: number) => Math.ceil(npix / bn) * Math.ceil(problem.k / bm);
-  const bn = tilesAt(128) >= p.smCount ? 128 : 64;
-  const bkc = oneByOne ? 8 : 1;
-  const minChannels = oneByOne ? 64 : 16;
-  const base = tilesAt(bn);
+  const bn = 64;
+  const bkc = 8;
+  const minChannels = 64;
+  const base = Math.ceil(npix / bn) * Math.ceil(problem.k / bm);
   let split = 1;
-  while (split * 2 <= maxSplit(problem.arch) && base * split * 2 <= 2 * p.smCount && problem.c / (split * 2) >= minChannels) split *= 2;
+  while (split * 2 <= maxSplit(problem.arch) && base * split * 2 <= p.smCount && problem.c / (split * 2) >= minChannels) split *= 2;
   return { bm, bn, bkc, tm: 8, tn: 8, warpM: 8, split, stages: 4, ...(igemmVecFits(problem) ? { vec: 4 as const } : {}) };
 }
 
