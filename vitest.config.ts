@@ -12,17 +12,18 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const LONGEST_FIRST = [
   'test/toolchain/models-compile.test.ts',
   'test/runtime/lower.test.ts',
-  'test/bench/bench.test.ts',
-  'test/cli/conventions.test.ts',
   'test/runtime/calibration-match.test.ts',
-  'test/onnx/export.test.ts',
-  'test/weights/prune-patterns.test.ts',
-  'test/fuzz/readers.test.ts',
-  'test/bench/bench-flow.test.ts',
-  'test/cli/folder.test.ts',
-  'test/cli/cli.test.ts',
-  'test/runtime/reference.test.ts',
+  'test/bench/bench.test.ts',
   'test/toolchain/addon.test.ts',
+  'test/onnx/export.test.ts',
+  'test/fuzz/readers.test.ts',
+  'test/runtime/reference.test.ts',
+  'test/cli/conventions.test.ts',
+  'test/cli/cli.test.ts',
+  'test/weights/prune-patterns.test.ts',
+  'test/bench/bench-flow.test.ts',
+  'test/families/wsparse.test.ts',
+  'test/cli/folder.test.ts',
 ];
 
 class LongestFirst extends BaseSequencer {

@@ -18,8 +18,13 @@ import { installMockFolder, mockConfig } from './mock-addon.js';
 const tmp = mkdtempSync(join(tmpdir(), 'cusnn-bench-flow-'));
 const buildDir = join(tmp, 'build');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+// The second model, beside resnet50: DenseNet-121 (generated, and its synthetic weights drawn, in
+// about a second; 31 MB of weights). Nothing checked here depends on the network (the mock addon's
+// outputs depend only on the input); it was VGG-16, whose 138M parameters made each of its five
+// benches 4-5 s longer and its fp16 safetensors file 264 MB.
+const OTHER = 'densenet121';
 installMockFolder(buildDir, 'resnet50');
-installMockFolder(buildDir, 'vgg16');
+installMockFolder(buildDir, OTHER);
 beforeEach(() => {
   const c = mockConfig();
   for (const k of Object.keys(c)) delete (c as Record<string, unknown>)[k];
@@ -109,8 +114,8 @@ describe('runBench through a mock addon', () => {
   it('a mismatch stops that model with the error; the next model still runs', async () => {
     mockConfig().breakStaticOf = 'resnet50';
     const out = join(tmp, 'mismatch');
-    const r = await runBench({ ...options(out), models: ['resnet50', 'vgg16'], batches: [1, 2] });
-    expect(r.runs.map((m) => `${m.model}/${m.batch}`)).toEqual(['resnet50/1', 'resnet50/2', 'vgg16/1', 'vgg16/2']);
+    const r = await runBench({ ...options(out), models: ['resnet50', OTHER], batches: [1, 2] });
+    expect(r.runs.map((m) => `${m.model}/${m.batch}`)).toEqual(['resnet50/1', 'resnet50/2', `${OTHER}/1`, `${OTHER}/2`]);
     const [a, b, c, d] = r.runs;
     expect(a!.error).toMatch(/^correctness: cusnn output differs from cudnn: max rel\. L2 error 1\.00e-2 > 0\.0001 over 3 inputs$/);
     expect(a!.correctness.passed).toBe(false);
@@ -127,7 +132,7 @@ describe('runBench through a mock addon', () => {
     mockConfig().noNvml = true;
     mockConfig().noEnergy = true;
     const out = join(tmp, 'nonvml');
-    const r = await runBench({ ...options(out), models: ['vgg16'] });
+    const r = await runBench({ ...options(out), models: [OTHER] });
     expect(r.gpu.clocksStart).toBeNull();
     expect(r.gpu.clocksNote).toMatch(/^start: NVML: cannot load libnvidia-ml\.so\.1/);
     expect(r.gpu.driver).toBe('CUDA driver API 13.0');
@@ -141,14 +146,14 @@ describe('runBench through a mock addon', () => {
   }, 120_000);
 
   it('energySeconds 0: no energy, said so', async () => {
-    const r = await runBench({ ...options(join(tmp, 'noenergy')), models: ['vgg16'], energySeconds: 0 });
+    const r = await runBench({ ...options(join(tmp, 'noenergy')), models: [OTHER], energySeconds: 0 });
     for (const e of r.runs[0]!.engines) expect(e).toMatchObject({ energy: null, energyNote: 'not measured (energySeconds 0)' });
   }, 120_000);
 
   it('no CUDA device stops the whole bench with the addon\'s error', async () => {
     mockConfig().noGpu = true;
     const out = join(tmp, 'nogpu');
-    await expect(runBench({ ...options(out), models: ['vgg16', 'resnet50'] })).rejects.toThrow(/^no CUDA device: .*\(the addon at .*mock-addon\.cjs needs an NVIDIA GPU\)$/);
+    await expect(runBench({ ...options(out), models: [OTHER, 'resnet50'] })).rejects.toThrow(/^no CUDA device: .*\(the addon at .*mock-addon\.cjs needs an NVIDIA GPU\)$/);
     expect(existsSync(join(out, 'results.json'))).toBe(false);
   }, 120_000);
 
@@ -169,16 +174,16 @@ describe('runBench through a mock addon', () => {
   }, 120_000);
 
   it('a safetensors file that holds synthetic weights is named synthetic', async () => {
-    const graph = buildModel('vgg16');
+    const graph = buildModel(OTHER);
     const wdir = join(tmp, 'weights-st');
     mkdirSync(wdir, { recursive: true });
-    saveWeights(join(wdir, 'vgg16.safetensors'), graph, syntheticWeights(graph, 0), 'fp16');
+    saveWeights(join(wdir, `${OTHER}.safetensors`), graph, syntheticWeights(graph, 0), 'fp16');
     const bdir = join(tmp, 'build-st');
-    installMockFolder(bdir, 'vgg16', { weights: join(wdir, 'vgg16.safetensors') });
-    const r = await runBench({ ...options(join(tmp, 'st')), buildDir: bdir, weightsDir: wdir, models: ['vgg16'] });
+    installMockFolder(bdir, OTHER, { weights: join(wdir, `${OTHER}.safetensors`) });
+    const r = await runBench({ ...options(join(tmp, 'st')), buildDir: bdir, weightsDir: wdir, models: [OTHER] });
     const m = r.runs[0]!;
     expect(m.error, m.error).toBeUndefined();
     expect(m.weights).toBe('synthetic');
-    expect(m.notes!.join('\n')).toMatch(/vgg16\.safetensors holds synthetic weights: .*vgg16\.safetensors \(synthetic \(seed 0\)\)$/m);
+    expect(m.notes!.join('\n')).toMatch(/densenet121\.safetensors holds synthetic weights: .*densenet121\.safetensors \(synthetic \(seed 0\)\)$/m);
   }, 120_000);
 });

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { needsBuiltCli, oneLineError, runCli } from '../helpers/cli.js';
+import { inProcess, sampleIndexes, type Ran } from '../helpers/in-process.js';
+import { mulberry32, testSeed } from '../helpers/random.js';
 import { findNvcc } from '../../src/toolchain/nvcc.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cusnn-cli-'));
@@ -11,35 +13,60 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const run = runCli;
 
-describe('cusnn-gen CLI', () => {
-  it('bad input exits non-zero with one clear line', () => {
-    oneLineError(run('--model', 'resnet18', '--arch', 'sm_90'), /resnet18.*(invalid|Allowed choices).*resnet50/);
-    oneLineError(run('--model', 'resnet50', '--arch', 'sm_61'), /sm_61.*(invalid|Allowed choices).*sm_70/);
-    oneLineError(run('--arch', 'sm_90'), /--model and --arch are required/);
-    oneLineError(run('--model', 'resnet50', '--arch', 'sm_90', '--weights', join(tmp, 'nope.safetensors'), '--out', join(tmp, 'x')), /nope\.safetensors/);
-    oneLineError(run('--model', 'resnet50', '--arch', 'sm_90', '--batch', '0'), /--batch must be an integer in \[1, 65535\], got '0'/);
-    oneLineError(run('--model', 'vgg16', '--arch', 'sm_90', '--calibration', join(tmp, 'missing.json'), '--out', join(tmp, 'y')), /calibration .*missing\.json/);
+// The tables of command lines below (error messages, help texts) run main() in this process (the
+// command tree dist/cli.js runs, without its ~2 s of node start and imports per case on 2 busy
+// cores), and each run spawns a fresh random sample of them through the executable too, which must
+// give the same exit code and the same bytes (seed printed; CUSNN_TEST_SEED repeats it). What is
+// about the process itself (exit codes, stdout of the real binary, the time the main job takes) is
+// spawned in every run: the sampled cases, list, the main job and --check.
+const SEED = testSeed();
+const rnd = mulberry32(SEED);
+
+/** Each case in this process; `spawned` of them, at random, through the executable too, which must print the same. */
+async function table(cases: readonly string[][], check: (r: Ran, args: string[]) => void, spawned: number): Promise<void> {
+  for (const args of cases) check(await inProcess(args), args);
+  for (const i of sampleIndexes(cases.length, spawned, rnd)) {
+    const args = cases[i]!;
+    const r = run(...args);
+    check(r, args);
+    expect(r, `spawned: ${args.join(' ')}`).toEqual(await inProcess(args));
+  }
+}
+
+describe(`cusnn-gen CLI (seed ${SEED})`, () => {
+  it('bad input exits non-zero with one clear line', async () => {
     mkdirSync(join(tmp, 'empty'));
-    oneLineError(run('inspect', join(tmp, 'empty')), /no plan\.json/);
+    const cases: [string[], RegExp][] = [
+      [['--model', 'resnet18', '--arch', 'sm_90'], /resnet18.*(invalid|Allowed choices).*resnet50/],
+      [['--model', 'resnet50', '--arch', 'sm_61'], /sm_61.*(invalid|Allowed choices).*sm_70/],
+      [['--arch', 'sm_90'], /--model and --arch are required/],
+      [['--model', 'resnet50', '--arch', 'sm_90', '--weights', join(tmp, 'nope.safetensors'), '--out', join(tmp, 'x')], /nope\.safetensors/],
+      [['--model', 'resnet50', '--arch', 'sm_90', '--batch', '0'], /--batch must be an integer in \[1, 65535\], got '0'/],
+      [['--model', 'vgg16', '--arch', 'sm_90', '--calibration', join(tmp, 'missing.json'), '--out', join(tmp, 'y')], /calibration .*missing\.json/],
+      [['inspect', join(tmp, 'empty')], /no plan\.json/],
+    ];
+    const pattern = new Map(cases.map(([args, re]) => [args.join('\0'), re]));
+    await table(cases.map(([args]) => args), (r, args) => oneLineError(r, pattern.get(args.join('\0'))!), 2);
   });
 
-  it('--help works everywhere', () => {
-    for (const args of [[], ['list'], ['inspect'], ['weights'], ['prune']]) {
-      const r = run(...args, '--help');
+  it('--help works everywhere', async () => {
+    await table([[], ['list'], ['inspect'], ['weights'], ['prune']].map((args) => [...args, '--help']), (r, args) => {
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.out).toMatch(/Usage: cusnn-gen/);
-    }
+    }, 1);
   });
 
-  it('weights and prune subcommands take their own --model/--weights inside the full command tree', () => {
+  // In this process: what is checked is how the command tree parses the subcommands' own options
+  // (main() builds the same tree the executable runs); the executable is spawned by the tests around.
+  it('weights and prune subcommands take their own --model/--weights inside the full command tree', async () => {
     const w = join(tmp, 'd121.safetensors');
-    const synth = run('weights', 'synth', '--model', 'densenet121', '--seed', String(1 + Math.floor(Math.random() * 1000)), '--out', w);
+    const synth = await inProcess(['weights', 'synth', '--model', 'densenet121', '--seed', String(1 + Math.floor(Math.random() * 1000)), '--out', w]);
     expect(synth.code, synth.err).toBe(0);
     const pruned = join(tmp, 'd121-p.safetensors');
-    const p = run('prune', '--model', 'densenet121', '--weights', w, '--sparsity', '0.7', '--out', pruned);
+    const p = await inProcess(['prune', '--model', 'densenet121', '--weights', w, '--sparsity', '0.7', '--out', pruned]);
     expect(p.code, p.err).toBe(0);
     expect(p.out).toMatch(/-> 70\.00% \(target 70\.00%/);
-    const g = run('--model', 'densenet121', '--arch', 'sm_90', '--weights', pruned, '--out', join(tmp, 'gp'));
+    const g = await inProcess(['--model', 'densenet121', '--arch', 'sm_90', '--weights', pruned, '--out', join(tmp, 'gp')]);
     expect(g.code, g.err).toBe(0);
     const plan = JSON.parse(readFileSync(join(tmp, 'gp', 'plan.json'), 'utf8')) as { convs: { layer: string; weightSparsity: number }[] };
     expect(plan.convs.find((c) => c.layer === 'conv3_block1_2_conv')!.weightSparsity).toBeCloseTo(0.7, 2);
@@ -54,7 +81,7 @@ describe('cusnn-gen CLI', () => {
     expect(r.out).toContain('60,419,944');
   });
 
-  it('the main job writes the folder quickly; inspect reads it back', () => {
+  it('the main job writes the folder quickly; inspect reads it back', async () => {
     const out = join(tmp, 'resnet152-sm_70');
     const t0 = performance.now();
     const r = run('--model', 'resnet152', '--arch', 'sm_70', '--out', out);
@@ -66,13 +93,15 @@ describe('cusnn-gen CLI', () => {
     for (const f of ['plan.json', 'report.md', 'CMakeLists.txt', 'index.d.ts', 'kernels/registry.cu']) expect(existsSync(join(out, f)), f).toBe(true);
     const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')) as { convs: { layer: string; kernelName: string | null }[] };
     const sparse = plan.convs.find((c) => c.kernelName)!;
-    const shown = run('inspect', out, '--layer', sparse.layer, '--no-ptxas');
+    // inspect in this process (its output is what the executable prints: see table() above; inspect
+    // --json of the executable is test/cli/conventions.test.ts').
+    const shown = await inProcess(['inspect', out, '--layer', sparse.layer, '--no-ptxas']);
     expect(shown.code, shown.err).toBe(0);
     expect(shown.out).toContain(`__global__`);
     expect(shown.out).toContain(sparse.kernelName);
     expect(shown.out).toMatch(/reason: /);
-    oneLineError(run('inspect', out, '--layer', 'conv9_block1_2_conv'), /no conv layer 'conv9_block1_2_conv'/);
-    const summary = run('inspect', out);
+    oneLineError(await inProcess(['inspect', out, '--layer', 'conv9_block1_2_conv']), /no conv layer 'conv9_block1_2_conv'/);
+    const summary = await inProcess(['inspect', out]);
     expect(summary.out).toContain('conv4_block36_2_conv');
   });
 

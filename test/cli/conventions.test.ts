@@ -6,6 +6,10 @@
 // messages: those run main() in this process with stdout and stderr captured (the same command
 // tree the executable runs, without ~1 s of node start and imports per case), and each run
 // spawns a fresh random sample of them too, which must give the same exit code and the same bytes.
+// Also in this process: the setup steps (the folders and weights files the checks read: each
+// check's own command line is still spawned), and the help texts past the first one (the bare
+// cusnn-gen and --help of the executable are checked byte for byte against each other, help <cmd>
+// only has to print that command's help) and one of --version/-V, drawn at random.
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,16 +66,26 @@ async function failsAll(cases: readonly [args: string[], code: number | null, li
   }
 }
 
-/** A vgg16 sm_90 folder generated once by the executable; tests take copies. */
-let vggFolder: string | null = null;
-function vggCopy(name: string): string {
-  if (!vggFolder) {
-    vggFolder = join(tmp, 'vgg16-sm_90');
-    const g = runCli('--model', 'vgg16', '--arch', 'sm_90', '--out', vggFolder, '-q');
-    expect(g.code, g.err).toBe(0);
+/** Setup through main() in this process: exit 0 expected. */
+async function setup(args: string[]): Promise<void> {
+  const r = await inProcess(args);
+  expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(0);
+}
+
+// The folders and weights files the checks need are DenseNet-121's (generated in ~1 s, 31 MB of
+// weights): what is checked (streams, plan errors, EPIPE) does not depend on the network, and
+// VGG-16's 138M parameters made each generation 4-5 s and each weights file 528 MB.
+const MODEL = 'densenet121';
+
+/** A densenet121 sm_90 folder generated once (in this process: the tests spawn their own command lines); tests take copies. */
+let folder: string | null = null;
+async function folderCopy(name: string): Promise<string> {
+  if (!folder) {
+    folder = join(tmp, `${MODEL}-sm_90`);
+    await setup(['--model', MODEL, '--arch', 'sm_90', '--out', folder, '-q']);
   }
   const dir = join(tmp, name);
-  cpSync(vggFolder, dir, { recursive: true });
+  cpSync(folder, dir, { recursive: true });
   return dir;
 }
 
@@ -86,22 +100,25 @@ describe('help and version', () => {
     expect(runCli('--help').out).toBe(r.out);
   });
 
-  it('--version and -V print the package version', () => {
+  it('--version and -V print the package version', async () => {
+    const spawned = rnd() < 0.5 ? '--version' : '-V';
     for (const flag of ['--version', '-V']) {
-      const r = runCli(flag);
-      expect(r.code).toBe(0);
-      expect(r.out).toBe(`${VERSION}\n`);
+      const r = flag === spawned ? runCli(flag) : await inProcess([flag]);
+      expect(r.code, flag).toBe(0);
+      expect(r.out, flag).toBe(`${VERSION}\n`);
     }
   });
 
   it('help <cmd> and help <cmd> <sub> print that command\'s help on stdout', async () => {
-    const w = runCli('help', 'weights', 'synth');
+    const w = await inProcess(['help', 'weights', 'synth']);
     expect(w.code, w.err).toBe(0);
     expect(w.out).toMatch(/^Usage: cusnn-gen weights synth \[options\]/);
     expect(w.out).toContain('--seed <n>');
-    const i = runCli('help', 'inspect');
+    const i = await inProcess(['help', 'inspect']);
     expect(i.out).toMatch(/^Usage: cusnn-gen inspect \[options\] <dir>/);
-    expect(runCli('help').out).toBe(runCli().out);
+    const bare = await inProcess([]);
+    expect(bare.out).toMatch(/^Usage: cusnn-gen \[options\] \[command\]/);
+    expect((await inProcess(['help'])).out).toBe(bare.out);
     fails(['help', 'lsit'], 2, "cusnn-gen: unknown command 'lsit' (did you mean list?)");
     await failsAll([[['help', 'weights', 'sinth'], 2, "cusnn-gen: unknown command 'sinth' (did you mean synth?)"]], 0);
   });
@@ -157,7 +174,7 @@ describe('errors', () => {
   });
 
   it('a broken plan.json is one line naming the file and the conv (read through the plan schema)', async () => {
-    const dir = vggCopy('broken-plan');
+    const dir = await folderCopy('broken-plan');
     const good = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as { convs: Record<string, unknown>[] } & Record<string, unknown>;
     const i = 1 + Math.floor(rnd() * (good.convs.length - 1));
     const { convs: _convs, ...noConvs } = good;
@@ -178,8 +195,8 @@ describe('errors', () => {
     }
   });
 
-  it('no GPU is exit 3 with one line (an addon that finds no CUDA device)', () => {
-    const dir = vggCopy('no-gpu');
+  it('no GPU is exit 3 with one line (an addon that finds no CUDA device)', async () => {
+    const dir = await folderCopy('no-gpu');
     mkdirSync(join(dir, 'build'));
     writeFileSync(join(dir, 'build', 'addon.cjs'), "module.exports = { deviceInfo() { throw new Error('no CUDA device: cudaErrorNoDevice'); }, createRuntime() { throw new Error('unreachable'); } };\n");
     writeFileSync(join(dir, 'build', 'cusnn-addon.json'), JSON.stringify({ format: 'cusnn-addon/1', node: 'addon.cjs' }));
@@ -223,12 +240,12 @@ describe('internal errors', () => {
 describe('stdout and stderr', () => {
   it('generate: progress on stderr, the folder on stdout; -q leaves only the result', () => {
     const out = join(tmp, 'streams');
-    const r = runCli('--model', 'vgg16', '--arch', 'sm_90', '--out', out);
+    const r = runCli('--model', MODEL, '--arch', 'sm_90', '--out', out);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toBe(`${out}\n`);
-    expect(r.err).toMatch(/\] model vgg16: /);
+    expect(r.err).toMatch(/\] model densenet121: /);
     expect(r.err).toMatch(/\] wrote /);
-    const q = runCli('--model', 'vgg16', '--arch', 'sm_90', '--out', out, '-q');
+    const q = runCli('--model', MODEL, '--arch', 'sm_90', '--out', out, '-q');
     expect(q.code).toBe(0);
     expect(q.err).toBe('');
     expect(q.out).toBe(`${out}\n`);
@@ -236,7 +253,7 @@ describe('stdout and stderr', () => {
 
   it('cusnn-gen list | head (the reader gone) exits quietly instead of an EPIPE stack trace', async () => {
     const w = join(tmp, 'epipe.safetensors');
-    expect(runCli('weights', 'synth', '--model', 'vgg16', '--out', w).code).toBe(0);
+    await setup(['weights', 'synth', '--model', MODEL, '--out', w]);
     for (const args of [['list'], ['weights', 'info', w, '--layers'], ['list', '--json']]) {
       const child = spawn(process.execPath, [CLI_ABS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.destroy(); // the reader is gone before the first write
@@ -260,9 +277,9 @@ describe('--json', () => {
     expect(j.archs.find((a) => a.arch === 'sm_90')!.smCount).toBe(132);
   });
 
-  it('inspect --json: the summary, and one layer with its kernel source', () => {
+  it('inspect --json: the summary, and one layer with its kernel source', async () => {
     const dir = join(tmp, 'json-r50');
-    expect(runCli('--model', 'resnet50', '--arch', 'sm_90', '--force', 'act-sparse', '--out', dir, '-q').code).toBe(0);
+    await setup(['--model', 'resnet50', '--arch', 'sm_90', '--force', 'act-sparse', '--out', dir, '-q']);
     const plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as { convs: { layer: string; kernelName: string | null; inputSparsity: number }[] };
     const s = runCli('inspect', dir, '--json');
     expect(s.code, s.err).toBe(0);
@@ -280,9 +297,9 @@ describe('--json', () => {
     expect(lj.ptxas).toBeNull();
   });
 
-  it('weights info --json, with the model taken from the file\'s metadata', () => {
+  it('weights info --json, with the model taken from the file\'s metadata', async () => {
     const w = join(tmp, 'd121.safetensors');
-    expect(runCli('weights', 'synth', '--model', 'densenet121', '--seed', '7', '--out', w).code).toBe(0);
+    await setup(['weights', 'synth', '--model', 'densenet121', '--seed', '7', '--out', w]);
     const r = runCli('weights', 'info', w, '--json');
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out) as { model: string; params: number; tensors: number; storage: string; kernels: unknown[]; filledLayers: string[]; kernelSparsity: number };
@@ -293,12 +310,14 @@ describe('--json', () => {
     expect(j.filledLayers).toEqual([]);
     expect(j.kernelSparsity).toBe(0);
     // The text form without --model too; a wrong --model is still caught by the reader.
-    const t = runCli('weights', 'info', w);
+    const t = await inProcess(['weights', 'info', w]);
     expect(t.out).toContain('model:    densenet121');
-    fails(['weights', 'info', w, '--model', 'vgg16'], 1, /holds weights for model 'densenet121', not 'vgg16'/);
     // A .bin folder names no model unless it is named after one.
     const bin = join(tmp, 'some-bins');
     mkdirSync(bin);
-    fails(['weights', 'info', bin], 2, /^cusnn-gen: --model is required for '.*some-bins'/);
+    await failsAll([
+      [['weights', 'info', w, '--model', 'vgg16'], 1, /holds weights for model 'densenet121', not 'vgg16'/],
+      [['weights', 'info', bin], 2, /^cusnn-gen: --model is required for '.*some-bins'/],
+    ], 1);
   });
 });

@@ -2,23 +2,35 @@
 // the executable (dist/cli.js) runs, without its ~1 s of node start and imports per case. The tests
 // that use it also spawn a random sample of their cases (sampleIndexes), which must print the same
 // bytes and exit with the same code. Its own module: importing main() loads the whole CLI.
+import { format } from 'node:util';
 import { vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 
 export type Ran = { code: number | null; out: string; err: string };
 
-/** main(args) in this process, everything it writes to stdout and stderr captured. */
+/**
+ * main(args) in this process, everything it writes to stdout and stderr captured: process.stdout
+ * and process.stderr, and console.log/info and console.error/warn, which vitest routes to its own
+ * streams in a test (the commands that print results through console.log: list, inspect, run, ...).
+ */
 export async function inProcess(args: readonly string[]): Promise<Ran> {
   let out = '';
   let err = '';
-  const outSpy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  const toOut = (...a: unknown[]): void => void (out += `${format(...a)}\n`);
+  const toErr = (...a: unknown[]): void => void (err += `${format(...a)}\n`);
+  const spies = [
+    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true)),
+    vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true)),
+    vi.spyOn(console, 'log').mockImplementation(toOut),
+    vi.spyOn(console, 'info').mockImplementation(toOut),
+    vi.spyOn(console, 'error').mockImplementation(toErr),
+    vi.spyOn(console, 'warn').mockImplementation(toErr),
+  ];
   try {
     const code = await main(args, { err: (s) => void (err += s), env: {} });
     return { code, out, err };
   } finally {
-    outSpy.mockRestore();
-    errSpy.mockRestore();
+    for (const s of spies) s.mockRestore();
     process.exitCode = undefined;
   }
 }

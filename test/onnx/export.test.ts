@@ -122,7 +122,19 @@ describe('export-onnx', () => {
 
   // One random seed for both models' synthetic weights (fresh each run), and one input each.
   const seed = Math.floor(mulberry32(SEED)() * 1_000_000);
-  it.each(['resnet50', 'densenet121'])('%s: the exported file plans and runs as the zoo name does', async (model) => {
+  // Both models are exported, imported and planned from the file every run (the plans compared conv
+  // by conv, a few seconds each). The logits part, two float64 reference passes at 224x224 (~25 s a
+  // model on 2 cores: most of this file's time), runs in CI on one of the two drawn from the seed
+  // (fresh each run, printed), on both under CUSNN_FULL_CHECKS=1: the export, the import and
+  // resolveRunTarget are one code path for both, what differs between them (adds vs concats, the
+  // torch vs caffe preprocessing) is already compared layer by layer in the plans and in the graphs
+  // both folders resolve to, and every run still proves one exported network end to end (and
+  // through onnxruntime). Timeout 120 s (the cpu project's default): resnet50 with the logits is
+  // ~35 s alone on 2 cores and passed 60 s while CUDA builds ran on the same machine.
+  const FULL = process.env.CUSNN_FULL_CHECKS === '1';
+  const MODELS = ['resnet50', 'densenet121'] as const;
+  const runs = FULL ? [...MODELS] : [MODELS[Math.floor(mulberry32(SEED ^ 0x10915)() * MODELS.length)]!];
+  it.each(MODELS)(`%s: the exported file plans and runs as the zoo name does (logits: ${runs.join(', ')}${FULL ? '' : '; CUSNN_FULL_CHECKS=1 both'})`, async (model) => {
     const file = join(dir, `${model}.onnx`);
     const e = await cli('export-onnx', '--model', model, '--seed', String(seed), '--out', file);
     expect(e.err).toBe('');
@@ -156,6 +168,8 @@ describe('export-onnx', () => {
     // run --cpu's reference on both folders (each resolves its model and weights from plan.json): equal logits.
     const tz = resolveRunTarget(zoo);
     const to = resolveRunTarget(onnx);
+    expect(to.graph.layers.map((l) => `${l.name}:${l.op}:${l.shape.join('x')}`)).toEqual(tz.graph.layers.map((l) => `${l.name}:${l.op}:${l.shape.join('x')}`));
+    if (!runs.includes(model)) return;
     const [c, h, w] = tz.graph.layers[0]!.shape;
     const x = new Random(seed + 1).floats(c * h * w, -2, 2);
     const logits = 'predictions';
@@ -165,7 +179,7 @@ describe('export-onnx', () => {
     // And onnxruntime on the exported file agrees with the reference (fp32, after the softmax).
     const ort = (await runOrt(file, 'input', x, [1, c, h, w])).get(tz.graph.layers[tz.graph.layers.length - 1]!.name)!;
     expect(relL2(ort, yz.outputs.get(tz.graph.layers[tz.graph.layers.length - 1]!.name)!)).toBeLessThanOrEqual(1e-4);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('README synopsis of ONNX input and export-onnx', () => {

@@ -405,11 +405,20 @@ function expectProbabilities(probs: Float64Array, batch: number): void {
   }
 }
 
-describe.skipIf(!haveArtifact)(`reference forward of the real networks (${ARTIFACT})`, () => {
-  // Two different images each run, so the figures are not tied to one picture.
+// CI (2 cores, a 10-minute budget) runs each network on one sample image drawn at random each run
+// (batch 1: a whole float64 pass is ~12-15 s there); CUSNN_FULL_CHECKS=1 on two different images
+// (batch 2). The bounds below hold for every one of the 32 images on its own (the per-image ranges
+// in the comments), so one random image is as strict a check of the wiring as the mean of two, and
+// across runs every image is drawn; batches of several images are checked against batch-1 runs
+// exactly in 'batch 3 gives exactly the three batch-1 runs' above.
+const FULL = process.env.CUSNN_FULL_CHECKS === '1';
+
+describe.skipIf(!haveArtifact)(`reference forward of the real networks (${ARTIFACT}, ${FULL ? 'two images' : 'one image'} each)`, () => {
+  // Different images each run (two under CUSNN_FULL_CHECKS=1), so the figures are not tied to one picture.
   const pick = (): number[] => {
     const a = Math.floor(rng.nextUnit() * 32);
-    return [a, (a + 1 + Math.floor(rng.nextUnit() * 31)) % 32];
+    const b = (a + 1 + Math.floor(rng.nextUnit() * 31)) % 32;
+    return FULL ? [a, b] : [a];
   };
 
   it('DenseNet-169 (torch preprocessing): 3x3 input sparsity 76% overall, ~35% in the first layers rising to ~93% in the last', () => {
