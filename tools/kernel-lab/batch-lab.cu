@@ -30,6 +30,7 @@ struct Entry {
   int C, H, W, K, R, S, stride, pad, HO, WO, batch, rule;
 };
 #include "kernels.inc"
+#include "graph-timing.cuh"
 
 static const int ITERS = 200;
 static cudaStream_t gStream;
@@ -44,27 +45,7 @@ static float urand() {
 struct Times { double med, p10, p90; };
 template <class F>
 static Times timeGraph(F launch) {
-  cudaGraph_t g;
-  cudaGraphExec_t ge;
-  CK(cudaStreamBeginCapture(gStream, cudaStreamCaptureModeThreadLocal));
-  launch();
-  CK(cudaStreamEndCapture(gStream, &g));
-  CK(cudaGraphInstantiate(&ge, g, 0));
-  static cudaEvent_t ev[2 * ITERS];
-  static bool made = false;
-  if (!made) { for (auto& e : ev) CK(cudaEventCreate(&e)); made = true; }
-  for (int i = 0; i < 20; ++i) CK(cudaGraphLaunch(ge, gStream));
-  for (int i = 0; i < ITERS; ++i) {
-    CK(cudaEventRecord(ev[2 * i], gStream));
-    CK(cudaGraphLaunch(ge, gStream));
-    CK(cudaEventRecord(ev[2 * i + 1], gStream));
-  }
-  CK(cudaStreamSynchronize(gStream));
-  std::vector<double> us(ITERS);
-  for (int i = 0; i < ITERS; ++i) { float ms; CK(cudaEventElapsedTime(&ms, ev[2 * i], ev[2 * i + 1])); us[i] = ms * 1e3; }
-  std::sort(us.begin(), us.end());
-  CK(cudaGraphExecDestroy(ge));
-  CK(cudaGraphDestroy(g));
+  const std::vector<double> us = graphReplayUs(gStream, launch, ITERS);
   return {us[ITERS / 2], us[ITERS / 10], us[ITERS * 9 / 10]};
 }
 

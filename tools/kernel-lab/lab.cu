@@ -22,6 +22,7 @@
 
 #define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); exit(1); } } while (0)
 #define CD(x) do { cudnnStatus_t s_ = (x); if (s_ != CUDNN_STATUS_SUCCESS) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudnnGetErrorString(s_)); exit(1); } } while (0)
+#include "graph-timing.cuh"
 
 static const int ITERS = 200;
 static cudaStream_t gStream;
@@ -49,33 +50,12 @@ static float urand() {
   return (gRng >> 40) / 16777216.0f;
 }
 
+// LAB_COPIES=n: n launches in the graph, each replay's time divided by n (a layer's cost inside a
+// network's graph, as the runtime's timeStep(step, iters, copies) measures it).
 template <class F>
 static double timeGraph(F launch) {
-  cudaGraph_t g;
-  cudaGraphExec_t ge;
-  // LAB_COPIES=n: n launches in the graph, each replay's time divided by n (a layer's cost inside a
-  // network's graph, as the runtime's timeStep(step, iters, copies) measures it).
   static const int copies = getenv("LAB_COPIES") ? atoi(getenv("LAB_COPIES")) : 1;
-  CK(cudaStreamBeginCapture(gStream, cudaStreamCaptureModeThreadLocal));
-  for (int i = 0; i < copies; ++i) launch();
-  CK(cudaStreamEndCapture(gStream, &g));
-  CK(cudaGraphInstantiate(&ge, g, 0));
-  static cudaEvent_t ev[2 * ITERS];
-  static bool made = false;
-  if (!made) { for (auto& e : ev) CK(cudaEventCreate(&e)); made = true; }
-  for (int i = 0; i < 20; ++i) CK(cudaGraphLaunch(ge, gStream));
-  for (int i = 0; i < ITERS; ++i) {
-    CK(cudaEventRecord(ev[2 * i], gStream));
-    CK(cudaGraphLaunch(ge, gStream));
-    CK(cudaEventRecord(ev[2 * i + 1], gStream));
-  }
-  CK(cudaStreamSynchronize(gStream));
-  std::vector<double> us(ITERS);
-  for (int i = 0; i < ITERS; ++i) { float ms; CK(cudaEventElapsedTime(&ms, ev[2 * i], ev[2 * i + 1])); us[i] = ms * 1e3 / copies; }
-  std::sort(us.begin(), us.end());
-  CK(cudaGraphExecDestroy(ge));
-  CK(cudaGraphDestroy(g));
-  return us[ITERS / 2];
+  return graphReplayUs(gStream, launch, ITERS, copies)[ITERS / 2];
 }
 
 static double relL2(const std::vector<float>& a, const std::vector<float>& b) {
