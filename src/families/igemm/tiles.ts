@@ -31,28 +31,23 @@ function fits(p: GpuProfile, problem: IgemmProblem, t: IgemmTiles): boolean {
 export const WIDE_MIN_PIXELS = 1024;
 
 /**
- * The large-batch tiles (batch >= 8, or as many pixels): 128 (or 64) channels x 128 (or 64) pixels
- * a block, 8x8 accumulators a thread (a warp 8 x 4 lanes), 8 channels per stage of a 1x1 (one
- * channel of a 3x3), a 4-deep pipeline, 16-byte pixel copies where the shape allows, and the input
- * channels split over a cluster only as far as needed for ~2 blocks per SM. Why: at these sizes
- * cuDNN's fp32 1x1 convs reach 17-24 TFLOPS on the H200 (a quarter to a third of its FFMA peak,
- * bench 2026-12-02), and a thread tile of 64 accumulators needs 4 shared loads per 64 FMAs.
+ * The large-batch tiles (batch > 1 and at least WIDE_MIN_PIXELS pixels), for stride-1 1x1 convs with
+ * 16-byte pixel copies only: 128 (64 when K < 128) channels x 64 pixels a block, 8x8 accumulators a
+ * thread (a warp 8 x 4 lanes), 8 channels per stage, a 4-deep pipeline, the input channels split over
+ * a cluster only while there is less than one block per SM. Why: at these sizes cuDNN's fp32 1x1
+ * convs reach 17-24 TFLOPS on the H200 (bench 2026-12-02). Measured in the batch lab (run 21,
+ * docs/results/lab-h200/2026-12-03-batch-lab-run21): exact everywhere; the 16-byte-copy 1x1 convs
+ * gain (best tiles 0.99-1.79x over cuDNN's fastest algorithm, mostly 128 x 64 blocks at split 1), while
+ * 3x3 convs (0.31-0.73x against Winograd) and stride-2 1x1 convs (4-byte gathers, 0.76-0.99x) lose.
  */
-//
-// Measured in the batch lab on the H200 (run 21, docs/results/lab-h200/2026-12-03-batch-lab-run21): exact
-// everywhere, but only the 16-byte-copy 1x1 convs gain (best tiles 1.03-1.79x over cuDNN's fastest
-// algorithm, mostly 128 x 64 blocks, split 1); 3x3 convs (0.31-0.73x against Winograd) and stride-2 1x1
-// convs (4-byte gathers, 0.76-0.92x) lose, so the rule takes these tiles only where `vec` applies.
 function wideTiles(p: GpuProfile, problem: IgemmProblem, npix: number): IgemmTiles | null {
   if (problem.k < 64 || !igemmVecFits(problem)) return null;
   const bm = problem.k >= 128 ? 128 : 64;
   const bn = 64;
-  const bkc = 8;
-  const minChannels = 64;
   const base = Math.ceil(npix / bn) * Math.ceil(problem.k / bm);
   let split = 1;
-  while (split * 2 <= maxSplit(problem.arch) && base * split * 2 <= p.smCount && problem.c / (split * 2) >= minChannels) split *= 2;
-  return { bm, bn, bkc, tm: 8, tn: 8, warpM: 8, split, stages: 4, ...(igemmVecFits(problem) ? { vec: 4 as const } : {}) };
+  while (split * 2 <= maxSplit(problem.arch) && base * split * 2 <= p.smCount && problem.c / (split * 2) >= 64) split *= 2;
+  return { bm, bn, bkc: 8, tm: 8, tn: 8, warpM: 8, split, stages: 4, vec: 4 };
 }
 
 /** The rule's pick for a problem at `batch`, or null when the family cannot serve it on this GPU. */
