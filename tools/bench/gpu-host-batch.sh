@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# GPU host, repository root (run 22, 2026-12-03): the large-batch igemm tiles (e953418) checked and measured.
+#   suite  the GPU kernel suite (every generated kernel against cuDNN, the forced large-batch tiles on odd shapes)
+#   ncu    ncu of the batch lab's ResNet-50 batch-8 wide tiles (.lab/bl from batch-lab.mjs --only resnet50 --batches 8)
+#   bench  `cusnn-gen bench --batch 1,8,32` of ResNet-50 and DenseNet-169, real weights (.data/r50x, .data/d169x:
+#          `weights import --fp16 --only-present`, then xz; filled again at load)
+# Two calls in a row on one warm machine (the 64 MiB limit): STEPS="suite ncu" carrying .gpumin dist .lab, then
+# STEPS=bench carrying .data/common .data/r50x .data/d169x (.gpumin and dist stay on the warm machine).
+# .gpumin: node alone (no npm) + node_modules without onnxruntime-node, typescript, @ts-morph (vitest runs via node).
+set -uo pipefail
+start=$SECONDS
+source ${GPU_PACK:-.gpumin}/setup.sh >> $OUT/setup.log 2>&1
+for step in ${STEPS:-suite ncu}; do
+  case $step in
+    suite)
+      CUSNN_GPU_LOG=$OUT/kernels.json timeout 240 node node_modules/vitest/vitest.mjs run --project gpu test/gpu/kernels.test.ts > $OUT/vitest.log 2>&1
+      echo "kernel suite rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    ncu)
+      JOBS=16 timeout 150 bash tools/kernel-lab/batch-lab.sh .lab/bl > $OUT/lab.jsonl 2>> $OUT/setup.log
+      echo "lab rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
+      timeout 120 ncu --graph-profiling node -k "regex:${NCU_K:-igemm1x1_c(64_h56_w56_k256|256_h14_w14_k1024|1024_h14_w14_k256)_bm128_bn64_bkc8_t8x8_wm8_z1}" --launch-count 3 \
+        --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
+        --section SchedulerStats --section ComputeWorkloadAnalysis .lab/bl/lab "${NCU_FILTER:-_t8x8_wm8_z1_}" > $OUT/ncu.log 2>&1
+      echo "ncu rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    bench)
+      python3 .data/common/images.py unpack .data/common/images.npy /tmp/images >/dev/null
+      mkdir -p /tmp/w && xz -dc .data/r50x/resnet50.safetensors.xz > /tmp/w/resnet50.safetensors && xz -dc .data/d169x/densenet169.safetensors.xz > /tmp/w/densenet169.safetensors
+      timeout ${BENCH_S:-540} node dist/cli.js bench --model ${MODELS:-resnet50,densenet169} --arch sm_90 --batch ${BATCH:-1,8,32} --weights /tmp/w \
+        --images /tmp/images --out /tmp/b --energy-seconds ${ENERGY:-2} -j 16 -v > $OUT/bench.log 2>&1
+      echo "bench rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
+      for f in results.json summary.md; do [ -f /tmp/b/$f ] && cp /tmp/b/$f $OUT/; done ;;
+  esac
+done
