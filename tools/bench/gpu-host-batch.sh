@@ -4,9 +4,11 @@
 #   ncu    ncu of the batch lab's ResNet-50 batch-8 wide tiles (.lab/bl from batch-lab.mjs --only resnet50 --batches 8)
 #   bench  `cusnn-gen bench --batch 1,8,32` of ResNet-50 and DenseNet-169, real weights (.data/r50x, .data/d169x:
 #          `weights import --fp16 --only-present`, then xz; filled again at load)
-# Two calls in a row on one warm machine (the 64 MiB limit): STEPS="suite ncu" carrying .gpumin dist .lab, then
-# STEPS=bench carrying .data/common .data/r50x .data/d169x (.gpumin and dist stay on the warm machine).
-# .gpumin: node alone (no npm) + node_modules without onnxruntime-node, typescript, @ts-morph (vitest runs via node).
+# Run 22 took two calls on one warm machine (64 MiB a call): first STEPS="suite ncu" carrying .gpumin dist .lab (its
+# suite failed: that pack lacked @ts-morph, which vitest's config needs); then STEPS="suite bench" with GPU_PACK=.data/tsm
+# carrying .data/tsm (setup.sh, dist and node_modules/@ts-morph as tar.xz, unpacked first) .data/common .data/r50x
+# .data/d169x. Carried paths do not stay between calls; what the first call unpacked (/tmp/gpu-node, node_modules) does.
+# .gpumin: node alone (no npm) + node_modules without onnxruntime-node and typescript (vitest runs via node).
 set -uo pipefail
 start=$SECONDS
 source ${GPU_PACK:-.gpumin}/setup.sh >> $OUT/setup.log 2>&1
