@@ -8,6 +8,9 @@
 // stops that model), then timed and measured for energy with the engines interleaved over
 // `rounds` rounds (src/bench/measure.ts), then every conv alone in cusnn and cudnn with its
 // roofline floor, the peaks measured on this GPU at bench start (src/bench/roofline.ts).
+// A model's folder is planned for every benched batch (--batch 1,8,32: one plan per batch, each
+// with its own kernels, one addon): each batch decides among the kernels of its own plan, so the
+// tiles the rule picks only at larger batches are measured at those batches (runs record planBatch).
 // With `prune` (bench --prune 0.8,0.9), every model runs again with its source weights (real or
 // synthetic) pruned in process by src/weights/prune.ts to each sparsity: a weights variant is
 // runs of its own, in a folder of its own (<model>-<arch>-p0.90, with its weights file), through
@@ -327,7 +330,7 @@ async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): 
           `(the dense layers kept dense): ${percent(pruned.eligibleAfter)} of the pruned convs' weights zero; written to ${file}`);
         log(`${name}: ${notes[notes.length - 1]}`);
         prepared = await ctx.prepare({ model: arg, arch: o.arch, weights: { kind: weights, path: file, fillMissing: false, why: `${file} (pruned by the bench)` },
-          seed: o.seed, buildDir: ctx.buildDir, name: folder, reuse: [...st.folders], jobs: o.jobs, tune: o.tune, log });
+          seed: o.seed, buildDir: ctx.buildDir, batches: o.batches, name: folder, reuse: [...st.folders], jobs: o.jobs, tune: o.tune, log });
       } catch (e) {
         if (isFatal(e)) throw e;
         failed(o.batches, `prune/generate/build: ${msg(e)}`);
@@ -335,7 +338,7 @@ async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): 
       }
     } else {
       try {
-        prepared = await ctx.prepare({ model: arg, arch: o.arch, weights: choice, seed: o.seed, buildDir: ctx.buildDir, jobs: o.jobs, tune: o.tune, log });
+        prepared = await ctx.prepare({ model: arg, arch: o.arch, weights: choice, seed: o.seed, buildDir: ctx.buildDir, batches: o.batches, jobs: o.jobs, tune: o.tune, log });
       } catch (e) {
         if (isFatal(e)) throw e;
         st.denseError = msg(e);
@@ -396,6 +399,9 @@ async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): 
       let stepsLeft = BATCH_STEPS;
       const runNotes = [...notes];
       if (batch > st.halves.time.length) runNotes.push(`batch ${batch} > ${st.halves.time.length} timing images: images repeated to fill it`);
+      // The folder is planned for every benched batch (prepare's batches); a prepare hook may plan fewer.
+      const planBatch = net.planAt(batch) ? batch : net.nearestPlannedBatch(batch);
+      if (planBatch !== batch) runNotes.push(`the folder has no plan for batch ${batch}: the kernels of its batch-${planBatch} plan were decided among`);
       const runSeconds = (): number => Math.round((performance.now() - (bi === 0 ? t0 : tb)) / 100) / 10;
       try {
         const r = benchBatch(net, fed.split, fed.timingSparsity, peaks, {
@@ -404,7 +410,7 @@ async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): 
         }, { log: (s) => log(`${name} ${s}`), tick: (what) => { stepsLeft--; tick(`b${batch} ${what}`); } });
         out.push({ ...head(), batch, inputs, images, correctness: r.correctness, engines: r.engines, layers: r.layers,
           sparseLayers: r.sparseLayers, convLayers: net.plan.convs.length, ...(r.error ? { error: r.error } : {}), seconds: runSeconds(),
-          ...(runNotes.length > 0 || r.error ? { notes: runNotes } : {}), ...build });
+          ...(runNotes.length > 0 || r.error ? { notes: runNotes } : {}), ...build, planBatch });
         if (r.error) {
           // A mismatch stops this model's runs with these weights: no timings of a wrong result.
           failed(o.batches.slice(bi + 1), `not run: batch ${batch} failed the correctness check (${r.error.replace(/^correctness: /, '')})`);

@@ -14,6 +14,7 @@ import type { Calibration } from '../sparsity/calibration.js';
 import type { Decisions, Network, SwitchMode } from '../runtime/network.js';
 import type { NativeRuntime } from '../runtime/addon.js';
 import type { Program } from '../runtime/program.js';
+import type { ConvPlan } from '../plan/types.js';
 import { relL2Error, topClasses } from './metrics.js';
 import { floorUs, type Peaks } from './roofline.js';
 import {
@@ -89,6 +90,14 @@ export interface DecideResult {
 }
 
 /**
+ * The convs of the plan made for `batch` (its kernels: the large-batch tiles differ from batch 1's),
+ * else of the folder's first plan: the static engine runs the same (Network.decidedPlan).
+ */
+function convsAt(net: Network, batch: number): readonly ConvPlan[] {
+  return (net.planAt(batch) ?? net.plan).convs;
+}
+
+/**
  * The path of every conv by measurement on the calibration images: the generated kernel only
  * where it is faster outside both spreads and by MEASURED_MARGIN (src/runtime/tune.ts); ties,
  * small wins and losses stay on cuDNN. Every conv with a kernel is on it while measuring; the
@@ -96,18 +105,19 @@ export interface DecideResult {
  */
 export function decideLayers(net: Network, images: readonly Float32Array[], iters: number, o: RoundSettings): DecideResult {
   const before = net.paths();
+  const convs = convsAt(net, o.batch);
   const all: Record<string, 'act-sparse' | 'cudnn'> = {};
-  for (const c of net.plan.convs) all[c.layer] = c.spec ? 'act-sparse' : 'cudnn';
+  for (const c of convs) all[c.layer] = c.spec ? 'act-sparse' : 'cudnn';
   net.setDecisions(all);
   let times: Map<string, PairTimes>;
   try {
-    times = timeConvPairs(net, net.plan.convs.filter((c) => c.spec).map((c) => c.layer), images, iters, o);
+    times = timeConvPairs(net, convs.filter((c) => c.spec).map((c) => c.layer), images, iters, o);
   } finally {
     net.setDecisions(before);
   }
   const decisions: Record<string, 'act-sparse' | 'cudnn'> = {};
   const records = new Map<string, LayerDecision>();
-  net.plan.convs.forEach((c, i) => {
+  convs.forEach((c, i) => {
     const t = times.get(c.layer);
     if (!t) {
       decisions[c.layer] = 'cudnn';
@@ -126,7 +136,7 @@ export function decideLayers(net: Network, images: readonly Float32Array[], iter
           : 'slower: cuDNN kept';
     decisions[c.layer] = wins ? 'act-sparse' : 'cudnn';
     records.set(c.layer, { actSparseUs: g.medianUs, cudnnUs: d.medianUs, verdict, reason: `${figures}; ${why}` });
-    o.log?.(`[${i + 1}/${net.plan.convs.length}] ${c.layer}: ${figures}; ${why}`);
+    o.log?.(`[${i + 1}/${convs.length}] ${c.layer}: ${figures}; ${why}`);
   });
   return { decisions, records };
 }
@@ -244,8 +254,9 @@ export function energyEngines(net: Network, images: readonly Float32Array[], sec
 export function layerResults(net: Network, images: readonly Float32Array[], cal: Calibration, decided: DecideResult, peaks: Peaks, iters: number, o: RoundSettings): LayerResult[] {
   const { batch } = o;
   const algos = new Map(net.runtimeFor(batch, 'cudnn').algorithms().map((a) => [a.layer, a.algoName]));
-  const times = timeConvPairs(net, net.plan.convs.map((c) => c.layer), images, iters, o);
-  return net.plan.convs.map((c) => {
+  const convs = convsAt(net, batch);
+  const times = timeConvPairs(net, convs.map((c) => c.layer), images, iters, o);
+  return convs.map((c) => {
     const [C, H, W] = c.input;
     const [K, Ho, Wo] = c.output;
     const [R, S] = c.kernel;

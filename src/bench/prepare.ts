@@ -288,9 +288,19 @@ export interface PrepareOptions {
   /** Folders prepared before (the same model with other weights): one whose kernels are this folder's lends its addon instead of a build. */
   readonly reuse?: readonly PreparedFolder[];
   readonly jobs?: number;
+  /**
+   * The batch sizes to plan (any order; default [1]): the folder gets one plan per batch, each
+   * with its own kernels (the rule picks other tiles at larger batches), all in one addon.
+   */
+  readonly batches?: readonly number[];
   /** A tune cache whose winners for `gpu` decide the kernels of matching convs (cusnn-gen tune). */
   readonly tune?: { readonly cache: string; readonly gpu: string };
   readonly log: (s: string) => void;
+}
+
+/** The batches a folder is planned for: ascending, each once (generate's order), [1] when none are given. */
+export function plannedBatches(batches: readonly number[] | undefined): number[] {
+  return batches === undefined || batches.length === 0 ? [1] : [...new Set(batches)].sort((a, b) => a - b);
 }
 
 /**
@@ -346,7 +356,7 @@ export async function prepareFolder(o: PrepareOptions): Promise<PreparedFolder> 
   let generated: Generated;
   try {
     generated = generate({ model: o.model, arch: o.arch, weights: o.weights.path ?? undefined, fillMissing: o.weights.fillMissing,
-      seed: o.seed, force: 'act-sparse', out: stage, log: (s) => o.log(`[generate] ${s}`),
+      seed: o.seed, force: 'act-sparse', out: stage, log: (s) => o.log(`[generate] ${s}`), batch: plannedBatches(o.batches),
       ...(o.tune ? { tuneCache: o.tune.cache, gpu: o.tune.gpu } : {}) });
     // A network the GPU path cannot run (an ONNX model with several outputs, a group count that does not divide its
     // channels, ...) is not built.

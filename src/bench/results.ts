@@ -200,6 +200,11 @@ export interface ModelResult {
   readonly kernels?: number;
   readonly buildSeconds?: number;
   readonly buildReused?: boolean;
+  /**
+   * The batch whose plan gave the generated kernels this run decided among (the folder holds one
+   * plan per benched batch, so this is the run's own batch). Absent in files written before.
+   */
+  readonly planBatch?: number;
 }
 
 export interface GpuInfo {

@@ -91,6 +91,7 @@ const runCore = {
   kernels: Type.Optional(Count),
   buildSeconds: Type.Optional(NonNegative),
   buildReused: Type.Optional(Type.Boolean()),
+  planBatch: Type.Optional(PositiveInt),
 };
 const RunV1 = Type.Object({ ...runCore, engines: Type.Array(engine(1)), layers: Type.Array(LayerV1) });
 const RunV2 = Type.Object({

@@ -23,8 +23,13 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 // outputs depend only on the input); it was VGG-16, whose 138M parameters made each of its five
 // benches 4-5 s longer and its fp16 safetensors file 264 MB.
 const OTHER = 'densenet121';
-installMockFolder(buildDir, 'resnet50');
+// The bench plans a folder for the batches it runs (prepare's batches): folders planned for 1 and 2
+// for the runs at --batch 1,2, one of DenseNet-121 planned for batch 1 alone for the runs at batch 1.
+const buildDir12 = join(tmp, 'build-b12');
+installMockFolder(buildDir, 'resnet50', { batches: [1, 2] });
 installMockFolder(buildDir, OTHER);
+installMockFolder(buildDir12, 'resnet50', { batches: [1, 2] });
+installMockFolder(buildDir12, OTHER, { batches: [1, 2] });
 beforeEach(() => {
   const c = mockConfig();
   for (const k of Object.keys(c)) delete (c as Record<string, unknown>)[k];
@@ -114,7 +119,7 @@ describe('runBench through a mock addon', () => {
   it('a mismatch stops that model with the error; the next model still runs', async () => {
     mockConfig().breakStaticOf = 'resnet50';
     const out = join(tmp, 'mismatch');
-    const r = await runBench({ ...options(out), models: ['resnet50', OTHER], batches: [1, 2] });
+    const r = await runBench({ ...options(out), buildDir: buildDir12, models: ['resnet50', OTHER], batches: [1, 2] });
     expect(r.runs.map((m) => `${m.model}/${m.batch}`)).toEqual(['resnet50/1', 'resnet50/2', `${OTHER}/1`, `${OTHER}/2`]);
     const [a, b, c, d] = r.runs;
     expect(a!.error).toMatch(/^correctness: cusnn output differs from cudnn: max rel\. L2 error 1\.00e-2 > 0\.0001 over 3 inputs$/);

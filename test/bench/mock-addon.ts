@@ -6,7 +6,7 @@
 // generated kernel. What it does is set through globalThis.__cusnnMock.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildFingerprint } from '../../src/bench/prepare.js';
+import { buildFingerprint, plannedBatches } from '../../src/bench/prepare.js';
 import { generate } from '../../src/generate.js';
 
 export interface MockConfig {
@@ -133,13 +133,14 @@ exports.createRuntime = (json, tensors, options) => {
 /**
  * Generates `<buildDir>/<model>-<arch>` (or `<buildDir>/<name>`: a pruned variant's folder) as the
  * bench does (the weights given or synthetic ones, seed 0, every eligible conv on a generated
- * kernel: the tiles depend on the weights) and installs the mock as its "built" addon, with the
+ * kernel: the tiles depend on the weights; planned for `batches`, as the bench plans for the batches
+ * it runs) and installs the mock as its "built" addon, with the
  * build stamp the bench checks, so prepareFolder reuses it instead of compiling.
  */
-export function installMockFolder(buildDir: string, model: string, o: { arch?: string; weights?: string; fillMissing?: boolean; name?: string } = {}): string {
+export function installMockFolder(buildDir: string, model: string, o: { arch?: string; weights?: string; fillMissing?: boolean; name?: string; batches?: readonly number[] } = {}): string {
   const arch = o.arch ?? 'sm_90';
   const dir = join(buildDir, o.name ?? `${model}-${arch}`);
-  generate({ model, arch, seed: 0, weights: o.weights, fillMissing: o.fillMissing ?? false, force: 'act-sparse', out: dir });
+  generate({ model, arch, seed: 0, weights: o.weights, fillMissing: o.fillMissing ?? false, force: 'act-sparse', out: dir, batch: plannedBatches(o.batches) });
   mkdirSync(join(dir, 'build'), { recursive: true });
   writeFileSync(join(dir, 'build', 'mock-addon.cjs'), MOCK_JS);
   writeFileSync(join(dir, 'build', 'cusnn-addon.json'), JSON.stringify({ format: 'cusnn-addon/1', node: 'mock-addon.cjs', target: `cusnn_${model}_${arch}`, generatedArch: arch, arch, nvcc: null, seconds: 0 }));
