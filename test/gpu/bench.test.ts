@@ -14,7 +14,7 @@ import { readResults } from '../../src/bench/report.js';
 import { ENGINES, type BenchResults } from '../../src/bench/results.js';
 import { findNvcc } from '../../src/toolchain/nvcc.js';
 import { loadAddon } from '../../src/runtime/addon.js';
-import { loadNetwork } from '../../src/runtime/network.js';
+import { loadNetwork, readPlanFile } from '../../src/runtime/network.js';
 
 const reason = gpuAbsentReason() ?? (findNvcc() ? null : 'nvcc not found: the addon cannot be built here');
 if (reason) console.warn(`gpu/bench: skipping: ${reason}`);
@@ -61,6 +61,8 @@ describe.skipIf(reason !== null)('cusnn-gen bench on the GPU', () => {
     expect(m.convLayers).toBe(53);
     expect(m.layers).toHaveLength(53);
     expect(m.sparseLayers).toBe(m.layers.filter((l) => l.path === 'act-sparse').length);
+    // A generated layer names the kernel the folder's plan gives it (any family: act-sparse, igemm, dconv, ...).
+    const planned = new Map(readPlanFile(join(out, 'build', 'resnet50-sm_90')).convs.map((c) => [c.layer, c.kernelName]));
     for (const l of m.layers) {
       expect(l.cusnnUs, l.layer).toBeGreaterThan(0);
       expect(l.cudnnUs, l.layer).toBeGreaterThan(0);
@@ -68,7 +70,10 @@ describe.skipIf(reason !== null)('cusnn-gen bench on the GPU', () => {
       expect(l.usefulFlops).toBeLessThanOrEqual(l.flops);
       expect(l.floorUs).toBeGreaterThan(0);
       expect(l.cudnnAlgo).not.toBe('?');
-      if (l.path === 'act-sparse') expect(l.kernel).toMatch(/^(act|igemm)\d/);
+      if (l.path === 'act-sparse') {
+        expect(l.kernel, l.layer).toBe(planned.get(l.layer));
+        expect(l.kernel, l.layer).toMatch(/_sm90$/);
+      }
     }
     expect(r.gpu.name).not.toMatch(/unknown/);
     expect(r.gpu.sm).toMatch(/^sm_\d+$/);

@@ -30,24 +30,37 @@ function fits(p: GpuProfile, problem: IgemmProblem, t: IgemmTiles): boolean {
 /** Pixels (batch x HO x WO) from which the rule takes the large-batch tiles at batch > 1 (8 images of 14x14 have 1568). */
 export const WIDE_MIN_PIXELS = 1024;
 
+/** Blocks of the large-batch tiles per SM the split aims at (4 fit: 127 registers x 128 threads). */
+const WIDE_BLOCKS_PER_SM = 3;
+/** The largest split of the large-batch tiles (16 measured slower than 8 where both were tried). */
+const WIDE_MAX_SPLIT = 8;
+
 /**
- * The large-batch tiles (batch > 1 and at least WIDE_MIN_PIXELS pixels), for stride-1 1x1 convs with
- * 16-byte pixel copies only: 128 (64 when K < 128) channels x 64 pixels a block, 8x8 accumulators a
- * thread (a warp 8 x 4 lanes), 8 channels per stage, a 4-deep pipeline, the input channels split over
- * a cluster only while there is less than one block per SM. Why: at these sizes cuDNN's fp32 1x1
- * convs reach 17-24 TFLOPS on the H200 (bench 2026-12-02). Measured in the batch lab (run 21,
- * docs/results/lab-h200/2026-12-03-batch-lab-run21): exact everywhere; the 16-byte-copy 1x1 convs
- * gain (best tiles 0.99-1.79x over cuDNN's fastest algorithm, mostly 128 x 64 blocks at split 1), while
- * 3x3 convs (0.31-0.73x against Winograd) and stride-2 1x1 convs (4-byte gathers, 0.76-0.99x) lose.
+ * The large-batch tiles (batch > 1 and at least WIDE_MIN_PIXELS pixels), for stride-1 unpadded 1x1
+ * convs: 128 (64 when K < 128) channels x 64 pixels a block, 8x8 accumulators a thread (a warp 8 x 4
+ * lanes), 8 channels per stage, a 4-deep pipeline, 16-byte pixel copies where HO*WO % 4 == 0 (else
+ * 4-byte ones: the 7x7 convs). Why: at these sizes cuDNN's fp32 1x1 convs reach 17-24 TFLOPS on the
+ * H200 (bench 2026-12-02). Measured in the batch lab (run 21, docs/results/lab-h200/2026-12-03-batch-lab-run21):
+ * exact everywhere; the 16-byte-copy 1x1 convs gain (best tiles 0.99-1.79x over cuDNN's fastest
+ * algorithm), the 7x7 ones at batch 32 too with a split of 8-16 (1.08-1.18x), while 3x3 convs
+ * (0.31-0.73x against Winograd) and stride-2 1x1 convs (strided gathers, 0.76-0.99x) lose.
+ * The split: the input channels over a cluster while the blocks stay within WIDE_BLOCKS_PER_SM per
+ * SM and each keeps >= 64 channels. Run 22's ncu found these tiles latency-bound at 16 warps per SM;
+ * where the output tiles alone leave SMs with one block or none, run 21's best tile was split (e.g.
+ * 1024x14x14->128 at batch 8: 25 tiles, split 8 1.29x, split 1 below 1.05x; 512x28x28->256: 196 tiles,
+ * split 2 1.14x, split 1 0.87x; 1280x14x14->640: 125 tiles, split 2 1.16x, split 4 0.93x).
  */
 function wideTiles(p: GpuProfile, problem: IgemmProblem, npix: number): IgemmTiles | null {
-  if (problem.k < 64 || !igemmVecFits(problem)) return null;
+  const pointwise = problem.r === 1 && problem.s === 1 && problem.strideH === 1 && problem.strideW === 1 && problem.padTop === 0 &&
+    problem.padLeft === 0 && problem.ho === problem.h && problem.wo === problem.w;
+  if (problem.k < 64 || !pointwise) return null;
   const bm = problem.k >= 128 ? 128 : 64;
   const bn = 64;
   const base = Math.ceil(npix / bn) * Math.ceil(problem.k / bm);
+  const limit = WIDE_BLOCKS_PER_SM * p.smCount;
   let split = 1;
-  while (split * 2 <= maxSplit(problem.arch) && base * split * 2 <= p.smCount && problem.c / (split * 2) >= 64) split *= 2;
-  return { bm, bn, bkc: 8, tm: 8, tn: 8, warpM: 8, split, stages: 4, vec: 4 };
+  while (split * 2 <= Math.min(WIDE_MAX_SPLIT, maxSplit(problem.arch)) && base * split * 2 <= limit && problem.c / (split * 2) >= 64) split *= 2;
+  return { bm, bn, bkc: 8, tm: 8, tn: 8, warpM: 8, split, stages: 4, ...(igemmVecFits(problem) ? { vec: 4 as const } : {}) };
 }
 
 /** The rule's pick for a problem at `batch`, or null when the family cannot serve it on this GPU. */
@@ -62,7 +75,7 @@ export function chooseIgemmTiles(p: GpuProfile, problem: IgemmProblem, batch: nu
       const tiles = Math.ceil(widePix / wide.bn) * Math.ceil(problem.k / wide.bm);
       const why = `rule, large batch: ${wide.bm} channels x ${wide.bn} pixels per block, 8x8 accumulators a thread, ` +
         `${wide.bkc} channels per stage, split ${wide.split} (${tiles} output tiles x ${wide.split} = ${tiles * wide.split} blocks for ${p.smCount} SMs)` +
-        (wide.vec === 4 ? ', 16-byte pixel copies' : '');
+        (wide.vec === 4 ? ', 16-byte pixel copies' : ', 4-byte pixel copies (HO*WO % 4 != 0)');
       return { spec, estimate, why };
     }
   }
