@@ -8,6 +8,10 @@
 # suite failed: that pack lacked @ts-morph, which vitest's config needs); then STEPS="suite bench" with GPU_PACK=.data/tsm
 # carrying .data/tsm (setup.sh, dist and node_modules/@ts-morph as tar.xz, unpacked first) .data/common .data/r50x
 # .data/d169x. Carried paths do not stay between calls; what the first call unpacked (/tmp/gpu-node, node_modules) does.
+# Runs 23-24 (plans per batch; the split rule): a first call carrying .gpumin .data/tsm unpacked node and node_modules
+# (and ran test/gpu/bench.test.ts), then STEPS=bench GPU_PACK=.data/tsm MODELS=<one model> BATCH=... per call, carrying
+# .data/tsm .data/common and that model's weights (DenseNet-201 and ResNet-152 synthetic: no weights carried; a
+# missing .xz only prints an xz error). MODELS and BATCH select the models and batches.
 # .gpumin: node alone (no npm) + node_modules without onnxruntime-node and typescript (vitest runs via node).
 set -uo pipefail
 start=$SECONDS
