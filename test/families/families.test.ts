@@ -96,8 +96,17 @@ describe(`igemm and dconv families (seed ${seed})`, () => {
       for (const q of problems(model, 'sm_90')) {
         const one = chooseIgemmTiles(p, q, 1);
         if (one) {
-          expect(one.spec.tm * one.spec.tn, kernelNameOf(one.spec)).toBeLessThanOrEqual(16);
-          expect(one.spec.vec).toBeUndefined();
+          // Batch 1: 4x4 accumulators and 4-byte copies, except 64x64 blocks of 16-byte-copy 1x1 convs (run 25):
+          // 8x4 accumulators, 16-byte copies, the split the 4x4 tiles of those blocks get.
+          const eight = one.spec.tm === 8;
+          expect(eight, kernelNameOf(one.spec)).toBe(one.spec.bm === 64 && one.spec.bn === 64 && igemmVecFits(q) && q.k >= 64);
+          if (eight) {
+            expect([one.spec.tn, one.spec.warpM, one.spec.bkc, one.spec.stages, one.spec.vec]).toEqual([4, 8, 8, 4, 4]);
+            expect(one.why).toMatch(/8x4 accumulators/);
+          } else {
+            expect(one.spec.tm * one.spec.tn, kernelNameOf(one.spec)).toBeLessThanOrEqual(16);
+            expect(one.spec.vec).toBeUndefined();
+          }
         }
         for (const batch of [8, 32]) {
           const ch = chooseIgemmTiles(p, q, batch);
@@ -141,7 +150,10 @@ describe(`igemm and dconv families (seed ${seed})`, () => {
     expect(igemmMinBlocks(v)).toBeGreaterThan(1);
     expect(source).toContain(`constexpr int MIN_BLOCKS = ${igemmMinBlocks(v)};`);
     expect(source).toContain('constexpr int VEC = 4;');
-    const b1 = renderKernel(chooseIgemmTiles(p, q, 1)!.spec, []).source;
+    // At batch 1 the 28x28 conv takes 16-byte copies too (64x64 blocks); a 14x14 one keeps the 4-byte path.
+    expect(renderKernel(chooseIgemmTiles(p, q, 1)!.spec, []).source).toContain('constexpr int VEC = 4;');
+    const q14 = problems('resnet50', 'sm_90').find((x) => x.r === 1 && x.strideH === 1 && x.h === 14)!;
+    const b1 = renderKernel(chooseIgemmTiles(p, q14, 1)!.spec, []).source;
     expect(b1).not.toContain('vecOk');
     expect(b1).toContain('constexpr int MIN_BLOCKS = 1;');
   });

@@ -6,7 +6,8 @@
 // - channels per stage: 4 for 3x3 (36 rows), 16 for 1x1; 2 where a split gets few channels;
 // - split: the largest power of two <= the cluster limit that keeps blocks <= ~3.5 per SM and leaves
 //   each block at least 8 (3x3) or 32 (1x1) channels, so the 132 SMs are filled at batch 1;
-// - from WIDE_MIN_PIXELS pixels at batch > 1, the large-batch tiles of `wideTiles`.
+// - from WIDE_MIN_PIXELS pixels at batch > 1, the large-batch tiles of `wideTiles`; at batch 1, 64x64
+//   blocks of 16-byte-copy 1x1 convs take 8x4 accumulators (`batch1Wide`).
 // `igemmCandidates` enumerates the space `cusnn-gen tune` searches by measurement.
 import type { GpuProfile } from '../../arch/profiles.js';
 import { igemmUs, type IgemmEstimate } from './cost.js';
@@ -63,6 +64,19 @@ function wideTiles(p: GpuProfile, problem: IgemmProblem, npix: number): IgemmTil
   return { bm, bn, bkc: 8, tm: 8, tn: 8, warpM: 8, split, stages: 4, ...(igemmVecFits(problem) ? { vec: 4 as const } : {}) };
 }
 
+/**
+ * Batch 1's 8x4 accumulators: where the batch-1 rule gives a stride-1 1x1 conv with 16-byte pixel
+ * copies 64 x 64 blocks (>= 512 pixels: 28x28 and up), the same blocks and split with a thread's 8x4
+ * accumulators (a warp 8 x 4 lanes), 8 channels per stage, 4 stages and 16-byte copies. Why: the
+ * measured search of run 25 (docs/results/tune-h200/2026-12-03-run25-heuristic, batch 1, H200) found
+ * them faster than the 4x4 tiles of the same blocks on every conv it measured both on: DenseNet-169's
+ * 56x56 convs 9.9-13.2 vs 13.3-18.7 us, its 28x28 ones at split 4 5.5-7.9 vs 6.8-9.2 us, ResNet-50's
+ * 64x56x56->256 8.7 vs 10.7 us and 256x56x56->64 10.1 vs 12.8 us (8x8 accumulators tied or lost).
+ */
+function batch1Wide(t: IgemmTiles): IgemmTiles {
+  return { bm: 64, bn: 64, bkc: 8, tm: 8, tn: 4, warpM: 8, split: t.split, stages: 4, vec: 4 };
+}
+
 /** The rule's pick for a problem at `batch`, or null when the family cannot serve it on this GPU. */
 export function chooseIgemmTiles(p: GpuProfile, problem: IgemmProblem, batch: number): IgemmChoice | null {
   if (problem.k % 4 !== 0) return null;
@@ -98,13 +112,16 @@ export function chooseIgemmTiles(p: GpuProfile, problem: IgemmProblem, batch: nu
   let split = 1;
   while (split * 2 <= maxSplit(problem.arch) && baseBlocks * split * 2 <= maxBlocks && problem.c / (split * 2) >= minChannels) split *= 2;
   if (!oneByOne && Math.ceil(problem.c / split) < 4 * bkc) bkc = 2;
-  const tiles: IgemmTiles = { bm, bn, bkc, tm, tn, warpM, split, stages: 3 };
+  const four: IgemmTiles = { bm, bn, bkc, tm, tn, warpM, split, stages: 3 };
+  const eight = batch === 1 && bm === 64 && bn === 64 && problem.k >= 64 && igemmVecFits(problem) ? batch1Wide(four) : null;
+  const tiles = eight && fits(p, problem, eight) ? eight : four;
   if (!fits(p, problem, tiles)) return null;
   const spec: IgemmKernelSpec = { family: 'igemm', ...problem, ...tiles };
   const estimate = igemmUs(p, spec, batch);
   if (!estimate) return null;
-  const why = `rule: warp ${warpM}x${32 / warpM} lanes, ${bm} channels x ${bn} pixels per block, ${bkc} channels per stage, ` +
-    `split ${split} (${baseBlocks} output tiles x ${split} = ${baseBlocks * split} blocks for ${p.smCount} SMs)`;
+  const why = `rule: warp ${tiles.warpM}x${32 / tiles.warpM} lanes, ${bm} channels x ${bn} pixels per block, ${tiles.bkc} channels per stage, ` +
+    `split ${split} (${baseBlocks} output tiles x ${split} = ${baseBlocks * split} blocks for ${p.smCount} SMs)` +
+    (tiles === eight ? ', 8x4 accumulators a thread and 16-byte pixel copies (batch 1, 64x64 blocks: run 25)' : '');
   return { spec, estimate, why };
 }
 
