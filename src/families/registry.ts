@@ -21,8 +21,8 @@ import { chooseDconvTiles } from './dconv/tiles.js';
 import { igemmUs } from './igemm/cost.js';
 import { renderIgemmKernel } from './igemm/render.js';
 import { igemmResources } from './igemm/resources.js';
-import { igemmName, igemmSupports, IGEMM_TILE_FIELDS, type IgemmKernelSpec, type IgemmTiles } from './igemm/spec.js';
-import { chooseIgemmTiles, igemmCandidates } from './igemm/tiles.js';
+import { igemmKeptOrder, igemmName, igemmSupports, IGEMM_TILE_FIELDS, type IgemmKernelSpec, type IgemmTiles } from './igemm/spec.js';
+import { chooseIgemmTilesForWeights, igemmCandidates } from './igemm/tiles.js';
 import { wsparseUs } from './wsparse/cost.js';
 import { renderWsparseKernel } from './wsparse/render.js';
 import { wsparseResources } from './wsparse/resources.js';
@@ -75,9 +75,12 @@ export function renderKernel(spec: KernelSpec, servedBy: readonly ServedLayer[],
 /**
  * The weights a generated kernel reads, as indices into the layer's folded [K][C][R][S] weights:
  * the weight-sparse families read their nonzeros' values packed in their tables' order (coalesced,
- * a tenth of the bytes at 90% zeros); null: the [C][R][S][K] layout of the dense families.
+ * a tenth of the bytes at 90% zeros), an igemm kernel with kept filters those filters' [C][R][S][kept]
+ * columns; null: the [C][R][S][K] layout of the dense families.
  */
 export function kernelWeightOrder(spec: KernelSpec, structure: WeightStructure | undefined): Uint32Array | null {
+  // igemm with kept filters: the [C][R][S][K] layout of the kept filters' columns (the others are all zero).
+  if (spec.family === 'igemm') return igemmKeptOrder(spec);
   if (!isWeightSparse(spec)) return null;
   if (!structure || structure.digest !== spec.patternDigest) {
     throw new Error(`${kernelNameOf(spec)}: its packed weights need the weight structure ${spec.patternDigest}, got ${structure ? structure.digest : 'none'}`);
@@ -238,7 +241,7 @@ function wsparseSpace(q: ConvProblem & { readonly arch: ArchName }, p: GpuProfil
  */
 const RULE_FAMILIES: readonly RuleFamily[] = [
   { family: 'dconv', supports: dconvSupports, choose: (q, p, batch, density) => chooseDconvTiles(p, q, batch, density) },
-  { family: 'igemm', supports: igemmSupports, choose: (q, p, batch) => chooseIgemmTiles(p, q, batch), space: (q, p) => (q.k % 4 === 0 ? igemmCandidates(p, q) : []) },
+  { family: 'igemm', supports: igemmSupports, choose: (q, p, batch, _density, weights) => chooseIgemmTilesForWeights(p, q, batch, weights?.structure.start), space: (q, p) => (q.k % 4 === 0 ? igemmCandidates(p, q) : []) },
   {
     family: 'wsparse', needsWeights: true, supports: wsparseSupports,
     choose: (q, p, batch, _density, weights) => (wsparseServes(weights) ? chooseWsparseTiles(p, q, batch, weights.structure) : null),

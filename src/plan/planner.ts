@@ -240,22 +240,28 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   // The weight-sparse families (wsparse, wstage) are weighed apart, by estimate, below: the order of
   // preference is the other families'. Of them, the lower estimate (ties: registry order) is weighed.
   const families = familiesFor(p.arch).filter((f) => allowed(f.family));
+  // The layer's weights go to every family: igemm computes only the kept filters of a filter-pruned conv.
+  const known = convWeights() ?? undefined;
   const ruled = families.filter((f) => !f.needsWeights)
-    .map((f) => f.choose(problemFields, p, o.batch, 1 - facts.inputSparsity)).filter((x) => x !== null);
+    .map((f) => f.choose(problemFields, p, o.batch, 1 - facts.inputSparsity, known)).filter((x) => x !== null);
   const wFamilies = families.filter((f) => f.needsWeights);
-  const wts = wFamilies.length > 0 ? convWeights() : null;
+  const wts = wFamilies.length > 0 ? known ?? null : null;
   const wChoices = wts ? wFamilies.map((f) => f.choose(problemFields, p, o.batch, 1 - facts.inputSparsity, wts)).filter((x) => x !== null) : [];
   const ws = wChoices.reduce<FamilyChoice | null>((best, c) => (best === null || c.estimate.us < best.estimate.us ? c : best), null);
   const wsOthers = wChoices.filter((c) => c !== ws).map((c) => `${c.spec.family} est. ${us(c.estimate.us)}`);
   // Of the rule families, the first whose rule serves the shape (dconv, then igemm); their cost models
   // are not yet fitted well enough to rank two kernels within 10% of each other. Measurement
   // (calibrate, tune, bench) decides against cuDNN.
-  const ig: FamilyChoice | null = ruled[0] ?? null;
+  // A smaller dense conv of the kept filters (whole-filter pruning) comes before the families that compute all.
+  const ig: FamilyChoice | null = ruled.find((c) => c.spec.family === 'igemm' && c.spec.kept !== undefined) ?? ruled[0] ?? null;
   const m = choice && measuredFor(o, p, conv.name, choice.spec);
   const actEst = choice && estimateOf(p, choice.spec, o.batch, 1 - facts.inputSparsity);
   // wsparse: chosen where its estimate beats the kernel the others would give (act-sparse's estimate
   // counted RULE_FAMILY_PREFERENCE times, as against every rule family), then weighed against cuDNN.
-  if (ws && wts && isWeightSparse(ws.spec) && !m) {
+  // Whole zero filters and nothing else (pattern 'filter'): the smaller dense conv of the kept filters,
+  // not a sparse kernel (the nonzeros of the kept filters are dense).
+  const keptDense = wts?.pattern === 'filter' && ig?.spec.family === 'igemm' && ig.spec.kept !== undefined;
+  if (ws && wts && isWeightSparse(ws.spec) && !m && !keptDense) {
     const fam = ws.spec.family;
     const rivals = [...ruled.map((c) => ({ what: c.spec.family, us: c.estimate.us, weighed: c.estimate.us })),
       ...(actEst ? [{ what: 'act-sparse', us: actEst.us, weighed: actEst.us * RULE_FAMILY_PREFERENCE }] : [])];

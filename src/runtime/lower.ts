@@ -617,6 +617,22 @@ function convProto(
         const order = kernelWeightOrder(cp.spec, st)!;
         weightsCrsk = t.tensor(`${conv.name}:packed`, { kind: 'gather', of: weightsKcrs, order }, order.length);
         weightsLayout = 'packed';
+      } else if (cp.spec.family === 'igemm' && cp.spec.kept) {
+        // Whole-filter pruning: the kernel computes the kept filters only and writes act(bias) on the
+        // other channels, which is right only if their filters are all zero in these weights.
+        const kept = new Set(cp.spec.kept);
+        const crs = cg * r * s;
+        for (let o = 0; o < k; o++) {
+          if (kept.has(o)) continue;
+          for (let i = 0; i < crs; i++) {
+            if (kernel[o * crs + i] !== 0) {
+              throw new LoweringError(`${where}: kernel ${name} skips output channel ${o}, whose filter is not all zero in these weights (plan again with these weights)`);
+            }
+          }
+        }
+        const order = kernelWeightOrder(cp.spec, undefined)!;
+        weightsCrsk = t.tensor(`${conv.name}:kept`, { kind: 'gather', of: weightsKcrs, order }, order.length);
+        weightsLayout = 'packed';
       } else {
         weightsCrsk = t.tensor(`${conv.name}:crsk`, { kind: 'crsk', of: weightsKcrs, k, c, rs: r * s }, kernel.length);
       }

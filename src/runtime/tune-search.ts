@@ -419,10 +419,11 @@ export async function tuneSearch(graph: Graph, plan: NetworkPlan, weights: Weigh
     const kcrs = lowered.tensors[step.weightsKcrs]!;
     const tensors = [kcrs, kcrsToCrsk(kcrs, s.k, s.c, s.r * s.s), ...(step.bias !== null ? [lowered.tensors[step.bias]!] : [])];
     const names = [`${job.layer}:kcrs`, `${job.layer}:crsk`, ...(step.bias !== null ? [`${job.layer}:bias`] : [])];
-    // Each weight-sparse candidate reads its nonzeros packed in its own tables' order.
+    // Each weight-sparse candidate reads its nonzeros packed in its own tables' order; an igemm one with
+    // kept filters reads those filters' columns.
     const weightsOf = new Map<string, { index: number; packed: boolean }>();
     for (const c of job.candidates) {
-      const order = isWeightSparse(c.spec) ? kernelWeightOrder(c.spec, structures(job.layer) ?? undefined) : null;
+      const order = kernelWeightOrder(c.spec, isWeightSparse(c.spec) ? structures(job.layer) ?? undefined : undefined);
       if (!order || weightsOf.has(c.kernel)) continue;
       weightsOf.set(c.kernel, { index: tensors.length, packed: true });
       tensors.push(Float32Array.from(order, (i) => kcrs[i]!));

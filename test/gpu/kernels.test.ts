@@ -26,7 +26,7 @@ import { findNvcc } from '../../src/toolchain/nvcc.js';
 import { generate } from '../../src/generate.js';
 import { MODEL_NAMES } from '../../src/model/zoo/index.js';
 import type { ActSparseKernelSpec } from '../../src/families/act-sparse/spec.js';
-import { chooseIgemmTiles } from '../../src/families/igemm/tiles.js';
+import { chooseIgemmTiles, chooseIgemmTilesForWeights } from '../../src/families/igemm/tiles.js';
 import { igemmVecFits, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
 import { igemmSharedBytes } from '../../src/families/igemm/resources.js';
 import { gpuProfile } from '../../src/arch/profiles.js';
@@ -43,7 +43,7 @@ import { getTensor } from '../../src/weights/store.js';
 import { structureLookup, weightStructure, type WeightStructure } from '../../src/families/wsparse/structure.js';
 import { chooseWsparseTiles } from '../../src/families/wsparse/tiles.js';
 import { chooseWstageTiles, wstageCandidates } from '../../src/families/wstage/tiles.js';
-import { isWeightSparse, kernelWeightOrder } from '../../src/families/registry.js';
+import { isWeightSparse, kernelNameOf, kernelWeightOrder } from '../../src/families/registry.js';
 import type { View } from '../../src/runtime/program.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
 import { chw, convRef, convStep, kcrsToCrsk, program, V, type ConvShape } from './programs.js';
@@ -215,7 +215,29 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     }
     const wsZoo = [...wsByName.values()];
     const wsOdd = ODD.flatMap(({ why: _why, ...p }, i) => oddWsparse(arch, p, WSPARSE_PRUNES[i % WSPARSE_PRUNES.length]!));
-    const wsAll = [...wsZoo, ...wsOdd];
+    // igemm with kept filters (whole-filter pruning as a smaller dense conv): the odd shapes and the 16-byte-copy
+    // 1x1, about 45% of the filters zeroed at random, tiles from the rule at batch 1, 3 and 16 (the large-batch
+    // tiles); run at batch 3 on exactly those weights (the kernel writes act(bias) on the zero filters' channels).
+    const keptByName = new Map<string, WsparseCase>();
+    if (Number(arch.slice(3)) >= 80) {
+      const problems = [...ODD.map(({ why: _w, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...p }) => p), vecOdd];
+      for (const p of problems) {
+        if (p.k % 4 !== 0) continue;
+        const crs = p.c * p.r * p.s;
+        const weights = new Float32Array(p.k * crs).map(() => (rnd() * 2 - 1) / Math.sqrt(crs));
+        for (let k = 0; k < p.k; k++) if (rnd() < 0.45) weights.fill(0, k * crs, (k + 1) * crs);
+        const structure = weightStructure(weights, { k: p.k, c: p.c, r: p.r, s: p.s });
+        const q = { arch: arch as IgemmKernelSpec['arch'], ...p };
+        for (const b of [1, 3, 16]) {
+          const ch = chooseIgemmTilesForWeights(gpuProfile(arch), q, b, structure.start);
+          if (ch && ch.spec.kept) keptByName.set(kernelNameOf(ch.spec), { spec: ch.spec, weights, structure, batch: 3, odd: true });
+        }
+      }
+      expect(keptByName.size, 'igemm kernels with kept filters').toBeGreaterThan(3);
+      expect([...keptByName.values()].some((c) => (c.spec as IgemmKernelSpec).vec === 4), 'a kept-filter kernel with 16-byte copies').toBe(true);
+    }
+    log.keptFilterKernels = keptByName.size;
+    const wsAll = [...wsZoo, ...wsOdd, ...keptByName.values()];
     const all = [...specs.values(), ...oddAct, ...oddIgemm, ...wsAll.map((c) => c.spec)];
     const dense = specs.size + oddAct.length + oddIgemm.length;
     const dir = mkdtempSync(join(tmpdir(), 'cusnn-kernels-'));

@@ -4,7 +4,7 @@ import { render } from '../../codegen/handlebars.js';
 import { problemSection, table } from '../../codegen/header.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { igemmMinBlocks, igemmResources, igemmStages } from './resources.js';
-import { igemmName, validateIgemmSpec, type IgemmKernelSpec } from './spec.js';
+import { igemmName, igemmRows, validateIgemmSpec, type IgemmKernelSpec } from './spec.js';
 
 
 export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly ServedLayer[]): RenderedKernel {
@@ -33,6 +33,7 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
         ['thread tile', `tm ${spec.tm} x tn ${spec.tn}, warp ${spec.warpM} x ${32 / spec.warpM} lanes`],
         ['reduction', `bkc ${spec.bkc} channels (${spec.bkc * spec.r * spec.s} rows) per stage, ${stages} stages per block, ${spec.stages}-deep pipeline`],
         ['split', `${spec.split} block${spec.split > 1 ? 's per cluster' : ''}`],
+        ...(spec.kept ? [['filters', `${spec.kept.length} of ${spec.k} computed (the others are all zero: act(bias) written)`] as [string, string]] : []),
         ['threads', `${res.threads}`],
         ['grid', `(${res.grid[0]}, ${res.grid[1]}, ${res.grid[2]}) = ${res.grid[0] * res.grid[1] * res.grid[2]} blocks at batch 1`],
         ['shared', `${res.sharedBytes} bytes dynamic`],
@@ -46,7 +47,12 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
     summary,
     sections,
     servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
-    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
+    c: spec.c, h: spec.h, w: spec.w, k: igemmRows(spec), kOut: spec.k, r: spec.r, s: spec.s,
+    kept: spec.kept !== undefined,
+    kOutIdx: spec.kept ? 'ko' : 'k',
+    nPruned: spec.kept ? spec.k - spec.kept.length : 0,
+    keptList: spec.kept?.join(', ') ?? '',
+    prunedList: spec.kept ? Array.from({ length: spec.k }, (_, i) => i).filter((i) => !spec.kept!.includes(i)).join(', ') : '',
     strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft,
     ho: spec.ho, wo: spec.wo,
     biasLiteral: String(spec.bias), reluLiteral: String(spec.relu),

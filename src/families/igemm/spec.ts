@@ -8,6 +8,7 @@
 // SMs with output tiles alone, so the input channels are split over SPLIT blocks of one thread
 // block cluster that reduce their partial tiles through distributed shared memory in a fixed order
 // (deterministic, one kernel, no atomics). Weights arrive as 16-byte cp.async copies.
+import { createHash } from 'node:crypto';
 import type { ArchName } from '../../arch/profiles.js';
 import { problemName } from '../../codegen/naming.js';
 import type { ConvProblem } from '../../plan/types.js';
@@ -36,6 +37,13 @@ export interface IgemmKernelSpec extends ConvProblem {
    * Absent: 4-byte copies (the batch-1 kernels, unchanged).
    */
   readonly vec?: 4;
+  /**
+   * Whole-filter pruning as a smaller dense conv (issue 10): the output channels whose filters the
+   * kernel computes, ascending, a multiple of 4 of them and fewer than k; every other channel's filter
+   * is all zero in the layer's weights, and the kernel writes act(bias) there. The kernel reads the
+   * kept filters' weights only ([C][R][S][kept.length], igemmKeptOrder). Absent: every filter.
+   */
+  readonly kept?: readonly number[];
 }
 
 export type IgemmTiles = Pick<IgemmKernelSpec, 'bm' | 'bn' | 'bkc' | 'tm' | 'tn' | 'warpM' | 'split' | 'stages' | 'vec'>;
@@ -55,6 +63,42 @@ export function igemmSupports(arch: ArchName): boolean {
 }
 export function maxSplit(arch: ArchName): number {
   return Number(arch.slice(3)) >= 90 ? 16 : 1;
+}
+
+/** The GEMM's M: the filters the kernel computes (the kept ones, else all K). */
+export const igemmRows = (spec: Pick<IgemmKernelSpec, 'k' | 'kept'>): number => spec.kept?.length ?? spec.k;
+
+/** Hex digits of the kept-channel digest in a kernel's name (two layers with other kept channels get other kernels). */
+export const KEPT_DIGEST_HEX = 10;
+
+export function keptDigest(kept: readonly number[]): string {
+  return createHash('sha256').update(`igemm-kept/1 ${kept.join(',')}`).digest('hex').slice(0, KEPT_DIGEST_HEX);
+}
+
+/**
+ * The kept channels for a layer whose zero filters are `zeroFilter` (per output channel): the
+ * nonzero filters, plus the lowest zero ones until the count is a multiple of 4 (16-byte weight
+ * copies; a zero filter computed gives act(bias), as if skipped). Null when nothing would be skipped.
+ */
+export function keptChannels(zeroFilter: readonly boolean[]): number[] | null {
+  const kept = zeroFilter.flatMap((z, k) => (z ? [] : [k]));
+  const zeros = zeroFilter.flatMap((z, k) => (z ? [k] : []));
+  while (kept.length % 4 !== 0 && zeros.length > 0) kept.push(zeros.shift()!);
+  kept.sort((a, b) => a - b);
+  return kept.length > 0 && kept.length < zeroFilter.length && kept.length % 4 === 0 ? kept : null;
+}
+
+/**
+ * The kernel's weights as indices into the layer's [K][C][R][S] weights: [C][R][S][kept] (the
+ * [C][R][S][K] layout of the kept columns), null without `kept` (the dense [C][R][S][K] layout).
+ */
+export function igemmKeptOrder(spec: Pick<IgemmKernelSpec, 'c' | 'r' | 's' | 'kept'>): Uint32Array | null {
+  if (!spec.kept) return null;
+  const crs = spec.c * spec.r * spec.s;
+  const ka = spec.kept.length;
+  const order = new Uint32Array(crs * ka);
+  for (let i = 0; i < crs; i++) for (let j = 0; j < ka; j++) order[i * ka + j] = spec.kept[j]! * crs + i;
+  return order;
 }
 
 /** Throws with every reason the spec cannot be rendered; returns it otherwise. */
@@ -83,6 +127,14 @@ export function validateIgemmSpec(spec: IgemmKernelSpec): IgemmKernelSpec {
       else if (spec.tn % 4 !== 0 || (spec.bn / 4) > 32 || 32 % (spec.bn / 4) !== 0) errors.push(`vec 4 needs tn a multiple of 4 and bn / 4 dividing 32 (tn ${spec.tn}, bn ${spec.bn})`);
     }
     if (spec.stages < 2) errors.push(`stages must be >= 2, got ${spec.stages}`);
+    if (spec.kept !== undefined) {
+      const kept = spec.kept;
+      if (!Array.isArray(kept) || kept.length === 0 || kept.length % 4 !== 0 || kept.length >= spec.k) {
+        errors.push(`kept must list a positive multiple of 4 output channels, fewer than k (${spec.k}), got ${Array.isArray(kept) ? kept.length : String(kept)}`);
+      } else if (kept.some((x, i) => !Number.isInteger(x) || x < 0 || x >= spec.k || (i > 0 && x <= kept[i - 1]!))) {
+        errors.push(`kept must be ascending distinct output channels in [0, ${spec.k})`);
+      }
+    }
   }
   if (errors.length > 0) throw new Error(`invalid igemm spec: ${errors.join('; ')}`);
   return spec;
@@ -91,13 +143,14 @@ export function validateIgemmSpec(spec: IgemmKernelSpec): IgemmKernelSpec {
 
 /**
  * Deterministic name: igemm<R>x<S>[_s..][_p..]_c_h_w_k[_o..]_bm<BM>_bn<BN>_bkc<BKC>_t<TM>x<TN>_wm<WARP_M>
- * _z<SPLIT>_st<STAGES>[_v4][_bias][_relu]_sm<NN>, e.g. igemm3x3_c512_h7_w7_k512_bm32_bn64_bkc4_t4x4_wm8_z16_st3_bias_relu_sm90.
+ * _z<SPLIT>_st<STAGES>[_v4][_kept<N>_d<DIGEST>][_bias][_relu]_sm<NN>, e.g. igemm3x3_c512_h7_w7_k512_bm32_bn64_bkc4_t4x4_wm8_z16_st3_bias_relu_sm90.
  */
 export function igemmName(spec: IgemmKernelSpec): string {
   validateIgemmSpec(spec);
   let name = problemName('igemm', spec);
   name += `_bm${spec.bm}_bn${spec.bn}_bkc${spec.bkc}_t${spec.tm}x${spec.tn}_wm${spec.warpM}_z${spec.split}_st${spec.stages}`;
   if (spec.vec === 4) name += '_v4';
+  if (spec.kept) name += `_kept${spec.kept.length}_d${keptDigest(spec.kept)}`;
   if (spec.bias) name += '_bias';
   if (spec.relu) name += '_relu';
   return `${name}_sm${spec.arch.slice(3)}`;

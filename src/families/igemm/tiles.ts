@@ -12,7 +12,7 @@
 import type { GpuProfile } from '../../arch/profiles.js';
 import { igemmUs, type IgemmEstimate } from './cost.js';
 import { igemmSharedBytes, igemmThreads } from './resources.js';
-import { igemmVecFits, maxSplit, type IgemmKernelSpec, type IgemmProblem, type IgemmTiles } from './spec.js';
+import { igemmVecFits, keptChannels, maxSplit, type IgemmKernelSpec, type IgemmProblem, type IgemmTiles } from './spec.js';
 
 export interface IgemmChoice {
   readonly spec: IgemmKernelSpec;
@@ -123,6 +123,31 @@ export function chooseIgemmTiles(p: GpuProfile, problem: IgemmProblem, batch: nu
     `split ${split} (${baseBlocks} output tiles x ${split} = ${baseBlocks * split} blocks for ${p.smCount} SMs)` +
     (tiles === eight ? ', 8x4 accumulators a thread and 16-byte pixel copies (batch 1, 64x64 blocks: run 25)' : '');
   return { spec, estimate, why };
+}
+
+/**
+ * Whole-filter pruning as a smaller dense conv: from this fraction of kept filters down, the rule
+ * computes only the kept ones (the igemm tiles of a K' = kept conv; the others written as act(bias)).
+ * A first threshold, not yet measured: below it the grid and the weights shrink with K'.
+ */
+export const KEPT_MAX_FRACTION = 0.75;
+
+/**
+ * The rule's pick where the layer's weights are known: with whole zero filters (start[k] ==
+ * start[k + 1] in the structure) leaving at most KEPT_MAX_FRACTION of them, the tiles of the conv of
+ * the kept filters alone, carrying `kept`; else chooseIgemmTiles.
+ */
+export function chooseIgemmTilesForWeights(p: GpuProfile, problem: IgemmProblem, batch: number, start: Uint32Array | undefined): IgemmChoice | null {
+  const plain = chooseIgemmTiles(p, problem, batch);
+  if (!start || start.length !== problem.k + 1) return plain;
+  const kept = keptChannels(Array.from({ length: problem.k }, (_, k) => start[k + 1] === start[k]));
+  if (!kept || kept.length > KEPT_MAX_FRACTION * problem.k) return plain;
+  const small = chooseIgemmTiles(p, { ...problem, k: kept.length }, batch);
+  if (!small) return plain;
+  const spec: IgemmKernelSpec = { ...small.spec, k: problem.k, kept };
+  const estimate = igemmUs(p, spec, batch);
+  if (!estimate) return plain;
+  return { spec, estimate, why: `${small.why}; whole-filter pruning: ${kept.length} of ${problem.k} filters computed, the other ${problem.k - kept.length} (all zero) written as act(bias)` };
 }
 
 /** Every tile shape of the searched space that fits the GPU (cusnn-gen tune measures them). */
