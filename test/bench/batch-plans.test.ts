@@ -12,22 +12,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
-import { runBench, type BenchHooks, type NetworkInputs } from '../../src/bench/bench.js';
+import { runBench, type BenchHooks } from '../../src/bench/bench.js';
 import { plannedBatches, type PrepareOptions, type PreparedFolder } from '../../src/bench/prepare.js';
 import { readResults } from '../../src/bench/report.js';
-import { batchOf, type Halves } from '../../src/bench/split.js';
 import { emitNetwork } from '../../src/codegen/emit.js';
 import { kernelNameOf } from '../../src/families/registry.js';
 import { GraphBuilder } from '../../src/model/builder.js';
 import { uniformPad, type Graph } from '../../src/model/ir.js';
 import { batchPlans, planNetwork, withBatches } from '../../src/plan/planner.js';
 import type { NetworkPlan } from '../../src/plan/types.js';
-import type { Network } from '../../src/runtime/network.js';
-import { referenceForward } from '../../src/runtime/reference.js';
-import type { Calibration } from '../../src/sparsity/calibration.js';
 import { sparsityProfile } from '../../src/sparsity/profile.js';
 import { syntheticWeights } from '../../src/weights/synthetic.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
+import { referenceInputs } from './reference-inputs.js';
 import { CpuAddon, installCpuAddon, type ConvTruth } from './cpu-addon.js';
 
 const SEED = testSeed();
@@ -75,13 +72,7 @@ function hooks(addon: CpuAddon, batchesOf: (o: PrepareOptions) => number[], aske
     const shift = 80 * (rnd() - 0.5);
     return Float32Array.from({ length: 3 * 32 * 32 }, () => shift + 200 * (rnd() - 0.5));
   };
-  const inputs = (net: Network, halves: Halves<string>): NetworkInputs => {
-    const split = { calibrate: halves.calibrate.map(imageOf), time: halves.time.map(imageOf) };
-    const ref = referenceForward(net.graph, net.weights, batchOf(split.time, split.time.length), split.time.length);
-    const timingSparsity: Calibration = { format: 'cusnn-calibration/1', model: net.graph.name, images: split.time.length,
-      layers: Object.fromEntries([...ref.inputSparsity].map(([l, s]) => [l, { inputSparsity: s }])) };
-    return { split, timingSparsity };
-  };
+  const inputs = referenceInputs(imageOf);
   return { prepare, inputs };
 }
 

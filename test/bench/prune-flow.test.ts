@@ -13,19 +13,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
-import { runBench, PRUNED_WEIGHTS_FILE, type BenchHooks, type NetworkInputs } from '../../src/bench/bench.js';
+import { runBench, PRUNED_WEIGHTS_FILE, type BenchHooks } from '../../src/bench/bench.js';
 import { parseCsv } from '../../src/bench/csv.js';
 import { relL2Error } from '../../src/bench/metrics.js';
 import type { PrepareOptions, PreparedFolder } from '../../src/bench/prepare.js';
 import { readResults } from '../../src/bench/report.js';
 import type { BenchResults, ModelResult } from '../../src/bench/results.js';
-import { batchOf, type Halves } from '../../src/bench/split.js';
+import { batchOf } from '../../src/bench/split.js';
 import { emitNetwork } from '../../src/codegen/emit.js';
 import type { Graph } from '../../src/model/ir.js';
 import { planNetwork } from '../../src/plan/planner.js';
-import type { Network } from '../../src/runtime/network.js';
 import { referenceForward } from '../../src/runtime/reference.js';
-import type { Calibration } from '../../src/sparsity/calibration.js';
 import { sparsityProfile } from '../../src/sparsity/profile.js';
 import { loadWeights, saveWeights } from '../../src/weights/load.js';
 import { pruneWeights } from '../../src/weights/prune.js';
@@ -33,6 +31,7 @@ import type { WeightSet } from '../../src/weights/store.js';
 import { syntheticWeights } from '../../src/weights/synthetic.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
 import { smallResnet } from '../helpers/small-graph.js';
+import { referenceInputs } from './reference-inputs.js';
 import { CpuAddon, installCpuAddon, type ConvTruth, type Engine3 } from './cpu-addon.js';
 
 const SEED = testSeed();
@@ -92,13 +91,7 @@ function world(seed: number, addonFor: (o: PrepareOptions) => CpuAddon): World {
     return { dir, generated: { graph, weights, sparsity, plan: emitted.plan, plans: [emitted.plan], emitted, dropped: [], gpuProblems: [] }, reused: false, buildSeconds: 0,
       kernels: emitted.kernels.length };
   };
-  const inputs = (net: Network, halves: Halves<string>): NetworkInputs => {
-    const split = { calibrate: halves.calibrate.map(imageOf), time: halves.time.map(imageOf) };
-    const ref = referenceForward(net.graph, net.weights, batchOf(split.time, split.time.length), split.time.length);
-    const timingSparsity: Calibration = { format: 'cusnn-calibration/1', model: net.graph.name, images: split.time.length,
-      layers: Object.fromEntries([...ref.inputSparsity].map(([l, s]) => [l, { inputSparsity: s }])) };
-    return { split, timingSparsity };
-  };
+  const inputs = referenceInputs(imageOf);
   return { hooks: { prepare, inputs }, prepared, imageOf };
 }
 
