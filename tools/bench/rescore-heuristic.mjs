@@ -1,14 +1,14 @@
 #!/usr/bin/env node
-// Re-scores the current igemm rule against a tune cache's measurements (`cusnn-gen tune` keeps every
-// candidate's time): per entry whose rule pick now differs from the heuristic pick the search ran, is the
+// Re-scores the current rule families (dconv, then igemm: the planner's order for a dense conv) against a
+// tune cache's measurements (`cusnn-gen tune` keeps every candidate's time): per entry whose rule pick
+// now differs from the heuristic pick the search ran, is the
 // new pick among the measured candidates, is it within 10% of the searched best, is it faster than the
 // old pick. A decision made on that data, not a new measurement: the next search and bench say whether
 // it holds. Needs `npm run build` (reads dist/).
 // Usage: node tools/bench/rescore-heuristic.mjs <tune-cache.json>...
 import { readFileSync } from 'node:fs';
 import { gpuProfile } from '../../dist/arch/profiles.js';
-import { chooseIgemmTiles } from '../../dist/families/igemm/tiles.js';
-import { kernelNameOf } from '../../dist/families/registry.js';
+import { familiesFor, kernelNameOf } from '../../dist/families/registry.js';
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
@@ -20,8 +20,10 @@ for (const file of files) {
   const n = { changed: 0, measured: 0, within: 0, faster: 0 };
   const unmeasured = [];
   for (const e of Object.values(cache.entries)) {
-    if (e.heuristic?.tiles?.family !== 'igemm') continue;
-    const pick = chooseIgemmTiles(gpuProfile(e.arch), { ...e.shape, arch: e.arch }, e.batch);
+    if (e.heuristic?.tiles?.family !== 'igemm' && e.heuristic?.tiles?.family !== 'dconv') continue;
+    const density = 1 - e.layers[0].zeros;
+    const pick = familiesFor(e.arch).filter((f) => !f.needsWeights).map((f) => f.choose({ ...e.shape, arch: e.arch }, gpuProfile(e.arch), e.batch, density))
+      .find((c) => c !== null);
     if (!pick) continue;
     const name = kernelNameOf(pick.spec);
     if (name === e.heuristic.kernel) continue;

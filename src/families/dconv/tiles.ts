@@ -6,6 +6,9 @@
 // - K >= 64 at 7x7: 64 channels (2 per thread) x the whole map, 8 channels per stage (23.7 us vs 67);
 //   at 14x14: 128 channels (4 per thread) x 2 rows (17.0 us vs 53.6);
 // - wider maps with K >= 64 measured slower than igemm (21.1 vs 17.2 us at 28x28): not served;
+// - K <= 32 at 56x56 at batch 1: not served either since the measured search of run 25
+//   (docs/results/tune-h200/2026-12-03-run25-heuristic): igemm's rule tile 16.9 us against this
+//   rule's 20.1 on DenseNet-169's and DenseNet-201's 128x56x56->32 convs (dconv stays best at 7x7-28x28);
 // - TN = 7 pixels of a row per thread where the width is a multiple of 7 (every zoo map);
 // - the cluster split gives ~3.5 blocks per SM at batch 1, each block keeping >= 8 input channels.
 import type { GpuProfile } from '../../arch/profiles.js';
@@ -31,6 +34,7 @@ export function chooseDconvTiles(p: GpuProfile, problem: DconvProblem, batch: nu
   const narrow = problem.k <= 32;
   if (!narrow && problem.ho > 14) return null;
   const wide56 = problem.ho >= 56;
+  if (narrow && wide56 && batch === 1) return null;  // run 25: igemm's rule tile is faster here
   const bm = narrow ? 32 : problem.ho <= 7 ? 64 : 128;
   const tm = narrow ? (wide56 ? 2 : 1) : problem.ho <= 7 ? 2 : 4;
   const tn = rowPixels(problem.wo);
