@@ -10,8 +10,9 @@
 # .data/d169x. Carried paths do not stay between calls; what the first call unpacked (/tmp/gpu-node, node_modules) does.
 # Runs 23-24 (plans per batch; the split rule): a first call carrying .gpumin .data/tsm unpacked node and node_modules
 # (and ran test/gpu/bench.test.ts), then STEPS=bench GPU_PACK=.data/tsm MODELS=<one model> BATCH=... per call, carrying
-# .data/tsm .data/common and that model's weights (DenseNet-201 and ResNet-152 synthetic: no weights carried; a
-# missing .xz only prints an xz error). MODELS and BATCH select the models and batches.
+# .data/tsm .data/common and that model's weights (DenseNet-201 and ResNet-152 synthetic: no weights carried). The
+# weights files are now unpacked one by one (those runs chained them with &&, so a call's missing file could stop the
+# next one's unpacking; every run's results.json records the weights file it loaded). MODELS and BATCH select the models and batches.
 # .gpumin: node alone (no npm) + node_modules without onnxruntime-node and typescript (vitest runs via node).
 set -uo pipefail
 start=$SECONDS
@@ -30,7 +31,9 @@ for step in ${STEPS:-suite ncu}; do
       echo "ncu rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     bench)
       python3 .data/common/images.py unpack .data/common/images.npy /tmp/images >/dev/null
-      mkdir -p /tmp/w && xz -dc .data/r50x/resnet50.safetensors.xz > /tmp/w/resnet50.safetensors && xz -dc .data/d169x/densenet169.safetensors.xz > /tmp/w/densenet169.safetensors
+      # Each carried weights file on its own (a model whose file is not carried gets none: synthetic weights, said so).
+      mkdir -p /tmp/w && rm -f /tmp/w/*.safetensors
+      for x in .data/r50x/resnet50 .data/d169x/densenet169; do [ -s $x.safetensors.xz ] && xz -dc $x.safetensors.xz > /tmp/w/$(basename $x).safetensors; done
       timeout ${BENCH_S:-540} node dist/cli.js bench --model ${MODELS:-resnet50,densenet169} --arch sm_90 --batch ${BATCH:-1,8,32} --weights /tmp/w \
         --images /tmp/images --out /tmp/b --energy-seconds ${ENERGY:-2} -j 16 -v > $OUT/bench.log 2>&1
       echo "bench rc=$? $((SECONDS - start)) s" >> $OUT/setup.log

@@ -14,6 +14,7 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
   const sm = Number(spec.arch.slice(3));
   const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   const stages = igemmStages(spec);
+  const kept = spec.kept ? new Set(spec.kept) : null;
   const summary = [
     `Implicit-GEMM ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
     `${spec.tm * spec.tn >= 32 ? `Large-batch tiles (${spec.tm}x${spec.tn} accumulators a thread)` : 'Built for batch 1'}: output channels x pixels tiles, the input channels split over ${spec.split} block${spec.split > 1 ? 's of one thread block cluster' : ''}`,
@@ -52,7 +53,7 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
     kOutIdx: spec.kept ? 'ko' : 'k',
     nPruned: spec.kept ? spec.k - spec.kept.length : 0,
     keptList: spec.kept?.join(', ') ?? '',
-    prunedList: spec.kept ? Array.from({ length: spec.k }, (_, i) => i).filter((i) => !spec.kept!.includes(i)).join(', ') : '',
+    prunedList: kept ? Array.from({ length: spec.k }, (_, i) => i).filter((i) => !kept.has(i)).join(', ') : '',
     strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft,
     ho: spec.ho, wo: spec.wo,
     biasLiteral: String(spec.bias), reluLiteral: String(spec.relu),

@@ -51,10 +51,16 @@ export type IgemmProblem = Omit<IgemmKernelSpec, keyof IgemmTiles | 'family'>;
 
 export const IGEMM_TILE_FIELDS = ['bm', 'bn', 'bkc', 'tm', 'tn', 'warpM', 'split', 'stages', 'vec'] as const;
 
-/** Whether a problem can take 16-byte pixel copies (vec 4): a 1x1, stride-1, unpadded conv on HO * WO % 4 == 0. */
-export function igemmVecFits(q: Pick<IgemmKernelSpec, 'r' | 's' | 'strideH' | 'strideW' | 'padTop' | 'padLeft' | 'h' | 'w' | 'ho' | 'wo'>): boolean {
-  return q.r === 1 && q.s === 1 && q.strideH === 1 && q.strideW === 1 && q.padTop === 0 && q.padLeft === 0 &&
-    q.ho === q.h && q.wo === q.w && (q.ho * q.wo) % 4 === 0;
+type Geometry = Pick<IgemmKernelSpec, 'r' | 's' | 'strideH' | 'strideW' | 'padTop' | 'padLeft' | 'h' | 'w' | 'ho' | 'wo'>;
+
+/** A 1x1, stride-1, unpadded conv: output pixel q reads input pixel q of every channel. */
+export function igemmPointwise(q: Geometry): boolean {
+  return q.r === 1 && q.s === 1 && q.strideH === 1 && q.strideW === 1 && q.padTop === 0 && q.padLeft === 0 && q.ho === q.h && q.wo === q.w;
+}
+
+/** Whether a problem can take 16-byte pixel copies (vec 4): a pointwise conv on HO * WO % 4 == 0. */
+export function igemmVecFits(q: Geometry): boolean {
+  return igemmPointwise(q) && (q.ho * q.wo) % 4 === 0;
 }
 
 /** The architectures the family is generated for: cp.async needs sm_80; split > 1 needs clusters (sm_90). */

@@ -12,7 +12,7 @@
 import type { GpuProfile } from '../../arch/profiles.js';
 import { igemmUs, type IgemmEstimate } from './cost.js';
 import { igemmSharedBytes, igemmThreads } from './resources.js';
-import { igemmVecFits, keptChannels, maxSplit, type IgemmKernelSpec, type IgemmProblem, type IgemmTiles } from './spec.js';
+import { igemmPointwise, igemmVecFits, keptChannels, maxSplit, type IgemmKernelSpec, type IgemmProblem, type IgemmTiles } from './spec.js';
 
 export interface IgemmChoice {
   readonly spec: IgemmKernelSpec;
@@ -52,9 +52,7 @@ const WIDE_MAX_SPLIT = 8;
  * split 2 1.14x, split 1 0.87x; 1280x14x14->640: 125 tiles, split 2 1.16x, split 4 0.93x).
  */
 function wideTiles(p: GpuProfile, problem: IgemmProblem, npix: number): IgemmTiles | null {
-  const pointwise = problem.r === 1 && problem.s === 1 && problem.strideH === 1 && problem.strideW === 1 && problem.padTop === 0 &&
-    problem.padLeft === 0 && problem.ho === problem.h && problem.wo === problem.w;
-  if (problem.k < 64 || !pointwise) return null;
+  if (problem.k < 64 || !igemmPointwise(problem)) return null;
   const bm = problem.k >= 128 ? 128 : 64;
   const bn = 64;
   const base = Math.ceil(npix / bn) * Math.ceil(problem.k / bm);
@@ -138,15 +136,11 @@ export const KEPT_MAX_FRACTION = 0.75;
  * the kept filters alone, carrying `kept`; else chooseIgemmTiles.
  */
 export function chooseIgemmTilesForWeights(p: GpuProfile, problem: IgemmProblem, batch: number, start: Uint32Array | undefined): IgemmChoice | null {
-  const plain = chooseIgemmTiles(p, problem, batch);
-  if (!start || start.length !== problem.k + 1) return plain;
-  const kept = keptChannels(Array.from({ length: problem.k }, (_, k) => start[k + 1] === start[k]));
-  if (!kept || kept.length > KEPT_MAX_FRACTION * problem.k) return plain;
-  const small = chooseIgemmTiles(p, { ...problem, k: kept.length }, batch);
-  if (!small) return plain;
-  const spec: IgemmKernelSpec = { ...small.spec, k: problem.k, kept };
-  const estimate = igemmUs(p, spec, batch);
-  if (!estimate) return plain;
+  const kept = start && start.length === problem.k + 1 ? keptChannels(Array.from({ length: problem.k }, (_, k) => start[k + 1] === start[k])) : null;
+  const small = kept && kept.length <= KEPT_MAX_FRACTION * problem.k ? chooseIgemmTiles(p, { ...problem, k: kept.length }, batch) : null;
+  const spec: IgemmKernelSpec | null = small && kept ? { ...small.spec, k: problem.k, kept } : null;
+  const estimate = spec && igemmUs(p, spec, batch);
+  if (!small || !kept || !spec || !estimate) return chooseIgemmTiles(p, problem, batch);
   return { spec, estimate, why: `${small.why}; whole-filter pruning: ${kept.length} of ${problem.k} filters computed, the other ${problem.k - kept.length} (all zero) written as act(bias)` };
 }
 
