@@ -90,10 +90,10 @@ describe(`igemm with kept filters (seed ${SEED})`, () => {
     const { source } = renderKernel(spec, []);
     expect(source).toContain(`constexpr int K = ${expected.length};`);
     expect(source).toContain('constexpr int K_OUT = 40;');
-    expect(source).toContain(`__constant__ int KEPT[K] = { ${expected.join(', ')} };`);
+    expect(source).toContain(`__device__ const int KEPT[K] = { ${expected.join(', ')} };`);
     const pruned = Array.from({ length: 40 }, (_, i) => i).filter((i) => !expected.includes(i));
     expect(source).toContain(`constexpr int N_PRUNED = ${pruned.length};`);
-    expect(source).toContain(`__constant__ int PRUNED[N_PRUNED] = { ${pruned.join(', ')} };`);
+    expect(source).toContain(`__device__ const int PRUNED[N_PRUNED] = { ${pruned.join(', ')} };`);
     expect(source).toContain('out[img * outBatchStride + static_cast<long long>(ko) * PIX + rem] = y;');
     // The kernel info the runtime checks names the layer's K, not the kept count.
     expect(source).toMatch(/"igemm", 90,\s+48, 14, 14, 40, 3, 3,/);

@@ -27,7 +27,7 @@ import { generate } from '../../src/generate.js';
 import { MODEL_NAMES } from '../../src/model/zoo/index.js';
 import type { ActSparseKernelSpec } from '../../src/families/act-sparse/spec.js';
 import { chooseIgemmTiles, chooseIgemmTilesForWeights } from '../../src/families/igemm/tiles.js';
-import { igemmVecFits, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
+import { igemmVecFits, keptChannels, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
 import { igemmSharedBytes } from '../../src/families/igemm/resources.js';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import type { KernelSpec } from '../../src/families/registry.js';
@@ -231,6 +231,14 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
         for (const b of [1, 3, 16]) {
           const ch = chooseIgemmTilesForWeights(gpuProfile(arch), q, b, structure.start);
           if (ch && ch.spec.kept) keptByName.set(kernelNameOf(ch.spec), { spec: ch.spec, weights, structure, batch: 3, odd: true });
+        }
+        // The rule gives these small shapes no 16-byte copies, so the large-batch tiles with them are forced here
+        // on the same kept filters (the zoo's wide 1x1 kept kernels take them).
+        const kept = keptChannels(Array.from({ length: p.k }, (_, k) => structure.start[k + 1] === structure.start[k]));
+        for (const w of kept ? oddWide.filter((o) => o.family === 'igemm' && (o as IgemmKernelSpec).vec === 4 && o.c === p.c && o.k === p.k && o.r === p.r) : []) {
+          const spec = { ...(w as IgemmKernelSpec), kept: kept! };
+          try { validateIgemmSpec(spec); } catch { continue; }
+          keptByName.set(kernelNameOf(spec), { spec, weights, structure, batch: 3, odd: true });
         }
       }
       expect(keptByName.size, 'igemm kernels with kept filters').toBeGreaterThan(3);

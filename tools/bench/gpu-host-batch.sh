@@ -13,6 +13,8 @@
 # .data/tsm .data/common and that model's weights (DenseNet-201 and ResNet-152 synthetic: no weights carried). The
 # weights files are now unpacked one by one (those runs chained them with &&, so a call's missing file could stop the
 # next one's unpacking; every run's results.json records the weights file it loaded). MODELS and BATCH select the models and batches.
+# Runs 26-27: PRUNE=0.5 PRUNE_PATTERN=filter adds the pruned bench; TAG prefixes the step's output files; STEPS=tune
+# runs `cusnn-gen tune --random-inputs` on TUNE_MODELS at CANDIDATES per conv.
 # .gpumin: node alone (no npm) + node_modules without onnxruntime-node and typescript (vitest runs via node).
 set -uo pipefail
 start=$SECONDS
@@ -35,8 +37,17 @@ for step in ${STEPS:-suite ncu}; do
       mkdir -p /tmp/w && rm -f /tmp/w/*.safetensors
       for x in .data/r50x/resnet50 .data/d169x/densenet169; do [ -s $x.safetensors.xz ] && xz -dc $x.safetensors.xz > /tmp/w/$(basename $x).safetensors; done
       timeout ${BENCH_S:-540} node dist/cli.js bench --model ${MODELS:-resnet50,densenet169} --arch sm_90 --batch ${BATCH:-1,8,32} --weights /tmp/w \
-        --images /tmp/images --out /tmp/b --energy-seconds ${ENERGY:-2} -j 16 -v > $OUT/bench.log 2>&1
+        --images /tmp/images --out /tmp/b --energy-seconds ${ENERGY:-2} -j 16 -v \
+        ${PRUNE:+--prune $PRUNE --prune-pattern ${PRUNE_PATTERN:-unstructured}} > $OUT/bench${TAG:-}.log 2>&1
       echo "bench rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
-      for f in results.json summary.md; do [ -f /tmp/b/$f ] && cp /tmp/b/$f $OUT/; done ;;
+      for f in results.json summary.md; do [ -f /tmp/b/$f ] && cp /tmp/b/$f $OUT/${TAG:-}$f; done ;;
+    tune)
+      # The heuristic against the measured search (item 4): one folder per model, random inputs, batch 1.
+      for m in ${TUNE_MODELS:-resnet50}; do
+        node dist/cli.js --model $m --arch sm_90 --out /tmp/t-$m -q > /dev/null 2>> $OUT/setup.log
+        timeout ${TUNE_S:-200} node dist/cli.js tune /tmp/t-$m --random-inputs --max-candidates ${CANDIDATES:-12} \
+          --cache $OUT/$m-b1-c${CANDIDATES:-12}-tune-cache.json -j 16 -q > $OUT/tune-$m.log 2>&1
+        echo "tune $m rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
+      done ;;
   esac
 done
