@@ -97,10 +97,20 @@ describe(`igemm and dconv families (seed ${seed})`, () => {
         const one = chooseIgemmTiles(p, q, 1);
         if (one) {
           // Batch 1: 4x4 accumulators and 4-byte copies, except 64x64 blocks of 16-byte-copy 1x1 convs (run 25):
-          // 8x4 accumulators, 16-byte copies, the split the 4x4 tiles of those blocks get.
+          // 8x4 accumulators, 16-byte copies, the split the 4x4 tiles of those blocks get; 64x64 blocks of
+          // stride-1 3x3 convs: 8x4 accumulators, 4 stages (run 28); 1x1 convs to >= 1024 channels at 7x7: 64x64
+          // blocks, 8x4 accumulators, the channels split in chunks of 64 (run 28).
           const eight = one.spec.tm === 8;
-          expect(eight, kernelNameOf(one.spec)).toBe(one.spec.bm === 64 && one.spec.bn === 64 && igemmVecFits(q) && q.k >= 64);
-          if (eight) {
+          const deep = q.r === 1 && q.k >= 1024 && q.ho * q.wo <= 64;
+          const threeByThree = q.r === 3 && q.strideH === 1 && Number(q.arch.slice(3)) >= 90 && one.spec.bm === 64 && one.spec.bn === 64 && q.k >= 64;
+          expect(eight, kernelNameOf(one.spec)).toBe(deep || threeByThree || (one.spec.bm === 64 && one.spec.bn === 64 && igemmVecFits(q) && q.k >= 64));
+          if (deep) {
+            expect([one.spec.bm, one.spec.bn, one.spec.tn, one.spec.warpM, one.spec.bkc, one.spec.stages]).toEqual([64, 64, 4, 8, 16, 4]);
+            expect(one.spec.split).toBe(Math.min(16, q.c / 64));
+          } else if (threeByThree) {
+            expect([one.spec.tn, one.spec.warpM, one.spec.stages, one.spec.vec]).toEqual([4, 8, 4, undefined]);
+            expect(one.why).toMatch(/a 3x3 conv on 64x64 blocks/);
+          } else if (eight) {
             expect([one.spec.tn, one.spec.warpM, one.spec.bkc, one.spec.stages, one.spec.vec]).toEqual([4, 8, 8, 4, 4]);
             expect(one.why).toMatch(/8x4 accumulators/);
           } else {

@@ -58,7 +58,10 @@ describe('planner', () => {
     const hi = byLayer(plan('resnet50', 'sm_90', 0.95).convs);
     for (const [name, c] of lo) if (c.decision === 'act-sparse') expect(hi.get(name)!.decision, name).toBe('act-sparse');
     const sparseAt = (z: number) => plan('resnet50', 'sm_90', z).convs.filter((c) => c.decision === 'act-sparse').length;
-    expect(sparseAt(0.95)).toBeGreaterThan(sparseAt(0.3));
+    // Since run 28's batch-1 tiles the dense igemm beats the model's cuDNN estimate on all but three of ResNet-50's
+    // convs at any zero fraction (the first conv and two stride-2 1x1 convs stay on cuDNN), so the counts may tie.
+    expect(sparseAt(0.95)).toBeGreaterThanOrEqual(sparseAt(0.3));
+    expect(sparseAt(0.95)).toBeGreaterThanOrEqual(50);
   });
 
   it('V100 (sm_70) and RTX 2080 Ti (sm_75) get different tiles where their resources differ', () => {

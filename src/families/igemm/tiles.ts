@@ -7,7 +7,9 @@
 // - split: the largest power of two <= the cluster limit that keeps blocks <= ~3.5 per SM and leaves
 //   each block at least 8 (3x3) or 32 (1x1) channels, so the 132 SMs are filled at batch 1;
 // - from WIDE_MIN_PIXELS pixels at batch > 1, the large-batch tiles of `wideTiles`; at batch 1, 64x64
-//   blocks of 16-byte-copy 1x1 convs take 8x4 accumulators (`batch1Wide`).
+//   blocks of 16-byte-copy 1x1 convs and of 3x3 convs take 8x4 accumulators (`batch1Wide`,
+//   `batch1Wide3x3`), and 1x1 convs to >= 1024 channels at <= 64 pixels 64x64 blocks split in chunks of
+//   64 channels (`batch1Deep`).
 // `igemmCandidates` enumerates the space `cusnn-gen tune` searches by measurement.
 import type { GpuProfile } from '../../arch/profiles.js';
 import { igemmUs, type IgemmEstimate } from './cost.js';
@@ -75,6 +77,34 @@ function batch1Wide(t: IgemmTiles): IgemmTiles {
   return { bm: 64, bn: 64, bkc: 8, tm: 8, tn: 4, warpM: 8, split: t.split, stages: 4, vec: 4 };
 }
 
+/**
+ * Batch 1's 3x3 convs on 64 x 64 blocks with 4x4 accumulators: the same blocks, split and stage depth
+ * in channels with 8x4 accumulators and 4 stages. Why: run 28's search (docs/results/tune-h200/
+ * 2026-12-03-run28-heuristic, H200) measured ResNet-50's 64x56x56->64 convs at 16.6 us on them against
+ * 18.2-18.3 us on the 4x4 ones. Only where that was measured: archs with clusters of 16 (sm_90).
+ */
+function batch1Wide3x3(t: IgemmTiles): IgemmTiles {
+  return { ...t, tm: 8, tn: 4, warpM: 8, stages: 4 };
+}
+
+/** Output channels from which a 1x1 conv of at most 64 pixels at batch 1 takes `batch1Deep`. */
+const DEEP_MIN_K = 1024;
+
+/**
+ * Batch 1's deep 1x1 convs (K >= DEEP_MIN_K, at most 64 pixels: ResNet's 7x7 convs to 2048 channels),
+ * on archs with clusters of 16: 64 x 64 blocks, 8x4 accumulators, 16 channels per stage, 4 stages, the
+ * input channels split in chunks of 64 (at most 16). Why: run 28's search measured them 1.09-1.33x
+ * faster than the 32 x 64 blocks with split 4 the rule gave (512x7x7->2048 13.0 vs 14.1 us at split 8;
+ * the stride-2 1024x14x14->2048 18.1 vs 24.0 us at split 16), while at 14x14 (196 pixels) the same
+ * tiles lost or tied (512x28x28->1024 stride 2: 18.4-22.7 vs 16.2 us), so 14x14 keeps the rule's tiles.
+ */
+function batch1Deep(problem: IgemmProblem): IgemmTiles | null {
+  if (maxSplit(problem.arch) < 16) return null;
+  let split = 1;
+  while (split * 2 <= maxSplit(problem.arch) && problem.c / (split * 2) >= 64) split *= 2;
+  return { bm: 64, bn: 64, bkc: 16, tm: 8, tn: 4, warpM: 8, split, stages: 4, ...(igemmVecFits(problem) ? { vec: 4 as const } : {}) };
+}
+
 /** The rule's pick for a problem at `batch`, or null when the family cannot serve it on this GPU. */
 export function chooseIgemmTiles(p: GpuProfile, problem: IgemmProblem, batch: number): IgemmChoice | null {
   if (problem.k % 4 !== 0) return null;
@@ -111,15 +141,21 @@ export function chooseIgemmTiles(p: GpuProfile, problem: IgemmProblem, batch: nu
   while (split * 2 <= maxSplit(problem.arch) && baseBlocks * split * 2 <= maxBlocks && problem.c / (split * 2) >= minChannels) split *= 2;
   if (!oneByOne && Math.ceil(problem.c / split) < 4 * bkc) bkc = 2;
   const four: IgemmTiles = { bm, bn, bkc, tm, tn, warpM, split, stages: 3 };
-  const eight = batch === 1 && bm === 64 && bn === 64 && problem.k >= 64 && igemmVecFits(problem) ? batch1Wide(four) : null;
+  // Batch 1's measured refinements of the 4x4 tiles (runs 25 and 28), each with its reason for `why`.
+  const refined: readonly [IgemmTiles | null, string] = batch !== 1 ? [null, '']
+    : oneByOne && wideFew && problem.k >= DEEP_MIN_K ? [batch1Deep(problem), '; batch 1, a deep 1x1 conv: 64x64 blocks, 8x4 accumulators, the channels split in chunks of 64 (run 28)']
+    : bm === 64 && bn === 64 && problem.k >= 64 && igemmVecFits(problem) ? [batch1Wide(four), ', 8x4 accumulators a thread and 16-byte pixel copies (batch 1, 64x64 blocks: run 25)']
+    : bm === 64 && bn === 64 && problem.k >= 64 && problem.r === 3 && problem.s === 3 && problem.strideH === 1 && problem.strideW === 1 && maxSplit(problem.arch) >= 16 ? [batch1Wide3x3(four), ', 8x4 accumulators a thread, 4 stages (batch 1, a 3x3 conv on 64x64 blocks: run 28)']
+    : [null, ''];
+  const eight = refined[0];
   const tiles = eight && fits(p, problem, eight) ? eight : four;
   if (!fits(p, problem, tiles)) return null;
   const spec: IgemmKernelSpec = { family: 'igemm', ...problem, ...tiles };
   const estimate = igemmUs(p, spec, batch);
   if (!estimate) return null;
-  const why = `rule: warp ${tiles.warpM}x${32 / tiles.warpM} lanes, ${bm} channels x ${bn} pixels per block, ${tiles.bkc} channels per stage, ` +
-    `split ${split} (${baseBlocks} output tiles x ${split} = ${baseBlocks * split} blocks for ${p.smCount} SMs)` +
-    (tiles === eight ? ', 8x4 accumulators a thread and 16-byte pixel copies (batch 1, 64x64 blocks: run 25)' : '');
+  const blocks = Math.ceil(npix / tiles.bn) * Math.ceil(problem.k / tiles.bm);
+  const why = `rule: warp ${tiles.warpM}x${32 / tiles.warpM} lanes, ${tiles.bm} channels x ${tiles.bn} pixels per block, ${tiles.bkc} channels per stage, ` +
+    `split ${tiles.split} (${blocks} output tiles x ${tiles.split} = ${blocks * tiles.split} blocks for ${p.smCount} SMs)` + (tiles === eight ? refined[1] : '');
   return { spec, estimate, why };
 }
 
@@ -129,6 +165,12 @@ export function chooseIgemmTiles(p: GpuProfile, problem: IgemmProblem, batch: nu
  * A first threshold, not yet measured: below it the grid and the weights shrink with K'.
  */
 export const KEPT_MAX_FRACTION = 0.75;
+/**
+ * The fewest kept filters the rule computes alone where the whole conv has at least as many: below 64
+ * the kept filters' conv takes the narrow 32-channel tiles instead of the whole conv's 64-channel ones,
+ * which run 27 measured slower (ResNet-50's 64x56x56->64 with 32 kept: 7.5 us against 5.5 dense).
+ */
+export const KEPT_MIN = 64;
 
 /**
  * The rule's pick where the layer's weights are known: with whole zero filters (start[k] ==
@@ -137,7 +179,7 @@ export const KEPT_MAX_FRACTION = 0.75;
  */
 export function chooseIgemmTilesForWeights(p: GpuProfile, problem: IgemmProblem, batch: number, start: Uint32Array | undefined): IgemmChoice | null {
   const kept = start && start.length === problem.k + 1 ? keptChannels(Array.from({ length: problem.k }, (_, k) => start[k + 1] === start[k])) : null;
-  const small = kept && kept.length <= KEPT_MAX_FRACTION * problem.k ? chooseIgemmTiles(p, { ...problem, k: kept.length }, batch) : null;
+  const small = kept && kept.length <= KEPT_MAX_FRACTION * problem.k && (kept.length >= KEPT_MIN || problem.k < KEPT_MIN) ? chooseIgemmTiles(p, { ...problem, k: kept.length }, batch) : null;
   const spec: IgemmKernelSpec | null = small && kept ? { ...small.spec, k: problem.k, kept } : null;
   const estimate = spec && igemmUs(p, spec, batch);
   if (!small || !kept || !spec || !estimate) return chooseIgemmTiles(p, problem, batch);
