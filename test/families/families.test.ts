@@ -98,10 +98,10 @@ describe(`igemm and dconv families (seed ${seed})`, () => {
         if (one) {
           // Batch 1: 4x4 accumulators and 4-byte copies, except 64x64 blocks of 16-byte-copy 1x1 convs (run 25):
           // 8x4 accumulators, 16-byte copies, the split the 4x4 tiles of those blocks get; 64x64 blocks of
-          // stride-1 3x3 convs: 8x4 accumulators, 4 stages (run 28); 1x1 convs to >= 1024 channels at 7x7: 64x64
+          // stride-1 3x3 convs: 8x4 accumulators, 4 stages (run 28); 1x1 convs to >= 2048 channels at 7x7: 64x64
           // blocks, 8x4 accumulators, the channels split in chunks of 64 (run 28).
           const eight = one.spec.tm === 8;
-          const deep = q.r === 1 && q.k >= 1024 && q.ho * q.wo <= 64;
+          const deep = q.r === 1 && q.k >= 2048 && q.ho * q.wo <= 64;
           const threeByThree = q.r === 3 && q.strideH === 1 && Number(q.arch.slice(3)) >= 90 && one.spec.bm === 64 && one.spec.bn === 64 && q.k >= 64;
           expect(eight, kernelNameOf(one.spec)).toBe(deep || threeByThree || (one.spec.bm === 64 && one.spec.bn === 64 && igemmVecFits(q) && q.k >= 64));
           if (deep) {

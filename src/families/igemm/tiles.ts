@@ -8,7 +8,7 @@
 //   each block at least 8 (3x3) or 32 (1x1) channels, so the 132 SMs are filled at batch 1;
 // - from WIDE_MIN_PIXELS pixels at batch > 1, the large-batch tiles of `wideTiles`; at batch 1, 64x64
 //   blocks of 16-byte-copy 1x1 convs and of 3x3 convs take 8x4 accumulators (`batch1Wide`,
-//   `batch1Wide3x3`), and 1x1 convs to >= 1024 channels at <= 64 pixels 64x64 blocks split in chunks of
+//   `batch1Wide3x3`), and 1x1 convs to >= 2048 channels at <= 64 pixels 64x64 blocks split in chunks of
 //   64 channels (`batch1Deep`).
 // `igemmCandidates` enumerates the space `cusnn-gen tune` searches by measurement.
 import type { GpuProfile } from '../../arch/profiles.js';
@@ -87,8 +87,12 @@ function batch1Wide3x3(t: IgemmTiles): IgemmTiles {
   return { ...t, tm: 8, tn: 4, warpM: 8, stages: 4 };
 }
 
-/** Output channels from which a 1x1 conv of at most 64 pixels at batch 1 takes `batch1Deep`. */
-const DEEP_MIN_K = 1024;
+/**
+ * Output channels from which a 1x1 conv of at most 64 pixels at batch 1 takes `batch1Deep`: run 29
+ * measured the tiles faster at 2048 (below) but slower at 1024 (ResNet-50's 512x7x7 convs with 1024 of
+ * 2048 filters kept: 11.6 us against 9.7 on the rule's 32 x 64 blocks).
+ */
+const DEEP_MIN_K = 2048;
 
 /**
  * Batch 1's deep 1x1 convs (K >= DEEP_MIN_K, at most 64 pixels: ResNet's 7x7 convs to 2048 channels),
@@ -162,15 +166,11 @@ export function chooseIgemmTiles(p: GpuProfile, problem: IgemmProblem, batch: nu
 /**
  * Whole-filter pruning as a smaller dense conv: from this fraction of kept filters down, the rule
  * computes only the kept ones (the igemm tiles of a K' = kept conv; the others written as act(bias)).
- * A first threshold, not yet measured: below it the grid and the weights shrink with K'.
+ * A first threshold, not yet measured: below it the grid and the weights shrink with K'. No lower bound on
+ * the kept count: run 29 tried one (>= 64 kept of a >= 64-filter conv) and it lost on 5 of ResNet-50's 6
+ * such convs at 50% (e.g. the 3x3 64->64 with 32 kept 12.1 us kept, 16.5 dense); only the 1x1 64->64 gained.
  */
 export const KEPT_MAX_FRACTION = 0.75;
-/**
- * The fewest kept filters the rule computes alone where the whole conv has at least as many: below 64
- * the kept filters' conv takes the narrow 32-channel tiles instead of the whole conv's 64-channel ones,
- * which run 27 measured slower (ResNet-50's 64x56x56->64 with 32 kept: 7.5 us against 5.5 dense).
- */
-export const KEPT_MIN = 64;
 
 /**
  * The rule's pick where the layer's weights are known: with whole zero filters (start[k] ==
@@ -179,7 +179,7 @@ export const KEPT_MIN = 64;
  */
 export function chooseIgemmTilesForWeights(p: GpuProfile, problem: IgemmProblem, batch: number, start: Uint32Array | undefined): IgemmChoice | null {
   const kept = start && start.length === problem.k + 1 ? keptChannels(Array.from({ length: problem.k }, (_, k) => start[k + 1] === start[k])) : null;
-  const small = kept && kept.length <= KEPT_MAX_FRACTION * problem.k && (kept.length >= KEPT_MIN || problem.k < KEPT_MIN) ? chooseIgemmTiles(p, { ...problem, k: kept.length }, batch) : null;
+  const small = kept && kept.length <= KEPT_MAX_FRACTION * problem.k ? chooseIgemmTiles(p, { ...problem, k: kept.length }, batch) : null;
   const spec: IgemmKernelSpec | null = small && kept ? { ...small.spec, k: problem.k, kept } : null;
   const estimate = spec && igemmUs(p, spec, batch);
   if (!small || !kept || !spec || !estimate) return chooseIgemmTiles(p, problem, batch);
