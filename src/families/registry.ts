@@ -148,6 +148,7 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
     const t: IgemmTiles = {
       bm: tiles.bm, bn: tiles.bn, bkc: tiles.bkc, tm: tiles.tm, tn: tiles.tn, warpM: tiles.warpM, split: tiles.split, stages: tiles.stages,
       ...(tiles.vec !== undefined ? { vec: tiles.vec } : {}),
+      ...(tiles.kept !== undefined ? { kept: [...tiles.kept] } : {}),
     };
     return { ...problem, ...t, family: 'igemm' };
   }

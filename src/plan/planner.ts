@@ -15,6 +15,7 @@ import type { StructureLookup } from '../families/wsparse/structure.js';
 import type { ConvPlan, NetworkPlan, WeightsRef } from './types.js';
 import { calibratedOutcome, measuredForWeights, tunedOutcome, weightFacts } from './measured-plan.js';
 import { findTuned, weightsDigest, type TuneCache } from './tune-cache.js';
+import { keptChannels, keptDigest } from '../families/igemm/spec.js';
 
 /**
  * Where a rule family (dconv, igemm) serves a conv, act-sparse is chosen over it only when its
@@ -204,6 +205,14 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   };
   // A measured wsparse kernel holds one weight structure: it decides only a layer whose weights still have it.
   const otherStructure = (t: KernelTiles): string | null => {
+    // An igemm kernel with kept filters computes those filters only: it holds for weights with the same zero filters.
+    if (t.family === 'igemm') {
+      if (!t.kept) return null;
+      const start = convWeights()?.structure.start;
+      const now = start && start.length === conv.outChannels + 1 ? keptChannels(Array.from({ length: conv.outChannels }, (_, k) => start[k + 1] === start[k])) : null;
+      return now && now.join(',') === t.kept.join(',') ? null
+        : `computed kept filters ${keptDigest(t.kept)} (${t.kept.length} of ${conv.outChannels}), these weights keep ${now ? `${keptDigest(now)} (${now.length})` : 'every filter, or no structure is known'}`;
+    }
     if (t.family !== 'wsparse' && t.family !== 'wstage') return null;
     const st = convWeights()?.structure;
     return st && st.digest === t.patternDigest ? null : `was for weight structure ${t.patternDigest}, these weights have ${st ? st.digest : 'none known (fewer zeros, or no structure given)'}`;

@@ -1,6 +1,6 @@
 // Kernel tiles as stored with a measurement (calibration.json's `measured.tiles`, the tune cache):
 // act-sparse {th, tw, tc, kb, cs} (family absent or 'act-sparse') or igemm {family: 'igemm', bm,
-// bn, bkc, tm, tn, warpM, split, stages, vec?} or dconv {family: 'dconv', bm, tm, tn, rowsT, bkc, split,
+// bn, bkc, tm, tn, warpM, split, stages, vec?, kept?} or dconv {family: 'dconv', bm, tm, tn, rowsT, bkc, split,
 // stages} or wsparse {family: 'wsparse', ppl, split, cpb, patternDigest, nnz, rowMax, kActive} or
 // wstage {family: 'wstage', rows, warps, groups, patternDigest, nnz, rowMax, kActive, slotMax, chunk?, slotChMax?, chunkMax?}.
 import { Type, type Static } from '@sinclair/typebox';
@@ -38,6 +38,8 @@ export const IgemmTileFields = {
   bm: PositiveInt, bn: PositiveInt, bkc: PositiveInt, tm: PositiveInt, tn: PositiveInt, warpM: PositiveInt, split: PositiveInt, stages: PositiveInt,
   /** 4: 16-byte pixel copies and stores (large-batch 1x1 tiles); absent: 4-byte copies. */
   vec: Type.Optional(Type.Literal(4)),
+  /** Whole-filter pruning: the output channels whose filters the kernel computes (ascending); absent: all. */
+  kept: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }), { minItems: 4 })),
 };
 export const DconvTileFields = {
   bm: PositiveInt, tm: PositiveInt, tn: PositiveInt, rowsT: PositiveInt, bkc: PositiveInt, split: PositiveInt, stages: PositiveInt,

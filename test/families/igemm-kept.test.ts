@@ -11,7 +11,9 @@ import { chooseIgemmTilesForWeights, KEPT_MAX_FRACTION } from '../../src/familie
 import { igemmKeptOrder, igemmName, keptChannels, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
 import { igemmResources } from '../../src/families/igemm/resources.js';
 import { structureLookup, weightStructure } from '../../src/families/wsparse/structure.js';
-import { renderKernel } from '../../src/families/registry.js';
+import { kernelNameOf, renderKernel, specWithTiles, tilesOf } from '../../src/families/registry.js';
+import { Value } from '@sinclair/typebox/value';
+import { KernelTilesSchema } from '../../src/schema/tiles.js';
 import { GraphBuilder } from '../../src/model/builder.js';
 import { uniformPad } from '../../src/model/ir.js';
 import { planNetwork } from '../../src/plan/planner.js';
@@ -103,6 +105,21 @@ describe(`igemm with kept filters (seed ${SEED})`, () => {
     const few = weightsWith((k) => k < Math.floor((1 - KEPT_MAX_FRACTION) * problem.k) - 4, rnd);
     const st2 = weightStructure(few, { k: problem.k, c: problem.c, r: problem.r, s: problem.s });
     expect((chooseIgemmTilesForWeights(p, problem, 1, st2.start)!.spec as IgemmKernelSpec).kept).toBeUndefined();
+  });
+
+  it('the kept filters travel with the tiles (calibration, tune cache) and back into the same kernel', () => {
+    const rnd = mulberry32(SEED + 7);
+    const zero = new Set<number>();
+    while (zero.size < 18) zero.add(Math.floor(rnd() * problem.k));
+    const st = weightStructure(weightsWith((k) => zero.has(k), rnd), { k: problem.k, c: problem.c, r: problem.r, s: problem.s });
+    const spec = chooseIgemmTilesForWeights(p, problem, 1, st.start)!.spec as IgemmKernelSpec;
+    expect(spec.kept).toBeDefined();
+    const tiles = tilesOf(spec);
+    expect(Value.Check(KernelTilesSchema, JSON.parse(JSON.stringify(tiles))), 'the tiles schema takes kept').toBe(true);
+    const { family: _f, bm: _bm, bn: _bn, bkc: _bkc, tm: _tm, tn: _tn, warpM: _w, split: _sp, stages: _st, vec: _v, kept: _k, ...fields } = spec;
+    const back = specWithTiles(fields, JSON.parse(JSON.stringify(tiles)));
+    expect(kernelNameOf(back)).toBe(kernelNameOf(spec));
+    expect((back as IgemmKernelSpec).kept).toEqual(spec.kept);
   });
 
   it('kept order: the [C][R][S][kept] columns of the KCRS weights', () => {

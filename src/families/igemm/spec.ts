@@ -46,10 +46,12 @@ export interface IgemmKernelSpec extends ConvProblem {
   readonly kept?: readonly number[];
 }
 
-export type IgemmTiles = Pick<IgemmKernelSpec, 'bm' | 'bn' | 'bkc' | 'tm' | 'tn' | 'warpM' | 'split' | 'stages' | 'vec'>;
+// `kept` is part of the tiles: a measured or tuned kernel with kept filters is that kernel only for weights with
+// the same zero filters (the planner checks them), and re-emitting it from its tiles must keep them.
+export type IgemmTiles = Pick<IgemmKernelSpec, 'bm' | 'bn' | 'bkc' | 'tm' | 'tn' | 'warpM' | 'split' | 'stages' | 'vec' | 'kept'>;
 export type IgemmProblem = Omit<IgemmKernelSpec, keyof IgemmTiles | 'family'>;
 
-export const IGEMM_TILE_FIELDS = ['bm', 'bn', 'bkc', 'tm', 'tn', 'warpM', 'split', 'stages', 'vec'] as const;
+export const IGEMM_TILE_FIELDS = ['bm', 'bn', 'bkc', 'tm', 'tn', 'warpM', 'split', 'stages', 'vec', 'kept'] as const;
 
 type Geometry = Pick<IgemmKernelSpec, 'r' | 's' | 'strideH' | 'strideW' | 'padTop' | 'padLeft' | 'h' | 'w' | 'ho' | 'wo'>;
 
@@ -111,7 +113,7 @@ export function igemmKeptOrder(spec: Pick<IgemmKernelSpec, 'c' | 'r' | 's' | 'ke
 export function validateIgemmSpec(spec: IgemmKernelSpec): IgemmKernelSpec {
   const errors: string[] = [];
   if (spec.family !== 'igemm') errors.push(`family must be 'igemm', got '${String(spec.family)}'`);
-  for (const f of ['c', 'h', 'w', 'k', 'r', 's', 'strideH', 'strideW', 'ho', 'wo', ...IGEMM_TILE_FIELDS.filter((x) => x !== 'vec')] as const) {
+  for (const f of ['c', 'h', 'w', 'k', 'r', 's', 'strideH', 'strideW', 'ho', 'wo', ...IGEMM_TILE_FIELDS.filter((x) => x !== 'vec' && x !== 'kept')] as const) {
     if (!Number.isInteger(spec[f]) || spec[f] < 1) errors.push(`${f} must be a positive integer, got ${spec[f]}`);
   }
   for (const f of ['padTop', 'padLeft'] as const) {
