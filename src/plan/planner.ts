@@ -15,7 +15,7 @@ import type { StructureLookup } from '../families/wsparse/structure.js';
 import type { ConvPlan, NetworkPlan, WeightsRef } from './types.js';
 import { calibratedOutcome, measuredForWeights, tunedOutcome, weightFacts } from './measured-plan.js';
 import { findTuned, weightsDigest, type TuneCache } from './tune-cache.js';
-import { keptChannels, keptDigest } from '../families/igemm/spec.js';
+import { keptDigest, keptFromStructure } from '../families/igemm/spec.js';
 
 /**
  * Where a rule family (dconv, igemm) serves a conv, act-sparse is chosen over it only when its
@@ -208,8 +208,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     // An igemm kernel with kept filters computes those filters only: it holds for weights with the same zero filters.
     if (t.family === 'igemm') {
       if (!t.kept) return null;
-      const start = convWeights()?.structure.start;
-      const now = start && start.length === conv.outChannels + 1 ? keptChannels(Array.from({ length: conv.outChannels }, (_, k) => start[k + 1] === start[k])) : null;
+      const now = keptFromStructure(convWeights()?.structure.start, conv.outChannels);
       return now && now.join(',') === t.kept.join(',') ? null
         : `computed kept filters ${keptDigest(t.kept)} (${t.kept.length} of ${conv.outChannels}), these weights keep ${now ? `${keptDigest(now)} (${now.length})` : 'every filter, or no structure is known'}`;
     }

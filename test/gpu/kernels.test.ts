@@ -27,7 +27,7 @@ import { generate } from '../../src/generate.js';
 import { MODEL_NAMES } from '../../src/model/zoo/index.js';
 import type { ActSparseKernelSpec } from '../../src/families/act-sparse/spec.js';
 import { chooseIgemmTiles, chooseIgemmTilesForWeights } from '../../src/families/igemm/tiles.js';
-import { igemmVecFits, keptChannels, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
+import { igemmVecFits, keptFromStructure, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
 import { igemmSharedBytes } from '../../src/families/igemm/resources.js';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import type { KernelSpec } from '../../src/families/registry.js';
@@ -234,7 +234,7 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
         }
         // The rule gives these small shapes no 16-byte copies, so the large-batch tiles with them are forced here
         // on the same kept filters (the zoo's wide 1x1 kept kernels take them).
-        const kept = keptChannels(Array.from({ length: p.k }, (_, k) => structure.start[k + 1] === structure.start[k]));
+        const kept = keptFromStructure(structure.start, p.k);
         for (const w of kept ? oddWide.filter((o) => o.family === 'igemm' && (o as IgemmKernelSpec).vec === 4 && o.c === p.c && o.k === p.k && o.r === p.r) : []) {
           const spec = { ...(w as IgemmKernelSpec), kept: kept! };
           try { validateIgemmSpec(spec); } catch { continue; }

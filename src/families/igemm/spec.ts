@@ -97,6 +97,14 @@ export function keptChannels(zeroFilter: readonly boolean[]): number[] | null {
 }
 
 /**
+ * The kept channels of a layer with K filters from its weight structure's row starts (filter k is all
+ * zero where start[k] == start[k + 1]); null without a structure of K rows or without filters to skip.
+ */
+export function keptFromStructure(start: Uint32Array | undefined, k: number): number[] | null {
+  return start && start.length === k + 1 ? keptChannels(Array.from({ length: k }, (_, i) => start[i + 1] === start[i])) : null;
+}
+
+/**
  * The kernel's weights as indices into the layer's [K][C][R][S] weights: [C][R][S][kept] (the
  * [C][R][S][K] layout of the kept columns), null without `kept` (the dense [C][R][S][K] layout).
  */

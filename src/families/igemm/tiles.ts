@@ -14,7 +14,7 @@
 import type { GpuProfile } from '../../arch/profiles.js';
 import { igemmUs, type IgemmEstimate } from './cost.js';
 import { igemmSharedBytes, igemmThreads } from './resources.js';
-import { igemmPointwise, igemmVecFits, keptChannels, maxSplit, type IgemmKernelSpec, type IgemmProblem, type IgemmTiles } from './spec.js';
+import { igemmPointwise, igemmVecFits, keptFromStructure, maxSplit, type IgemmKernelSpec, type IgemmProblem, type IgemmTiles } from './spec.js';
 
 export interface IgemmChoice {
   readonly spec: IgemmKernelSpec;
@@ -178,7 +178,7 @@ export const KEPT_MAX_FRACTION = 0.75;
  * the kept filters alone, carrying `kept`; else chooseIgemmTiles.
  */
 export function chooseIgemmTilesForWeights(p: GpuProfile, problem: IgemmProblem, batch: number, start: Uint32Array | undefined): IgemmChoice | null {
-  const kept = start && start.length === problem.k + 1 ? keptChannels(Array.from({ length: problem.k }, (_, k) => start[k + 1] === start[k])) : null;
+  const kept = keptFromStructure(start, problem.k);
   const small = kept && kept.length <= KEPT_MAX_FRACTION * problem.k ? chooseIgemmTiles(p, { ...problem, k: kept.length }, batch) : null;
   const spec: IgemmKernelSpec | null = small && kept ? { ...small.spec, k: problem.k, kept } : null;
   const estimate = spec && igemmUs(p, spec, batch);
