@@ -8,7 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import { chooseIgemmTilesForWeights, KEPT_MAX_FRACTION } from '../../src/families/igemm/tiles.js';
-import { igemmKeptOrder, igemmName, keptChannels, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
+import { igemmKeptOrder, igemmName, igemmWriterTiles, keptChannels, PRUNED_FLOATS_PER_BLOCK, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
+import { compileCheck, findNvcc } from '../../src/toolchain/nvcc.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { igemmResources } from '../../src/families/igemm/resources.js';
 import { structureLookup, weightStructure } from '../../src/families/wsparse/structure.js';
 import { kernelNameOf, renderKernel, specWithTiles, tilesOf } from '../../src/families/registry.js';
@@ -106,6 +110,65 @@ describe(`igemm with kept filters (seed ${SEED})`, () => {
     const st2 = weightStructure(few, { k: problem.k, c: problem.c, r: problem.r, s: problem.s });
     expect((chooseIgemmTilesForWeights(p, problem, 1, st2.start)!.spec as IgemmKernelSpec).kept).toBeUndefined();
   });
+
+  it('few kept filters: writer tiles past the GEMM rows share the act(bias) writes; nvcc compiles them without warnings', async () => {
+    // A 1x1 to 256 channels at 28x28 with 90% of its filters zero: the GEMM has one channel tile, so the
+    // rule's kernel adds grid rows whose blocks only write act(bias), at most PRUNED_FLOATS_PER_BLOCK each.
+    const rnd = mulberry32(SEED + 5);
+    const q = { ...problem, c: 64, h: 28, w: 28, k: 256, r: 1, s: 1, padTop: 0, padLeft: 0, ho: 28, wo: 28 };
+    const crs = q.c;
+    const w = new Float32Array(q.k * crs).map(() => 0.05 + rnd());
+    for (let k = 0; k < q.k; k++) if (rnd() < 0.9) w.fill(0, k * crs, (k + 1) * crs);
+    const st = weightStructure(w, { k: q.k, c: q.c, r: 1, s: 1 });
+    const spec = chooseIgemmTilesForWeights(p, q, 1, st.start)!.spec as IgemmKernelSpec;
+    const kept = spec.kept!;
+    expect(kept.length).toBeLessThan(64);
+    const writers = igemmWriterTiles(spec);
+    const gemmRows = Math.ceil(kept.length / spec.bm);
+    expect(writers).toBeGreaterThan(0);
+    const grid = igemmResources(spec, 1).grid;
+    expect(grid[1]).toBe(gemmRows + writers);
+    // Every block of a pixel tile writes its share: at most PRUNED_FLOATS_PER_BLOCK floats (one channel of
+    // rounding), and one writer row fewer would not do.
+    const nPruned = q.k - kept.length;
+    const per = (shares: number) => Math.ceil(nPruned / shares) * spec.bn;
+    expect(per(grid[1] * grid[2])).toBeLessThanOrEqual(PRUNED_FLOATS_PER_BLOCK + spec.bn);
+    expect(per((grid[1] - 1) * grid[2])).toBeGreaterThan(PRUNED_FLOATS_PER_BLOCK - spec.bn);
+    expect(igemmName(spec)).toMatch(new RegExp(`_kept${kept.length}_d[0-9a-f]{10}_wt${writers}_`));
+    const { source } = renderKernel(spec, []);
+    expect(source).toContain(`constexpr int WRITER_TILES = ${writers};`);
+    expect(source).toContain('const dim3 grid(static_cast<unsigned>(cols), GRID_Y + WRITER_TILES, SPLIT);');
+    expect(source).toMatch(/if \(blockIdx\.y >= GRID_Y\) \{\s+writePruned\(\);\s+return;/);
+    // Half as many pruned filters: no writer rows, the name as before the change.
+    const half = new Float32Array(w.length).map(() => 0.05 + rnd());
+    for (let k = 0; k < q.k; k += 2) half.fill(0, k * crs, (k + 1) * crs);
+    const specHalf = chooseIgemmTilesForWeights(p, q, 1, weightStructure(half, { k: q.k, c: q.c, r: 1, s: 1 }).start)!.spec as IgemmKernelSpec;
+    expect(igemmWriterTiles(specHalf)).toBe(0);
+    expect(igemmName(specHalf)).not.toMatch(/_wt\d/);
+    if (!findNvcc()) {
+      console.log('igemm-kept: nvcc not found, the writer-tile kernels are not compiled here');
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'cusnn-kept-'));
+    try {
+      const files = [spec, { ...spec, vec: 4 as const }].map((s) => {
+        validateIgemmSpec(s);
+        const r = renderKernel(s, []);
+        const f = join(dir, `${r.name}.cu`);
+        writeFileSync(f, r.source);
+        return f;
+      });
+      const results = await compileCheck(files, ['sm_90'], { filesPerProcess: files.length });
+      expect(results).toHaveLength(2);
+      for (const r of results) {
+        expect(r.ok, `${r.kernel}:\n${r.log}`).toBe(true);
+        expect(r.warnings).toEqual([]);
+        expect([r.spillStores, r.spillLoads, r.stackFrame], r.kernel).toEqual([0, 0, 0]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('the kept filters travel with the tiles (calibration, tune cache) and back into the same kernel', () => {
     const rnd = mulberry32(SEED + 7);

@@ -27,7 +27,7 @@ import { generate } from '../../src/generate.js';
 import { MODEL_NAMES } from '../../src/model/zoo/index.js';
 import type { ActSparseKernelSpec } from '../../src/families/act-sparse/spec.js';
 import { chooseIgemmTiles, chooseIgemmTilesForWeights } from '../../src/families/igemm/tiles.js';
-import { igemmVecFits, keptFromStructure, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
+import { igemmVecFits, igemmWriterTiles, keptFromStructure, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
 import { igemmSharedBytes } from '../../src/families/igemm/resources.js';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import type { KernelSpec } from '../../src/families/registry.js';
@@ -221,16 +221,22 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     const keptByName = new Map<string, WsparseCase>();
     if (Number(arch.slice(3)) >= 80) {
       const problems = [...ODD.map(({ why: _w, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...p }) => p), vecOdd];
-      for (const p of problems) {
+      // At 90% zero filters the rule adds writer tiles (grid rows that only write act(bias)); the 1x1 to 260
+      // channels at 30x30 has several of them.
+      const wide1x1 = { c: 40, h: 30, w: 30, k: 260, r: 1, s: 1, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, ho: 30, wo: 30, bias: true, relu: false };
+      for (const [p, zeroFraction] of [...problems.map((q) => [q, 0.45] as const), ...problems.map((q) => [q, 0.9] as const), [wide1x1, 0.9] as const]) {
         if (p.k % 4 !== 0) continue;
         const crs = p.c * p.r * p.s;
         const weights = new Float32Array(p.k * crs).map(() => (rnd() * 2 - 1) / Math.sqrt(crs));
-        for (let k = 0; k < p.k; k++) if (rnd() < 0.45) weights.fill(0, k * crs, (k + 1) * crs);
+        for (let k = 0; k < p.k; k++) if (rnd() < zeroFraction) weights.fill(0, k * crs, (k + 1) * crs);
         const structure = weightStructure(weights, { k: p.k, c: p.c, r: p.r, s: p.s });
         const q = { arch: arch as IgemmKernelSpec['arch'], ...p };
         for (const b of [1, 3, 16]) {
           const ch = chooseIgemmTilesForWeights(gpuProfile(arch), q, b, structure.start);
           if (ch && ch.spec.kept) keptByName.set(kernelNameOf(ch.spec), { spec: ch.spec, weights, structure, batch: 3, odd: true });
+          // The same tiles with 16-byte copies and stores where the shape allows them (the writers' float4 path).
+          const v = ch && ch.spec.kept && igemmVecFits(q) ? { ...(ch.spec as IgemmKernelSpec), vec: 4 as const } : null;
+          if (v) { try { validateIgemmSpec(v); keptByName.set(kernelNameOf(v), { spec: v, weights, structure, batch: 3, odd: true }); } catch { /* tn or bn unfit */ } }
         }
         // The rule gives these small shapes no 16-byte copies, so the large-batch tiles with them are forced here
         // on the same kept filters (the zoo's wide 1x1 kept kernels take them).
@@ -243,8 +249,11 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
       }
       expect(keptByName.size, 'igemm kernels with kept filters').toBeGreaterThan(3);
       expect([...keptByName.values()].some((c) => (c.spec as IgemmKernelSpec).vec === 4), 'a kept-filter kernel with 16-byte copies').toBe(true);
+      expect([...keptByName.values()].some((c) => igemmWriterTiles(c.spec as IgemmKernelSpec) > 0), 'a kept-filter kernel with writer tiles').toBe(true);
+      expect([...keptByName.values()].some((c) => igemmWriterTiles(c.spec as IgemmKernelSpec) > 0 && (c.spec as IgemmKernelSpec).vec === 4), 'writer tiles with 16-byte stores').toBe(true);
     }
     log.keptFilterKernels = keptByName.size;
+    log.keptWriterKernels = [...keptByName.values()].filter((c) => igemmWriterTiles(c.spec as IgemmKernelSpec) > 0).length;
     const wsAll = [...wsZoo, ...wsOdd, ...keptByName.values()];
     const all = [...specs.values(), ...oddAct, ...oddIgemm, ...wsAll.map((c) => c.spec)];
     const dense = specs.size + oddAct.length + oddIgemm.length;

@@ -4,7 +4,7 @@ import { render } from '../../codegen/handlebars.js';
 import { problemSection, table } from '../../codegen/header.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { igemmMinBlocks, igemmResources, igemmStages } from './resources.js';
-import { igemmName, igemmRows, validateIgemmSpec, type IgemmKernelSpec } from './spec.js';
+import { igemmName, igemmRows, igemmWriterTiles, validateIgemmSpec, type IgemmKernelSpec } from './spec.js';
 
 
 export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly ServedLayer[]): RenderedKernel {
@@ -34,7 +34,7 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
         ['thread tile', `tm ${spec.tm} x tn ${spec.tn}, warp ${spec.warpM} x ${32 / spec.warpM} lanes`],
         ['reduction', `bkc ${spec.bkc} channels (${spec.bkc * spec.r * spec.s} rows) per stage, ${stages} stages per block, ${spec.stages}-deep pipeline`],
         ['split', `${spec.split} block${spec.split > 1 ? 's per cluster' : ''}`],
-        ...(spec.kept ? [['filters', `${spec.kept.length} of ${spec.k} computed (the others are all zero: act(bias) written)`] as [string, string]] : []),
+        ...(spec.kept ? [['filters', `${spec.kept.length} of ${spec.k} computed (the others are all zero: act(bias) written${igemmWriterTiles(spec) > 0 ? `, also by ${igemmWriterTiles(spec)} writer tile row(s) of the grid` : ''})`] as [string, string]] : []),
         ['threads', `${res.threads}`],
         ['grid', `(${res.grid[0]}, ${res.grid[1]}, ${res.grid[2]}) = ${res.grid[0] * res.grid[1] * res.grid[2]} blocks at batch 1`],
         ['shared', `${res.sharedBytes} bytes dynamic`],
@@ -52,6 +52,7 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
     kept: spec.kept !== undefined,
     kOutIdx: spec.kept ? 'ko' : 'k',
     nPruned: spec.kept ? spec.k - spec.kept.length : 0,
+    writerTiles: igemmWriterTiles(spec),
     keptList: spec.kept?.join(', ') ?? '',
     prunedList: kept ? Array.from({ length: spec.k }, (_, i) => i).filter((i) => !kept.has(i)).join(', ') : '',
     strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft,

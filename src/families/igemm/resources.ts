@@ -1,7 +1,7 @@
 // Resource count of the igemm family: threads, shared memory, grid and a register estimate, the
 // same formulas as the constexprs of templates/igemm.cu.hbs (the template static_asserts equality).
 import type { KernelResources } from '../../plan/types.js';
-import { igemmRows, type IgemmKernelSpec } from './spec.js';
+import { igemmRows, igemmWriterTiles, type IgemmKernelSpec } from './spec.js';
 
 type Tiling = Pick<IgemmKernelSpec, 'bm' | 'bn' | 'bkc' | 'tm' | 'tn' | 'warpM' | 'split' | 'stages' | 'r' | 's'>;
 
@@ -46,6 +46,6 @@ export function igemmResources(spec: IgemmKernelSpec, batch: number): KernelReso
     windowW: spec.s,
     sharedBytes: igemmSharedBytes(spec),
     regsEstimate: igemmRegsEstimate(spec),
-    grid: [Math.ceil((batch * spec.ho * spec.wo) / spec.bn), Math.ceil(igemmRows(spec) / spec.bm), spec.split],
+    grid: [Math.ceil((batch * spec.ho * spec.wo) / spec.bn), Math.ceil(igemmRows(spec) / spec.bm) + igemmWriterTiles(spec), spec.split],
   };
 }

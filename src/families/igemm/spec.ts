@@ -76,6 +76,24 @@ export function maxSplit(arch: ArchName): number {
 /** The GEMM's M: the filters the kernel computes (the kept ones, else all K). */
 export const igemmRows = (spec: Pick<IgemmKernelSpec, 'k' | 'kept'>): number => spec.kept?.length ?? spec.k;
 
+/**
+ * Floats of act(bias) one block writes at most on the pruned channels of its pixel tile, a kept-filter
+ * kernel's writer tiles past that. 2048 (8 KB, 2 float4 stores a thread of 256) keeps a writer block short; run
+ * 30 measured blocks writing 7-15K floats each on 49-52 blocks as the slowest kept kernels (11-13.5 us).
+ */
+export const PRUNED_FLOATS_PER_BLOCK = 2048;
+
+/**
+ * Writer tiles of a kept-filter kernel: grid rows past the GEMM's channel tiles whose blocks only write
+ * act(bias) on the pruned channels, so that the blocks of a pixel tile (GEMM and writers, over every split rank)
+ * write at most PRUNED_FLOATS_PER_BLOCK each. 0 without kept filters, or when the GEMM blocks are enough.
+ */
+export function igemmWriterTiles(spec: Pick<IgemmKernelSpec, 'k' | 'kept' | 'bm' | 'bn' | 'split'>): number {
+  if (!spec.kept) return 0;
+  const shares = Math.ceil(((spec.k - spec.kept.length) * spec.bn) / PRUNED_FLOATS_PER_BLOCK);
+  return Math.max(0, Math.ceil(shares / spec.split) - Math.ceil(spec.kept.length / spec.bm));
+}
+
 /** Hex digits of the kept-channel digest in a kernel's name (two layers with other kept channels get other kernels). */
 export const KEPT_DIGEST_HEX = 10;
 
@@ -159,7 +177,7 @@ export function validateIgemmSpec(spec: IgemmKernelSpec): IgemmKernelSpec {
 
 /**
  * Deterministic name: igemm<R>x<S>[_s..][_p..]_c_h_w_k[_o..]_bm<BM>_bn<BN>_bkc<BKC>_t<TM>x<TN>_wm<WARP_M>
- * _z<SPLIT>_st<STAGES>[_v4][_kept<N>_d<DIGEST>][_bias][_relu]_sm<NN>, e.g. igemm3x3_c512_h7_w7_k512_bm32_bn64_bkc4_t4x4_wm8_z16_st3_bias_relu_sm90.
+ * _z<SPLIT>_st<STAGES>[_v4][_kept<N>_d<DIGEST>[_wt<WRITER_TILES>]][_bias][_relu]_sm<NN>, e.g. igemm3x3_c512_h7_w7_k512_bm32_bn64_bkc4_t4x4_wm8_z16_st3_bias_relu_sm90.
  */
 export function igemmName(spec: IgemmKernelSpec): string {
   validateIgemmSpec(spec);
@@ -167,6 +185,8 @@ export function igemmName(spec: IgemmKernelSpec): string {
   name += `_bm${spec.bm}_bn${spec.bn}_bkc${spec.bkc}_t${spec.tm}x${spec.tn}_wm${spec.warpM}_z${spec.split}_st${spec.stages}`;
   if (spec.vec === 4) name += '_v4';
   if (spec.kept) name += `_kept${spec.kept.length}_d${keptDigest(spec.kept)}`;
+  const writers = igemmWriterTiles(spec);
+  if (writers > 0) name += `_wt${writers}`;
   if (spec.bias) name += '_bias';
   if (spec.relu) name += '_relu';
   return `${name}_sm${spec.arch.slice(3)}`;
