@@ -22,7 +22,7 @@ import { igemmUs } from './igemm/cost.js';
 import { renderIgemmKernel } from './igemm/render.js';
 import { igemmResources } from './igemm/resources.js';
 import { igemmKeptOrder, igemmName, igemmSupports, IGEMM_TILE_FIELDS, type IgemmKernelSpec, type IgemmTiles } from './igemm/spec.js';
-import { chooseIgemmTilesForWeights, igemmCandidates } from './igemm/tiles.js';
+import { chooseIgemmTilesForWeights, igemmCandidatesForWeights } from './igemm/tiles.js';
 import { wsparseUs } from './wsparse/cost.js';
 import { renderWsparseKernel } from './wsparse/render.js';
 import { wsparseResources } from './wsparse/resources.js';
@@ -242,7 +242,7 @@ function wsparseSpace(q: ConvProblem & { readonly arch: ArchName }, p: GpuProfil
  */
 const RULE_FAMILIES: readonly RuleFamily[] = [
   { family: 'dconv', supports: dconvSupports, choose: (q, p, batch, density) => chooseDconvTiles(p, q, batch, density) },
-  { family: 'igemm', supports: igemmSupports, choose: (q, p, batch, _density, weights) => chooseIgemmTilesForWeights(p, q, batch, weights?.structure.start), space: (q, p) => (q.k % 4 === 0 ? igemmCandidates(p, q) : []) },
+  { family: 'igemm', supports: igemmSupports, choose: (q, p, batch, _density, weights) => chooseIgemmTilesForWeights(p, q, batch, weights?.structure.start), space: (q, p, _batch, weights) => (q.k % 4 === 0 ? igemmCandidatesForWeights(p, q, weights?.structure.start) : []) },
   {
     family: 'wsparse', needsWeights: true, supports: wsparseSupports,
     choose: (q, p, batch, _density, weights) => (wsparseServes(weights) ? chooseWsparseTiles(p, q, batch, weights.structure) : null),

@@ -7,7 +7,8 @@
 // itself is checked against cuDNN in the GPU suite (test/gpu/kernels.test.ts). Seed printed.
 import { describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
-import { chooseIgemmTilesForWeights, KEPT_MAX_FRACTION } from '../../src/families/igemm/tiles.js';
+import { chooseIgemmTilesForWeights, igemmCandidatesForWeights, KEPT_MAX_FRACTION } from '../../src/families/igemm/tiles.js';
+import { convCandidates } from '../../src/runtime/tune-candidates.js';
 import { igemmKeptOrder, igemmName, igemmWriterTiles, keptChannels, PRUNED_FLOATS_PER_BLOCK, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
 import { compileCheck, findNvcc } from '../../src/toolchain/nvcc.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { igemmResources } from '../../src/families/igemm/resources.js';
 import { structureLookup, weightStructure } from '../../src/families/wsparse/structure.js';
-import { kernelNameOf, renderKernel, specWithTiles, tilesOf } from '../../src/families/registry.js';
+import { kernelNameOf, renderKernel, specWithTiles, tilesOf, type ConvWeights } from '../../src/families/registry.js';
 import { Value } from '@sinclair/typebox/value';
 import { KernelTilesSchema } from '../../src/schema/tiles.js';
 import { GraphBuilder } from '../../src/model/builder.js';
@@ -109,6 +110,41 @@ describe(`igemm with kept filters (seed ${SEED})`, () => {
     const few = weightsWith((k) => k < Math.floor((1 - KEPT_MAX_FRACTION) * problem.k) - 4, rnd);
     const st2 = weightStructure(few, { k: problem.k, c: problem.c, r: problem.r, s: problem.s });
     expect((chooseIgemmTilesForWeights(p, problem, 1, st2.start)!.spec as IgemmKernelSpec).kept).toBeUndefined();
+  });
+
+  it('tune searches the kept-filter tiles on filter-pruned weights (then the dense ones), and only there', () => {
+    const rnd = mulberry32(SEED + 7);
+    const zero = new Set<number>();
+    while (zero.size < 24) zero.add(Math.floor(rnd() * problem.k));
+    const w = weightsWith((k) => zero.has(k), rnd);
+    const st = weightStructure(w, { k: problem.k, c: problem.c, r: problem.r, s: problem.s });
+    const kept = keptChannels(Array.from({ length: problem.k }, (_, k) => zero.has(k)))!;
+    const space = igemmCandidatesForWeights(p, problem, st.start);
+    const dense = igemmCandidatesForWeights(p, problem, undefined);
+    const keptSpace = space.filter((s) => s.kept !== undefined);
+    expect(dense.every((s) => s.kept === undefined)).toBe(true);
+    expect(keptSpace.length).toBeGreaterThan(10);
+    expect(space.length).toBe(keptSpace.length + dense.length);
+    // Each kept candidate is a valid, renderable kernel of the layer's K with this layer's kept list, and its
+    // name differs from every dense tile's.
+    const denseNames = new Set(dense.map((s) => igemmName(s)));
+    for (const s of keptSpace) {
+      expect(s.k).toBe(problem.k);
+      expect(s.kept).toEqual(kept);
+      validateIgemmSpec(s);
+      expect(denseNames.has(igemmName(s))).toBe(false);
+    }
+    // The rule's pick is one of them, and tune's candidates for the conv (registry spaces) include kept tiles
+    // beyond it; a layer with a structure but no zero filters gets the dense space only.
+    const rule = chooseIgemmTilesForWeights(p, problem, 1, st.start)!.spec as IgemmKernelSpec;
+    expect(keptSpace.map((s) => igemmName(s))).toContain(igemmName(rule));
+    const { arch: _arch, ...shape } = problem;
+    const weights: ConvWeights = { structure: st, sparsity: zero.size / problem.k, pattern: 'filter' };
+    const cands = convCandidates(p, shape, 1, 0.5, rule, weights, 16);
+    expect(cands.filter((c) => c.spec.family === 'igemm' && (c.spec as IgemmKernelSpec).kept !== undefined).length).toBeGreaterThan(1);
+    const full = weightsWith(() => false, rnd);
+    const stFull = weightStructure(full, { k: problem.k, c: problem.c, r: problem.r, s: problem.s });
+    expect(igemmCandidatesForWeights(p, problem, stFull.start).map((s) => igemmName(s))).toEqual(dense.map((s) => igemmName(s)));
   });
 
   it('few kept filters: writer tiles past the GEMM rows share the act(bias) writes; nvcc compiles them without warnings', async () => {

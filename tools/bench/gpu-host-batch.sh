@@ -14,7 +14,7 @@
 # weights files are now unpacked one by one (those runs chained them with &&, so a call's missing file could stop the
 # next one's unpacking; every run's results.json records the weights file it loaded). MODELS and BATCH select the models and batches.
 # Runs 26-27: PRUNE=0.5 PRUNE_PATTERN=filter adds the pruned bench; TAG prefixes the step's output files; STEPS=tune
-# runs `cusnn-gen tune --random-inputs` on TUNE_MODELS at CANDIDATES per conv.
+# runs `cusnn-gen tune --random-inputs` on TUNE_MODELS at CANDIDATES per conv; TUNE_PRUNE prunes their weights first (run 32).
 # .gpumin: node alone (no npm) + node_modules without onnxruntime-node and typescript (vitest runs via node).
 set -uo pipefail
 start=$SECONDS
@@ -32,7 +32,6 @@ for step in ${STEPS:-suite ncu}; do
         --section SchedulerStats --section ComputeWorkloadAnalysis .lab/bl/lab "${NCU_FILTER:-_t8x8_wm8_z1_}" > $OUT/ncu.log 2>&1
       echo "ncu rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     bench)
-      python3 .data/common/images.py unpack .data/common/images.npy /tmp/images >/dev/null
       # Each carried weights file on its own (a model whose file is not carried gets none: synthetic weights, said so).
       mkdir -p /tmp/w && rm -f /tmp/w/*.safetensors
       for x in .data/r50x/resnet50 .data/d169x/densenet169; do [ -s $x.safetensors.xz ] && xz -dc $x.safetensors.xz > /tmp/w/$(basename $x).safetensors; done
@@ -43,10 +42,18 @@ for step in ${STEPS:-suite ncu}; do
       for f in results.json summary.md; do [ -f /tmp/b/$f ] && cp /tmp/b/$f $OUT/${TAG:-}$f; done ;;
     tune)
       # The heuristic against the measured search (item 4): one folder per model, random inputs, batch 1.
+      # TUNE_PRUNE=0.9 (TUNE_PRUNE_PATTERN, default filter): the model's carried weights pruned first, so that the
+      # search covers the pruned-weight tiles (kept filters since run 32).
       for m in ${TUNE_MODELS:-resnet50}; do
-        node dist/cli.js --model $m --arch sm_90 --out /tmp/t-$m -q > /dev/null 2>> $OUT/setup.log
+        wflag=""
+        if [ -n "${TUNE_PRUNE:-}" ]; then
+          src=""; [ -s .data/r50x/$m.safetensors.xz ] && { xz -dc .data/r50x/$m.safetensors.xz > /tmp/$m-dense.safetensors; src="--weights /tmp/$m-dense.safetensors --fill-missing"; }
+          node dist/cli.js prune --model $m $src --sparsity $TUNE_PRUNE --pattern ${TUNE_PRUNE_PATTERN:-filter} --out /tmp/$m-pruned.safetensors >> $OUT/setup.log 2>&1
+          wflag="--weights /tmp/$m-pruned.safetensors"
+        fi
+        node dist/cli.js --model $m --arch sm_90 $wflag --out /tmp/t-$m -q > /dev/null 2>> $OUT/setup.log
         timeout ${TUNE_S:-200} node dist/cli.js tune /tmp/t-$m --random-inputs --max-candidates ${CANDIDATES:-12} \
-          --cache $OUT/$m-b1-c${CANDIDATES:-12}-tune-cache.json -j 16 -q > $OUT/tune-$m.log 2>&1
+          --cache $OUT/$m${TUNE_PRUNE:+-p$TUNE_PRUNE}-b1-c${CANDIDATES:-12}-tune-cache.json -j 16 -q > $OUT/tune-$m${TUNE_PRUNE:+-p$TUNE_PRUNE}.log 2>&1
         echo "tune $m rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
       done ;;
   esac

@@ -220,3 +220,19 @@ export function igemmCandidates(p: GpuProfile, problem: IgemmProblem): IgemmKern
   }
   return out;
 }
+
+/**
+ * The searched space where the layer's weights are known: with whole zero filters leaving at most
+ * KEPT_MAX_FRACTION of them (as the rule decides), every tile of the kept-filter conv carrying `kept`, then
+ * every dense tile; else igemmCandidates. `tune` ranks them by the cost model, which favours the kept tiles
+ * (fewer rows); the dense ones are reached at larger --max-candidates, and the planner's dense alternatives
+ * (dconv, act-sparse) are timed regardless.
+ */
+export function igemmCandidatesForWeights(p: GpuProfile, problem: IgemmProblem, start: Uint32Array | undefined): IgemmKernelSpec[] {
+  const dense = igemmCandidates(p, problem);
+  const kept = keptFromStructure(start, problem.k);
+  if (!kept || kept.length > KEPT_MAX_FRACTION * problem.k) return dense;
+  const small = igemmCandidates(p, { ...problem, k: kept.length }).map((t): IgemmKernelSpec => ({ ...t, k: problem.k, kept }));
+  return [...small, ...dense];
+}
+
