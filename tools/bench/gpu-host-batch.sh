@@ -14,7 +14,7 @@
 # weights files are now unpacked one by one (those runs chained them with &&, so a call's missing file could stop the
 # next one's unpacking; every run's results.json records the weights file it loaded). MODELS and BATCH select the models and batches.
 # Runs 26-27: PRUNE=0.5 PRUNE_PATTERN=filter adds the pruned bench; TAG prefixes the step's output files; STEPS=tune
-# runs `cusnn-gen tune --random-inputs` on TUNE_MODELS at CANDIDATES per conv; TUNE_PRUNE prunes their weights first (run 32).
+# runs `cusnn-gen tune --random-inputs` on TUNE_MODELS at CANDIDATES per conv; TUNE_PRUNE prunes their weights first (run 32); TUNE_CACHE=<file> benches with that tune cache.
 # .gpumin: node alone (no npm) + node_modules without onnxruntime-node and typescript (vitest runs via node).
 set -uo pipefail
 start=$SECONDS
@@ -32,12 +32,13 @@ for step in ${STEPS:-suite ncu}; do
         --section SchedulerStats --section ComputeWorkloadAnalysis .lab/bl/lab "${NCU_FILTER:-_t8x8_wm8_z1_}" > $OUT/ncu.log 2>&1
       echo "ncu rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     bench)
+      python3 .data/common/images.py unpack .data/common/images.npy /tmp/images >/dev/null
       # Each carried weights file on its own (a model whose file is not carried gets none: synthetic weights, said so).
       mkdir -p /tmp/w && rm -f /tmp/w/*.safetensors
       for x in .data/r50x/resnet50 .data/d169x/densenet169; do [ -s $x.safetensors.xz ] && xz -dc $x.safetensors.xz > /tmp/w/$(basename $x).safetensors; done
       timeout ${BENCH_S:-540} node dist/cli.js bench --model ${MODELS:-resnet50,densenet169} --arch sm_90 --batch ${BATCH:-1,8,32} --weights /tmp/w \
         --images /tmp/images --out /tmp/b --energy-seconds ${ENERGY:-2} -j 16 -v \
-        ${PRUNE:+--prune $PRUNE --prune-pattern ${PRUNE_PATTERN:-unstructured}} > $OUT/bench${TAG:-}.log 2>&1
+        ${PRUNE:+--prune $PRUNE --prune-pattern ${PRUNE_PATTERN:-unstructured}} ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "NVIDIA H200"} > $OUT/bench${TAG:-}.log 2>&1
       echo "bench rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
       for f in results.json summary.md; do [ -f /tmp/b/$f ] && cp /tmp/b/$f $OUT/${TAG:-}$f; done ;;
     tune)
