@@ -6,16 +6,18 @@
 // value, so a zero skips S*TM FMAs at no divergence. Channels split over a cluster as in igemm.cuh.
 #pragma once
 #include "igemm.cuh"
+#include "gred.cuh"
 
 namespace lab {
 
 template <int C_, int H_, int W_, int K_, int R_, int S_, int SH_, int SW_, int PT_, int PL_, int HO_, int WO_,
-          int BM_, int TM_, int TN_, int ROWS_T_, int BKC_, int SPLIT_, int STAGES_, bool SKIP_>
+          int BM_, int TM_, int TN_, int ROWS_T_, int BKC_, int SPLIT_, int STAGES_, bool SKIP_, int RED_ = 0>
 struct Dconv {
   static constexpr int C = C_, H = H_, W = W_, K = K_, R = R_, S = S_, SH = SH_, SW = SW_, PT = PT_, PL = PL_;
   static constexpr int HO = HO_, WO = WO_, BM = BM_, TM = TM_, TN = TN_, ROWS_T = ROWS_T_, BKC = BKC_;
   static constexpr int SPLIT = SPLIT_, STAGES = STAGES_;
   static constexpr bool SKIP = SKIP_;
+  static constexpr int RED = RED_;  // split-K reduction: 0 cluster DSMEM, 1/2 global (gred.cuh)
   static constexpr int RS = R * S, HW = H * W, PIX = HO * WO;
   static constexpr int GROUPS = BM / TM;               // channel groups per block
   static constexpr int LM = GROUPS < 32 ? GROUPS : 32;  // lanes along M
@@ -49,7 +51,8 @@ struct Dconv {
 template <class P>
 __global__ void __launch_bounds__(P::THREADS, 1)
     dconvKernel(const float* __restrict__ in, long long inBS, const float* __restrict__ wt,
-                const float* __restrict__ bias, float* __restrict__ out, long long outBS, int batch) {
+                const float* __restrict__ bias, float* __restrict__ out, long long outBS, int batch,
+                float* __restrict__ gws, int* gctr) {
   extern __shared__ __align__(16) float smem[];
   (void)bias;  // the lab compares the bare convolution
   const int tid = threadIdx.x;
@@ -168,6 +171,19 @@ __global__ void __launch_bounds__(P::THREADS, 1)
         for (int j = 0; j < P::TN; ++j)
           if (segCol + j < P::WO) store(group * P::TM + i, segRow * P::WO + segCol + j, acc[i][j]);
     }
+  } else if (P::RED != 0) {
+    const int tileId = blockIdx.x + gridDim.x * blockIdx.y;
+    float* tileWs = gws + static_cast<size_t>(tileId) * P::SPLIT * P::TILE;
+    if (segOk) {
+#pragma unroll
+      for (int i = 0; i < P::TM; ++i)
+#pragma unroll
+        for (int j = 0; j < P::TN; ++j)
+          if (segCol + j < P::WO)
+            __stcg(tileWs + blockIdx.z * P::TILE + (group * P::TM + i) * (P::ROWS_T * P::WO) + segRow * P::WO + segCol + j, acc[i][j]);
+    }
+    gredFinish<P::SPLIT, P::TILE, P::THREADS, P::RED>(tileWs, blockIdx.z, gctr + 2 * tileId,
+                                                     [&](int e, float y) { store(e / (P::ROWS_T * P::WO), e % (P::ROWS_T * P::WO), y); });
   } else {
     cg::cluster_group cluster = cg::this_cluster();
     __syncthreads();
@@ -214,8 +230,15 @@ cudaError_t launchDconv(const float* in, long long inBS, const float* wt, const 
   at[0].val.clusterDim.y = 1;
   at[0].val.clusterDim.z = P::SPLIT;
   cfg.attrs = at;
-  cfg.numAttrs = 1;
-  return cudaLaunchKernelEx(&cfg, dconvKernel<P>, in, inBS, wt, bias, out, outBS, batch);
+  cfg.numAttrs = P::RED == 0 ? 1 : 0;
+  Gws g;
+  if (P::RED != 0) {
+    const int tiles = cfg.gridDim.x * cfg.gridDim.y;
+    const cudaError_t e = gwsFor<P>(static_cast<size_t>(tiles) * P::SPLIT * P::TILE, tiles, g);
+    if (e != cudaSuccess) return e;
+    if (P::RED == 2 && tiles * P::SPLIT > 132) return cudaErrorInvalidConfiguration;
+  }
+  return cudaLaunchKernelEx(&cfg, dconvKernel<P>, in, inBS, wt, bias, out, outBS, batch, g.ws, g.ctr);
 }
 
 }  // namespace lab

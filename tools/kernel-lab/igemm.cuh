@@ -10,6 +10,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include "gred.cuh"
+
 namespace lab {
 namespace cg = cooperative_groups;
 
@@ -29,10 +31,11 @@ __device__ __forceinline__ void cpWait() { asm volatile("cp.async.wait_group %0;
 
 template <int C_, int H_, int W_, int K_, int R_, int S_, int SH_, int SW_, int PT_, int PL_, int HO_, int WO_,
           int BM_, int BN_, int BKC_, int TM_, int TN_, int WARP_M_, int SPLIT_, int STAGES_, bool SKIP_, bool BIAS_,
-          bool RELU_, int MODE_ = 0>
+          bool RELU_, int MODE_ = 0, int RED_ = 0>
 struct Igemm {
   // MODE (lab only): 0 full, 1 empty kernel, 2 loads only (no FMAs), 3 FMAs only (no loads)
   static constexpr int MODE = MODE_;
+  static constexpr int RED = RED_;  // split-K reduction: 0 cluster DSMEM, 1/2 global (gred.cuh)
   static constexpr int C = C_, H = H_, W = W_, K = K_, R = R_, S = S_, SH = SH_, SW = SW_, PT = PT_, PL = PL_;
   static constexpr int HO = HO_, WO = WO_, BM = BM_, BN = BN_, BKC = BKC_, TM = TM_, TN = TN_;
   static constexpr int WARP_M = WARP_M_, SPLIT = SPLIT_, STAGES = STAGES_;
@@ -65,7 +68,8 @@ struct Igemm {
 template <class P>
 __global__ void __launch_bounds__(P::THREADS, 1)
     igemmKernel(const float* __restrict__ in, long long inBS, const float* __restrict__ wt,
-                const float* __restrict__ bias, float* __restrict__ out, long long outBS, int batch) {
+                const float* __restrict__ bias, float* __restrict__ out, long long outBS, int batch,
+                float* __restrict__ gws, int* gctr) {
   extern __shared__ __align__(16) float smem[];
   if (P::MODE == 1) return;
   const int tid = threadIdx.x;
@@ -214,6 +218,15 @@ __global__ void __launch_bounds__(P::THREADS, 1)
     for (int i = 0; i < P::TM; ++i)
 #pragma unroll
       for (int j = 0; j < P::TN; ++j) store(mBase + i, nBase + j, acc[i][j]);
+  } else if (P::RED != 0) {
+    const int tileId = blockIdx.x + gridDim.x * blockIdx.y;
+    float* tileWs = gws + static_cast<size_t>(tileId) * P::SPLIT * P::BM * P::BN;
+#pragma unroll
+    for (int i = 0; i < P::TM; ++i)
+#pragma unroll
+      for (int j = 0; j < P::TN; ++j) __stcg(tileWs + blockIdx.z * P::BM * P::BN + (mBase + i) * P::BN + nBase + j, acc[i][j]);
+    gredFinish<P::SPLIT, P::BM * P::BN, P::THREADS, P::RED>(tileWs, blockIdx.z, gctr + 2 * tileId,
+                                                           [&](int e, float y) { store(e / P::BN, e % P::BN, y); });
   } else {
     // Split-K over the cluster's SPLIT blocks: each parks its partial tile in its own shared memory,
     // then block z sums elements z*THREADS + t (stride SPLIT*THREADS) over ranks 0..SPLIT-1 in that
@@ -262,8 +275,15 @@ cudaError_t launchIgemm(const float* in, long long inBS, const float* wt, const 
   at[0].val.clusterDim.y = 1;
   at[0].val.clusterDim.z = P::SPLIT;
   cfg.attrs = at;
-  cfg.numAttrs = 1;
-  return cudaLaunchKernelEx(&cfg, igemmKernel<P>, in, inBS, wt, bias, out, outBS, batch);
+  cfg.numAttrs = P::RED == 0 ? 1 : 0;
+  Gws g;
+  if (P::RED != 0) {
+    const int tiles = cfg.gridDim.x * cfg.gridDim.y;
+    const cudaError_t e = gwsFor<P>(static_cast<size_t>(tiles) * P::SPLIT * P::BM * P::BN, tiles, g);
+    if (e != cudaSuccess) return e;
+    if (P::RED == 2 && tiles * P::SPLIT > 132) return cudaErrorInvalidConfiguration;
+  }
+  return cudaLaunchKernelEx(&cfg, igemmKernel<P>, in, inBS, wt, bias, out, outBS, batch, g.ws, g.ctr);
 }
 
 }  // namespace lab

@@ -203,11 +203,47 @@ static void runDsmall(Ctx& c, const char* label) {
   runDsmall<lab::Dsmall<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO, \
                         SH##_WO, KPB, CW>>(ctx, "dsmall kpb" #KPB " cw" #CW)
 
+// Empty kernels, grid (1, 1, blocks), clusters of (1, 1, cs) (cs 0: no cluster attribute): the fixed
+// cost of a launch in the graph (LAB_COPIES copies), with or without one cluster barrier.
+template <bool SYNC>
+static void runEmpty(int blocks, int cs) {
+  if (cs > 8) CK(cudaFuncSetAttribute(lab::emptyKernel<SYNC>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(1, 1, blocks);
+  cfg.blockDim = dim3(128);
+  cfg.stream = gStream;
+  cudaLaunchAttribute at[1];
+  at[0].id = cudaLaunchAttributeClusterDimension;
+  at[0].val.clusterDim.x = 1;
+  at[0].val.clusterDim.y = 1;
+  at[0].val.clusterDim.z = cs > 0 ? cs : 1;
+  cfg.attrs = at;
+  cfg.numAttrs = cs > 0 ? 1 : 0;
+  int* never = nullptr;
+  CK(cudaLaunchKernelEx(&cfg, lab::emptyKernel<SYNC>, never));
+  CK(cudaStreamSynchronize(gStream));
+  const double us = timeGraph([&] { cudaLaunchKernelEx(&cfg, lab::emptyKernel<SYNC>, never); });
+  printf("{\"engine\":\"empty\",\"blocks\":%d,\"cluster\":%d,\"sync\":%s,\"us\":%.2f}\n", blocks, cs, SYNC ? "true" : "false", us);
+  fflush(stdout);
+}
+
 // dconv config: BM TM TN ROWS_T BKC SPLIT STAGES SKIP
 #define DCFG(SH, BM, TM, TN, RT, BKC, SPLIT, ST, SKIP)                                                              \
   runDconv<lab::Dconv<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO, \
                       SH##_WO, BM, TM, TN, RT, BKC, SPLIT, ST, SKIP>>(                                          \
       ctx, "dconv bm" #BM " t" #TM "x" #TN " rows" #RT " bkc" #BKC " split" #SPLIT " st" #ST " skip" #SKIP)
+
+// dconv config with the split-K reduction RED (gred.cuh): 0 cluster DSMEM, 1 last block, 2 spin
+#define DCFGR(SH, BM, TM, TN, RT, BKC, SPLIT, ST, SKIP, RED)                                                       \
+  runDconv<lab::Dconv<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO, \
+                      SH##_WO, BM, TM, TN, RT, BKC, SPLIT, ST, SKIP, RED>>(                                     \
+      ctx, "dconv bm" #BM " t" #TM "x" #TN " rows" #RT " bkc" #BKC " split" #SPLIT " st" #ST " skip" #SKIP " red" #RED)
+
+// igemm config with the split-K reduction RED
+#define CFGR(SH, BM, BN, BKC, TM, TN, WM, SPLIT, ST, RED)                                                        \
+  runCfg<lab::Igemm<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO, \
+                    SH##_WO, BM, BN, BKC, TM, TN, WM, SPLIT, ST, false, false, false, 0, RED>>(                  \
+      ctx, #BM "x" #BN " bkc" #BKC " t" #TM "x" #TN " wm" #WM " split" #SPLIT " st" #ST " red" #RED)
 
 // One config: BM BN BKC TM TN WARP_M SPLIT STAGES SKIP
 #define CFG(SH, BM, BN, BKC, TM, TN, WM, SPLIT, ST, SKIP)                                                          \
