@@ -11,13 +11,16 @@
 namespace lab {
 
 template <int C_, int H_, int W_, int K_, int R_, int S_, int SH_, int SW_, int PT_, int PL_, int HO_, int WO_,
-          int BM_, int TM_, int TN_, int ROWS_T_, int BKC_, int SPLIT_, int STAGES_, bool SKIP_, int RED_ = 0>
+          int BM_, int TM_, int TN_, int ROWS_T_, int BKC_, int SPLIT_, int STAGES_, bool SKIP_, int RED_ = 0, int MODE_ = 0>
 struct Dconv {
   static constexpr int C = C_, H = H_, W = W_, K = K_, R = R_, S = S_, SH = SH_, SW = SW_, PT = PT_, PL = PL_;
   static constexpr int HO = HO_, WO = WO_, BM = BM_, TM = TM_, TN = TN_, ROWS_T = ROWS_T_, BKC = BKC_;
   static constexpr int SPLIT = SPLIT_, STAGES = STAGES_;
   static constexpr bool SKIP = SKIP_;
-  static constexpr int RED = RED_;  // split-K reduction: 0 cluster DSMEM, 1/2 global (gred.cuh)
+  static constexpr int RED = RED_;
+  // MODE (lab ablation, run 35): 0 full; 1 empty (same launch); 2 no FMAs; 3 no split-K reduction (each block
+  // stores its own partial: wrong sums, timing only); 4 loads only (no FMAs, no reduction)
+  static constexpr int MODE = MODE_;  // split-K reduction: 0 cluster DSMEM, 1/2 global (gred.cuh)
   static constexpr int RS = R * S, HW = H * W, PIX = HO * WO;
   static constexpr int GROUPS = BM / TM;               // channel groups per block
   static constexpr int LM = GROUPS < 32 ? GROUPS : 32;  // lanes along M
@@ -55,6 +58,7 @@ __global__ void __launch_bounds__(P::THREADS, 1)
                 float* __restrict__ gws, int* gctr) {
   extern __shared__ __align__(16) float smem[];
   (void)bias;  // the lab compares the bare convolution
+  if (P::MODE == 1) return;
   const int tid = threadIdx.x;
   const int lane = tid & 31, warp = tid >> 5;
   const int wm = warp % P::WARPS_M, wn = warp / P::WARPS_M;
@@ -118,6 +122,7 @@ __global__ void __launch_bounds__(P::THREADS, 1)
     }
     const float* As = smem + (st % P::STAGES) * P::STAGE_FLOATS;
     const float* Xs = As + P::A_STAGE;
+    if (P::MODE == 2 || P::MODE == 4) continue;
 #pragma unroll 1
     for (int ch = 0; ch < P::BKC; ++ch) {
 #pragma unroll
@@ -163,7 +168,7 @@ __global__ void __launch_bounds__(P::THREADS, 1)
     if (k >= P::K || oy >= P::HO) return;
     out[img * outBS + static_cast<long long>(k) * P::PIX + oy * P::WO + ox] = y;
   };
-  if (P::SPLIT == 1) {
+  if (P::SPLIT == 1 || P::MODE == 3 || P::MODE == 4) {
     if (segOk) {
 #pragma unroll
       for (int i = 0; i < P::TM; ++i)

@@ -19,6 +19,7 @@
 #include "igemm.cuh"
 #include "dconv.cuh"
 #include "dsmall.cuh"
+#include "pxg.cuh"
 
 #define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); exit(1); } } while (0)
 #define CD(x) do { cudnnStatus_t s_ = (x); if (s_ != CUDNN_STATUS_SUCCESS) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudnnGetErrorString(s_)); exit(1); } } while (0)
@@ -198,6 +199,29 @@ static void runDsmall(Ctx& c, const char* label) {
   fflush(stdout);
 }
 
+template <class P>
+static void runPxg(Ctx& c, const char* label) {
+  std::vector<float> h(c.outN), h2(c.outN);
+  for (int rep = 0; rep < 2; ++rep) {
+    CK(cudaMemset(c.out, 0xff, c.outN * 4));
+    CK(lab::launchPxg<P>(c.in, c.wCrsk, c.out, gStream));
+    CK(cudaStreamSynchronize(gStream));
+    CK(cudaMemcpy(rep ? h2.data() : h.data(), c.out, c.outN * 4, cudaMemcpyDeviceToHost));
+  }
+  const double err = relL2(h, c.refHost);
+  const bool same = memcmp(h.data(), h2.data(), c.outN * 4) == 0;
+  const double us = timeGraph([&] { lab::launchPxg<P>(c.in, c.wCrsk, c.out, gStream); });
+  printf("{\"shape\":\"%s\",\"zeros\":%.2f,\"engine\":\"pxg\",\"cfg\":\"%s\",\"threads\":%d,\"blocks\":%d,\"smem\":%d,"
+         "\"err\":%.2e,\"bitwise\":%s,\"us\":%.2f,\"speedup\":%.2f}\n",
+         c.sh.name, c.zeros, label, P::THREADS, P::BLOCKS, P::SMEM_BYTES, err, same ? "true" : "false", us, c.cudnnBestUs / us);
+  fflush(stdout);
+}
+
+// pxg config: WARPS (split of the window's pairs) UNROLL (weight rows in flight) PPB (pixels per block)
+#define PXG(SH, WARPS, UNROLL, PPB)                                                                                  \
+  runPxg<lab::Pxg<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO,     \
+                  SH##_WO, WARPS, UNROLL, PPB>>(ctx, "pxg warps" #WARPS " unroll" #UNROLL " ppb" #PPB)
+
 // dsmall config: KPB (output channels per block) CW (warps splitting the input channels)
 #define DSCFG(SH, KPB, CW)                                                                                           \
   runDsmall<lab::Dsmall<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO, \
@@ -226,6 +250,29 @@ static void runEmpty(int blocks, int cs) {
   printf("{\"engine\":\"empty\",\"blocks\":%d,\"cluster\":%d,\"sync\":%s,\"us\":%.2f}\n", blocks, cs, SYNC ? "true" : "false", us);
   fflush(stdout);
 }
+
+// Write floor (run 35): a kernel that only writes K x PIX outputs (a bias value, 16-byte stores, 128 threads a
+// block): what a layer's output alone costs in the graph, whatever computes it.
+__global__ void writeFloorKernel(float4* out, int n4, float v) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n4) out[i] = make_float4(v, v + 1, v + 2, v + 3);
+}
+static void runWriteFloor(const char* name, int K, int PIX) {
+  const int n4 = K * PIX / 4;
+  float4* out;
+  CK(cudaMalloc(&out, (size_t)n4 * 16));
+  const int blocks = (n4 + 127) / 128;
+  const double us = timeGraph([&] { writeFloorKernel<<<blocks, 128, 0, gStream>>>(out, n4, 0.5f); });
+  printf("{\"engine\":\"write-floor\",\"shape\":\"%s\",\"k\":%d,\"pix\":%d,\"mb\":%.2f,\"us\":%.2f}\n", name, K, PIX, n4 * 16 / 1e6, us);
+  fflush(stdout);
+  CK(cudaFree(out));
+}
+
+// dconv ablation: MODE (dconv.cuh) with the planner's tiles
+#define DCFGM(SH, BM, TM, TN, RT, BKC, SPLIT, ST, SKIP, MODE)                                                      \
+  runDconv<lab::Dconv<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO, \
+                      SH##_WO, BM, TM, TN, RT, BKC, SPLIT, ST, SKIP, 0, MODE>>(                                 \
+      ctx, "dconv bm" #BM " t" #TM "x" #TN " rows" #RT " bkc" #BKC " split" #SPLIT " st" #ST " mode" #MODE)
 
 // dconv config: BM TM TN ROWS_T BKC SPLIT STAGES SKIP
 #define DCFG(SH, BM, TM, TN, RT, BKC, SPLIT, ST, SKIP)                                                              \
