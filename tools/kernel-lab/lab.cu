@@ -221,6 +221,9 @@ static void runPxg(Ctx& c, const char* label) {
 #define PXG(SH, WARPS, UNROLL, PPB)                                                                                  \
   runPxg<lab::Pxg<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO,     \
                   SH##_WO, WARPS, UNROLL, PPB>>(ctx, "pxg warps" #WARPS " unroll" #UNROLL " ppb" #PPB)
+#define PXGF(SH, WARPS, UNROLL, PPB, PF)                                                                             \
+  runPxg<lab::Pxg<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO,     \
+                  SH##_WO, WARPS, UNROLL, PPB, PF>>(ctx, "pxg warps" #WARPS " unroll" #UNROLL " ppb" #PPB " pf" #PF)
 
 // dsmall config: KPB (output channels per block) CW (warps splitting the input channels)
 #define DSCFG(SH, KPB, CW)                                                                                           \
