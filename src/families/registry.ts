@@ -1,7 +1,8 @@
 // The kernel families the planner can emit, in one registry: each family is one part (spec and
 // name, tiling rule, resource count, cost model, renderer; template under templates/) in
 // src/families/<name>: act-sparse (the original's scatter of nonzeros, any arch), igemm (split-K
-// implicit GEMM, sm_80+), dconv (direct, warp-uniform zero skip, sm_80+) and wsparse (direct over
+// implicit GEMM, sm_80+), dconv (direct, warp-uniform zero skip, sm_80+), pxg (one block per output
+// pixel summing only its nonzero inputs, any arch) and wsparse (direct over
 // each output channel's nonzero weights, any arch; its kernels are rendered from the layer's weight
 // structure) and wstage (the same sums over an input window staged in shared memory, any arch where
 // the window fits). Adding a family touches its own folder and this file.
@@ -18,6 +19,11 @@ import { renderDconvKernel } from './dconv/render.js';
 import { dconvResources } from './dconv/resources.js';
 import { dconvName, dconvSupports, DCONV_TILE_FIELDS, type DconvKernelSpec, type DconvTiles } from './dconv/spec.js';
 import { chooseDconvTiles } from './dconv/tiles.js';
+import { pxgUs } from './pxg/cost.js';
+import { renderPxgKernel } from './pxg/render.js';
+import { pxgResources } from './pxg/resources.js';
+import { pxgName, pxgSupports, PXG_TILE_FIELDS, type PxgKernelSpec, type PxgTiles } from './pxg/spec.js';
+import { choosePxgTiles, pxgCandidates } from './pxg/tiles.js';
 import { igemmUs } from './igemm/cost.js';
 import { renderIgemmKernel } from './igemm/render.js';
 import { igemmResources } from './igemm/resources.js';
@@ -39,9 +45,9 @@ import { chooseWstageTiles, wstageCandidates } from './wstage/tiles.js';
 import { wstageWeightOrder } from './wstage/schedule.js';
 import { wsparseWeightOrder } from './wsparse/schedule.js';
 
-export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec | WsparseKernelSpec | WstageKernelSpec;
+export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec | PxgKernelSpec | WsparseKernelSpec | WstageKernelSpec;
 export type KernelFamily = KernelSpec['family'];
-export const KERNEL_FAMILIES: readonly KernelFamily[] = ['act-sparse', 'igemm', 'dconv', 'wsparse', 'wstage'];
+export const KERNEL_FAMILIES: readonly KernelFamily[] = ['act-sparse', 'igemm', 'dconv', 'pxg', 'wsparse', 'wstage'];
 /** The families whose kernels are generated from a layer's weight structure (their specs carry its digest). */
 export type WeightSparseSpec = WsparseKernelSpec | WstageKernelSpec;
 export const isWeightSparse = (spec: { readonly family?: string }): spec is WeightSparseSpec => spec.family === 'wsparse' || spec.family === 'wstage';
@@ -51,10 +57,12 @@ export type KernelTiles =
   | ({ readonly family?: 'act-sparse' } & ActSparseTiles)
   | ({ readonly family: 'igemm' } & IgemmTiles)
   | ({ readonly family: 'dconv' } & DconvTiles)
+  | ({ readonly family: 'pxg' } & PxgTiles)
   | ({ readonly family: 'wsparse' } & WsparseTiles)
   | ({ readonly family: 'wstage' } & WstageTiles);
 
 export function kernelNameOf(spec: KernelSpec): string {
+  if (spec.family === 'pxg') return pxgName(spec);
   if (spec.family === 'wsparse') return wsparseName(spec);
   if (spec.family === 'wstage') return wstageName(spec);
   return spec.family === 'igemm' ? igemmName(spec) : spec.family === 'dconv' ? dconvName(spec) : actSparseName(spec);
@@ -69,6 +77,7 @@ export function renderKernel(spec: KernelSpec, servedBy: readonly ServedLayer[],
   if (spec.family === 'wsparse') return renderWsparseKernel(spec, servedBy, inputs.structure);
   if (spec.family === 'wstage') return renderWstageKernel(spec, servedBy, inputs.structure);
   if (spec.family === 'dconv') return renderDconvKernel(spec, servedBy);
+  if (spec.family === 'pxg') return renderPxgKernel(spec, servedBy);
   return spec.family === 'igemm' ? renderIgemmKernel(spec, servedBy) : renderActSparseKernel(spec, servedBy);
 }
 
@@ -92,6 +101,7 @@ export function resourcesOf(spec: KernelSpec, batch: number): KernelResources {
   if (spec.family === 'wsparse') return wsparseResources(spec, batch);
   if (spec.family === 'wstage') return wstageResources(spec, batch);
   if (spec.family === 'dconv') return dconvResources(spec, batch);
+  if (spec.family === 'pxg') return pxgResources(spec, batch);
   return spec.family === 'igemm' ? igemmResources(spec, batch) : actSparseResources(spec, batch);
 }
 
@@ -101,6 +111,7 @@ export function estimateOf(p: GpuProfile, spec: KernelSpec, batch: number, densi
   if (spec.family === 'wsparse') return wsparseUs(p, spec, batch);
   if (spec.family === 'wstage') return wstageUs(p, spec, batch);
   if (spec.family === 'dconv') return dconvUs(p, spec, batch, density);
+  if (spec.family === 'pxg') return pxgUs(p, spec, batch, density);
   return actSparseUs(p, spec, batch, density);
 }
 
@@ -116,6 +127,9 @@ export function tilesOf(spec: KernelSpec): KernelTiles {
   }
   if (spec.family === 'dconv') {
     return { family: 'dconv', ...Object.fromEntries(DCONV_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
+  }
+  if (spec.family === 'pxg') {
+    return { family: 'pxg', ...Object.fromEntries(PXG_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
   }
   if (spec.family === 'wsparse') {
     return { family: 'wsparse', ...Object.fromEntries(WSPARSE_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
@@ -140,6 +154,10 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
     };
     return { ...problem, ...t, family: 'wstage' };
   }
+  if (tiles.family === 'pxg') {
+    const t: PxgTiles = { warps: tiles.warps, unroll: tiles.unroll };
+    return { ...problem, ...t, family: 'pxg' };
+  }
   if (tiles.family === 'dconv') {
     const t: DconvTiles = { bm: tiles.bm, tm: tiles.tm, tn: tiles.tn, rowsT: tiles.rowsT, bkc: tiles.bkc, split: tiles.split, stages: tiles.stages };
     return { ...problem, ...t, family: 'dconv' };
@@ -163,6 +181,9 @@ export function describeTiles(spec: KernelSpec): string {
   if (spec.family === 'wstage') {
     return `wstage ${spec.rows} output rows x ${spec.wo} per tile, ${spec.warps} warps x ${spec.groups} groups, ` +
       `${spec.chunk !== undefined ? `input staged ${spec.chunk} channels at a time (double-buffered), ` : ''}${spec.nnz} nonzeros (busiest warp slot ${spec.slotMax}), pattern ${spec.patternDigest}`;
+  }
+  if (spec.family === 'pxg') {
+    return `pxg 1 pixel x ${spec.k} channels per block, ${spec.warps} warps, ${spec.unroll} weight rows in flight`;
   }
   if (spec.family === 'dconv') {
     return `dconv bm ${spec.bm} x ${spec.rowsT} rows, t ${spec.tm}x${spec.tn}, bkc ${spec.bkc}, split ${spec.split}`;
@@ -233,14 +254,17 @@ function wsparseSpace(q: ConvProblem & { readonly arch: ArchName }, p: GpuProfil
 }
 
 /**
- * The rule families in the planner's order of preference: dconv where its rule serves the shape
- * (the lab measured it equal or faster there: docs/PERFORMANCE.md), else igemm. The weight-sparse
+ * The rule families in the planner's order of preference: pxg where its rule serves the conv (few
+ * output channels, a small map, >= 80% input zeros: the lab measured it 1.3-1.7 us faster than dconv
+ * there), then dconv where its rule serves the shape (the lab measured it equal or faster there:
+ * docs/PERFORMANCE.md), else igemm. The weight-sparse
  * families, last (wsparse, then wstage), serve only a conv whose weights are given with a known
  * pattern and at least WSPARSE_MIN_SPARSITY zeros; the planner takes the one of lower estimate and
  * weighs it against the others by estimate (src/plan/planner.ts). A measured tie is
  * broken in this order too (src/plan/measured-choice.ts).
  */
 const RULE_FAMILIES: readonly RuleFamily[] = [
+  { family: 'pxg', supports: pxgSupports, choose: (q, p, batch, density) => choosePxgTiles(p, q, batch, density), space: (q, p, batch) => pxgCandidates(p, q, batch) },
   { family: 'dconv', supports: dconvSupports, choose: (q, p, batch, density) => chooseDconvTiles(p, q, batch, density) },
   { family: 'igemm', supports: igemmSupports, choose: (q, p, batch, _density, weights) => chooseIgemmTilesForWeights(p, q, batch, weights?.structure.start), space: (q, p, _batch, weights) => (q.k % 4 === 0 ? igemmCandidatesForWeights(p, q, weights?.structure.start) : []) },
   {

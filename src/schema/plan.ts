@@ -6,7 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ArchName } from '../arch/profiles.js';
 import type { NetworkPlan } from '../plan/types.js';
 import {
-  ActSparseTileFields, ArchString, ConvProblemFields, Count, DconvTileFields, Fraction, IgemmTileFields, NonNegative, PositiveInt, WsparseTileFields, WstageTileFields,
+  ActSparseTileFields, ArchString, ConvProblemFields, Count, DconvTileFields, Fraction, IgemmTileFields, NonNegative, PositiveInt, PxgTileFields, WsparseTileFields, WstageTileFields,
 } from './tiles.js';
 
 export const PLAN_FORMAT = 'cusnn-plan/1';
@@ -18,6 +18,8 @@ export const ActSparseSpecSchema = Type.Object({ family: Type.Literal('act-spars
 export const IgemmSpecSchema = Type.Object({ family: Type.Literal('igemm'), ...Problem, ...IgemmTileFields });
 
 export const DconvSpecSchema = Type.Object({ family: Type.Literal('dconv'), ...Problem, ...DconvTileFields });
+
+export const PxgSpecSchema = Type.Object({ family: Type.Literal('pxg'), ...Problem, ...PxgTileFields });
 
 /** The wsparse family's spec (src/families/wsparse/spec.ts): tiles and the structure figures they were derived with. */
 export const WsparseSpecSchema = Type.Object({
@@ -33,10 +35,10 @@ export const WstageSpecSchema = Type.Object({
 
 /**
  * A family registered after these schemas (src/families/registry.ts): the problem fields checked,
- * its tile fields finite numbers, booleans or strings. act-sparse, igemm, dconv, wsparse and wstage are checked exactly.
+ * its tile fields finite numbers, booleans or strings. act-sparse, igemm, dconv, pxg, wsparse and wstage are checked exactly.
  */
 export const OtherFamilySpecSchema = Type.Object(
-  { family: Type.String({ pattern: '^(?!act-sparse$|igemm$|dconv$|wsparse$|wstage$)[a-z][a-z0-9-]*$', description: 'a kernel family name' }), ...Problem },
+  { family: Type.String({ pattern: '^(?!act-sparse$|igemm$|dconv$|pxg$|wsparse$|wstage$)[a-z][a-z0-9-]*$', description: 'a kernel family name' }), ...Problem },
   { additionalProperties: Type.Union([Type.Number(), Type.Boolean(), Type.String()]) },
 );
 
@@ -90,7 +92,7 @@ export const ConvPlanSchema = Type.Object({
   reason: Type.String(),
   estimate: Type.Object({ cudnnUs: NonNegative, actSparseUs: Type.Union([NonNegative, Type.Null()]) }),
   kernelName: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
-  spec: Type.Union([ActSparseSpecSchema, IgemmSpecSchema, DconvSpecSchema, WsparseSpecSchema, WstageSpecSchema, OtherFamilySpecSchema, Type.Null()]),
+  spec: Type.Union([ActSparseSpecSchema, IgemmSpecSchema, DconvSpecSchema, PxgSpecSchema, WsparseSpecSchema, WstageSpecSchema, OtherFamilySpecSchema, Type.Null()]),
   resources: Type.Union([ResourcesSchema, Type.Null()]),
   occupancy: Type.Union([Fraction, Type.Null()]),
   waves: Type.Union([NonNegative, Type.Null()]),
@@ -119,7 +121,7 @@ export const PlanSchema = Type.Object({
 });
 
 /** The schema's type with the arch narrowed (the zoo's ArchName is checked by the profile lookup). */
-type Narrow<T> = T extends { arch: string; family: 'act-sparse' | 'igemm' | 'dconv' | 'wsparse' | 'wstage' } ? Omit<T, 'arch'> & { arch: ArchName } : T extends { arch: string } ? never : T;
+type Narrow<T> = T extends { arch: string; family: 'act-sparse' | 'igemm' | 'dconv' | 'pxg' | 'wsparse' | 'wstage' } ? Omit<T, 'arch'> & { arch: ArchName } : T extends { arch: string } ? never : T;
 type Assert<T extends true> = T;
 type NarrowConv = Omit<Static<typeof ConvPlanSchema>, 'spec'> & { spec: Narrow<Static<typeof ConvPlanSchema>['spec']> };
 export type PlanMatch = Assert<

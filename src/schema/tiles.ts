@@ -2,7 +2,8 @@
 // act-sparse {th, tw, tc, kb, cs} (family absent or 'act-sparse') or igemm {family: 'igemm', bm,
 // bn, bkc, tm, tn, warpM, split, stages, vec?, kept?} or dconv {family: 'dconv', bm, tm, tn, rowsT, bkc, split,
 // stages} or wsparse {family: 'wsparse', ppl, split, cpb, patternDigest, nnz, rowMax, kActive} or
-// wstage {family: 'wstage', rows, warps, groups, patternDigest, nnz, rowMax, kActive, slotMax, chunk?, slotChMax?, chunkMax?}.
+// wstage {family: 'wstage', rows, warps, groups, patternDigest, nnz, rowMax, kActive, slotMax, chunk?, slotChMax?, chunkMax?}
+// or pxg {family: 'pxg', warps, unroll}.
 import { Type, type Static } from '@sinclair/typebox';
 import type { KernelTiles } from '../families/registry.js';
 
@@ -45,6 +46,8 @@ export const DconvTileFields = {
   bm: PositiveInt, tm: PositiveInt, tn: PositiveInt, rowsT: PositiveInt, bkc: PositiveInt, split: PositiveInt, stages: PositiveInt,
 };
 
+export const PxgTileFields = { warps: PositiveInt, unroll: PositiveInt };
+
 /** wsparse: the tiles and the structure figures they were derived with (a measurement holds for one weight structure). */
 export const WsparseTileFields = {
   ppl: PositiveInt, split: PositiveInt, cpb: PositiveInt,
@@ -68,7 +71,9 @@ export const WsparseTilesSchema = Type.Object({ family: Type.Literal('wsparse'),
 
 export const WstageTilesSchema = Type.Object({ family: Type.Literal('wstage'), ...WstageTileFields });
 
-export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, WsparseTilesSchema, WstageTilesSchema, ActSparseTilesSchema]);
+export const PxgTilesSchema = Type.Object({ family: Type.Literal('pxg'), ...PxgTileFields });
+
+export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, PxgTilesSchema, WsparseTilesSchema, WstageTilesSchema, ActSparseTilesSchema]);
 
 // The schema's type must stay assignable to the registry's (a compile error when they drift).
 type Assert<T extends true> = T;

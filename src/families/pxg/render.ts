@@ -1,0 +1,46 @@
+// Renderer of the pxg family (templates/pxg.cu.hbs).
+import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
+import { render } from '../../codegen/handlebars.js';
+import { problemSection, table } from '../../codegen/header.js';
+import { pxgLayout, pxgResources } from './resources.js';
+import { pxgName, validatePxgSpec, type PxgKernelSpec } from './spec.js';
+
+export function renderPxgKernel(spec: PxgKernelSpec, servedBy: readonly ServedLayer[]): RenderedKernel {
+  validatePxgSpec(spec);
+  const name = pxgName(spec);
+  const res = pxgResources(spec, 1);
+  const l = pxgLayout(spec);
+  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
+  const summary = [
+    `Pixel-gather ${spec.r}x${spec.s} convolution over the input's nonzeros, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
+    `One block per output pixel: ${spec.warps} warps split its ${l.pairs} (channel, tap) pairs, compact the nonzero inputs`,
+    `with ballots and sum only those, lanes along the ${spec.k} output channels. Warps' sums added in a fixed order:`,
+    `exact fp32, deterministic, no atomics.`,
+  ];
+  const sections = [
+    problemSection(spec),
+    {
+      title: `Tiles (${spec.arch})`,
+      rows: table([
+        ['block', `1 output pixel x ${spec.k} channels, ${spec.warps} warps x ${l.slice} pairs each`],
+        ['lane', `${l.nch} input loads, ${l.kpl} output channel(s)`],
+        ['weight rows in flight', `${spec.unroll} per warp`],
+        ['threads', `${res.threads}`],
+        ['grid', `(${res.grid[0]}, 1, batch) = ${res.grid[0]} blocks at batch 1`],
+        ['shared', `${res.sharedBytes} bytes dynamic`],
+      ]),
+    },
+  ];
+  const context = {
+    name, family: spec.family, summary, sections,
+    servedBy: servedBy.map((s) => ({ model: s.model, layer: s.layer })),
+    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
+    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
+    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
+    warps: spec.warps, unroll: spec.unroll, sm: Number(spec.arch.slice(3)),
+    threads: res.threads, sharedBytes: res.sharedBytes, pix: spec.ho * spec.wo,
+    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
+    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
+  };
+  return { name, source: render('pxg.cu.hbs', context) };
+}

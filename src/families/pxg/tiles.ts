@@ -1,0 +1,56 @@
+// Tiling rule of the pxg family (kernel lab on the H200, tools/kernel-lab/PREDICTIONS.md runs 36-37):
+// - served only where the lab measured it faster than dconv: a KxK conv (not 1x1) to at most 32
+//   output channels, at least PXG_MIN_ZEROS of input zeros, and at most two blocks (pixels x batch
+//   items) per SM; at 50% zeros it ties dconv, at >= 85% it is 1.3-1.7 us faster on 7x7 and 14x14;
+// - 16 warps, 8 weight rows in flight: the best at 85-90% zeros on both shapes (8 warps were 0.3-0.6
+//   us slower, 4 warps 0.9-1.6; 32 warps slower again; two pixels per block 1.2-2.2 us slower).
+import type { GpuProfile } from '../../arch/profiles.js';
+import type { KernelEstimate } from '../../plan/types.js';
+import { pxgUs } from './cost.js';
+import { pxgLayout } from './resources.js';
+import { PXG_UNROLLS, PXG_WARPS, type PxgKernelSpec, type PxgProblem } from './spec.js';
+
+/** Input zeros from which the rule serves a conv (the lab's ties with dconv lie at ~50%). */
+export const PXG_MIN_ZEROS = 0.8;
+/** Output channels the rule serves at most (the lab measured 32; the template takes up to 128). */
+export const PXG_RULE_MAX_K = 32;
+
+export interface PxgChoice {
+  readonly spec: PxgKernelSpec;
+  readonly estimate: KernelEstimate;
+  readonly why: string;
+}
+
+/** Where the family's kernels are worth measuring at all (shape and GPU only, any sparsity). */
+export function pxgShapeServes(p: GpuProfile, problem: PxgProblem, batch: number): boolean {
+  return problem.r * problem.s > 1 && problem.k <= PXG_RULE_MAX_K && problem.ho * problem.wo * batch <= 2 * p.smCount;
+}
+
+function fits(p: GpuProfile, spec: PxgKernelSpec): boolean {
+  const l = pxgLayout(spec);
+  return l.threads <= p.maxThreadsPerBlock && l.sharedBytes <= p.sharedPerBlockOptin;
+}
+
+export function choosePxgTiles(p: GpuProfile, problem: PxgProblem, batch: number, density: number): PxgChoice | null {
+  if (!pxgShapeServes(p, problem, batch) || 1 - density < PXG_MIN_ZEROS) return null;
+  const spec: PxgKernelSpec = { family: 'pxg', ...problem, warps: 16, unroll: 8 };
+  if (!fits(p, spec)) return null;
+  const estimate = pxgUs(p, spec, batch, density);
+  if (!estimate) return null;
+  const why = `rule: one block per output pixel (${estimate.blocks} blocks for ${p.smCount} SMs), 16 warps over its ${pxgLayout(spec).pairs} (channel, tap) pairs, ` +
+    `only the nonzero inputs summed (${((1 - density) * 100).toFixed(0)}% zeros >= ${PXG_MIN_ZEROS * 100}%), 8 weight rows in flight`;
+  return { spec, estimate, why };
+}
+
+/** The family's tile space for measurement (`cusnn-gen tune`): every warps x unroll that fits. */
+export function pxgCandidates(p: GpuProfile, problem: PxgProblem, batch: number): PxgKernelSpec[] {
+  if (!pxgShapeServes(p, problem, batch)) return [];
+  const out: PxgKernelSpec[] = [];
+  for (const warps of PXG_WARPS) {
+    for (const unroll of PXG_UNROLLS) {
+      const spec: PxgKernelSpec = { family: 'pxg', ...problem, warps, unroll };
+      if (fits(p, spec)) out.push(spec);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,183 @@
+// The pixel-gather family (src/families/pxg) on the CPU: the rendered kernel's constexprs are
+// parsed back out of the .cu and the kernel is walked in JS exactly as it runs: grid (PIX, 1,
+// batch), WARPS warps a block, warp w on the contiguous slice [w * SLICE, min(PAIRS, (w + 1) *
+// SLICE)) of the pixel's (channel, tap) pairs, a lane's NCH loads (pair lo + 32 j + lane, zero
+// outside the input), the ballot compaction in ascending pair order, the list walked UNROLL at a
+// time with fp32 FMAs, lanes along the output channels (KPL per lane), the warps' sums added in
+// warp order, then bias and ReLU. The result is held against a float64 conv on odd shapes
+// (stride 2, asymmetric padding, 'valid', 5x5, 1x1, K not a multiple of 32, K up to 128) at input
+// zeros 0/50/90/100%, batch 2; every output written exactly once. Also: the tiling rule (where it
+// serves and where not), the candidates, the resources against the template's static_asserts, the
+// cost model's shape against the lab, names and validation.
+import { describe, expect, it } from 'vitest';
+import { gpuProfile } from '../../src/arch/profiles.js';
+import { isCIdentifier } from '../../src/codegen/naming.js';
+import { familiesFor, kernelNameOf, renderKernel, resourcesOf, specWithTiles, tilesOf } from '../../src/families/registry.js';
+import { pxgUs } from '../../src/families/pxg/cost.js';
+import { pxgLayout } from '../../src/families/pxg/resources.js';
+import { validatePxgSpec, type PxgKernelSpec, type PxgProblem } from '../../src/families/pxg/spec.js';
+import { choosePxgTiles, pxgCandidates, PXG_MIN_ZEROS } from '../../src/families/pxg/tiles.js';
+import { mulberry32, testSeed } from '../helpers/random.js';
+
+const seed = testSeed();
+const rnd = mulberry32(seed);
+const TOL = 1e-5;
+const H200 = gpuProfile('sm_90');
+
+const prob = (c: number, h: number, w: number, k: number, r: number, s: number, stride: number, padTop: number, padLeft: number, ho: number, wo: number, bias: boolean, relu: boolean): PxgProblem =>
+  ({ arch: 'sm_90', c, h, w, k, r, s, strideH: stride, strideW: stride, padTop, padLeft, ho, wo, bias, relu });
+
+const SHAPES: { why: string; q: PxgProblem; warps: number; unroll: number }[] = [
+  { why: '3x3 pad 1, C 37 (pairs not a multiple of the warps), 9x7, K 24', q: prob(37, 9, 7, 24, 3, 3, 1, 1, 1, 9, 7, true, true), warps: 16, unroll: 8 },
+  { why: '3x3 stride 2 on odd 15x15, TF same (0, 0), K 40 (2 per lane, partial)', q: prob(20, 15, 15, 40, 3, 3, 2, 0, 0, 7, 7, true, false), warps: 8, unroll: 16 },
+  { why: '3x3 valid on 9x9, C 8, K 33', q: prob(8, 9, 9, 33, 3, 3, 1, 0, 0, 7, 7, false, true), warps: 16, unroll: 8 },
+  { why: '5x5 pad 2 on 11x13, C 12, K 17', q: prob(12, 11, 13, 17, 5, 5, 1, 2, 2, 11, 13, true, true), warps: 8, unroll: 8 },
+  { why: '1x1 on 6x5, C 70, K 128 (4 per lane)', q: prob(70, 6, 5, 128, 1, 1, 1, 0, 0, 6, 5, true, false), warps: 4, unroll: 16 },
+  { why: "DenseNet's 128x7x7 -> 32, the rule's tiles", q: prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), warps: 16, unroll: 8 },
+];
+
+const num = (src: string, name: string): number => {
+  const m = new RegExp(`constexpr (?:int|bool) ${name} = ([^;]+);`).exec(src);
+  if (!m) throw new Error(`no constexpr ${name}`);
+  return Number(m[1]);
+};
+
+/** The kernel walked in JS, fp32 as on the GPU (Math.fround after each FMA: a*b of two floats is exact in float64). */
+function walk(spec: PxgKernelSpec, src: string, x: Float32Array, batch: number, wCrsk: Float32Array, bias: Float32Array | null, out: Float32Array, writes: Uint8Array): void {
+  const C = num(src, 'C'), H = num(src, 'H'), W = num(src, 'W'), K = num(src, 'K'), R = num(src, 'R'), S = num(src, 'S');
+  const SH = num(src, 'SH'), SW = num(src, 'SW'), PT = num(src, 'PT'), PL = num(src, 'PL'), HO = num(src, 'HO'), WO = num(src, 'WO');
+  const WARPS = num(src, 'WARPS'), UNROLL = num(src, 'UNROLL');
+  const RS = R * S, PIX = HO * WO, PAIRS = C * RS, SLICE = Math.ceil(PAIRS / WARPS), NCH = Math.ceil(SLICE / 32), KPL = Math.ceil(K / 32);
+  expect([WARPS, UNROLL], 'tiles in the source').toEqual([spec.warps, spec.unroll]);
+  const f = Math.fround;
+  for (let n = 0; n < batch; n++) {
+    for (let p = 0; p < PIX; p++) {
+      const oy = Math.floor(p / WO), ox = p % WO, iy0 = oy * SH - PT, ix0 = ox * SW - PL;
+      const red = new Float32Array(WARPS * K);
+      for (let warp = 0; warp < WARPS; warp++) {
+        const lo = warp * SLICE, hi = Math.min(PAIRS, lo + SLICE);
+        const list: { pair: number; v: number }[] = [];
+        for (let j = 0; j < NCH; j++) {
+          for (let lane = 0; lane < 32; lane++) {
+            const pair = lo + 32 * j + lane;
+            const c = Math.floor(pair / RS), tap = pair % RS, iy = iy0 + Math.floor(tap / S), ix = ix0 + (tap % S);
+            const ok = pair < hi && iy >= 0 && iy < H && ix >= 0 && ix < W;
+            const v = ok ? x[n * C * H * W + (c * H + iy) * W + ix]! : 0;
+            if (v !== 0) list.push({ pair, v });
+          }
+        }
+        for (let lane = 0; lane < 32; lane++) {
+          for (let t = 0; t < KPL; t++) {
+            const k = lane + 32 * t;
+            if (k >= K) continue;
+            let acc = 0;
+            for (let base = 0; base < list.length; base += UNROLL) {
+              for (let u = 0; u < UNROLL && base + u < list.length; u++) {
+                const e = list[base + u]!;
+                acc = f(e.v * wCrsk[e.pair * K + k]! + acc);
+              }
+            }
+            red[warp * K + k] = acc;
+          }
+        }
+      }
+      for (let k = 0; k < K; k++) {
+        let s = 0;
+        for (let w = 0; w < WARPS; w++) s = f(s + red[w * K + k]!);
+        if (bias) s = f(s + bias[k]!);
+        if (spec.relu) s = Math.max(s, 0);
+        const o = n * K * PIX + k * PIX + p;
+        out[o] = s;
+        writes[o]! += 1;
+      }
+    }
+  }
+}
+
+function reference(q: PxgProblem, x: Float32Array, batch: number, wKcrs: Float32Array, bias: Float32Array | null): Float64Array {
+  const out = new Float64Array(batch * q.k * q.ho * q.wo);
+  for (let n = 0; n < batch; n++) for (let k = 0; k < q.k; k++) for (let oy = 0; oy < q.ho; oy++) for (let ox = 0; ox < q.wo; ox++) {
+    let s = bias ? bias[k]! : 0;
+    for (let c = 0; c < q.c; c++) for (let r = 0; r < q.r; r++) for (let t = 0; t < q.s; t++) {
+      const iy = oy * q.strideH - q.padTop + r, ix = ox * q.strideW - q.padLeft + t;
+      if (iy < 0 || iy >= q.h || ix < 0 || ix >= q.w) continue;
+      s += x[n * q.c * q.h * q.w + (c * q.h + iy) * q.w + ix]! * wKcrs[((k * q.c + c) * q.r + r) * q.s + t]!;
+    }
+    out[n * q.k * q.ho * q.wo + k * q.ho * q.wo + oy * q.wo + ox] = q.relu ? Math.max(s, 0) : s;
+  }
+  return out;
+}
+
+describe(`pxg family (seed ${seed})`, () => {
+  for (const { why, q, warps, unroll } of SHAPES) {
+    it(`matches a float64 conv at 0/50/90/100% zeros: ${why}`, () => {
+      const spec: PxgKernelSpec = { family: 'pxg', ...q, warps, unroll };
+      const src = renderKernel(spec, [{ model: 'test', layer: 'conv' }]).source;
+      const res = resourcesOf(spec, 1);
+      expect(src).toContain(`static_assert(THREADS == ${res.threads}`);
+      expect(src).toContain(`static_assert(SHARED_BYTES == ${res.sharedBytes}`);
+      const crs = q.c * q.r * q.s;
+      const wKcrs = new Float32Array(q.k * crs).map(() => (rnd() * 2 - 1) / Math.sqrt(crs));
+      const wCrsk = new Float32Array(wKcrs.length);
+      for (let k = 0; k < q.k; k++) for (let i = 0; i < crs; i++) wCrsk[i * q.k + k] = wKcrs[k * crs + i]!;
+      const bias = q.bias ? new Float32Array(q.k).map(() => rnd() - 0.5) : null;
+      const batch = 2;
+      for (const zeros of [0, 0.5, 0.9, 1]) {
+        const x = new Float32Array(batch * q.c * q.h * q.w).map(() => (rnd() < zeros ? 0 : 0.02 + 0.98 * rnd()));
+        const out = new Float32Array(batch * q.k * q.ho * q.wo).fill(Number.NaN);
+        const writes = new Uint8Array(out.length);
+        walk(spec, src, x, batch, wCrsk, bias, out, writes);
+        expect(writes.every((v) => v === 1), 'every output written exactly once').toBe(true);
+        const ref = reference(q, x, batch, wKcrs, bias);
+        let num2 = 0, den = 0;
+        for (let i = 0; i < out.length; i++) { num2 += (out[i]! - ref[i]!) ** 2; den += ref[i]! ** 2; }
+        const rel = den > 0 ? Math.sqrt(num2 / den) : Math.sqrt(num2);
+        expect(rel, `${zeros * 100}% zeros`).toBeLessThanOrEqual(TOL);
+        if (zeros === 1) {
+          // No nonzero input: every output is act(bias) exactly.
+          const act = (k: number): number => { const b = bias ? bias[k]! : 0; return q.relu ? Math.max(b, 0) : b; };
+          expect(Array.from(out).every((v, i) => v === act(Math.floor(i / (q.ho * q.wo)) % q.k)), 'act(bias) at 100% zeros').toBe(true);
+        }
+      }
+    });
+  }
+
+  it('the rule serves DenseNet-like 3x3 convs to <= 32 channels on small maps at >= 80% zeros only', () => {
+    const dn7 = prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false);
+    const dn14 = prob(128, 14, 14, 32, 3, 3, 1, 1, 1, 14, 14, false, false);
+    expect(choosePxgTiles(H200, dn7, 1, 0.1)?.spec).toMatchObject({ family: 'pxg', warps: 16, unroll: 8 });
+    expect(choosePxgTiles(H200, dn14, 1, 0.15)).not.toBeNull();
+    expect(choosePxgTiles(H200, dn7, 1, 1 - PXG_MIN_ZEROS + 0.01), 'below the zeros threshold').toBeNull();
+    expect(choosePxgTiles(H200, prob(128, 28, 28, 32, 3, 3, 1, 1, 1, 28, 28, false, false), 1, 0.1), '784 blocks').toBeNull();
+    expect(choosePxgTiles(H200, dn7, 8, 0.1), 'batch 8: 392 blocks').toBeNull();
+    expect(choosePxgTiles(H200, prob(512, 7, 7, 512, 3, 3, 1, 1, 1, 7, 7, false, false), 1, 0.1), 'K 512').toBeNull();
+    expect(choosePxgTiles(H200, prob(1600, 7, 7, 32, 1, 1, 1, 0, 0, 7, 7, false, false), 1, 0.1), '1x1').toBeNull();
+    expect(pxgCandidates(H200, dn7, 1).map((s) => [s.warps, s.unroll])).toEqual([[8, 8], [8, 16], [16, 8], [16, 16]]);
+    expect(familiesFor('sm_90')[0]?.family, 'pxg first: its rule serves only where it beat dconv').toBe('pxg');
+  });
+
+  it('cost model: within 10% of the lab (run 37) on both shapes, rising with the nonzeros', () => {
+    const lab: [PxgProblem, number, number][] = [
+      [prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), 0.05, 2.43], [prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), 0.1, 2.61],
+      [prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), 0.15, 2.94], [prob(128, 14, 14, 32, 3, 3, 1, 1, 1, 14, 14, false, false), 0.05, 2.99],
+      [prob(128, 14, 14, 32, 3, 3, 1, 1, 1, 14, 14, false, false), 0.1, 3.28], [prob(128, 14, 14, 32, 3, 3, 1, 1, 1, 14, 14, false, false), 0.15, 3.66],
+    ];
+    for (const [q, d, us] of lab) {
+      const e = pxgUs(H200, { family: 'pxg', ...q, warps: 16, unroll: 8 }, 1, d)!;
+      expect(Math.abs(e.us - us) / us, `${q.h}x${q.w} at ${d}`).toBeLessThan(0.1);
+    }
+    const q = { family: 'pxg' as const, ...prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), warps: 16, unroll: 8 };
+    expect(pxgUs(H200, q, 1, 0.5)!.us).toBeGreaterThan(pxgUs(H200, q, 1, 0.1)!.us);
+  });
+
+  it('names, tiles round trip, layout and validation', () => {
+    const spec: PxgKernelSpec = { family: 'pxg', ...prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), warps: 16, unroll: 8 };
+    expect(kernelNameOf(spec)).toBe('pxg3x3_c128_h7_w7_k32_w16_u8_sm90');
+    expect(isCIdentifier(kernelNameOf({ ...spec, bias: true, relu: true }))).toBe(true);
+    expect(specWithTiles(prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), tilesOf(spec))).toEqual(spec);
+    expect(pxgLayout(spec)).toMatchObject({ pairs: 1152, slice: 72, nch: 3, kpl: 1, threads: 512, sharedBytes: 16 * 96 * 8 + 16 * 32 * 4 });
+    expect(() => validatePxgSpec({ ...spec, k: 129 })).toThrow(/k must be at most 128/);
+    expect(() => validatePxgSpec({ ...spec, warps: 0 })).toThrow(/warps must be a positive integer/);
+    expect(() => validatePxgSpec({ ...spec, family: 'dconv' as 'pxg' })).toThrow(/family must be 'pxg'/);
+  });
+});
