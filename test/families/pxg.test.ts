@@ -9,6 +9,9 @@
 // zeros 0/50/90/100%, batch 2; every output written exactly once. Also: the tiling rule (where it
 // serves and where not), the candidates, the resources against the template's static_asserts, the
 // cost model's shape against the lab, names and validation.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import { isCIdentifier } from '../../src/codegen/naming.js';
@@ -17,6 +20,7 @@ import { pxgUs } from '../../src/families/pxg/cost.js';
 import { pxgLayout } from '../../src/families/pxg/resources.js';
 import { validatePxgSpec, type PxgKernelSpec, type PxgProblem } from '../../src/families/pxg/spec.js';
 import { choosePxgTiles, pxgCandidates, PXG_MIN_ZEROS } from '../../src/families/pxg/tiles.js';
+import { compileCheck, findNvcc } from '../../src/toolchain/nvcc.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
 
 const seed = testSeed();
@@ -170,6 +174,32 @@ describe(`pxg family (seed ${seed})`, () => {
     const q = { family: 'pxg' as const, ...prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), warps: 16, unroll: 8 };
     expect(pxgUs(H200, q, 1, 0.5)!.us).toBeGreaterThan(pxgUs(H200, q, 1, 0.1)!.us);
   });
+
+  it('nvcc compiles the rendered kernels without warnings, spills or stack (sm_90: dependent launch; sm_80)', async () => {
+    if (!findNvcc()) {
+      console.log('pxg: nvcc not found, the rendered kernels are not compiled here');
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'cusnn-pxg-'));
+    try {
+      const specs: PxgKernelSpec[] = [SHAPES[1]!, SHAPES[4]!, SHAPES[5]!].map(({ q, warps, unroll }) => ({ family: 'pxg', ...q, warps, unroll }));
+      const files = specs.map((s) => {
+        const r = renderKernel(s, []);
+        const f = join(dir, `${r.name}.cu`);
+        writeFileSync(f, r.source);
+        return f;
+      });
+      const results = await compileCheck(files, ['sm_80', 'sm_90'], { filesPerProcess: files.length });
+      expect(results.length).toBeGreaterThanOrEqual(files.length);
+      for (const r of results) {
+        expect(r.ok, `${r.kernel}:\n${r.log}`).toBe(true);
+        expect(r.warnings).toEqual([]);
+        expect([r.spillStores, r.spillLoads, r.stackFrame], r.kernel).toEqual([0, 0, 0]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('names, tiles round trip, layout and validation', () => {
     const spec: PxgKernelSpec = { family: 'pxg', ...prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), warps: 16, unroll: 8 };

@@ -17,10 +17,10 @@ struct Dconv {
   static constexpr int HO = HO_, WO = WO_, BM = BM_, TM = TM_, TN = TN_, ROWS_T = ROWS_T_, BKC = BKC_;
   static constexpr int SPLIT = SPLIT_, STAGES = STAGES_;
   static constexpr bool SKIP = SKIP_;
-  static constexpr int RED = RED_;
+  static constexpr int RED = RED_;  // split-K reduction: 0 cluster DSMEM, 1/2 global (gred.cuh)
   // MODE (lab ablation, run 35): 0 full; 1 empty (same launch); 2 no FMAs; 3 no split-K reduction (each block
   // stores its own partial: wrong sums, timing only); 4 loads only (no FMAs, no reduction)
-  static constexpr int MODE = MODE_;  // split-K reduction: 0 cluster DSMEM, 1/2 global (gred.cuh)
+  static constexpr int MODE = MODE_;
   static constexpr int RS = R * S, HW = H * W, PIX = HO * WO;
   static constexpr int GROUPS = BM / TM;               // channel groups per block
   static constexpr int LM = GROUPS < 32 ? GROUPS : 32;  // lanes along M

@@ -162,59 +162,40 @@ static void runCfg(Ctx& c, const char* label) {
   fflush(stdout);
 }
 
-template <class P>
-static void runDconv(Ctx& c, const char* label) {
+// One engine's check and timing: run twice on NaN-poisoned output (error against cuDNN, bitwise rerun),
+// then timed in the graph; one JSON line. Shared by the lab's direct-conv engines.
+template <class F>
+static void runChecked(Ctx& c, const char* engine, const char* label, int threads, int blocks, int smem, F launch) {
   std::vector<float> h(c.outN), h2(c.outN);
   for (int rep = 0; rep < 2; ++rep) {
     CK(cudaMemset(c.out, 0xff, c.outN * 4));
-    CK(lab::launchDconv<P>(c.in, 0, c.wCrsk, c.bias, c.out, 0, 1, gStream));
+    CK(launch());
     CK(cudaStreamSynchronize(gStream));
     CK(cudaMemcpy(rep ? h2.data() : h.data(), c.out, c.outN * 4, cudaMemcpyDeviceToHost));
   }
   const double err = relL2(h, c.refHost);
   const bool same = memcmp(h.data(), h2.data(), c.outN * 4) == 0;
-  const double us = timeGraph([&] { lab::launchDconv<P>(c.in, 0, c.wCrsk, c.bias, c.out, 0, 1, gStream); });
-  const int blocks = P::ROW_TILES * ((P::K + P::BM - 1) / P::BM) * P::SPLIT;
-  printf("{\"shape\":\"%s\",\"zeros\":%.2f,\"engine\":\"dconv\",\"cfg\":\"%s\",\"threads\":%d,\"blocks\":%d,\"smem\":%d,"
+  const double us = timeGraph([&] { launch(); });
+  printf("{\"shape\":\"%s\",\"zeros\":%.2f,\"engine\":\"%s\",\"cfg\":\"%s\",\"threads\":%d,\"blocks\":%d,\"smem\":%d,"
          "\"err\":%.2e,\"bitwise\":%s,\"us\":%.2f,\"speedup\":%.2f}\n",
-         c.sh.name, c.zeros, label, P::THREADS, blocks, P::SMEM_BYTES, err, same ? "true" : "false", us, c.cudnnBestUs / us);
+         c.sh.name, c.zeros, engine, label, threads, blocks, smem, err, same ? "true" : "false", us, c.cudnnBestUs / us);
   fflush(stdout);
+}
+
+template <class P>
+static void runDconv(Ctx& c, const char* label) {
+  const int blocks = P::ROW_TILES * ((P::K + P::BM - 1) / P::BM) * P::SPLIT;
+  runChecked(c, "dconv", label, P::THREADS, blocks, P::SMEM_BYTES, [&] { return lab::launchDconv<P>(c.in, 0, c.wCrsk, c.bias, c.out, 0, 1, gStream); });
 }
 
 template <class P>
 static void runDsmall(Ctx& c, const char* label) {
-  std::vector<float> h(c.outN), h2(c.outN);
-  for (int rep = 0; rep < 2; ++rep) {
-    CK(cudaMemset(c.out, 0xff, c.outN * 4));
-    CK(lab::launchDsmall<P>(c.in, c.wCrsk, c.out, gStream));
-    CK(cudaStreamSynchronize(gStream));
-    CK(cudaMemcpy(rep ? h2.data() : h.data(), c.out, c.outN * 4, cudaMemcpyDeviceToHost));
-  }
-  const double err = relL2(h, c.refHost);
-  const bool same = memcmp(h.data(), h2.data(), c.outN * 4) == 0;
-  const double us = timeGraph([&] { lab::launchDsmall<P>(c.in, c.wCrsk, c.out, gStream); });
-  printf("{\"shape\":\"%s\",\"zeros\":%.2f,\"engine\":\"dsmall\",\"cfg\":\"%s\",\"threads\":%d,\"blocks\":%d,\"smem\":%d,"
-         "\"err\":%.2e,\"bitwise\":%s,\"us\":%.2f,\"speedup\":%.2f}\n",
-         c.sh.name, c.zeros, label, P::THREADS, P::BLOCKS, P::SMEM_BYTES, err, same ? "true" : "false", us, c.cudnnBestUs / us);
-  fflush(stdout);
+  runChecked(c, "dsmall", label, P::THREADS, P::BLOCKS, P::SMEM_BYTES, [&] { return lab::launchDsmall<P>(c.in, c.wCrsk, c.out, gStream); });
 }
 
 template <class P>
 static void runPxg(Ctx& c, const char* label) {
-  std::vector<float> h(c.outN), h2(c.outN);
-  for (int rep = 0; rep < 2; ++rep) {
-    CK(cudaMemset(c.out, 0xff, c.outN * 4));
-    CK(lab::launchPxg<P>(c.in, c.wCrsk, c.out, gStream));
-    CK(cudaStreamSynchronize(gStream));
-    CK(cudaMemcpy(rep ? h2.data() : h.data(), c.out, c.outN * 4, cudaMemcpyDeviceToHost));
-  }
-  const double err = relL2(h, c.refHost);
-  const bool same = memcmp(h.data(), h2.data(), c.outN * 4) == 0;
-  const double us = timeGraph([&] { lab::launchPxg<P>(c.in, c.wCrsk, c.out, gStream); });
-  printf("{\"shape\":\"%s\",\"zeros\":%.2f,\"engine\":\"pxg\",\"cfg\":\"%s\",\"threads\":%d,\"blocks\":%d,\"smem\":%d,"
-         "\"err\":%.2e,\"bitwise\":%s,\"us\":%.2f,\"speedup\":%.2f}\n",
-         c.sh.name, c.zeros, label, P::THREADS, P::BLOCKS, P::SMEM_BYTES, err, same ? "true" : "false", us, c.cudnnBestUs / us);
-  fflush(stdout);
+  runChecked(c, "pxg", label, P::THREADS, P::BLOCKS, P::SMEM_BYTES, [&] { return lab::launchPxg<P>(c.in, c.wCrsk, c.out, gStream); });
 }
 
 // pxg config: WARPS (split of the window's pairs) UNROLL (weight rows in flight) PPB (pixels per block)
