@@ -264,6 +264,7 @@ function wsparseSpace(q: ConvProblem & { readonly arch: ArchName }, p: GpuProfil
  * broken in this order too (src/plan/measured-choice.ts).
  */
 const RULE_FAMILIES: readonly RuleFamily[] = [
+  { family: 'pxg', supports: pxgSupports, choose: (q, p, batch, density) => choosePxgTiles(p, q, batch, density), space: (q, p, batch) => pxgCandidates(p, q, batch) },
   { family: 'dconv', supports: dconvSupports, choose: (q, p, batch, density) => chooseDconvTiles(p, q, batch, density) },
   { family: 'igemm', supports: igemmSupports, choose: (q, p, batch, _density, weights) => chooseIgemmTilesForWeights(p, q, batch, weights?.structure.start), space: (q, p, _batch, weights) => (q.k % 4 === 0 ? igemmCandidatesForWeights(p, q, weights?.structure.start) : []) },
   {
@@ -277,13 +278,6 @@ const RULE_FAMILIES: readonly RuleFamily[] = [
     space: (q, p, batch, weights) => (wsparseServes(weights) ? wstageCandidates(p, q, batch, weights.structure).slice(0, WSTAGE_SPACE).map((c) => c.spec) : []),
   },
 ];
-
-/**
- * The pxg family, not yet among the planner's rule families: its kernels are measured in the lab
- * (run 37) but not yet in the suite or a bench; registering it means placing it first in
- * RULE_FAMILIES (its rule serves only where it beat dconv) and updating the family-order tests.
- */
-export const PXG_FAMILY: RuleFamily = { family: 'pxg', supports: pxgSupports, choose: (q, p, batch, density) => choosePxgTiles(p, q, batch, density), space: (q, p, batch) => pxgCandidates(p, q, batch) };
 
 /** Candidates of the wstage family `tune` times per conv: the cost model's best few (its space is large). */
 const WSTAGE_SPACE = 8;

@@ -12,7 +12,8 @@
 // was generated for (its nonzero lists are tables in the kernel; cuDNN gets the same weights): the
 // kernels the planner picks for ResNet-50 pruned 90% unstructured and 2:4 on this arch (batch 1),
 // and the odd shapes with weights pruned unstructured 80/90/95%, 2:4, block4x1 and whole filters,
-// one output channel zeroed by hand in each (batch 3).
+// one output channel zeroed by hand in each (batch 3). The pixel-gather family (pxg) runs on every
+// odd shape and on DenseNet-169's 128x7x7 and 128x14x14 -> 32 3x3 convs (batch 3).
 //
 // CUSNN_TEST_SEED repeats a run; CUSNN_GPU_LOG=<file> writes the per-kernel errors as JSON;
 // CUSNN_KERNEL_MODELS=resnet50,... narrows the zoo (default: all).
@@ -30,6 +31,7 @@ import { chooseIgemmTiles, chooseIgemmTilesForWeights } from '../../src/families
 import { igemmVecFits, igemmWriterTiles, keptFromStructure, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
 import { igemmSharedBytes } from '../../src/families/igemm/resources.js';
 import { gpuProfile } from '../../src/arch/profiles.js';
+import { PXG_UNROLLS, PXG_WARPS, validatePxgSpec, type PxgKernelSpec } from '../../src/families/pxg/spec.js';
 import type { KernelSpec } from '../../src/families/registry.js';
 import { loadAddon, type LoadedAddon, type NativeRuntime } from '../../src/runtime/addon.js';
 import { GraphBuilder } from '../../src/model/builder.js';
@@ -208,6 +210,16 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
       .filter((q) => { try { validateIgemmSpec(q); } catch { return false; } return igemmSharedBytes(q) <= gpuProfile(arch).sharedPerBlockOptin; }) : [];
     expect(oddWide.some((q) => q.family === 'igemm' && q.vec === 4), 'a large-batch case with 16-byte pixel copies').toBe(true);
     oddIgemm.push(...oddWide);
+    // pxg on every odd problem (1x1 and K 72 included: the template takes any K <= 128 and any window, though the rule
+    // serves only KxK to <= 32 channels), warps x unroll alternating, plus DenseNet-169's two conv5/conv4 3x3 shapes
+    // with the rule's tiles; all at batch 3.
+    const dn = (hw: number) => ({ c: 128, h: hw, w: hw, k: 32, r: 3, s: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, ho: hw, wo: hw, bias: false, relu: false });
+    const oddPxg: KernelSpec[] = [
+      ...ODD.map(({ why: _w, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...q }, i) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...q, warps: PXG_WARPS[i % 2]!, unroll: PXG_UNROLLS[(i >> 1) % 2]! })),
+      ...[7, 14].map((hw) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...dn(hw), warps: 16, unroll: 8 })),
+    ].map((q) => validatePxgSpec(q));
+    oddIgemm.push(...oddPxg);
+    log.pxgKernels = oddPxg.length;
     // wsparse: the zoo's pruned layers (one case per kernel name) and the odd shapes, each with its pruned weights.
     const wsByName = new Map<string, WsparseCase>();
     for (const [pattern, sparsity] of [['unstructured', 0.9], ['2:4', 0.5]] as const) {

@@ -18,6 +18,7 @@ const TILES = {
   'act-sparse': { family: 'act-sparse', th: 2, tw: 7, tc: 8, kb: 32, cs: 1 },
   igemm: { family: 'igemm', bm: 32, bn: 16, bkc: 2, tm: 4, tn: 4, warpM: 8, split: 2, stages: 3 },
   dconv: { family: 'dconv', bm: 32, tm: 1, tn: 3, rowsT: 2, bkc: 2, split: 2, stages: 3 },
+  pxg: { family: 'pxg', warps: 16, unroll: 8 },
   wsparse: { family: 'wsparse', ppl: 1, split: 1, cpb: 1, patternDigest: '0123456789', nnz: 10, rowMax: 2, kActive: 5 },
 } as const;
 
@@ -52,9 +53,9 @@ describe(`the measured choice (seed ${SEED})`, () => {
     }
   });
 
-  it('breaks a tie between kernels by the registry order (dconv, igemm, wsparse, wstage, act-sparse on sm_90), only among kernels that beat cuDNN', () => {
-    expect(familyOrder('sm_90')).toEqual(['dconv', 'igemm', 'wsparse', 'wstage', 'act-sparse']);
-    expect(familyOrder('sm_70')).toEqual(['wsparse', 'wstage', 'act-sparse']);
+  it('breaks a tie between kernels by the registry order (pxg, dconv, igemm, wsparse, wstage, act-sparse on sm_90), only among kernels that beat cuDNN', () => {
+    expect(familyOrder('sm_90')).toEqual(['pxg', 'dconv', 'igemm', 'wsparse', 'wstage', 'act-sparse']);
+    expect(familyOrder('sm_70')).toEqual(['pxg', 'wsparse', 'wstage', 'act-sparse']);
     for (let i = 0; i < 50; i++) {
       const base = uni(5, 50);
       const ws = cand('wsparse', base);
@@ -64,7 +65,7 @@ describe(`the measured choice (seed ${SEED})`, () => {
       let c = chooseMeasured([slow, ws, dc], cudnnAt(base * 2), 'sm_90');
       expect([c.generated!.kernel, c.fastest!.kernel, c.beatsCudnn]).toEqual([dc.kernel, ws.kernel, true]);
       expect(c.why).toContain(`dconv ${dc.kernel} `);
-      expect(c.why).toMatch(/its family comes first in the order of preference \(dconv, igemm, wsparse, wstage, act-sparse\): it is kept$/);
+      expect(c.why).toMatch(/its family comes first in the order of preference \(pxg, dconv, igemm, wsparse, wstage, act-sparse\): it is kept$/);
       // Beaten by more than the margin: the fastest stays.
       const far = cand('dconv', base * uni(1.05, 1.2));
       c = chooseMeasured([ws, far, slow], cudnnAt(base * 2), 'sm_90');
@@ -77,6 +78,10 @@ describe(`the measured choice (seed ${SEED})`, () => {
       expect(c.generated!.kernel).toBe(dc.kernel);
       c = chooseMeasured([ws, ig], cudnnAt(base * 2), 'sm_90');
       expect(c.generated!.kernel).toBe(ig.kernel);
+      // pxg, first in the order, keeps a tie with dconv.
+      const px = cand('pxg', base * uni(1.005, MEASURED_MARGIN - 0.002));
+      c = chooseMeasured([cand('dconv', base), px], cudnnAt(base * 2), 'sm_90');
+      expect(c.generated!.kernel).toBe(px.kernel);
       // On sm_70 (no dconv, no igemm) wsparse comes before act-sparse.
       c = chooseMeasured([cand('act-sparse', base), cand('wsparse', base * 1.01, 0.005, 'w')], cudnnAt(base * 2), 'sm_70');
       expect(c.generated!.kernel).toBe('w');

@@ -42,6 +42,10 @@ describe('planner', () => {
         if (c.spec.family === 'act-sparse') {
           expect(c.spec.tc % c.spec.cs).toBe(0);
           expect(sharedLayout(c.spec).win).toBe(r.windowH * r.windowW);
+        } else if (c.spec.family === 'pxg') {
+          // pxg (any arch): one block per output pixel and image, at most two waves of blocks.
+          expect(r.grid).toEqual([c.spec.ho * c.spec.wo, 1, 1]);
+          expect(r.grid[0]).toBeLessThanOrEqual(2 * gpu.smCount);
         } else {
           // igemm or dconv (no weights given: no weight-sparse family): sm_80+ only, clusters (split > 1) only on sm_90.
           if (c.spec.family !== 'igemm' && c.spec.family !== 'dconv') throw new Error(`${c.layer}: unexpected family ${c.spec.family} without weights`);
