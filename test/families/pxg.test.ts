@@ -2,8 +2,8 @@
 // parsed back out of the .cu and the kernel is walked in JS exactly as it runs: grid (PIX, 1,
 // batch), WARPS warps a block, warp w on the contiguous slice [w * SLICE, min(PAIRS, (w + 1) *
 // SLICE)) of the pixel's (channel, tap) pairs, a lane's NCH loads (pair lo + 32 j + lane, zero
-// outside the input), the ballot compaction in ascending pair order, the list walked UNROLL at a
-// time with fp32 FMAs, lanes along the output channels (KPL per lane), the warps' sums added in
+// outside the input), the ballot compaction into one block-wide list in ascending pair order, warp
+// w's even share [w * M / WARPS, (w + 1) * M / WARPS) of its M entries walked UNROLL at a time with fp32 FMAs, lanes along the output channels (KPL per lane), the warps' sums added in
 // warp order, then bias and ReLU. The result is held against a float64 conv on odd shapes
 // (stride 2, asymmetric padding, 'valid', 5x5, 1x1, K not a multiple of 32, K up to 128) at input
 // zeros 0/50/90/100%, batch 2; every output written exactly once. Also: the tiling rule (where it
@@ -58,9 +58,10 @@ function walk(spec: PxgKernelSpec, src: string, x: Float32Array, batch: number, 
     for (let p = 0; p < PIX; p++) {
       const oy = Math.floor(p / WO), ox = p % WO, iy0 = oy * SH - PT, ix0 = ox * SW - PL;
       const red = new Float32Array(WARPS * K);
+      // The block's list: each warp's slice compacted in ascending pair order at the offset of the warps before it.
+      const list: { pair: number; v: number }[] = [];
       for (let warp = 0; warp < WARPS; warp++) {
         const lo = warp * SLICE, hi = Math.min(PAIRS, lo + SLICE);
-        const list: { pair: number; v: number }[] = [];
         for (let j = 0; j < NCH; j++) {
           for (let lane = 0; lane < 32; lane++) {
             const pair = lo + 32 * j + lane;
@@ -70,13 +71,18 @@ function walk(spec: PxgKernelSpec, src: string, x: Float32Array, batch: number, 
             if (v !== 0) list.push({ pair, v });
           }
         }
+      }
+      // Each warp's even share [w * M / WARPS, (w + 1) * M / WARPS) of the M nonzeros (integer division).
+      const M = list.length;
+      for (let warp = 0; warp < WARPS; warp++) {
+        const b0 = Math.floor((warp * M) / WARPS), b1 = Math.floor(((warp + 1) * M) / WARPS);
         for (let lane = 0; lane < 32; lane++) {
           for (let t = 0; t < KPL; t++) {
             const k = lane + 32 * t;
             if (k >= K) continue;
             let acc = 0;
-            for (let base = 0; base < list.length; base += UNROLL) {
-              for (let u = 0; u < UNROLL && base + u < list.length; u++) {
+            for (let base = b0; base < b1; base += UNROLL) {
+              for (let u = 0; u < UNROLL && base + u < b1; u++) {
                 const e = list[base + u]!;
                 acc = f(e.v * wCrsk[e.pair * K + k]! + acc);
               }
@@ -206,7 +212,7 @@ describe(`pxg family (seed ${seed})`, () => {
     expect(kernelNameOf(spec)).toBe('pxg3x3_c128_h7_w7_k32_w16_u8_sm90');
     expect(isCIdentifier(kernelNameOf({ ...spec, bias: true, relu: true }))).toBe(true);
     expect(specWithTiles(prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), tilesOf(spec))).toEqual(spec);
-    expect(pxgLayout(spec)).toMatchObject({ pairs: 1152, slice: 72, nch: 3, kpl: 1, threads: 512, sharedBytes: 16 * 96 * 8 + 16 * 32 * 4 });
+    expect(pxgLayout(spec)).toMatchObject({ pairs: 1152, slice: 72, nch: 3, kpl: 1, threads: 512, sharedBytes: 16 * 96 * 8 + 16 * 32 * 4 + 16 * 4 });
     expect(() => validatePxgSpec({ ...spec, k: 129 })).toThrow(/k must be at most 128/);
     expect(() => validatePxgSpec({ ...spec, warps: 0 })).toThrow(/warps must be a positive integer/);
     expect(() => validatePxgSpec({ ...spec, family: 'dconv' as 'pxg' })).toThrow(/family must be 'pxg'/);

@@ -11,7 +11,7 @@ export function pxgLayout(t: Tiling) {
   const nch = Math.ceil(slice / 32);
   const list = nch * 32;
   const kpl = Math.ceil(t.k / 32);
-  return { pairs, slice, nch, kpl, threads: 32 * t.warps, sharedBytes: t.warps * list * 8 + t.warps * t.k * 4 };
+  return { pairs, slice, nch, kpl, threads: 32 * t.warps, sharedBytes: t.warps * list * 8 + t.warps * t.k * 4 + t.warps * 4 };
 }
 
 export function pxgRegsEstimate(t: Tiling): number {
