@@ -215,7 +215,7 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     // with the rule's tiles; all at batch 3.
     const dn = (hw: number) => ({ c: 128, h: hw, w: hw, k: 32, r: 3, s: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, ho: hw, wo: hw, bias: false, relu: false });
     const oddPxg: KernelSpec[] = [
-      ...ODD.map(({ why: _w, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...q }, i) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...q, warps: PXG_WARPS[i % 2]!, unroll: PXG_UNROLLS[(i >> 1) % 2]! })),
+      ...ODD.map(({ why: _w, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...q }, i) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...q, warps: PXG_WARPS[i % 3]!, unroll: PXG_UNROLLS[(i + 1) % 3]! })),
       ...[7, 14].map((hw) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...dn(hw), warps: 16, unroll: 8 })),
     ].map((q) => validatePxgSpec(q));
     oddIgemm.push(...oddPxg);

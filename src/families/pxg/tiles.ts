@@ -1,7 +1,8 @@
 // Tiling rule of the pxg family (kernel lab on the H200, tools/kernel-lab/PREDICTIONS.md runs 36-37):
-// - served only where the lab measured it faster than dconv: a KxK conv (not 1x1) to at most 32
-//   output channels, at least PXG_MIN_ZEROS of input zeros, and at most two blocks (pixels x batch
-//   items) per SM; at 50% zeros it ties dconv, at >= 85% it is 1.3-1.7 us faster on 7x7 and 14x14;
+// - served only where it measured faster than dconv: a KxK conv (not 1x1) to at most 32 output
+//   channels, at least PXG_MIN_ZEROS of input zeros, and at most one block (pixels x batch items)
+//   per SM (the lab's uniform zeros had it faster on 14x14 too; real activations did not, runs 38-39);
+//   the tile space (for tune) reaches two blocks per SM;
 // - 16 warps, 8 weight rows in flight: the best at 85-90% zeros on both shapes (8 warps were 0.3-0.6
 //   us slower, 4 warps 0.9-1.6; 32 warps slower again; two pixels per block 1.2-2.2 us slower).
 import type { GpuProfile } from '../../arch/profiles.js';
@@ -31,8 +32,16 @@ function fits(p: GpuProfile, spec: PxgKernelSpec): boolean {
   return l.threads <= p.maxThreadsPerBlock && l.sharedBytes <= p.sharedPerBlockOptin;
 }
 
+/**
+ * Blocks (pixels x batch items) per SM the rule serves at most: one wave. On DenseNet-169's 14x14 convs
+ * (196 blocks on 132 SMs) pxg measured slower than dconv on real activations in runs 38-39 (median
+ * 4.45-4.57 us against 4.10 at 75-86% zeros), on its 7x7 convs (49 blocks) faster (2.56 against 4.32).
+ */
+export const PXG_RULE_MAX_WAVES = 1;
+
 export function choosePxgTiles(p: GpuProfile, problem: PxgProblem, batch: number, density: number): PxgChoice | null {
   if (!pxgShapeServes(p, problem, batch) || 1 - density < PXG_MIN_ZEROS) return null;
+  if (problem.ho * problem.wo * batch > PXG_RULE_MAX_WAVES * p.smCount) return null;
   const spec: PxgKernelSpec = { family: 'pxg', ...problem, warps: 16, unroll: 8 };
   if (!fits(p, spec)) return null;
   const estimate = pxgUs(p, spec, batch, density);
