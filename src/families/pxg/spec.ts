@@ -26,10 +26,12 @@ export const PXG_TILE_FIELDS = ['warps', 'unroll'] as const;
 export type PxgTiles = Pick<PxgKernelSpec, (typeof PXG_TILE_FIELDS)[number]>;
 export type PxgProblem = Omit<PxgKernelSpec, keyof PxgTiles | 'family'>;
 
-// The tile space `tune` measures. 32 warps and 4 rows in flight were slower on the lab's uniform zeros
-// (run 36) but are kept: on real activations a pixel's window holds up to twice the mean nonzeros.
+// The tile space `tune` measures (tiles.ts drops those whose registers would spill). 32 warps and 4 rows
+// in flight were slower on the lab's uniform zeros (run 36) but are kept: on real activations a pixel's
+// window holds up to twice the mean nonzeros, and run 40's tune picked 8 warps with 16 rows on most of
+// DenseNet-169's 7x7 convs, so 32 rows follow.
 export const PXG_WARPS = [8, 16, 32] as const;
-export const PXG_UNROLLS = [4, 8, 16] as const;
+export const PXG_UNROLLS = [4, 8, 16, 32] as const;
 /** Output channels a block serves at most: 4 per lane. */
 export const PXG_MAX_K = 128;
 

@@ -8,7 +8,7 @@
 import type { GpuProfile } from '../../arch/profiles.js';
 import type { KernelEstimate } from '../../plan/types.js';
 import { pxgUs } from './cost.js';
-import { pxgLayout } from './resources.js';
+import { pxgLayout, pxgRegsEstimate } from './resources.js';
 import { PXG_UNROLLS, PXG_WARPS, type PxgKernelSpec, type PxgProblem } from './spec.js';
 
 /** Input zeros from which the rule serves a conv (the lab's ties with dconv lie at ~50%). */
@@ -29,7 +29,9 @@ export function pxgShapeServes(p: GpuProfile, problem: PxgProblem, batch: number
 
 function fits(p: GpuProfile, spec: PxgKernelSpec): boolean {
   const l = pxgLayout(spec);
-  return l.threads <= p.maxThreadsPerBlock && l.sharedBytes <= p.sharedPerBlockOptin;
+  // __launch_bounds__(threads) caps the registers at regsPerSm / threads: a tile estimated above it would spill.
+  const regCap = Math.min(p.maxRegsPerThread, Math.floor(p.regsPerSm / l.threads / 8) * 8);
+  return l.threads <= p.maxThreadsPerBlock && l.sharedBytes <= p.sharedPerBlockOptin && pxgRegsEstimate(spec) <= regCap;
 }
 
 /**
