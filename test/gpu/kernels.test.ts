@@ -31,7 +31,7 @@ import { chooseIgemmTiles, chooseIgemmTilesForWeights } from '../../src/families
 import { igemmVecFits, igemmWriterTiles, keptFromStructure, validateIgemmSpec, type IgemmKernelSpec } from '../../src/families/igemm/spec.js';
 import { igemmSharedBytes } from '../../src/families/igemm/resources.js';
 import { gpuProfile } from '../../src/arch/profiles.js';
-import { PXG_UNROLLS, PXG_WARPS, validatePxgSpec, type PxgKernelSpec } from '../../src/families/pxg/spec.js';
+import { validatePxgSpec, type PxgKernelSpec } from '../../src/families/pxg/spec.js';
 import type { KernelSpec } from '../../src/families/registry.js';
 import { loadAddon, type LoadedAddon, type NativeRuntime } from '../../src/runtime/addon.js';
 import { GraphBuilder } from '../../src/model/builder.js';
@@ -211,11 +211,13 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     expect(oddWide.some((q) => q.family === 'igemm' && q.vec === 4), 'a large-batch case with 16-byte pixel copies').toBe(true);
     oddIgemm.push(...oddWide);
     // pxg on every odd problem (1x1 and K 72 included: the template takes any K <= 128 and any window, though the rule
-    // serves only KxK to <= 32 channels), warps x unroll alternating, plus DenseNet-169's two conv5/conv4 3x3 shapes
+    // serves only KxK to <= 32 channels), tiles across the space, plus DenseNet-169's two conv5/conv4 3x3 shapes
     // with the rule's tiles; all at batch 3.
+    // Tiles across the space (32 warps x 32 rows would spill: not in it).
+    const PXG_ODD_TILES = [[8, 8], [16, 16], [32, 16], [8, 4], [16, 8], [32, 4], [8, 32]].map(([warps, unroll]) => ({ warps: warps!, unroll: unroll! }));
     const dn = (hw: number) => ({ c: 128, h: hw, w: hw, k: 32, r: 3, s: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, ho: hw, wo: hw, bias: false, relu: false });
     const oddPxg: KernelSpec[] = [
-      ...ODD.map(({ why: _w, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...q }, i) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...q, warps: PXG_WARPS[i % 3]!, unroll: PXG_UNROLLS[(i + 1) % 3]! })),
+      ...ODD.map(({ why: _w, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...q }, i) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...q, ...PXG_ODD_TILES[i % PXG_ODD_TILES.length]! })),
       ...[7, 14].map((hw) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...dn(hw), warps: 16, unroll: 8 })),
     ].map((q) => validatePxgSpec(q));
     oddIgemm.push(...oddPxg);
