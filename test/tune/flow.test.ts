@@ -74,9 +74,10 @@ function setup(seed: number) {
   const rnd = mulberry32(seed);
   const graph = smallGraph();
   const ws = syntheticWeights(graph, Math.floor(rnd() * 1e9));
-  // Zeros per conv: block1_1 and block2_1 in one bucket (one entry, two layers), the others spread.
+  // Zeros per conv: block1_1 and block2_1 in one bucket (one entry, two layers), the others spread. The hidden times
+  // are per shape, so the four 3x3 convs (one shape) stay where the rule picks one family for all: pxg from 60% zeros.
   const z: Record<string, number> = { block1_1_conv: 0.61 + 0.03 * rnd(), block2_1_conv: 0.65 + 0.04 * rnd(), block1_2_conv: 0.72 + 0.05 * rnd(),
-    block2_2_conv: 0.3 + 0.05 * rnd(), block1_3_conv: 0.45 + 0.04 * rnd(), block2_3_conv: 0.85 + 0.04 * rnd() };
+    block2_2_conv: 0.81 + 0.05 * rnd(), block1_3_conv: 0.45 + 0.04 * rnd(), block2_3_conv: 0.85 + 0.04 * rnd() };
   const plan = planNetwork(graph, gpuProfile('sm_90'), uniformSparsity(graph, (l) => z[l] ?? 0.5), { batch: 1, weightsSource: 'synthetic' });
   return { rnd, graph, ws, plan, z };
 }
@@ -126,7 +127,8 @@ describe(`cusnn-gen tune through the CPU-backed fake addon (seed ${SEED})`, () =
     for (const e of r.entries) {
       const t = truth.perShape.get(shapeWords(e.shape))!;
       expect(e.best.kernel, keyOf(e)).toBe(t.fastest);
-      expect(e.heuristic!.kernel).toBe(jobs.find((j) => shapeWords(j.shape) === shapeWords(e.shape))!.heuristic!.kernel);
+      // The heuristic of the entry's own layers (two layers of one shape in other zero buckets may have another: pxg from 60%).
+      expect(e.heuristic!.kernel).toBe(jobs.find((j) => j.layer === e.layers[0]!.layer)!.heuristic!.kernel);
       expect(e.discarded).toBe(1);
       within += t.heuristicWithin ? e.layers.length : 0;
     }
