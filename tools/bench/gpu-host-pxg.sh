@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# GPU host, repository root: the pxg measurements of runs 38-44 as steps of one call (docs/PERFORMANCE.md).
+# Carry .gpuprod .data/distx .data/common and one model's weights (.data/d169x or .data/d201x: see
+# tools/bench/pack-gpu-host.sh); docs/results/ moved out for the call.
+#   bench        cusnn-gen bench --batch 1 on MODEL's real weights (TUNE_CACHE=<file> to plan with a tune cache)
+#   bench-nopdl  the same with CUSNN_PDL=0: the generated kernels launched without dependent launch (run 43's gap)
+#   tune         cusnn-gen tune --images on MODEL's 3x3 convs at 7x7 (conv5_blockN_2_conv, N = 1..BLOCKS)
+#   ncu          ncu of the pxg launches of one forward (NCU_K to change the kernel regex)
+# e.g. STEPS="bench bench-nopdl" MODEL=densenet201 bash tools/bench/gpu-host-pxg.sh
+set -uo pipefail
+start=$SECONDS
+m=${MODEL:-densenet169}
+source .gpuprod/setup.sh >> $OUT/setup.log 2>&1
+rm -rf dist && tar -xJf .data/distx/dist.tar.xz
+python3 .data/common/images.py unpack .data/common/images.npy /tmp/images > /dev/null
+mkdir -p /tmp/w && for x in .data/*x/$m.safetensors.xz; do [ -s "$x" ] && xz -dc "$x" > /tmp/w/$m.safetensors; done
+[ -s /tmp/w/$m.safetensors ] || echo "no weights carried for $m: synthetic" >> $OUT/setup.log
+blocks=${BLOCKS:-32}
+for step in ${STEPS:-bench}; do
+  case $step in
+    bench|bench-nopdl)
+      pdl=1; [ $step = bench-nopdl ] && pdl=0
+      CUSNN_PDL=$pdl timeout ${BENCH_S:-240} node dist/cli.js bench --model $m --arch sm_90 --batch 1 --weights /tmp/w --images /tmp/images \
+        --out /tmp/b-$step --energy-seconds 2 -j 16 -v ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "NVIDIA H200"} > $OUT/$step.log 2>&1
+      echo "$step rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
+      cp /tmp/b-$step/results.json $OUT/$step-results.json 2>/dev/null ;;
+    tune)
+      L=$(for i in $(seq 1 $blocks); do echo -n "conv5_block${i}_2_conv "; done)
+      node dist/cli.js --model $m --arch sm_90 --weights /tmp/w/$m.safetensors --fill-missing --out /tmp/t -q > /dev/null 2>> $OUT/setup.log
+      timeout ${TUNE_S:-200} node dist/cli.js tune /tmp/t --images /tmp/images --layer $L --max-candidates ${CANDIDATES:-40} \
+        --cache $OUT/tune-cache.json -j 16 -q > $OUT/tune.log 2>&1
+      echo "tune rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    ncu)
+      node dist/cli.js --model $m --arch sm_90 --weights /tmp/w/$m.safetensors --fill-missing --out /tmp/g -q > /dev/null 2>> $OUT/setup.log
+      node dist/cli.js build /tmp/g -j 16 > $OUT/build.log 2>&1
+      timeout ${NCU_S:-150} ncu --graph-profiling node -k "regex:${NCU_K:-pxg3x3}" --launch-count ${NCU_N:-32} --section SpeedOfLight \
+        --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
+        node dist/cli.js run /tmp/g --images /tmp/images/$(ls /tmp/images | sed -n 9p) --batch 1 > $OUT/ncu.log 2>&1
+      echo "ncu rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+  esac
+done
