@@ -11,6 +11,10 @@
 // row for K = 32) in flight at once. The warps' partial sums are added in warp order (bitwise identical
 // runs). At 90% zeros a warp of 8 holds ~14 live pairs of its 144: about two rounds of weight loads.
 // Work skipped is per element, not per tile: ReLU's scattered zeros all count.
+//
+// This lab copy keeps runs 36-37's per-warp lists, measured on uniform zeros. The generator's template
+// (templates/pxg.cu.hbs) shares the block's compacted list evenly over the warps since run 39: on real
+// activations whole channels are zero and the per-warp lists were very uneven (docs/PERFORMANCE.md).
 #pragma once
 #include <cuda_runtime.h>
 #include <cstdlib>
