@@ -20,6 +20,7 @@
 #include "dconv.cuh"
 #include "dsmall.cuh"
 #include "pxg.cuh"
+#include "dual.cuh"
 
 #define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); exit(1); } } while (0)
 #define CD(x) do { cudnnStatus_t s_ = (x); if (s_ != CUDNN_STATUS_SUCCESS) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudnnGetErrorString(s_)); exit(1); } } while (0)
@@ -85,6 +86,11 @@ static void setup(Ctx& c, const Shape& s, float zeros) {
   }
   const float scale = 1.0f / std::sqrt((float)s.C * s.R * s.S);
   for (auto& v : hw) v = (2 * urand() - 1) * scale;  // [C][R][S][K]
+  // LAB_WPRUNE=p: every weight zeroed with probability p (unstructured pruning; cuDNN gets the same weights).
+  if (const char* wp = getenv("LAB_WPRUNE")) {
+    const float p = static_cast<float>(atof(wp));
+    for (auto& v : hw) if (urand() < p) v = 0.0f;
+  }
   for (int k = 0; k < s.K; ++k)
     for (int ch = 0; ch < s.C; ++ch)
       for (int rs = 0; rs < s.R * s.S; ++rs) hwk[((size_t)k * s.C + ch) * s.R * s.S + rs] = hw[((size_t)ch * s.R * s.S + rs) * s.K + k];
@@ -197,6 +203,22 @@ template <class P>
 static void runPxg(Ctx& c, const char* label) {
   runChecked(c, "pxg", label, P::THREADS, P::BLOCKS, P::SMEM_BYTES, [&] { return lab::launchPxg<P>(c.in, c.wCrsk, c.out, gStream); });
 }
+
+// dual (dual.cuh): the weights' rows compressed on the host from the CRSK weights the other engines read.
+template <class P>
+static void runDual(Ctx& c, const char* label) {
+  std::vector<float> crsk((size_t)P::PAIRS * P::K);
+  CK(cudaMemcpy(crsk.data(), c.wCrsk, crsk.size() * 4, cudaMemcpyDeviceToHost));
+  lab::DualRows rows = lab::dualRowsFromCrsk(crsk, P::PAIRS, P::K);
+  CK(cudaGetLastError());
+  runChecked(c, "dual", label, P::THREADS, P::BLOCKS, P::SMEM_BYTES, [&] { return lab::launchDual<P>(c.in, rows, c.out, gStream); });
+  lab::dualRowsFree(rows);
+}
+
+// dual config: WARPS (split of the window's pairs and of the nonzero list) UNROLL (entries' rows in flight)
+#define DUAL(SH, WARPS, UNROLL)                                                                                      \
+  runDual<lab::Dual<SH##_C, SH##_H, SH##_W, SH##_K, SH##_R, SH##_S, SH##_SH, SH##_SW, SH##_PT, SH##_PL, SH##_HO,   \
+                    SH##_WO, WARPS, UNROLL>>(ctx, "dual warps" #WARPS " unroll" #UNROLL)
 
 // pxg config: WARPS (split of the window's pairs) UNROLL (weight rows in flight) PPB (pixels per block)
 #define PXG(SH, WARPS, UNROLL, PPB)                                                                                  \
