@@ -13,8 +13,9 @@ export function renderPxgKernel(spec: PxgKernelSpec, servedBy: readonly ServedLa
   const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   const summary = [
     `Pixel-gather ${spec.r}x${spec.s} convolution over the input's nonzeros, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
-    `One block per output pixel: ${spec.warps} warps split its ${l.pairs} (channel, tap) pairs, compact the nonzero inputs`,
-    `with ballots and sum only those, lanes along the ${spec.k} output channels. Warps' sums added in a fixed order:`,
+    `One block per output pixel: ${spec.warps} warps load its ${l.pairs} (channel, tap) pairs, compact the nonzero inputs`,
+    `with ballots into one list shared evenly over the warps and sum only those, lanes along the ${spec.k} output`,
+    `channels. Warps' sums added in a fixed order:`,
     `exact fp32, deterministic, no atomics.`,
   ];
   const sections = [
@@ -22,7 +23,7 @@ export function renderPxgKernel(spec: PxgKernelSpec, servedBy: readonly ServedLa
     {
       title: `Tiles (${spec.arch})`,
       rows: table([
-        ['block', `1 output pixel x ${spec.k} channels, ${spec.warps} warps x ${l.slice} pairs each`],
+        ['block', `1 output pixel x ${spec.k} channels, ${spec.warps} warps x ${l.slice} pairs loaded each, the nonzeros shared evenly`],
         ['lane', `${l.nch} input loads, ${l.kpl} output channel(s)`],
         ['weight rows in flight', `${spec.unroll} per warp`],
         ['threads', `${res.threads}`],

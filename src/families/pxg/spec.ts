@@ -5,9 +5,10 @@
 // 128x7x7 -> 32 and 128x14x14 -> 32 3x3 convs at >= 85% zeros, where dconv's staged pipeline takes
 // 4.3 us whatever the zeros (its FMA chain alone is 1.4 us: tools/kernel-lab/PREDICTIONS.md run 35).
 // One block per output pixel: its warps split the pixel's (channel, tap) pairs, compact the nonzero
-// inputs with ballots and sum only those, lanes along the output channels, weight rows read from
-// L2. Every zero element is skipped, not only zero tiles. Lab (H200, with dependent launch, run 37):
-// 2.61 us at 90% zeros on 128x7x7 -> 32 against dconv 4.32 and cuDNN 13.05.
+// inputs with ballots into one block list, share it evenly (since run 39) and sum only those, lanes
+// along the output channels, weight rows read from L2. Every zero element is skipped, not only zero
+// tiles. Lab (H200, dependent launch, run 37): 2.61 us at 90% zeros on 128x7x7 -> 32 against dconv
+// 4.32 and cuDNN 13.05; DenseNet-169's bench (run 40): 2.28-3.58 us on its 7x7 convs.
 // Any KxK, stride, padding; any arch (plain loads, ballots and shuffles).
 import { ARCH_NAMES, type ArchName } from '../../arch/profiles.js';
 import { problemName } from '../../codegen/naming.js';
