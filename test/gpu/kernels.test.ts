@@ -4,8 +4,8 @@
 // (channels not a multiple of the tile, odd H and W, tiles that do not divide the output, stride
 // 2 with asymmetric padding, 1x1 stride 2, 5x5, 'valid' padding, K not a multiple of the block),
 // run at batch 3. Each runs on fresh random ReLU-like inputs at 0, 50, 90, 99 and 100% zeros,
-// uniform and clustered (4x4 blocks per channel), with every buffer poisoned (NaN) before each
-// run and its output written into a channel slice of a larger buffer: relative L2 error against
+// uniform, clustered (4x4 blocks per channel) and in dead channels (whole channels of an image zero),
+// with every buffer poisoned (NaN) before each run and its output written into a channel slice of a larger buffer: relative L2 error against
 // cuDNN <= 1e-5, every output element written, nothing written outside the slice. The odd shapes
 // are also checked against a float64 CPU conv (cuDNN is not trusted blindly either).
 // The weight-sparse family (wsparse) runs the same checks on pruned weights, the ones its kernel
@@ -58,7 +58,7 @@ if (skipReason) console.warn(`gpu/kernels: skipping: ${skipReason}`);
 const SEED = testSeed();
 const rnd = mulberry32(SEED);
 const SPARSITIES = [0, 0.5, 0.9, 0.99, 1] as const;
-const PATTERNS = ['uniform', 'clustered'] as const;
+const PATTERNS = ['uniform', 'clustered', 'dead-channels'] as const;
 const TOL = 1e-5;
 
 type Odd = Omit<ActSparseKernelSpec, 'family' | 'arch'> & { why: string };
@@ -79,11 +79,16 @@ const ODD: Odd[] = [
     c: 8, h: 9, w: 9, k: 33, r: 3, s: 3, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, ho: 7, wo: 7, bias: true, relu: true, th: 4, tw: 4, tc: 8, kb: 32, cs: 1 },
 ];
 
-/** ReLU-like input: exact zeros at the given fraction (uniform or in 4x4 blocks per channel), else (0.02, 1). */
-function reluInput(n: number, c: number, h: number, w: number, zeros: number, pattern: 'uniform' | 'clustered'): Float32Array {
+/**
+ * ReLU-like input: exact zeros at the given fraction (uniform, in 4x4 blocks per channel, or whole channels
+ * of an image dead, as real ReLU maps leave them), else (0.02, 1).
+ */
+function reluInput(n: number, c: number, h: number, w: number, zeros: number, pattern: (typeof PATTERNS)[number]): Float32Array {
   const x = new Float32Array(n * c * h * w);
   for (let i = 0; i < x.length; i++) x[i] = 0.02 + 0.98 * rnd();
-  if (pattern === 'uniform') {
+  if (pattern === 'dead-channels') {
+    for (let p = 0; p < n * c; p++) if (rnd() < zeros) x.fill(0, p * h * w, (p + 1) * h * w);
+  } else if (pattern === 'uniform') {
     for (let i = 0; i < x.length; i++) if (rnd() < zeros) x[i] = 0;
   } else {
     for (let p = 0; p < n * c; p++) {
