@@ -5,8 +5,9 @@
 // 2 with asymmetric padding, 1x1 stride 2, 5x5, 'valid' padding, K not a multiple of the block),
 // run at batch 3. Each runs on fresh random ReLU-like inputs at 0, 50, 90, 99 and 100% zeros,
 // uniform, clustered (4x4 blocks per channel) and in dead channels (whole channels of an image zero),
-// with every buffer poisoned (NaN) before each run and its output written into a channel slice of a larger buffer: relative L2 error against
-// cuDNN <= 1e-5, every output element written, nothing written outside the slice. The odd shapes
+// with every buffer poisoned (NaN) before each run and its output written into a channel slice of
+// a larger buffer: relative L2 error against cuDNN <= 1e-5, every output element written, nothing
+// written outside the slice. The odd shapes
 // are also checked against a float64 CPU conv (cuDNN is not trusted blindly either).
 // The weight-sparse family (wsparse) runs the same checks on pruned weights, the ones its kernel
 // was generated for (its nonzero lists are tables in the kernel; cuDNN gets the same weights): the
