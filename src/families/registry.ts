@@ -129,7 +129,8 @@ export function tilesOf(spec: KernelSpec): KernelTiles {
     return { family: 'dconv', ...Object.fromEntries(DCONV_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
   }
   if (spec.family === 'pxg') {
-    return { family: 'pxg', ...Object.fromEntries(PXG_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
+    // ppb only when set (absent, not undefined: tiles stored before it existed stay equal).
+    return { family: 'pxg', ...Object.fromEntries(PXG_TILE_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]])) } as KernelTiles;
   }
   if (spec.family === 'wsparse') {
     return { family: 'wsparse', ...Object.fromEntries(WSPARSE_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
@@ -155,7 +156,7 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
     return { ...problem, ...t, family: 'wstage' };
   }
   if (tiles.family === 'pxg') {
-    const t: PxgTiles = { warps: tiles.warps, unroll: tiles.unroll };
+    const t: PxgTiles = { warps: tiles.warps, unroll: tiles.unroll, ...(tiles.ppb !== undefined ? { ppb: tiles.ppb } : {}) };
     return { ...problem, ...t, family: 'pxg' };
   }
   if (tiles.family === 'dconv') {

@@ -32,13 +32,15 @@ const H200 = gpuProfile('sm_90');
 const prob = (c: number, h: number, w: number, k: number, r: number, s: number, stride: number, padTop: number, padLeft: number, ho: number, wo: number, bias: boolean, relu: boolean): PxgProblem =>
   ({ arch: 'sm_90', c, h, w, k, r, s, strideH: stride, strideW: stride, padTop, padLeft, ho, wo, bias, relu });
 
-const SHAPES: { why: string; q: PxgProblem; warps: number; unroll: number }[] = [
+const SHAPES: { why: string; q: PxgProblem; warps: number; unroll: number; ppb?: number }[] = [
   { why: '3x3 pad 1, C 37 (pairs not a multiple of the warps), 9x7, K 24', q: prob(37, 9, 7, 24, 3, 3, 1, 1, 1, 9, 7, true, true), warps: 16, unroll: 8 },
   { why: '3x3 stride 2 on odd 15x15, TF same (0, 0), K 40 (2 per lane, partial)', q: prob(20, 15, 15, 40, 3, 3, 2, 0, 0, 7, 7, true, false), warps: 8, unroll: 16 },
   { why: '3x3 valid on 9x9, C 8, K 33', q: prob(8, 9, 9, 33, 3, 3, 1, 0, 0, 7, 7, false, true), warps: 16, unroll: 8 },
   { why: '5x5 pad 2 on 11x13, C 12, K 17', q: prob(12, 11, 13, 17, 5, 5, 1, 2, 2, 11, 13, true, true), warps: 8, unroll: 8 },
   { why: '1x1 on 6x5, C 70, K 128 (4 per lane)', q: prob(70, 6, 5, 128, 1, 1, 1, 0, 0, 6, 5, true, false), warps: 4, unroll: 16 },
   { why: "DenseNet's 128x7x7 -> 32, the rule's tiles", q: prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), warps: 16, unroll: 8 },
+  { why: 'two pixels a block on odd 9x7 (63 pixels: the last block has a spare group), C 37, K 24', q: prob(37, 9, 7, 24, 3, 3, 1, 1, 1, 9, 7, true, true), warps: 16, unroll: 8, ppb: 2 },
+  { why: 'three pixels a block, stride 2, K 40', q: prob(20, 15, 15, 40, 3, 3, 2, 0, 0, 7, 7, true, false), warps: 12, unroll: 4, ppb: 3 },
 ];
 
 const num = (src: string, name: string): number => {
@@ -51,17 +53,21 @@ const num = (src: string, name: string): number => {
 function walk(spec: PxgKernelSpec, src: string, x: Float32Array, batch: number, wCrsk: Float32Array, bias: Float32Array | null, out: Float32Array, writes: Uint8Array): void {
   const C = num(src, 'C'), H = num(src, 'H'), W = num(src, 'W'), K = num(src, 'K'), R = num(src, 'R'), S = num(src, 'S');
   const SH = num(src, 'SH'), SW = num(src, 'SW'), PT = num(src, 'PT'), PL = num(src, 'PL'), HO = num(src, 'HO'), WO = num(src, 'WO');
-  const WARPS = num(src, 'WARPS'), UNROLL = num(src, 'UNROLL');
-  const RS = R * S, PIX = HO * WO, PAIRS = C * RS, SLICE = Math.ceil(PAIRS / WARPS), NCH = Math.ceil(SLICE / 32), KPL = Math.ceil(K / 32);
-  expect([WARPS, UNROLL], 'tiles in the source').toEqual([spec.warps, spec.unroll]);
+  const WARPS = num(src, 'WARPS'), UNROLL = num(src, 'UNROLL'), PPB = num(src, 'PPB'), WPP = WARPS / PPB;
+  const RS = R * S, PIX = HO * WO, PAIRS = C * RS, SLICE = Math.ceil(PAIRS / WPP), NCH = Math.ceil(SLICE / 32), KPL = Math.ceil(K / 32);
+  expect([WARPS, UNROLL, PPB], 'tiles in the source').toEqual([spec.warps, spec.unroll, spec.ppb ?? 1]);
+  expect(src).toContain('constexpr int WPP = WARPS / PPB;');
   const f = Math.fround;
   for (let n = 0; n < batch; n++) {
-    for (let p = 0; p < PIX; p++) {
+    // Blocks of PPB pixels, pixel group g of WPP warps on pixel blk * PPB + g (a spare group of the last block writes nothing).
+    for (let blk = 0; blk < Math.ceil(PIX / PPB); blk++) for (let g = 0; g < PPB; g++) {
+      const p = blk * PPB + g;
+      if (p >= PIX) continue;
       const oy = Math.floor(p / WO), ox = p % WO, iy0 = oy * SH - PT, ix0 = ox * SW - PL;
-      const red = new Float32Array(WARPS * K);
-      // The block's list: each warp's slice compacted in ascending pair order at the offset of the warps before it.
+      const red = new Float32Array(WPP * K);
+      // The group's list: each warp's slice compacted in ascending pair order at the offset of the warps before it.
       const list: { pair: number; v: number }[] = [];
-      for (let warp = 0; warp < WARPS; warp++) {
+      for (let warp = 0; warp < WPP; warp++) {
         const lo = warp * SLICE, hi = Math.min(PAIRS, lo + SLICE);
         for (let j = 0; j < NCH; j++) {
           for (let lane = 0; lane < 32; lane++) {
@@ -73,10 +79,10 @@ function walk(spec: PxgKernelSpec, src: string, x: Float32Array, batch: number, 
           }
         }
       }
-      // Each warp's even share [w * M / WARPS, (w + 1) * M / WARPS) of the M nonzeros (integer division).
+      // Each warp's even share [w * M / WPP, (w + 1) * M / WPP) of the group's M nonzeros (integer division).
       const M = list.length;
-      for (let warp = 0; warp < WARPS; warp++) {
-        const b0 = Math.floor((warp * M) / WARPS), b1 = Math.floor(((warp + 1) * M) / WARPS);
+      for (let warp = 0; warp < WPP; warp++) {
+        const b0 = Math.floor((warp * M) / WPP), b1 = Math.floor(((warp + 1) * M) / WPP);
         for (let lane = 0; lane < 32; lane++) {
           for (let t = 0; t < KPL; t++) {
             const k = lane + 32 * t;
@@ -94,7 +100,7 @@ function walk(spec: PxgKernelSpec, src: string, x: Float32Array, batch: number, 
       }
       for (let k = 0; k < K; k++) {
         let s = 0;
-        for (let w = 0; w < WARPS; w++) s = f(s + red[w * K + k]!);
+        for (let w = 0; w < WPP; w++) s = f(s + red[w * K + k]!);
         if (bias) s = f(s + bias[k]!);
         if (spec.relu) s = Math.max(s, 0);
         const o = n * K * PIX + k * PIX + p;
@@ -120,10 +126,11 @@ function reference(q: PxgProblem, x: Float32Array, batch: number, wKcrs: Float32
 }
 
 describe(`pxg family (seed ${seed})`, () => {
-  for (const { why, q, warps, unroll } of SHAPES) {
+  for (const { why, q, warps, unroll, ppb } of SHAPES) {
     it(`matches a float64 conv at 0/50/90/100% zeros: ${why}`, () => {
-      const spec: PxgKernelSpec = { family: 'pxg', ...q, warps, unroll };
+      const spec: PxgKernelSpec = { family: 'pxg', ...q, warps, unroll, ...(ppb ? { ppb } : {}) };
       const src = renderKernel(spec, [{ model: 'test', layer: 'conv' }]).source;
+      expect(resourcesOf(spec, 2).grid, 'grid: one block per PPB pixels and batch item').toEqual([Math.ceil((q.ho * q.wo) / (ppb ?? 1)), 1, 2]);
       const res = resourcesOf(spec, 1);
       expect(src).toContain(`static_assert(THREADS == ${res.threads}`);
       expect(src).toContain(`static_assert(SHARED_BYTES == ${res.sharedBytes}`);
@@ -159,12 +166,14 @@ describe(`pxg family (seed ${seed})`, () => {
     });
   }
 
-  it('the rule serves DenseNet-like 3x3 convs to <= 32 channels on maps of one wave at >= 80% zeros only', () => {
+  it('the rule serves DenseNet-like 3x3 convs to <= 32 channels on maps of one wave at >= 60% zeros only', () => {
     const dn7 = prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false);
     const dn14 = prob(128, 14, 14, 32, 3, 3, 1, 1, 1, 14, 14, false, false);
     expect(choosePxgTiles(H200, dn7, 1, 0.1)?.spec).toMatchObject({ family: 'pxg', warps: 16, unroll: 8 });
     expect(choosePxgTiles(H200, dn14, 1, 0.15), '196 blocks: more than one wave (slower than dconv in runs 38-39)').toBeNull();
-    expect(pxgCandidates(H200, dn14, 1).length, 'but tune measures it there (32 warps x 32 rows would spill)').toBe(11);
+    expect(pxgCandidates(H200, dn14, 1).length, 'but tune measures it there (32 warps x 32 rows would spill), two pixels a block too').toBe(15);
+    expect(pxgCandidates(H200, dn14, 1).filter((c) => c.ppb === 2).map((c) => [c.warps, c.unroll])).toEqual([[16, 8], [16, 16], [32, 8], [32, 16]]);
+    expect(pxgCandidates(H200, dn7, 1).some((c) => c.ppb !== undefined), '7x7: one wave already').toBe(false);
     expect(choosePxgTiles(H200, dn7, 1, 1 - PXG_MIN_ZEROS + 0.01), 'below the zeros threshold').toBeNull();
     expect(choosePxgTiles(H200, prob(128, 28, 28, 32, 3, 3, 1, 1, 1, 28, 28, false, false), 1, 0.1), '784 blocks').toBeNull();
     expect(choosePxgTiles(H200, dn7, 8, 0.1), 'batch 8: 392 blocks').toBeNull();
@@ -196,7 +205,7 @@ describe(`pxg family (seed ${seed})`, () => {
     }
     const dir = mkdtempSync(join(tmpdir(), 'cusnn-pxg-'));
     try {
-      const specs: PxgKernelSpec[] = [SHAPES[1]!, SHAPES[4]!, SHAPES[5]!].map(({ q, warps, unroll }) => ({ family: 'pxg', ...q, warps, unroll }));
+      const specs: PxgKernelSpec[] = [SHAPES[1]!, SHAPES[4]!, SHAPES[5]!, SHAPES[6]!, SHAPES[7]!].map(({ q, warps, unroll, ppb }) => ({ family: 'pxg', ...q, warps, unroll, ...(ppb ? { ppb } : {}) }));
       // The space's corners on DenseNet's shape: 1024 threads with 16 rows in flight must fit 64 registers, 512 with 32 rows 128.
       specs.push({ ...specs[2]!, warps: 32, unroll: 16 }, { ...specs[2]!, warps: 8, unroll: 4 }, { ...specs[2]!, warps: 16, unroll: 32 });
       const files = specs.map((s) => {
@@ -226,5 +235,14 @@ describe(`pxg family (seed ${seed})`, () => {
     expect(() => validatePxgSpec({ ...spec, k: 129 })).toThrow(/k must be at most 128/);
     expect(() => validatePxgSpec({ ...spec, warps: 0 })).toThrow(/warps must be a positive integer/);
     expect(() => validatePxgSpec({ ...spec, family: 'dconv' as 'pxg' })).toThrow(/family must be 'pxg'/);
+    // Two pixels a block: named, round-tripped, 8 warps a pixel; tiles without ppb stay as stored before it existed.
+    const two: PxgKernelSpec = { ...spec, ppb: 2 };
+    expect(kernelNameOf(two)).toBe('pxg3x3_c128_h7_w7_k32_w16_u8_p2_sm90');
+    expect(tilesOf(spec)).toEqual({ family: 'pxg', warps: 16, unroll: 8 });
+    expect(specWithTiles(prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), tilesOf(two))).toEqual(two);
+    expect(pxgLayout(two)).toMatchObject({ ppb: 2, wpp: 8, slice: 144, nch: 5, threads: 512 });
+    expect(resourcesOf(two, 1).grid).toEqual([25, 1, 1]);
+    expect(() => validatePxgSpec({ ...spec, ppb: 3 })).toThrow(/warps \(16\) must be a multiple of ppb \(3\)/);
+    expect(() => validatePxgSpec({ ...spec, ppb: 5 })).toThrow(/ppb must be 1..4/);
   });
 });

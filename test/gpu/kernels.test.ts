@@ -225,6 +225,10 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     const oddPxg: KernelSpec[] = [
       ...ODD.map(({ why: _w, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...q }, i) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...q, ...PXG_ODD_TILES[i % PXG_ODD_TILES.length]! })),
       ...[7, 14].map((hw) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...dn(hw), warps: 16, unroll: 8 })),
+      // Two pixels a block (tune's space where one block a pixel takes more than a wave): DenseNet's 14x14, and the
+      // first odd shape's 143 pixels (the last block's second group has no pixel).
+      { family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...dn(14), warps: 16, unroll: 8, ppb: 2 },
+      (({ why: _w, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...q }) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...q, warps: 32, unroll: 16, ppb: 2 }))(ODD[0]!),
     ].map((q) => validatePxgSpec(q));
     oddIgemm.push(...oddPxg);
     log.pxgKernels = oddPxg.length;

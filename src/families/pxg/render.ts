@@ -13,7 +13,9 @@ export function renderPxgKernel(spec: PxgKernelSpec, servedBy: readonly ServedLa
   const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   const summary = [
     `Pixel-gather ${spec.r}x${spec.s} convolution over the input's nonzeros, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
-    `One block per output pixel: ${spec.warps} warps load its ${l.pairs} (channel, tap) pairs, compact the nonzero inputs`,
+    l.ppb > 1
+      ? `${l.ppb} output pixels per block, ${l.wpp} warps each: they load the pixel's ${l.pairs} (channel, tap) pairs, compact the nonzero inputs`
+      : `One block per output pixel: ${spec.warps} warps load its ${l.pairs} (channel, tap) pairs, compact the nonzero inputs`,
     `with ballots into one list shared evenly over the warps and sum only those, lanes along the ${spec.k} output`,
     `channels. Warps' sums added in a fixed order:`,
     `exact fp32, deterministic, no atomics.`,
@@ -23,7 +25,7 @@ export function renderPxgKernel(spec: PxgKernelSpec, servedBy: readonly ServedLa
     {
       title: `Tiles (${spec.arch})`,
       rows: table([
-        ['block', `1 output pixel x ${spec.k} channels, ${spec.warps} warps x ${l.slice} pairs loaded each, the nonzeros shared evenly`],
+        ['block', `${l.ppb} output pixel(s) x ${spec.k} channels, ${l.wpp} warps a pixel x ${l.slice} pairs loaded each, the nonzeros shared evenly`],
         ['lane', `${l.nch} input loads, ${l.kpl} output channel(s)`],
         ['weight rows in flight', `${spec.unroll} per warp`],
         ['threads', `${res.threads}`],
@@ -39,7 +41,7 @@ export function renderPxgKernel(spec: PxgKernelSpec, servedBy: readonly ServedLa
     strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
     biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
     warps: spec.warps, unroll: spec.unroll, sm: Number(spec.arch.slice(3)),
-    threads: res.threads, sharedBytes: res.sharedBytes, pix: spec.ho * spec.wo,
+    threads: res.threads, sharedBytes: res.sharedBytes, gridX: res.grid[0], ppb: l.ppb,
     epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
     launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };

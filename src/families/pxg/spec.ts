@@ -21,9 +21,14 @@ export interface PxgKernelSpec extends ConvProblem {
   readonly warps: number;
   /** Weight rows (nonzero inputs) whose loads are in flight together per warp. */
   readonly unroll: number;
+  /**
+   * Output pixels a block computes at once (default 1), each by warps / ppb of its warps: fewer blocks
+   * where one per pixel would take more than one wave (DenseNet's 14x14: 196 blocks on 132 SMs).
+   */
+  readonly ppb?: number;
 }
 
-export const PXG_TILE_FIELDS = ['warps', 'unroll'] as const;
+export const PXG_TILE_FIELDS = ['warps', 'unroll', 'ppb'] as const;
 export type PxgTiles = Pick<PxgKernelSpec, (typeof PXG_TILE_FIELDS)[number]>;
 export type PxgProblem = Omit<PxgKernelSpec, keyof PxgTiles | 'family'>;
 
@@ -54,6 +59,9 @@ export function validatePxgSpec(spec: PxgKernelSpec): PxgKernelSpec {
     if (spec.k > PXG_MAX_K) errors.push(`k must be at most ${PXG_MAX_K} (4 output channels per lane), got ${spec.k}`);
     if (spec.warps > 32) errors.push(`warps must be at most 32, got ${spec.warps}`);
     if (spec.unroll > 32) errors.push(`unroll must be at most 32, got ${spec.unroll}`);
+    const ppb = spec.ppb ?? 1;
+    if (!Number.isInteger(ppb) || ppb < 1 || ppb > 4) errors.push(`ppb must be 1..4, got ${ppb}`);
+    else if (spec.warps % ppb !== 0) errors.push(`warps (${spec.warps}) must be a multiple of ppb (${ppb})`);
   }
   if (errors.length > 0) throw new Error(`invalid pxg spec: ${errors.join('; ')}`);
   return spec;
@@ -64,6 +72,7 @@ export function pxgName(spec: PxgKernelSpec): string {
   validatePxgSpec(spec);
   let name = problemName('pxg', spec);
   name += `_w${spec.warps}_u${spec.unroll}`;
+  if ((spec.ppb ?? 1) > 1) name += `_p${spec.ppb}`;
   if (spec.bias) name += '_bias';
   if (spec.relu) name += '_relu';
   return `${name}_sm${spec.arch.slice(3)}`;

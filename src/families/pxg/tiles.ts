@@ -57,7 +57,11 @@ export function choosePxgTiles(p: GpuProfile, problem: PxgProblem, batch: number
   return { spec, estimate, why };
 }
 
-/** The family's tile space for measurement (`cusnn-gen tune`): every warps x unroll that fits. */
+/**
+ * The family's tile space for measurement (`cusnn-gen tune`): every warps x unroll that fits; where one
+ * block per pixel takes more than one wave, also two pixels per block (16 or 32 warps, 8 or 16 rows), so
+ * that tune measures whether one wave of blocks with half the warps a pixel wins there (not yet measured).
+ */
 export function pxgCandidates(p: GpuProfile, problem: PxgProblem, batch: number): PxgKernelSpec[] {
   if (!pxgShapeServes(p, problem, batch)) return [];
   const out: PxgKernelSpec[] = [];
@@ -65,6 +69,14 @@ export function pxgCandidates(p: GpuProfile, problem: PxgProblem, batch: number)
     for (const unroll of PXG_UNROLLS) {
       const spec: PxgKernelSpec = { family: 'pxg', ...problem, warps, unroll };
       if (fits(p, spec)) out.push(spec);
+    }
+  }
+  if (problem.ho * problem.wo * batch > p.smCount) {
+    for (const warps of [16, 32]) {
+      for (const unroll of [8, 16]) {
+        const spec: PxgKernelSpec = { family: 'pxg', ...problem, warps, unroll, ppb: 2 };
+        if (fits(p, spec)) out.push(spec);
+      }
     }
   }
   return out;
