@@ -4,7 +4,8 @@
 # tools/bench/pack-gpu-host.sh); docs/results/ moved out for the call.
 #   bench        cusnn-gen bench --batch 1 on MODEL's real weights (TUNE_CACHE=<file> to plan with a tune cache)
 #   bench-nopdl  the same with CUSNN_PDL=0: the generated kernels launched without dependent launch (run 43's gap)
-#   tune         cusnn-gen tune --images on MODEL's 3x3 convs at 7x7 (conv5_blockN_2_conv, N = 1..BLOCKS)
+#   tune         cusnn-gen tune --images on MODEL's 3x3 convs at 7x7 (conv5_blockN_2_conv, N = 1..BLOCKS), or on
+#                STAGE=4: the 14x14 ones (conv4_blockN_2_conv), where pxg's two-pixel blocks are in the space
 #   ncu          ncu of the pxg launches of one forward (NCU_K to change the kernel regex)
 # e.g. STEPS="bench bench-nopdl" MODEL=densenet201 bash tools/bench/gpu-host-pxg.sh
 set -uo pipefail
@@ -25,10 +26,10 @@ for step in ${STEPS:-bench}; do
       echo "$step rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
       cp /tmp/b-$step/results.json $OUT/$step-results.json 2>/dev/null ;;
     tune)
-      L=$(for i in $(seq 1 $blocks); do echo -n "conv5_block${i}_2_conv "; done)
+      L=$(for i in $(seq 1 $blocks); do echo -n "conv${STAGE:-5}_block${i}_2_conv "; done)
       node dist/cli.js --model $m --arch sm_90 --weights /tmp/w/$m.safetensors --fill-missing --out /tmp/t -q > /dev/null 2>> $OUT/setup.log
       timeout ${TUNE_S:-200} node dist/cli.js tune /tmp/t --images /tmp/images --layer $L --max-candidates ${CANDIDATES:-40} \
-        --cache $OUT/tune-cache.json -j 16 -q > $OUT/tune.log 2>&1
+        --cache $OUT/tune-cache${STAGE:-5}.json -j 16 -q > $OUT/tune.log 2>&1
       echo "tune rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     ncu)
       node dist/cli.js --model $m --arch sm_90 --weights /tmp/w/$m.safetensors --fill-missing --out /tmp/g -q > /dev/null 2>> $OUT/setup.log
