@@ -28,6 +28,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "pxg.cuh"  // pxgLoad, pxgLoadWindow
+
 namespace lab {
 
 template <int C_, int H_, int W_, int K_, int R_, int S_, int SH_, int SW_, int PT_, int PL_, int HO_, int WO_,
@@ -50,11 +52,6 @@ struct Dual {
 __device__ __forceinline__ int dualLoadInt(const int* p) {
   int v;
   asm volatile("ld.global.nc.s32 %0, [%1];" : "=r"(v) : "l"(p));
-  return v;
-}
-__device__ __forceinline__ float dualLoadF(const float* p) {
-  float v;
-  asm volatile("ld.global.nc.f32 %0, [%1];" : "=f"(v) : "l"(p));
   return v;
 }
 __device__ __forceinline__ unsigned dualLoadU16(const unsigned short* p) {
@@ -92,17 +89,7 @@ __global__ void __launch_bounds__(P::THREADS)
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 
   float v[P::NCH];
-#pragma unroll
-  for (int j = 0; j < P::NCH; ++j) {
-    const int pair = lo + 32 * j + lane;
-    const int c = pair / P::RS, tap = pair - (pair / P::RS) * P::RS;
-    const int r = tap / P::S, s = tap - (tap / P::S) * P::S;
-    const int iy = iy0 + r, ix = ix0 + s;
-    const bool ok = rowLive[j] && static_cast<unsigned>(iy) < static_cast<unsigned>(P::H) &&
-                    static_cast<unsigned>(ix) < static_cast<unsigned>(P::W);
-    const float x = dualLoadF(ok ? in + (c * P::H + iy) * P::W + ix : in);
-    v[j] = ok ? x : 0.0f;
-  }
+  pxgLoadWindow<P>(in, lo, lane, iy0, ix0, rowLive, v);  // pxg's window load, the empty rows' inputs dropped
   unsigned bal[P::NCH];
   int m = 0;
 #pragma unroll
@@ -151,7 +138,7 @@ __global__ void __launch_bounds__(P::THREADS)
         const int j = j0 + lane;
         const int at = s0[u] + (j < len[u] ? j : 0);
         kk[u] = dualLoadU16(rowK + at);
-        wv[u] = dualLoadF(rowW + at);
+        wv[u] = pxgLoad(rowW + at);
       }
 #pragma unroll
       for (int u = 0; u < P::UNROLL; ++u)

@@ -47,6 +47,25 @@ __device__ __forceinline__ float pxgLoad(const float* p) {
   return v;
 }
 
+// A warp's slice of one pixel's window: every lane's NCH input values (pair lo + 32 j + lane), all loads
+// issued before any is used; a slot with live[j] false (past the slice, or the caller's reason) or outside
+// the input reads a valid address and gives 0. Shared with dual.cuh.
+template <class P>
+__device__ __forceinline__ void pxgLoadWindow(const float* __restrict__ in, int lo, int lane, int iy0, int ix0,
+                                              const bool (&live)[P::NCH], float (&v)[P::NCH]) {
+#pragma unroll
+  for (int j = 0; j < P::NCH; ++j) {
+    const int pair = lo + 32 * j + lane;
+    const int c = pair / P::RS, tap = pair - (pair / P::RS) * P::RS;
+    const int r = tap / P::S, s = tap - (tap / P::S) * P::S;
+    const int iy = iy0 + r, ix = ix0 + s;
+    const bool ok = live[j] && static_cast<unsigned>(iy) < static_cast<unsigned>(P::H) &&
+                    static_cast<unsigned>(ix) < static_cast<unsigned>(P::W);
+    const float x = pxgLoad(ok ? in + (c * P::H + iy) * P::W + ix : in);
+    v[j] = ok ? x : 0.0f;
+  }
+}
+
 template <class P>
 __global__ void __launch_bounds__(P::THREADS)
     pxgKernel(const float* __restrict__ in, const float* __restrict__ wt, float* __restrict__ out) {
@@ -73,18 +92,11 @@ __global__ void __launch_bounds__(P::THREADS)
     const int iy0 = oy * P::SH - P::PT, ix0 = ox * P::SW - P::PL;
 
     // Every lane's input values of the warp's slice, all loads issued before any is used.
-    float v[P::NCH];
+    bool inSlice[P::NCH];
 #pragma unroll
-    for (int j = 0; j < P::NCH; ++j) {
-      const int pair = lo + 32 * j + lane;
-      const int c = pair / P::RS, tap = pair - (pair / P::RS) * P::RS;
-      const int r = tap / P::S, s = tap - (tap / P::S) * P::S;
-      const int iy = iy0 + r, ix = ix0 + s;
-      const bool ok = pair < hi && static_cast<unsigned>(iy) < static_cast<unsigned>(P::H) &&
-                      static_cast<unsigned>(ix) < static_cast<unsigned>(P::W);
-      const float x = pxgLoad(ok ? in + (c * P::H + iy) * P::W + ix : in);
-      v[j] = ok ? x : 0.0f;
-    }
+    for (int j = 0; j < P::NCH; ++j) inSlice[j] = lo + 32 * j + lane < hi;
+    float v[P::NCH];
+    pxgLoadWindow<P>(in, lo, lane, iy0, ix0, inSlice, v);
     // Compact the nonzero pairs, ascending.
     int m = 0;
 #pragma unroll
