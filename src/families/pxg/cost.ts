@@ -5,6 +5,10 @@
 // with dependent launch (tools/kernel-lab/PREDICTIONS.md run 37, 8 copies per graph, warps16
 // unroll8): 128x7x7 -> 32 at 5/10/15% nonzeros 2.43/2.61/2.94 us (model 2.40/2.68/2.92) and
 // 128x14x14 -> 32 2.99/3.28/3.66 (2.95/3.23/3.48).
+// The lab kernel gave each warp its own slice's list; since run 39 the warps share the pixel's list
+// evenly, so the busiest warp's term now stands in for the spread between pixels (a block waits for
+// its pixel, the kernel for the heaviest pixel: up to twice the mean on real activations). Not refitted:
+// the benches of runs 39-42 (2.3-2.6 us on DenseNet-169's 7x7 convs at 88-95% zeros) lie within it.
 import type { GpuProfile } from '../../arch/profiles.js';
 import type { KernelEstimate } from '../../plan/types.js';
 import { batch1Launch } from '../batch1-cost.js';

@@ -4,7 +4,8 @@
 //   per SM (the lab's uniform zeros had it faster on 14x14 too; real activations did not, runs 38-39);
 //   the tile space (for tune) reaches two blocks per SM;
 // - 16 warps, 8 weight rows in flight: the best at 85-90% zeros on both shapes (8 warps were 0.3-0.6
-//   us slower, 4 warps 0.9-1.6; 32 warps slower again; two pixels per block 1.2-2.2 us slower).
+//   us slower, 4 warps 0.9-1.6; 32 warps slower again; two pixels per block *in sequence* 1.2-2.2 us
+//   slower: the space's ppb 2 computes its two pixels at once, half the warps each, and is not yet measured).
 import type { GpuProfile } from '../../arch/profiles.js';
 import type { KernelEstimate } from '../../plan/types.js';
 import { pxgUs } from './cost.js';
