@@ -18,15 +18,18 @@ function planBody(plan: NetworkPlan, kernelCount: number, h: string): string[] {
   const byFamily = new Map<string, number>();
   for (const c of sparse) byFamily.set(c.spec?.family ?? 'act-sparse', (byFamily.get(c.spec?.family ?? 'act-sparse') ?? 0) + 1);
   const families = [...byFamily].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([f, n]) => `${f} ${n}`).join(', ');
-  // The MACs a generated kernel does: wsparse skips zero weights, igemm is dense, the others skip zero inputs.
-  const useful = (c: ConvPlan): number => c.decision !== 'act-sparse' ? 1 : c.spec && isWeightSparse(c.spec) ? 1 - c.weightSparsity : c.spec?.family === 'igemm' ? 1 : 1 - c.inputSparsity;
+  // The MACs a generated kernel does: wsparse and wstage skip zero weights, dual both kinds of zero (about
+  // independent), igemm is dense, the others skip zero inputs.
+  const useful = (c: ConvPlan): number => c.decision !== 'act-sparse' ? 1
+    : c.spec?.family === 'dual' ? (1 - c.weightSparsity) * (1 - c.inputSparsity)
+      : c.spec && isWeightSparse(c.spec) ? 1 - c.weightSparsity : c.spec?.family === 'igemm' ? 1 : 1 - c.inputSparsity;
   const totalMacs = plan.convs.reduce((n, c) => n + c.macs, 0);
   const usefulMacs = plan.convs.reduce((n, c) => n + c.macs * useful(c), 0);
   const estCudnn = plan.convs.reduce((n, c) => n + c.estimate.cudnnUs, 0);
   const estPlan = plan.convs.reduce((n, c) => n + (c.decision === 'act-sparse' ? c.estimate.actSparseUs! : c.estimate.cudnnUs), 0);
   const lines = [
     `- Convolutions: ${plan.convs.length}; on generated kernels: ${sparse.length}${families ? ` (${families})` : ''}, served by ${kernelCount} generated kernels; cuDNN: ${plan.convs.length - sparse.length}`,
-    `- Conv FLOPs: ${mflop(totalMacs)} MFLOP dense; ${mflop(usefulMacs)} MFLOP after the zeros the generated kernels skip (inputs; weights for wsparse)`,
+    `- Conv FLOPs: ${mflop(totalMacs)} MFLOP dense; ${mflop(usefulMacs)} MFLOP after the zeros the generated kernels skip (inputs; weights for wsparse and wstage; both for dual)`,
     `- Cost-model estimate of conv time: ${estCudnn.toFixed(0)} us all-cuDNN, ${estPlan.toFixed(0)} us with this plan (estimates; \`cusnn-gen verify\` measures)`,
     '',
     '| # | layer | input CxHxW | filter | output KxHxW | input zeros | weight zeros | decision | kernel | tiles (th x tw, tc, kb, cs) | MFLOP | est. us (cuDNN / ours) |',

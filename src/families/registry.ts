@@ -5,7 +5,8 @@
 // pixel summing only its nonzero inputs, any arch) and wsparse (direct over
 // each output channel's nonzero weights, any arch; its kernels are rendered from the layer's weight
 // structure) and wstage (the same sums over an input window staged in shared memory, any arch where
-// the window fits). Adding a family touches its own folder and this file.
+// the window fits), and dual (pxg's per-pixel gather of nonzero inputs over compressed weight rows,
+// skipping both kinds of zero; measured only, no rule yet). Adding a family touches its own folder and this file.
 import type { ArchName, GpuProfile } from '../arch/profiles.js';
 import type { RenderedKernel, ServedLayer } from '../codegen/kernel.js';
 import type { ConvProblem, KernelEstimate, KernelResources } from '../plan/types.js';
@@ -44,13 +45,19 @@ import { wstageName, wstageSupports, WSTAGE_TILE_FIELDS, type WstageKernelSpec, 
 import { chooseWstageTiles, wstageCandidates } from './wstage/tiles.js';
 import { wstageWeightOrder } from './wstage/schedule.js';
 import { wsparseWeightOrder } from './wsparse/schedule.js';
+import { dualUs } from './dual/cost.js';
+import { renderDualKernel } from './dual/render.js';
+import { dualResources } from './dual/resources.js';
+import { dualWeightOrder } from './dual/rows.js';
+import { dualName, dualSupports, DUAL_TILE_FIELDS, type DualKernelSpec, type DualTiles } from './dual/spec.js';
+import { dualCandidates } from './dual/tiles.js';
 
-export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec | PxgKernelSpec | WsparseKernelSpec | WstageKernelSpec;
+export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec | PxgKernelSpec | WsparseKernelSpec | WstageKernelSpec | DualKernelSpec;
 export type KernelFamily = KernelSpec['family'];
-export const KERNEL_FAMILIES: readonly KernelFamily[] = ['act-sparse', 'igemm', 'dconv', 'pxg', 'wsparse', 'wstage'];
+export const KERNEL_FAMILIES: readonly KernelFamily[] = ['act-sparse', 'igemm', 'dconv', 'pxg', 'wsparse', 'wstage', 'dual'];
 /** The families whose kernels are generated from a layer's weight structure (their specs carry its digest). */
-export type WeightSparseSpec = WsparseKernelSpec | WstageKernelSpec;
-export const isWeightSparse = (spec: { readonly family?: string }): spec is WeightSparseSpec => spec.family === 'wsparse' || spec.family === 'wstage';
+export type WeightSparseSpec = WsparseKernelSpec | WstageKernelSpec | DualKernelSpec;
+export const isWeightSparse = (spec: { readonly family?: string }): spec is WeightSparseSpec => spec.family === 'wsparse' || spec.family === 'wstage' || spec.family === 'dual';
 
 /** The tile fields of a spec, as stored with a measurement (calibration.json, the tune cache). */
 export type KernelTiles =
@@ -59,12 +66,14 @@ export type KernelTiles =
   | ({ readonly family: 'dconv' } & DconvTiles)
   | ({ readonly family: 'pxg' } & PxgTiles)
   | ({ readonly family: 'wsparse' } & WsparseTiles)
-  | ({ readonly family: 'wstage' } & WstageTiles);
+  | ({ readonly family: 'wstage' } & WstageTiles)
+  | ({ readonly family: 'dual' } & DualTiles);
 
 export function kernelNameOf(spec: KernelSpec): string {
   if (spec.family === 'pxg') return pxgName(spec);
   if (spec.family === 'wsparse') return wsparseName(spec);
   if (spec.family === 'wstage') return wstageName(spec);
+  if (spec.family === 'dual') return dualName(spec);
   return spec.family === 'igemm' ? igemmName(spec) : spec.family === 'dconv' ? dconvName(spec) : actSparseName(spec);
 }
 
@@ -76,6 +85,7 @@ export interface RenderInputs {
 export function renderKernel(spec: KernelSpec, servedBy: readonly ServedLayer[], inputs: RenderInputs = {}): RenderedKernel {
   if (spec.family === 'wsparse') return renderWsparseKernel(spec, servedBy, inputs.structure);
   if (spec.family === 'wstage') return renderWstageKernel(spec, servedBy, inputs.structure);
+  if (spec.family === 'dual') return renderDualKernel(spec, servedBy, inputs.structure);
   if (spec.family === 'dconv') return renderDconvKernel(spec, servedBy);
   if (spec.family === 'pxg') return renderPxgKernel(spec, servedBy);
   return spec.family === 'igemm' ? renderIgemmKernel(spec, servedBy) : renderActSparseKernel(spec, servedBy);
@@ -94,12 +104,14 @@ export function kernelWeightOrder(spec: KernelSpec, structure: WeightStructure |
   if (!structure || structure.digest !== spec.patternDigest) {
     throw new Error(`${kernelNameOf(spec)}: its packed weights need the weight structure ${spec.patternDigest}, got ${structure ? structure.digest : 'none'}`);
   }
+  if (spec.family === 'dual') return dualWeightOrder(structure);
   return spec.family === 'wsparse' ? wsparseWeightOrder(structure) : wstageWeightOrder(structure, spec.groups * spec.warps, spec.chunk);
 }
 
 export function resourcesOf(spec: KernelSpec, batch: number): KernelResources {
   if (spec.family === 'wsparse') return wsparseResources(spec, batch);
   if (spec.family === 'wstage') return wstageResources(spec, batch);
+  if (spec.family === 'dual') return dualResources(spec, batch);
   if (spec.family === 'dconv') return dconvResources(spec, batch);
   if (spec.family === 'pxg') return pxgResources(spec, batch);
   return spec.family === 'igemm' ? igemmResources(spec, batch) : actSparseResources(spec, batch);
@@ -110,6 +122,7 @@ export function estimateOf(p: GpuProfile, spec: KernelSpec, batch: number, densi
   if (spec.family === 'igemm') return igemmUs(p, spec, batch);
   if (spec.family === 'wsparse') return wsparseUs(p, spec, batch);
   if (spec.family === 'wstage') return wstageUs(p, spec, batch);
+  if (spec.family === 'dual') return dualUs(p, spec, batch, density);
   if (spec.family === 'dconv') return dconvUs(p, spec, batch, density);
   if (spec.family === 'pxg') return pxgUs(p, spec, batch, density);
   return actSparseUs(p, spec, batch, density);
@@ -131,6 +144,9 @@ export function tilesOf(spec: KernelSpec): KernelTiles {
   if (spec.family === 'pxg') {
     // ppb only when set (absent, not undefined: tiles stored before it existed stay equal).
     return { family: 'pxg', ...Object.fromEntries(PXG_TILE_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]])) } as KernelTiles;
+  }
+  if (spec.family === 'dual') {
+    return { family: 'dual', ...Object.fromEntries(DUAL_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
   }
   if (spec.family === 'wsparse') {
     return { family: 'wsparse', ...Object.fromEntries(WSPARSE_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
@@ -154,6 +170,10 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
       ...(tiles.chunk !== undefined ? { chunk: tiles.chunk, slotChMax: tiles.slotChMax, chunkMax: tiles.chunkMax } : {}),
     };
     return { ...problem, ...t, family: 'wstage' };
+  }
+  if (tiles.family === 'dual') {
+    const t: DualTiles = { warps: tiles.warps, unroll: tiles.unroll, patternDigest: tiles.patternDigest, nnz: tiles.nnz, rowMax: tiles.rowMax, rowsLive: tiles.rowsLive };
+    return { ...problem, ...t, family: 'dual' };
   }
   if (tiles.family === 'pxg') {
     const t: PxgTiles = { warps: tiles.warps, unroll: tiles.unroll, ...(tiles.ppb !== undefined ? { ppb: tiles.ppb } : {}) };
@@ -182,6 +202,9 @@ export function describeTiles(spec: KernelSpec): string {
   if (spec.family === 'wstage') {
     return `wstage ${spec.rows} output rows x ${spec.wo} per tile, ${spec.warps} warps x ${spec.groups} groups, ` +
       `${spec.chunk !== undefined ? `input staged ${spec.chunk} channels at a time (double-buffered), ` : ''}${spec.nnz} nonzeros (busiest warp slot ${spec.slotMax}), pattern ${spec.patternDigest}`;
+  }
+  if (spec.family === 'dual') {
+    return `dual 1 pixel x ${spec.k} channels per block, ${spec.warps} warps, ${spec.unroll} entries in flight, ${spec.nnz} nonzeros in ${spec.rowsLive} weight rows (busiest ${spec.rowMax}), pattern ${spec.patternDigest}`;
   }
   if (spec.family === 'pxg') {
     return `pxg 1 pixel x ${spec.k} channels per block, ${spec.warps} warps, ${spec.unroll} weight rows in flight`;
@@ -227,6 +250,11 @@ export interface RuleFamily {
   readonly family: Exclude<KernelFamily, 'act-sparse'>;
   /** Serves only a conv whose weights are given (the weight-sparse families): weighed apart by the planner. */
   readonly needsWeights?: boolean;
+  /**
+   * The family's rule serves no conv yet (its choose gives null): only a measurement (`cusnn-gen tune`
+   * of its space) puts its kernels in a plan. The planner leaves it out of its notes on the rules.
+   */
+  readonly measuredOnly?: boolean;
   readonly supports: (arch: ArchName) => boolean;
   readonly choose: (problem: ConvProblem & { readonly arch: ArchName }, p: GpuProfile, batch: number, density: number, weights?: ConvWeights) => FamilyChoice | null;
   readonly space?: (problem: ConvProblem & { readonly arch: ArchName }, p: GpuProfile, batch: number, weights?: ConvWeights) => readonly KernelSpec[];
@@ -261,7 +289,8 @@ function wsparseSpace(q: ConvProblem & { readonly arch: ArchName }, p: GpuProfil
  * docs/PERFORMANCE.md), else igemm. The weight-sparse
  * families, last (wsparse, then wstage), serve only a conv whose weights are given with a known
  * pattern and at least WSPARSE_MIN_SPARSITY zeros; the planner takes the one of lower estimate and
- * weighs it against the others by estimate (src/plan/planner.ts). A measured tie is
+ * weighs it against the others by estimate (src/plan/planner.ts). dual, last, has no rule yet: only
+ * tune's measurement of its space puts it in a plan. A measured tie is
  * broken in this order too (src/plan/measured-choice.ts).
  */
 const RULE_FAMILIES: readonly RuleFamily[] = [
@@ -277,6 +306,12 @@ const RULE_FAMILIES: readonly RuleFamily[] = [
     family: 'wstage', needsWeights: true, supports: wstageSupports,
     choose: (q, p, batch, _density, weights) => (wsparseServes(weights) ? chooseWstageTiles(p, q, batch, weights.structure) : null),
     space: (q, p, batch, weights) => (wsparseServes(weights) ? wstageCandidates(p, q, batch, weights.structure).slice(0, WSTAGE_SPACE).map((c) => c.spec) : []),
+  },
+  {
+    // Not yet measured on a GPU (src/families/dual/tiles.ts): no rule, tune times its space on pruned layers.
+    family: 'dual', needsWeights: true, measuredOnly: true, supports: dualSupports,
+    choose: () => null,
+    space: (q, p, batch, weights) => (wsparseServes(weights) ? dualCandidates(p, q, batch, weights.structure) : []),
   },
 ];
 

@@ -203,7 +203,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
     weightsMemo = st ? { structure: st, sparsity: wp.sparsity, pattern: wp.pattern } : null;
     return weightsMemo;
   };
-  // A measured wsparse kernel holds one weight structure: it decides only a layer whose weights still have it.
+  // A measured weight-sparse kernel (wsparse, wstage, dual) holds one weight structure: it decides only a layer whose weights still have it.
   const otherStructure = (t: KernelTiles): string | null => {
     // An igemm kernel with kept filters computes those filters only: it holds for weights with the same zero filters.
     if (t.family === 'igemm') {
@@ -212,7 +212,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
       return now && now.join(',') === t.kept.join(',') ? null
         : `computed kept filters ${keptDigest(t.kept)} (${t.kept.length} of ${conv.outChannels}), these weights keep ${now ? `${keptDigest(now)} (${now.length})` : 'every filter, or no structure is known'}`;
     }
-    if (t.family !== 'wsparse' && t.family !== 'wstage') return null;
+    if (t.family !== 'wsparse' && t.family !== 'wstage' && t.family !== 'dual') return null;
     const st = convWeights()?.structure;
     return st && st.digest === t.patternDigest ? null : `was for weight structure ${t.patternDigest}, these weights have ${st ? st.digest : 'none known (fewer zeros, or no structure given)'}`;
   };
@@ -252,7 +252,8 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   const known = convWeights() ?? undefined;
   const ruled = families.filter((f) => !f.needsWeights)
     .map((f) => f.choose(problemFields, p, o.batch, 1 - facts.inputSparsity, known)).filter((x) => x !== null);
-  const wFamilies = families.filter((f) => f.needsWeights);
+  // A family with no rule yet (measuredOnly: dual) reaches a plan only through a measurement, above.
+  const wFamilies = families.filter((f) => f.needsWeights && !f.measuredOnly);
   const wts = wFamilies.length > 0 ? known ?? null : null;
   const wChoices = wts ? wFamilies.map((f) => f.choose(problemFields, p, o.batch, 1 - facts.inputSparsity, wts)).filter((x) => x !== null) : [];
   const ws = wChoices.reduce<FamilyChoice | null>((best, c) => (best === null || c.estimate.us < best.estimate.us ? c : best), null);

@@ -3,7 +3,7 @@
 // bn, bkc, tm, tn, warpM, split, stages, vec?, kept?} or dconv {family: 'dconv', bm, tm, tn, rowsT, bkc, split,
 // stages} or wsparse {family: 'wsparse', ppl, split, cpb, patternDigest, nnz, rowMax, kActive} or
 // wstage {family: 'wstage', rows, warps, groups, patternDigest, nnz, rowMax, kActive, slotMax, chunk?, slotChMax?, chunkMax?}
-// or pxg {family: 'pxg', warps, unroll}.
+// or pxg {family: 'pxg', warps, unroll, ppb?} or dual {family: 'dual', warps, unroll, patternDigest, nnz, rowMax, rowsLive}.
 import { Type, type Static } from '@sinclair/typebox';
 import type { KernelTiles } from '../families/registry.js';
 
@@ -63,6 +63,13 @@ export const WstageTileFields = {
   chunk: Type.Optional(PositiveInt), slotChMax: Type.Optional(PositiveInt), chunkMax: Type.Optional(Count),
 };
 
+/** dual: the tiles and the structure figures they were derived with, as for wsparse. */
+export const DualTileFields = {
+  warps: PositiveInt, unroll: PositiveInt,
+  patternDigest: WsparseTileFields.patternDigest,
+  nnz: Count, rowMax: Count, rowsLive: Count,
+};
+
 export const ActSparseTilesSchema = Type.Object({ family: Type.Optional(Type.Literal('act-sparse')), ...ActSparseTileFields });
 export const IgemmTilesSchema = Type.Object({ family: Type.Literal('igemm'), ...IgemmTileFields });
 export const DconvTilesSchema = Type.Object({ family: Type.Literal('dconv'), ...DconvTileFields });
@@ -73,7 +80,9 @@ export const WstageTilesSchema = Type.Object({ family: Type.Literal('wstage'), .
 
 export const PxgTilesSchema = Type.Object({ family: Type.Literal('pxg'), ...PxgTileFields });
 
-export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, PxgTilesSchema, WsparseTilesSchema, WstageTilesSchema, ActSparseTilesSchema]);
+export const DualTilesSchema = Type.Object({ family: Type.Literal('dual'), ...DualTileFields });
+
+export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, PxgTilesSchema, WsparseTilesSchema, WstageTilesSchema, DualTilesSchema, ActSparseTilesSchema]);
 
 // The schema's type must stay assignable to the registry's (a compile error when they drift).
 type Assert<T extends true> = T;

@@ -14,7 +14,10 @@
 // kernels the planner picks for ResNet-50 pruned 90% unstructured and 2:4 on this arch (batch 1),
 // and the odd shapes with weights pruned unstructured 80/90/95%, 2:4, block4x1 and whole filters,
 // one output channel zeroed by hand in each (batch 3). The pixel-gather family (pxg) runs on every
-// odd shape and on DenseNet-169's 128x7x7 and 128x14x14 -> 32 3x3 convs (batch 3).
+// odd shape and on DenseNet-169's 128x7x7 and 128x14x14 -> 32 3x3 convs (batch 3). The dual-sparse
+// family (dual, no rule: tune measures it) runs on pruned ResNet-50's 3x3 convs of 7x7 to 28x28 (its
+// cost model's cheapest tile, batch 1) and on the odd shapes its space serves (batch 3), on the same
+// pruned weights as wsparse.
 //
 // CUSNN_TEST_SEED repeats a run; CUSNN_GPU_LOG=<file> writes the per-kernel errors as JSON;
 // CUSNN_KERNEL_MODELS=resnet50,... narrows the zoo (default: all).
@@ -46,6 +49,7 @@ import { getTensor } from '../../src/weights/store.js';
 import { structureLookup, weightStructure, type WeightStructure } from '../../src/families/wsparse/structure.js';
 import { chooseWsparseTiles } from '../../src/families/wsparse/tiles.js';
 import { chooseWstageTiles, wstageCandidates } from '../../src/families/wstage/tiles.js';
+import { dualCandidates } from '../../src/families/dual/tiles.js';
 import { isWeightSparse, kernelNameOf, kernelWeightOrder } from '../../src/families/registry.js';
 import type { View } from '../../src/runtime/program.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
@@ -141,7 +145,7 @@ function zooWsparse(arch: string, pattern: PrunePattern, sparsity: number): Wspa
   const plan = planNetwork(g, gpuProfile(arch), sparsityProfile(g, ws), { batch: 1, weightsSource: 'pruned', weightStructure: structures });
   return plan.convs.filter((c) => c.spec && isWeightSparse(c.spec)).flatMap((c) => {
     const structure = structures(c.layer)!;
-    const { family: _f, ...rest } = c.spec as Extract<KernelSpec, { family: 'wsparse' | 'wstage' }>;
+    const { family: _f, ...rest } = c.spec as Extract<KernelSpec, { family: 'wsparse' | 'wstage' | 'dual' }>;
     const problem = { arch: rest.arch, c: rest.c, h: rest.h, w: rest.w, k: rest.k, r: rest.r, s: rest.s, strideH: rest.strideH, strideW: rest.strideW,
       padTop: rest.padTop, padLeft: rest.padLeft, ho: rest.ho, wo: rest.wo, bias: rest.bias, relu: rest.relu };
     const other = c.spec!.family === 'wsparse' ? chooseWstageTiles(gpuProfile(arch), problem, 1, structure) : chooseWsparseTiles(gpuProfile(arch), problem, 1, structure);
@@ -150,7 +154,9 @@ function zooWsparse(arch: string, pattern: PrunePattern, sparsity: number): Wspa
     const chunked = picked.some((s) => s.family === 'wstage' && s.chunk !== undefined) ? undefined
       : wstageCandidates(gpuProfile(arch), problem, 1, structure).find((x) => x.spec.chunk !== undefined)?.spec;
     const weights = getTensor(ws, c.layer, 'kernel');
-    return [...picked, ...(chunked ? [chunked] : [])].map((spec) => ({ spec, weights, structure, batch: 1, odd: false }));
+    // The dual family's cheapest tile by its cost model on the 3x3 convs it serves (no rule picks it: tune does).
+    const dual = c.spec!.r === 3 ? dualCandidates(gpuProfile(arch), problem, 1, structure)[0] : undefined;
+    return [...picked, ...(chunked ? [chunked] : []), ...(dual ? [dual] : [])].map((spec) => ({ spec, weights, structure, batch: 1, odd: false }));
   });
 }
 
@@ -177,8 +183,12 @@ function oddWsparse(arch: string, p: Omit<Odd, 'why'>, prune: { pattern: PrunePa
   // And the cheapest chunked wstage tile (the window streamed through two buffers) when the rule's pick is not one.
   const rule = chooseWstageTiles(gpuProfile(arch), q, 3, structure);
   const chunked = rule?.spec.chunk === undefined ? wstageCandidates(gpuProfile(arch), q, 3, structure).find((c) => c.spec.chunk !== undefined) ?? null : null;
-  return [chooseWsparseTiles(gpuProfile(arch), q, 3, structure), rule, chunked]
-    .filter((ch) => ch !== null).map((ch) => ({ spec: ch.spec, weights, structure, batch: 3, odd: true }));
+  // And the dual family where its space serves the shape at batch 3 (alternately its first and its last tile).
+  const duals = dualCandidates(gpuProfile(arch), q, 3, structure);
+  const dual = duals.length > 0 ? duals[rnd() < 0.5 ? 0 : duals.length - 1]! : null;
+  return [...[chooseWsparseTiles(gpuProfile(arch), q, 3, structure), rule, chunked]
+    .filter((ch) => ch !== null).map((ch) => ({ spec: ch.spec, weights, structure, batch: 3, odd: true })),
+  ...(dual ? [{ spec: dual, weights, structure, batch: 3, odd: true }] : [])];
 }
 
 describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed ${SEED})`, () => {
@@ -295,6 +305,9 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     expect(wsZoo.filter((c) => c.spec.family === 'wstage').length, 'ResNet-50 pruned: wstage kernels').toBeGreaterThan(0);
     log.wstageKernels = wsAll.filter((c) => c.spec.family === 'wstage').length;
     log.wstageChunkedKernels = wsAll.filter((c) => c.spec.family === 'wstage' && c.spec.chunk !== undefined).length;
+    log.dualKernels = wsAll.filter((c) => c.spec.family === 'dual').length;
+    expect(wsZoo.filter((c) => c.spec.family === 'dual').length, 'ResNet-50 pruned: dual kernels on its 3x3 convs of 7x7 to 28x28').toBeGreaterThan(0);
+    expect(wsOdd.filter((c) => c.spec.family === 'dual').length, 'dual kernels on the odd shapes').toBeGreaterThan(0);
     expect(log.wstageChunkedKernels as number, 'chunked wstage kernels on the odd shapes and the pruned ResNet-50').toBeGreaterThan(0);
     const t0 = performance.now();
     await buildAddon(dir, { jobs: 16, log: (l) => { if (/error/i.test(l)) console.log(l); } });

@@ -1,4 +1,5 @@
-// Lab prototype "dual" (issue 10, item 3; written 2026-12-04, not yet run): a dual-sparse gather that skips
+// Lab prototype "dual" (issue 10, item 3; written 2026-12-04, not yet run; the generator's family since:
+// src/families/dual, templates/dual.cu.hbs): a dual-sparse gather that skips
 // both kinds of zero, for 3x3 convs of pruned networks at batch 1 (ResNet-50 pruned 90%: 512x7x7 -> 512,
 // 256x14x14 -> 256, 128x28x28 -> 128; DenseNet-169 pruned: 128x7x7 -> 32).
 //
@@ -141,8 +142,12 @@ __global__ void __launch_bounds__(P::THREADS)
         wv[u] = pxgLoad(rowW + at);
       }
 #pragma unroll
-      for (int u = 0; u < P::UNROLL; ++u)
+      for (int u = 0; u < P::UNROLL; ++u) {
         if (j0 + lane < len[u]) myAcc[kk[u]] = fmaf(xv[u], wv[u], myAcc[kk[u]]);
+        // The next update may touch an accumulator this one wrote, from another lane: without the warp
+        // barrier that is a race under independent thread scheduling (found when the family was ported).
+        __syncwarp();
+      }
     }
   }
   __syncthreads();
