@@ -7,7 +7,12 @@
 #   tune         cusnn-gen tune --images on MODEL's 3x3 convs at 7x7 (conv5_blockN_2_conv, N = 1..BLOCKS), or on
 #                STAGE=4: the 14x14 ones (conv4_blockN_2_conv), where pxg's two-pixel blocks are in the space
 #   ncu          ncu of the pxg launches of one forward (NCU_K to change the kernel regex)
+#   tune-dual    MODEL (e.g. resnet50, carry .data/r50x) pruned to PRUNE (default 0.9) as `cusnn-gen prune` does, then
+#                cusnn-gen tune --images on its 3x3 convs (*_2_conv) of at most 28x28: the dual family's space
+#                timed beside wsparse, wstage, dconv, igemm and cuDNN (issue 10, item 3; run 45's prediction)
+#   bench-pruned cusnn-gen bench --prune PRUNE on MODEL (with TUNE_CACHE: the tune-dual cache decides those convs)
 # e.g. STEPS="bench bench-nopdl" MODEL=densenet201 bash tools/bench/gpu-host-pxg.sh
+#      STEPS="tune-dual bench-pruned" MODEL=resnet50 TUNE_CACHE=$OUT/tune-dual.json bash tools/bench/gpu-host-pxg.sh
 set -uo pipefail
 start=$SECONDS
 m=${MODEL:-densenet169}
@@ -38,5 +43,19 @@ for step in ${STEPS:-bench}; do
         --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
         node dist/cli.js run /tmp/g --images /tmp/images/$(ls /tmp/images | sed -n 9p) --batch 1 > $OUT/ncu.log 2>&1
       echo "ncu rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    tune-dual)
+      mkdir -p /tmp/p
+      node dist/cli.js prune --model $m --weights /tmp/w/$m.safetensors --fill-missing --sparsity ${PRUNE:-0.9} --out /tmp/p/$m.safetensors > /dev/null 2>> $OUT/setup.log
+      node dist/cli.js --model $m --arch sm_90 --weights /tmp/p/$m.safetensors --out /tmp/tp -q > /dev/null 2>> $OUT/setup.log
+      # The 3x3 convs of 7x7 to 28x28 outputs (dual's space: one block per output pixel, at most 6 per SM).
+      L=$(node -e 'const p = require("/tmp/tp/plan.json"); console.log(p.convs.filter((c) => /_2_conv$/.test(c.layer) && c.output[1] * c.output[2] <= 784).map((c) => c.layer).join(" "))')
+      timeout ${TUNE_S:-300} node dist/cli.js tune /tmp/tp --images /tmp/images --layer $L --max-candidates ${CANDIDATES:-24} \
+        --cache $OUT/tune-dual.json -j 16 -q > $OUT/tune-dual.log 2>&1
+      echo "tune-dual rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    bench-pruned)
+      timeout ${BENCH_S:-240} node dist/cli.js bench --model $m --arch sm_90 --batch 1 --weights /tmp/w --images /tmp/images --prune ${PRUNE:-0.9} \
+        --out /tmp/b-pruned --energy-seconds 2 -j 16 -v ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "NVIDIA H200"} > $OUT/bench-pruned.log 2>&1
+      echo "bench-pruned rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
+      cp /tmp/b-pruned/results.json $OUT/bench-pruned-results.json 2>/dev/null ;;
   esac
 done
