@@ -11,12 +11,15 @@
 #                cusnn-gen tune --images on its 3x3 convs (*_2_conv) of at most 28x28: the dual family's space
 #                timed beside wsparse, wstage, dconv, igemm and cuDNN (issue 10, item 3; run 45's prediction)
 #   bench-pruned cusnn-gen bench --prune PRUNE on MODEL (with TUNE_CACHE: the tune-dual cache decides those convs)
+#   suite        the GPU kernel suite (test/gpu/kernels.test.ts) on SUITE_MODELS' zoo kernels (default MODEL) plus the
+#                odd shapes and pruned ResNet-50 cases; needs PACK=.gpumin (vitest is not in .gpuprod)
+# PACK (default .gpuprod) names the node pack carried.
 # e.g. STEPS="bench bench-nopdl" MODEL=densenet201 bash tools/bench/gpu-host-pxg.sh
 #      STEPS="tune-dual bench-pruned" MODEL=resnet50 TUNE_CACHE=$OUT/tune-dual.json bash tools/bench/gpu-host-pxg.sh
 set -uo pipefail
 start=$SECONDS
 m=${MODEL:-densenet169}
-source .gpuprod/setup.sh >> $OUT/setup.log 2>&1
+source ${PACK:-.gpuprod}/setup.sh >> $OUT/setup.log 2>&1
 rm -rf dist && tar -xJf .data/distx/dist.tar.xz
 python3 .data/common/images.py unpack .data/common/images.npy /tmp/images > /dev/null
 mkdir -p /tmp/w && for x in .data/*x/$m.safetensors.xz; do [ -s "$x" ] && xz -dc "$x" > /tmp/w/$m.safetensors; done
@@ -43,6 +46,10 @@ for step in ${STEPS:-bench}; do
         --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
         node dist/cli.js run /tmp/g --images /tmp/images/$(ls /tmp/images | sed -n 9p) --batch 1 > $OUT/ncu.log 2>&1
       echo "ncu rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    suite)
+      CUSNN_KERNEL_MODELS=${SUITE_MODELS:-$m} CUSNN_GPU_LOG=$OUT/suite.json timeout ${SUITE_S:-300} \
+        node node_modules/vitest/vitest.mjs run --project gpu test/gpu/kernels.test.ts > $OUT/suite.log 2>&1
+      echo "suite rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     tune-dual)
       mkdir -p /tmp/p
       node dist/cli.js prune --model $m --weights /tmp/w/$m.safetensors --fill-missing --sparsity ${PRUNE:-0.9} --out /tmp/p/$m.safetensors > /dev/null 2>> $OUT/setup.log
