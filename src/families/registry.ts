@@ -284,8 +284,8 @@ function wsparseSpace(q: ConvProblem & { readonly arch: ArchName }, p: GpuProfil
 
 /**
  * The rule families in the planner's order of preference: pxg where its rule serves the conv (few
- * output channels, a small map, >= 80% input zeros: the lab measured it 1.3-1.7 us faster than dconv
- * there), then dconv where its rule serves the shape (the lab measured it equal or faster there:
+ * output channels, one wave of blocks, >= PXG_MIN_ZEROS (60%) input zeros: the lab measured it 1.3-1.7 us
+ * faster than dconv at >= 85%, run 40's tune on real activations from 65%), then dconv where its rule serves the shape (the lab measured it equal or faster there:
  * docs/PERFORMANCE.md), else igemm. The weight-sparse
  * families, last (wsparse, then wstage), serve only a conv whose weights are given with a known
  * pattern and at least WSPARSE_MIN_SPARSITY zeros; the planner takes the one of lower estimate and
