@@ -176,6 +176,12 @@ describe(`pxg family (seed ${seed})`, () => {
     expect(pxgCandidates(H200, dn7, 1).some((c) => c.ppb !== undefined), '7x7: one wave already').toBe(false);
     expect(choosePxgTiles(H200, dn7, 1, 1 - PXG_MIN_ZEROS + 0.01), 'below the zeros threshold').toBeNull();
     expect(choosePxgTiles(H200, prob(128, 28, 28, 32, 3, 3, 1, 1, 1, 28, 28, false, false), 1, 0.1), '784 blocks').toBeNull();
+    // Large maps: no rule, a few tiles for tune (DenseNet's 128x56x56 -> 32 at 35-70% zeros ran dense igemm at 1.73x).
+    const dn56 = prob(128, 56, 56, 32, 3, 3, 1, 1, 1, 56, 56, false, false);
+    expect(choosePxgTiles(H200, dn56, 1, 0.5)).toBeNull();
+    expect(pxgCandidates(H200, dn56, 1).map((c) => [c.warps, c.unroll, c.ppb ?? 1])).toEqual([[8, 8, 1], [8, 16, 1], [16, 8, 1], [16, 8, 2], [32, 8, 4]]);
+    expect(pxgCandidates(H200, dn56, 2), 'batch 2: 6272 blocks, past the space').toEqual([]);
+    expect(pxgCandidates(H200, prob(64, 56, 56, 64, 3, 3, 1, 1, 1, 56, 56, false, false), 1), 'K 64: outside the space').toEqual([]);
     expect(choosePxgTiles(H200, dn7, 8, 0.1), 'batch 8: 392 blocks').toBeNull();
     expect(choosePxgTiles(H200, prob(512, 7, 7, 512, 3, 3, 1, 1, 1, 7, 7, false, false), 1, 0.1), 'K 512').toBeNull();
     expect(choosePxgTiles(H200, prob(1600, 7, 7, 32, 1, 1, 1, 0, 0, 7, 7, false, false), 1, 0.1), '1x1').toBeNull();
@@ -208,6 +214,8 @@ describe(`pxg family (seed ${seed})`, () => {
       const specs: PxgKernelSpec[] = [SHAPES[1]!, SHAPES[4]!, SHAPES[5]!, SHAPES[6]!, SHAPES[7]!].map(({ q, warps, unroll, ppb }) => ({ family: 'pxg', ...q, warps, unroll, ...(ppb ? { ppb } : {}) }));
       // The space's corners on DenseNet's shape: 1024 threads with 16 rows in flight must fit 64 registers, 512 with 32 rows 128.
       specs.push({ ...specs[2]!, warps: 32, unroll: 16 }, { ...specs[2]!, warps: 8, unroll: 4 }, { ...specs[2]!, warps: 16, unroll: 32 });
+      // The large-map tile with four pixels a block (tune's space on DenseNet's 56x56 convs).
+      specs.push(...pxgCandidates(H200, prob(128, 56, 56, 32, 3, 3, 1, 1, 1, 56, 56, false, false), 1).filter((c) => (c.ppb ?? 1) > 1));
       const files = specs.map((s) => {
         const r = renderKernel(s, []);
         const f = join(dir, `${r.name}.cu`);

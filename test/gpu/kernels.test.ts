@@ -238,6 +238,8 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
       // Two pixels a block (tune's space where one block a pixel takes more than a wave): DenseNet's 14x14, and the
       // first odd shape's 143 pixels (the last block's second group has no pixel).
       { family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...dn(14), warps: 16, unroll: 8, ppb: 2 },
+      // The large-map tiles of tune's space (DenseNet's 56x56 conv2 3x3 convs): four pixels a block, 3136 pixels.
+      { family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...dn(56), warps: 32, unroll: 8, ppb: 4 },
       (({ why: _w, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...q }) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...q, warps: 32, unroll: 16, ppb: 2 }))(ODD[0]!),
     ].map((q) => validatePxgSpec(q));
     oddIgemm.push(...oddPxg);
