@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
+import { inspectCommand } from '../../src/cli/inspect.js';
 import { emitNetwork } from '../../src/codegen/emit.js';
 import { dualUs } from '../../src/families/dual/cost.js';
 import { dualLayout, dualResources } from '../../src/families/dual/resources.js';
@@ -367,6 +368,16 @@ describe(`dual family (seed ${seed})`, () => {
     const cu = readdirSync(join(dir, 'kernels')).filter((f) => f.startsWith('dual'));
     expect(cu.length).toBe(new Set(winners.values()).size);
     for (const f of cu) expect(readFileSync(join(dir, 'kernels', f), 'utf8')).toMatch(/static __device__ const uint16_t kRowK\[/);
+    // report.md counts the family and names the tiles; inspect shows the layer's kernel and the measured decision.
+    const report = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(report).toMatch(/on generated kernels: \d+ \((.*, )?dual \d+/);
+    expect(report).toContain('dual 1 pixel x');
+    const out: string[] = [];
+    const layer = jobs[0]!.layer;
+    await inspectCommand((x) => void out.push(x), () => {}).parseAsync([dir, '--layer', layer, '--no-ptxas'], { from: 'user' });
+    const text = out.join('\n');
+    expect(text).toContain(winners.get(layer)!);
+    expect(text).toMatch(/\nmeasured:\n {2}winner: dual/);
   }, 120_000);
 
   it('nvcc compiles the rendered kernels without warnings, spills or stack (sm_90: dependent launch; sm_80)', async () => {
