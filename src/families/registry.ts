@@ -142,7 +142,7 @@ export function tilesOf(spec: KernelSpec): KernelTiles {
     return { family: 'dconv', ...Object.fromEntries(DCONV_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
   }
   if (spec.family === 'pxg') {
-    // ppb only when set (absent, not undefined: tiles stored before it existed stay equal).
+    // ppb and pdl only when set (absent, not undefined: tiles stored before they existed stay equal).
     return { family: 'pxg', ...Object.fromEntries(PXG_TILE_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]])) } as KernelTiles;
   }
   if (spec.family === 'dual') {
@@ -176,7 +176,7 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
     return { ...problem, ...t, family: 'dual' };
   }
   if (tiles.family === 'pxg') {
-    const t: PxgTiles = { warps: tiles.warps, unroll: tiles.unroll, ...(tiles.ppb !== undefined ? { ppb: tiles.ppb } : {}) };
+    const t: PxgTiles = { warps: tiles.warps, unroll: tiles.unroll, ...(tiles.ppb !== undefined ? { ppb: tiles.ppb } : {}), ...(tiles.pdl === false ? { pdl: false as const } : {}) };
     return { ...problem, ...t, family: 'pxg' };
   }
   if (tiles.family === 'dconv') {
@@ -207,7 +207,7 @@ export function describeTiles(spec: KernelSpec): string {
     return `dual 1 pixel x ${spec.k} channels per block, ${spec.warps} warps, ${spec.unroll} entries in flight, ${spec.nnz} nonzeros in ${spec.rowsLive} weight rows (busiest ${spec.rowMax}), pattern ${spec.patternDigest}`;
   }
   if (spec.family === 'pxg') {
-    return `pxg 1 pixel x ${spec.k} channels per block, ${spec.warps} warps, ${spec.unroll} weight rows in flight`;
+    return `pxg ${spec.ppb ?? 1} pixel(s) x ${spec.k} channels per block, ${spec.warps} warps, ${spec.unroll} weight rows in flight${spec.pdl === false ? ', no dependent launch' : ''}`;
   }
   if (spec.family === 'dconv') {
     return `dconv bm ${spec.bm} x ${spec.rowsT} rows, t ${spec.tm}x${spec.tn}, bkc ${spec.bkc}, split ${spec.split}`;

@@ -46,7 +46,7 @@ export const DconvTileFields = {
   bm: PositiveInt, tm: PositiveInt, tn: PositiveInt, rowsT: PositiveInt, bkc: PositiveInt, split: PositiveInt, stages: PositiveInt,
 };
 
-export const PxgTileFields = { warps: PositiveInt, unroll: PositiveInt, ppb: Type.Optional(PositiveInt) };
+export const PxgTileFields = { warps: PositiveInt, unroll: PositiveInt, ppb: Type.Optional(PositiveInt), pdl: Type.Optional(Type.Literal(false)) };
 
 /** wsparse: the tiles and the structure figures they were derived with (a measurement holds for one weight structure). */
 export const WsparseTileFields = {

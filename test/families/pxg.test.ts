@@ -185,7 +185,12 @@ describe(`pxg family (seed ${seed})`, () => {
     expect(choosePxgTiles(H200, dn7, 8, 0.1), 'batch 8: 392 blocks').toBeNull();
     expect(choosePxgTiles(H200, prob(512, 7, 7, 512, 3, 3, 1, 1, 1, 7, 7, false, false), 1, 0.1), 'K 512').toBeNull();
     expect(choosePxgTiles(H200, prob(1600, 7, 7, 32, 1, 1, 1, 0, 0, 7, 7, false, false), 1, 0.1), '1x1').toBeNull();
-    expect(pxgCandidates(H200, dn7, 1).map((s) => [s.warps, s.unroll])).toEqual([[8, 4], [8, 8], [8, 16], [8, 32], [16, 4], [16, 8], [16, 16], [16, 32], [32, 4], [32, 8], [32, 16]]);
+    expect(pxgCandidates(H200, dn7, 1).filter((s) => s.pdl === undefined).map((s) => [s.warps, s.unroll])).toEqual([[8, 4], [8, 8], [8, 16], [8, 32], [16, 4], [16, 8], [16, 16], [16, 32], [32, 4], [32, 8], [32, 16]]);
+    // Without dependent launch: three tiles, on sm_90 only (sm_80 has no dependent launch), within one wave only.
+    expect(pxgCandidates(H200, dn7, 1).filter((s) => s.pdl === false).map((s) => [s.warps, s.unroll])).toEqual([[16, 8], [8, 16], [16, 4]]);
+    expect(pxgCandidates(gpuProfile('sm_80'), { ...dn7, arch: 'sm_80' }, 1).some((s) => s.pdl === false)).toBe(false);
+    expect(pxgCandidates(H200, dn14, 1).some((s) => s.pdl === false), '196 blocks: more than a wave').toBe(false);
+    expect(choosePxgTiles(H200, dn7, 1, 0.02)?.spec.pdl, 'the rule keeps dependent launch').toBeUndefined();
     expect(familiesFor('sm_90')[0]?.family, 'pxg is the planner\'s first rule family').toBe('pxg');
     expect(familiesFor('sm_90')[0]?.choose(dn7, H200, 1, 0.1)?.spec.family).toBe('pxg');
   });
@@ -252,5 +257,13 @@ describe(`pxg family (seed ${seed})`, () => {
     expect(resourcesOf(two, 1).grid).toEqual([25, 1, 1]);
     expect(() => validatePxgSpec({ ...spec, ppb: 3 })).toThrow(/warps \(16\) must be a multiple of ppb \(3\)/);
     expect(() => validatePxgSpec({ ...spec, ppb: 5 })).toThrow(/ppb must be 1..4/);
+    // Without dependent launch: named, round-tripped, rendered with PDL off.
+    const plain: PxgKernelSpec = { ...spec, pdl: false };
+    expect(kernelNameOf(plain)).toBe('pxg3x3_c128_h7_w7_k32_w16_u8_nopdl_sm90');
+    expect(tilesOf(plain)).toEqual({ family: 'pxg', warps: 16, unroll: 8, pdl: false });
+    expect(specWithTiles(prob(128, 7, 7, 32, 3, 3, 1, 1, 1, 7, 7, false, false), tilesOf(plain))).toEqual(plain);
+    expect(renderKernel(plain, []).source).toContain('constexpr bool PDL = 90 >= 90 && false;');
+    expect(renderKernel(spec, []).source).toContain('constexpr bool PDL = 90 >= 90 && true;');
+    expect(() => validatePxgSpec({ ...spec, pdl: true as unknown as false })).toThrow(/pdl must be false or absent/);
   });
 });

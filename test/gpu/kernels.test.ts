@@ -235,6 +235,8 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     const oddPxg: KernelSpec[] = [
       ...ODD.map(({ why: _w, th: _a, tw: _b, tc: _c, kb: _d, cs: _e, ...q }, i) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...q, ...PXG_ODD_TILES[i % PXG_ODD_TILES.length]! })),
       ...[7, 14].map((hw) => ({ family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...dn(hw), warps: 16, unroll: 8 })),
+      // Launched without dependent launch (a tile tune's space offers on sm_90 within one wave).
+      { family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...dn(7), warps: 8, unroll: 16, pdl: false as const },
       // Two pixels a block (tune's space where one block a pixel takes more than a wave): DenseNet's 14x14, and the
       // first odd shape's 143 pixels (the last block's second group has no pixel).
       { family: 'pxg' as const, arch: arch as PxgKernelSpec['arch'], ...dn(14), warps: 16, unroll: 8, ppb: 2 },

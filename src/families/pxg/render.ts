@@ -28,6 +28,7 @@ export function renderPxgKernel(spec: PxgKernelSpec, servedBy: readonly ServedLa
         ['block', `${l.ppb} output pixel(s) x ${spec.k} channels, ${l.wpp} warps a pixel x ${l.slice} pairs loaded each, the nonzeros shared evenly`],
         ['lane', `${l.nch} input loads, ${l.kpl} output channel(s)`],
         ['weight rows in flight', `${spec.unroll} per warp`],
+        ['launch', spec.pdl === false ? 'plain (no dependent launch)' : 'dependent launch on sm_90+'],
         ['threads', `${res.threads}`],
         ['grid', `(${res.grid[0]}, 1, batch) = ${res.grid[0]} blocks at batch 1`],
         ['shared', `${res.sharedBytes} bytes dynamic`],
@@ -41,7 +42,7 @@ export function renderPxgKernel(spec: PxgKernelSpec, servedBy: readonly ServedLa
     strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
     biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
     warps: spec.warps, unroll: spec.unroll, sm: Number(spec.arch.slice(3)),
-    threads: res.threads, sharedBytes: res.sharedBytes, gridX: res.grid[0], ppb: l.ppb,
+    threads: res.threads, sharedBytes: res.sharedBytes, gridX: res.grid[0], ppb: l.ppb, pdlLiteral: String(spec.pdl !== false),
     epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
     launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };

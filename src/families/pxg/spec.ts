@@ -26,9 +26,15 @@ export interface PxgKernelSpec extends ConvProblem {
    * where one per pixel would take more than one wave (DenseNet's 14x14: 196 blocks on 132 SMs).
    */
   readonly ppb?: number;
+  /**
+   * false: launched without dependent launch on sm_90 (default: with it, as every sm_90 kernel). Offered to tune
+   * where blocks finish almost at once (DenseNet-201's 7x7 convs at 96-99% zeros ran 1.5 us slower in the bench
+   * chain than alone: docs/PERFORMANCE.md, run 43); not yet measured.
+   */
+  readonly pdl?: false;
 }
 
-export const PXG_TILE_FIELDS = ['warps', 'unroll', 'ppb'] as const;
+export const PXG_TILE_FIELDS = ['warps', 'unroll', 'ppb', 'pdl'] as const;
 export type PxgTiles = Pick<PxgKernelSpec, (typeof PXG_TILE_FIELDS)[number]>;
 export type PxgProblem = Omit<PxgKernelSpec, keyof PxgTiles | 'family'>;
 
@@ -62,6 +68,7 @@ export function validatePxgSpec(spec: PxgKernelSpec): PxgKernelSpec {
     const ppb = spec.ppb ?? 1;
     if (!Number.isInteger(ppb) || ppb < 1 || ppb > 4) errors.push(`ppb must be 1..4, got ${ppb}`);
     else if (spec.warps % ppb !== 0) errors.push(`warps (${spec.warps}) must be a multiple of ppb (${ppb})`);
+    if (spec.pdl !== undefined && spec.pdl !== false) errors.push(`pdl must be false or absent, got ${String(spec.pdl)}`);
   }
   if (errors.length > 0) throw new Error(`invalid pxg spec: ${errors.join('; ')}`);
   return spec;
@@ -73,6 +80,7 @@ export function pxgName(spec: PxgKernelSpec): string {
   let name = problemName('pxg', spec);
   name += `_w${spec.warps}_u${spec.unroll}`;
   if ((spec.ppb ?? 1) > 1) name += `_p${spec.ppb}`;
+  if (spec.pdl === false) name += '_nopdl';
   if (spec.bias) name += '_bias';
   if (spec.relu) name += '_relu';
   return `${name}_sm${spec.arch.slice(3)}`;

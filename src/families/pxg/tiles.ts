@@ -39,6 +39,9 @@ export function pxgShapeServes(p: GpuProfile, problem: PxgProblem, batch: number
  */
 export const PXG_LARGE_MAP_PIXELS_PER_SM = 24;
 
+/** The tiles the space also offers without dependent launch (warps, unroll): the rule's and run 40's tune picks. */
+const PXG_NOPDL_TILES: readonly (readonly [number, number])[] = [[16, 8], [8, 16], [16, 4]];
+
 /** The large-map tiles: fewer warps a pixel and two pixels a block, so that more blocks are resident (not yet measured). */
 const LARGE_MAP_TILES: readonly { warps: number; unroll: number; ppb?: number }[] = [
   { warps: 8, unroll: 8 }, { warps: 8, unroll: 16 }, { warps: 16, unroll: 8 }, { warps: 16, unroll: 8, ppb: 2 }, { warps: 32, unroll: 8, ppb: 4 },
@@ -85,6 +88,15 @@ export function pxgCandidates(p: GpuProfile, problem: PxgProblem, batch: number)
   for (const warps of PXG_WARPS) {
     for (const unroll of PXG_UNROLLS) {
       const spec: PxgKernelSpec = { family: 'pxg', ...problem, warps, unroll };
+      if (fits(p, spec)) out.push(spec);
+    }
+  }
+  // Without dependent launch, where the blocks fit one wave (sm_90+, where it exists): the rule's tile and run 40's
+  // picks. DenseNet-201's 7x7 convs at 96-99% zeros ran 1.5 us slower in the bench chain than alone (run 43): a
+  // copy whose blocks finish at once may lose to the handoff (docs/PERFORMANCE.md; not yet measured).
+  if (Number(problem.arch.slice(3)) >= 90 && problem.ho * problem.wo * batch <= p.smCount) {
+    for (const [warps, unroll] of PXG_NOPDL_TILES) {
+      const spec: PxgKernelSpec = { family: 'pxg', ...problem, warps, unroll, pdl: false };
       if (fits(p, spec)) out.push(spec);
     }
   }
