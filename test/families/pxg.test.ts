@@ -171,8 +171,8 @@ describe(`pxg family (seed ${seed})`, () => {
     const dn14 = prob(128, 14, 14, 32, 3, 3, 1, 1, 1, 14, 14, false, false);
     expect(choosePxgTiles(H200, dn7, 1, 0.1)?.spec).toMatchObject({ family: 'pxg', warps: 16, unroll: 8 });
     expect(choosePxgTiles(H200, dn14, 1, 0.15), '196 blocks: more than one wave (slower than dconv in runs 38-39)').toBeNull();
-    expect(pxgCandidates(H200, dn14, 1).length, 'but tune measures it there (32 warps x 32 rows would spill), two pixels a block too').toBe(15);
-    expect(pxgCandidates(H200, dn14, 1).filter((c) => c.ppb === 2).map((c) => [c.warps, c.unroll])).toEqual([[16, 8], [16, 16], [32, 8], [32, 16]]);
+    expect(pxgCandidates(H200, dn14, 1).length, 'but tune measures it there (32 warps x 32 rows would spill), two pixels a block too').toBe(16);
+    expect(pxgCandidates(H200, dn14, 1).filter((c) => c.ppb === 2 && c.pdl === undefined).map((c) => [c.warps, c.unroll])).toEqual([[16, 8], [16, 16], [32, 8], [32, 16]]);
     expect(pxgCandidates(H200, dn7, 1).some((c) => c.ppb !== undefined), '7x7: one wave already').toBe(false);
     expect(choosePxgTiles(H200, dn7, 1, 1 - PXG_MIN_ZEROS + 0.01), 'below the zeros threshold').toBeNull();
     expect(choosePxgTiles(H200, prob(128, 28, 28, 32, 3, 3, 1, 1, 1, 28, 28, false, false), 1, 0.1), '784 blocks').toBeNull();
@@ -189,7 +189,7 @@ describe(`pxg family (seed ${seed})`, () => {
     // Without dependent launch: three tiles, on sm_90 only (sm_80 has no dependent launch), within one wave only.
     expect(pxgCandidates(H200, dn7, 1).filter((s) => s.pdl === false).map((s) => [s.warps, s.unroll])).toEqual([[16, 8], [8, 16], [16, 4]]);
     expect(pxgCandidates(gpuProfile('sm_80'), { ...dn7, arch: 'sm_80' }, 1).some((s) => s.pdl === false)).toBe(false);
-    expect(pxgCandidates(H200, dn14, 1).some((s) => s.pdl === false), '196 blocks: more than a wave').toBe(false);
+    expect(pxgCandidates(H200, dn14, 1).filter((s) => s.pdl === false).map((s) => [s.warps, s.unroll, s.ppb]), '196 pixels: only the two-pixel tile is one wave').toEqual([[16, 8, 2]]);
     expect(choosePxgTiles(H200, dn7, 1, 0.02)?.spec.pdl, 'the rule keeps dependent launch').toBeUndefined();
     expect(familiesFor('sm_90')[0]?.family, 'pxg is the planner\'s first rule family').toBe('pxg');
     expect(familiesFor('sm_90')[0]?.choose(dn7, H200, 1, 0.1)?.spec.family).toBe('pxg');

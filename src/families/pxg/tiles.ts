@@ -107,6 +107,9 @@ export function pxgCandidates(p: GpuProfile, problem: PxgProblem, batch: number)
         if (fits(p, spec)) out.push(spec);
       }
     }
+    // Two pixels a block in one wave (DenseNet's 14x14: 98 blocks), also without dependent launch.
+    const plain: PxgKernelSpec = { family: 'pxg', ...problem, warps: 16, unroll: 8, ppb: 2, pdl: false };
+    if (Number(problem.arch.slice(3)) >= 90 && Math.ceil((problem.ho * problem.wo) / 2) * batch <= p.smCount && fits(p, plain)) out.push(plain);
   }
   return out;
 }
