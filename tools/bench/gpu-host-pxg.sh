@@ -10,7 +10,8 @@
 #   tune-dual    MODEL (e.g. resnet50, carry .data/r50x) pruned to PRUNE (default 0.9) as `cusnn-gen prune` does, then
 #                cusnn-gen tune --images on its 3x3 convs (*_2_conv) of at most 28x28: the dual family's space
 #                timed beside wsparse, wstage, dconv, igemm and cuDNN (issue 10, item 3; run 45's prediction)
-#   bench-pruned cusnn-gen bench --prune PRUNE on MODEL (with TUNE_CACHE: the tune-dual cache decides those convs)
+#   bench-pruned cusnn-gen bench of tune-dual's pruned file (or --prune PRUNE without it); with TUNE_CACHE the
+#                tune-dual cache decides those convs
 #   suite        the GPU kernel suite (test/gpu/kernels.test.ts) on SUITE_MODELS' zoo kernels (default MODEL) plus the
 #                odd shapes and pruned ResNet-50 cases; needs PACK=.gpumin (vitest is not in .gpuprod)
 # PACK (default .gpuprod) names the node pack carried.
@@ -60,7 +61,9 @@ for step in ${STEPS:-bench}; do
         --cache $OUT/tune-dual.json -j 16 -q > $OUT/tune-dual.log 2>&1
       echo "tune-dual rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     bench-pruned)
-      timeout ${BENCH_S:-240} node dist/cli.js bench --model $m --arch sm_90 --batch 1 --weights /tmp/w --images /tmp/images --prune ${PRUNE:-0.9} \
+      # The very file tune-dual pruned (the tune cache's entries hold its weight structures), else --prune here.
+      if [ -s /tmp/p/$m.safetensors ]; then wsrc="--weights /tmp/p"; else wsrc="--weights /tmp/w --prune ${PRUNE:-0.9}"; fi
+      timeout ${BENCH_S:-240} node dist/cli.js bench --model $m --arch sm_90 --batch 1 $wsrc --images /tmp/images \
         --out /tmp/b-pruned --energy-seconds 2 -j 16 -v ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "NVIDIA H200"} > $OUT/bench-pruned.log 2>&1
       echo "bench-pruned rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
       cp /tmp/b-pruned/results.json $OUT/bench-pruned-results.json 2>/dev/null ;;
