@@ -5,7 +5,8 @@
 #   bench        cusnn-gen bench --batch 1 on MODEL's real weights (TUNE_CACHE=<file> to plan with a tune cache)
 #   bench-nopdl  the same with CUSNN_PDL=0: the generated kernels launched without dependent launch (run 43's gap)
 #   tune         cusnn-gen tune --images on MODEL's 3x3 convs at 7x7 (conv5_blockN_2_conv, N = 1..BLOCKS), or on
-#                STAGE=4: the 14x14 ones (conv4_blockN_2_conv), where pxg's two-pixel blocks are in the space
+#                STAGE=4: the 14x14 ones (conv4_blockN_2_conv), where pxg's two-pixel blocks are in the space;
+#                CONV=1: the blocks' 1x1 convs instead (conv<STAGE>_blockN_1_conv), CANDIDATES per conv
 #   ncu          ncu of the pxg launches of one forward (NCU_K to change the kernel regex)
 #   tune-dual    MODEL (e.g. resnet50, carry .data/r50x) pruned to PRUNE (default 0.9) as `cusnn-gen prune` does, then
 #                cusnn-gen tune --images on its 3x3 convs (*_2_conv) of at most 28x28: the dual family's space
@@ -35,7 +36,7 @@ for step in ${STEPS:-bench}; do
       echo "$step rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
       cp /tmp/b-$step/results.json $OUT/$step-results.json 2>/dev/null ;;
     tune)
-      L=$(for i in $(seq 1 $blocks); do echo -n "conv${STAGE:-5}_block${i}_2_conv "; done)
+      L=$(for i in $(seq 1 $blocks); do echo -n "conv${STAGE:-5}_block${i}_${CONV:-2}_conv "; done)
       node dist/cli.js --model $m --arch sm_90 --weights /tmp/w/$m.safetensors --fill-missing --out /tmp/t -q > /dev/null 2>> $OUT/setup.log
       timeout ${TUNE_S:-200} node dist/cli.js tune /tmp/t --images /tmp/images --layer $L --max-candidates ${CANDIDATES:-40} \
         --cache $OUT/tune-cache${STAGE:-5}.json -j 16 -q > $OUT/tune.log 2>&1
