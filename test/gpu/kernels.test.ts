@@ -154,10 +154,17 @@ function zooWsparse(arch: string, pattern: PrunePattern, sparsity: number): Wspa
     const chunked = picked.some((s) => s.family === 'wstage' && s.chunk !== undefined) ? undefined
       : wstageCandidates(gpuProfile(arch), problem, 1, structure).find((x) => x.spec.chunk !== undefined)?.spec;
     const weights = getTensor(ws, c.layer, 'kernel');
-    // The dual family's cheapest tile by its cost model on the 3x3 convs it serves (no rule picks it: tune does).
-    const dual = c.spec!.r === 3 ? dualCandidates(gpuProfile(arch), problem, 1, structure)[0] : undefined;
-    return [...picked, ...(chunked ? [chunked] : []), ...(dual ? [dual] : [])].map((spec) => ({ spec, weights, structure, batch: 1, odd: false }));
-  });
+    return [...picked, ...(chunked ? [chunked] : [])].map((spec) => ({ spec, weights, structure, batch: 1, odd: false }));
+  }).concat(plan.convs.filter((c) => c.spec && c.spec.r === 3).flatMap((c) => {
+    // The dual family's cheapest tile by its cost model on every pruned 3x3 conv its space serves (7x7 to 28x28,
+    // whatever family the plan chose there: no rule picks dual, tune does).
+    const structure = structures(c.layer)!;
+    const q = c.spec!;
+    const problem = { arch: q.arch, c: q.c, h: q.h, w: q.w, k: q.k, r: q.r, s: q.s, strideH: q.strideH, strideW: q.strideW,
+      padTop: q.padTop, padLeft: q.padLeft, ho: q.ho, wo: q.wo, bias: q.bias, relu: q.relu };
+    const dual = dualCandidates(gpuProfile(arch), problem, 1, structure)[0];
+    return dual ? [{ spec: dual, weights: getTensor(ws, c.layer, 'kernel'), structure, batch: 1, odd: false }] : [];
+  }));
 }
 
 /** An odd shape with fresh random weights pruned by the project's pruner (one output channel then zeroed), tiles from the wsparse and wstage rules at batch 3. */
