@@ -1,6 +1,7 @@
 // Pieces of the header every generated kernel file starts with (templates/partials/header.hbs):
 // aligned key/value rows and the problem section, shared by all kernel families.
 import type { ConvProblem } from '../plan/types.js';
+import type { ServedLayer } from './kernel.js';
 
 const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
 
@@ -46,4 +47,23 @@ export function servedAtBatches(model: string, uses: readonly KernelUse[], multi
     model,
     layer: multiBatch ? `${layer}  at batch ${[...batches].sort((a, b) => a - b).join(', ')}` : layer,
   }));
+}
+
+/**
+ * The template fields every kernel family's context starts with: name, family, the layers served,
+ * the problem's fields, the epilogue as literals and in words, the arch number and the launcher's
+ * argument indents. A family spreads it and adds its tiles (and may override a field, as igemm's k).
+ */
+export function kernelContext(name: string, spec: ConvProblem & { readonly family: string; readonly arch: string }, servedBy: readonly ServedLayer[]) {
+  return {
+    name, family: spec.family,
+    servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
+    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
+    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
+    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
+    sm: Number(spec.arch.slice(3)),
+    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
+    nameIndent: ' '.repeat(name.length + 1),
+    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
+  };
 }

@@ -5,7 +5,7 @@
 // tile search sized the kernel with), the grid, the edge guards and the header text. The
 // template only lays text out, so what a kernel does can be tested from TypeScript.
 import { render } from '../../codegen/handlebars.js';
-import { problemSection, table } from '../../codegen/header.js';
+import { kernelContext, problemSection, table } from '../../codegen/header.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { actSparseResources, sharedLayout, windowOf } from './resources.js';
 import { actSparseName, validateActSparseSpec, type ActSparseKernelSpec } from './spec.js';
@@ -58,7 +58,6 @@ export function renderActSparseKernel(spec: ActSparseKernelSpec, servedBy: reado
   const layout = sharedLayout(spec);
   const res = actSparseResources(spec, 1);
   const contributions = windowContributions(spec);
-  const sm = Number(spec.arch.slice(3));
 
   const cases = contributions.flatMap((terms, pos) =>
     terms.length === 0
@@ -107,19 +106,11 @@ export function renderActSparseKernel(spec: ActSparseKernelSpec, servedBy: reado
   ];
 
   const context = {
-    name,
-    family: spec.family,
+    ...kernelContext(name, spec, servedBy),
     summary,
     sections,
-    servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
-    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
-    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft,
-    ho: spec.ho, wo: spec.wo,
     bias: spec.bias, relu: spec.relu,
-    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu),
-    biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
     th: spec.th, tw: spec.tw, tc: spec.tc, kb: spec.kb, cs: spec.cs,
-    sm,
     threads: res.threads,
     windowH: res.windowH, windowW: res.windowW,
     gridX: res.grid[0], gridY: res.grid[1],
@@ -128,13 +119,10 @@ export function renderActSparseKernel(spec: ActSparseKernelSpec, servedBy: reado
     cases,
     reduce: spec.cs > 1,
     epilogueStep: spec.cs > 1 ? 4 : 3,
-    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((p) => p !== null).join(', ') || 'no bias, no ReLU',
     edgeGuard: guards.join(' && '),
     edgeGuardWhy,
     // 48 KiB is the dynamic shared memory every architecture grants without cudaFuncSetAttribute.
     optIn: layout.totalBytes > 48 * 1024,
-    nameIndent: ' '.repeat(name.length + 1),
-    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };
   return { name, source: render('act-sparse.cu.hbs', context) };
 }

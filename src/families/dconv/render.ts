@@ -1,7 +1,7 @@
 // Renderer of the dconv family (templates/dconv.cu.hbs).
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
-import { problemSection, table } from '../../codegen/header.js';
+import { kernelContext, problemSection, table } from '../../codegen/header.js';
 import { dconvResources, dconvStages } from './resources.js';
 import { dconvName, validateDconvSpec, type DconvKernelSpec } from './spec.js';
 
@@ -33,18 +33,11 @@ export function renderDconvKernel(spec: DconvKernelSpec, servedBy: readonly Serv
     },
   ];
   const context = {
-    name, family: spec.family, summary, sections,
-    servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
-    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
-    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
-    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
+    ...kernelContext(name, spec, servedBy), summary, sections,
     bm: spec.bm, tm: spec.tm, tn: spec.tn, rowsT: spec.rowsT, bkc: spec.bkc, split: spec.split, stages: spec.stages,
-    cluster: spec.split > 1, nonPortable: spec.split > 8, sm: Number(spec.arch.slice(3)),
+    cluster: spec.split > 1, nonPortable: spec.split > 8,
     threads: res.threads, sharedBytes: res.sharedBytes, windowH: res.windowH, windowW: res.windowW,
     gridX: res.grid[0], gridY: res.grid[1],
-    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
-    nameIndent: ' '.repeat(name.length + 1),
-    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };
   return { name, source: render('dconv.cu.hbs', context) };
 }

@@ -3,9 +3,9 @@
 // recomputed from the weights, and it must be the one the spec was planned with.
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
-import { problemSection, table } from '../../codegen/header.js';
+import { kernelContext, problemSection, table } from '../../codegen/header.js';
 import { cInitializer } from '../wsparse/render.js';
-import type { WeightStructure } from '../wsparse/structure.js';
+import { checkPlannedStructure, type WeightStructure } from '../wsparse/structure.js';
 import { dualLayout, dualResources } from './resources.js';
 import { dualRows, type DualRows } from './rows.js';
 import { dualName, validateDualSpec, type DualKernelSpec } from './spec.js';
@@ -13,19 +13,13 @@ import { dualName, validateDualSpec, type DualKernelSpec } from './spec.js';
 /** The rows of `spec` on `st`, after checking that `st` is the structure the spec was planned for. `where` names the layer(s) in the error. */
 export function checkedRows(spec: DualKernelSpec, st: WeightStructure, where: string): DualRows {
   validateDualSpec(spec);
-  if (st.digest !== spec.patternDigest) {
-    throw new Error(`${where}: the weights' nonzero structure has digest ${st.digest}, the plan's dual kernel was generated for ${spec.patternDigest}: ` +
-      'the weights changed since planning (re-plan with these weights)');
-  }
-  if (st.k !== spec.k || st.c !== spec.c || st.r !== spec.r || st.s !== spec.s) {
-    throw new Error(`${where}: weight structure ${st.k}x${st.c}x${st.r}x${st.s} is not the kernel's ${spec.k}x${spec.c}x${spec.r}x${spec.s}`);
-  }
-  const rows = dualRows(st);
-  const again = { nnz: st.offsets.length, rowMax: rows.rowMax, rowsLive: rows.rowsLive };
-  for (const f of ['nnz', 'rowMax', 'rowsLive'] as const) {
-    if (again[f] !== spec[f]) throw new Error(`${where}: dual spec says ${f} ${spec[f]}, the structure gives ${again[f]}`);
-  }
-  return rows;
+  // The digest covers K, C, R and S too: a structure of another kernel shape never passes.
+  let rows: DualRows | undefined;
+  checkPlannedStructure(spec, st, where, ['nnz', 'rowMax', 'rowsLive'], () => {
+    rows = dualRows(st);
+    return { nnz: st.offsets.length, rowMax: rows.rowMax, rowsLive: rows.rowsLive };
+  });
+  return rows!;
 }
 
 export function renderDualKernel(spec: DualKernelSpec, servedBy: readonly ServedLayer[], st: WeightStructure | undefined): RenderedKernel {
@@ -68,18 +62,12 @@ export function renderDualKernel(spec: DualKernelSpec, servedBy: readonly Served
     },
   ];
   const context = {
-    name, family: spec.family, summary, sections,
-    servedBy: servedBy.map((s) => ({ model: s.model, layer: s.layer })),
-    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
-    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
-    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
-    warps: spec.warps, unroll: spec.unroll, sm: Number(spec.arch.slice(3)),
+    ...kernelContext(name, spec, servedBy), summary, sections,
+    warps: spec.warps, unroll: spec.unroll,
     threads: res.threads, sharedBytes: res.sharedBytes, gridX: res.grid[0],
     nnz: spec.nnz, rowsLive: spec.rowsLive, rowMax: spec.rowMax, pairs: l.pairs, weights, meanPerRow: meanRow.toFixed(1), patternDigest: spec.patternDigest,
     startType: spec.nnz <= 65535 ? 'uint16_t' : 'uint32_t',
     rowStartTable: cInitializer(rows.start), rowKTable: cInitializer(rows.ks),
-    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
-    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };
   return { name, source: render('dual.cu.hbs', context) };
 }

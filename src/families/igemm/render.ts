@@ -1,7 +1,7 @@
 // Renderer of the igemm family (templates/igemm.cu.hbs): computes every number the template lays
 // out, so the kernel's constants can be tested from TypeScript.
 import { render } from '../../codegen/handlebars.js';
-import { problemSection, table } from '../../codegen/header.js';
+import { kernelContext, problemSection, table } from '../../codegen/header.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { igemmMinBlocks, igemmResources, igemmStages } from './resources.js';
 import { igemmName, igemmRows, igemmWriterTiles, validateIgemmSpec, type IgemmKernelSpec } from './spec.js';
@@ -11,7 +11,6 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
   validateIgemmSpec(spec);
   const name = igemmName(spec);
   const res = igemmResources(spec, 1);
-  const sm = Number(spec.arch.slice(3));
   const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   const stages = igemmStages(spec);
   const kept = spec.kept ? new Set(spec.kept) : null;
@@ -43,35 +42,26 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
     },
   ];
   const context = {
-    name,
-    family: spec.family,
+    ...kernelContext(name, spec, servedBy),
     summary,
     sections,
-    servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
-    c: spec.c, h: spec.h, w: spec.w, k: igemmRows(spec), kOut: spec.k, r: spec.r, s: spec.s,
+    // The GEMM's rows: the kept filters only where whole filters are pruned; kOut the conv's output channels.
+    k: igemmRows(spec), kOut: spec.k,
     kept: spec.kept !== undefined,
     kOutIdx: spec.kept ? 'ko' : 'k',
     nPruned: spec.kept ? spec.k - spec.kept.length : 0,
     writerTiles: igemmWriterTiles(spec),
     keptList: spec.kept?.join(', ') ?? '',
     prunedList: kept ? Array.from({ length: spec.k }, (_, i) => i).filter((i) => !kept.has(i)).join(', ') : '',
-    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft,
-    ho: spec.ho, wo: spec.wo,
-    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu),
-    biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
     bm: spec.bm, bn: spec.bn, bkc: spec.bkc, tm: spec.tm, tn: spec.tn, warpM: spec.warpM, split: spec.split, stages: spec.stages,
     cluster: spec.split > 1,
     vec: spec.vec ?? 1,
     vecParam: spec.vec === 4,
     minBlocks: igemmMinBlocks(spec),
     nonPortable: spec.split > 8,
-    sm,
     threads: res.threads,
     sharedBytes: res.sharedBytes,
     gridX: res.grid[0], gridY: res.grid[1],
-    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
-    nameIndent: ' '.repeat(name.length + 1),
-    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };
   return { name, source: render('igemm.cu.hbs', context) };
 }

@@ -1,7 +1,7 @@
 // Renderer of the pxg family (templates/pxg.cu.hbs).
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
-import { problemSection, table } from '../../codegen/header.js';
+import { kernelContext, problemSection, table } from '../../codegen/header.js';
 import { pxgLayout, pxgResources } from './resources.js';
 import { pxgName, validatePxgSpec, type PxgKernelSpec } from './spec.js';
 
@@ -36,15 +36,9 @@ export function renderPxgKernel(spec: PxgKernelSpec, servedBy: readonly ServedLa
     },
   ];
   const context = {
-    name, family: spec.family, summary, sections,
-    servedBy: servedBy.map((s) => ({ model: s.model, layer: s.layer })),
-    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
-    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
-    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
-    warps: spec.warps, unroll: spec.unroll, sm: Number(spec.arch.slice(3)),
+    ...kernelContext(name, spec, servedBy), summary, sections,
+    warps: spec.warps, unroll: spec.unroll,
     threads: res.threads, sharedBytes: res.sharedBytes, gridX: res.grid[0], ppb: l.ppb, pdlLiteral: String(spec.pdl !== false),
-    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
-    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };
   return { name, source: render('pxg.cu.hbs', context) };
 }

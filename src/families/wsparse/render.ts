@@ -4,11 +4,11 @@
 import { gpuProfile } from '../../arch/profiles.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
-import { problemSection, table } from '../../codegen/header.js';
+import { kernelContext, problemSection, table } from '../../codegen/header.js';
 import { wsparseLayout, wsparseResources } from './resources.js';
 import { balanceOf, wsparseTables, type WsparseTables } from './schedule.js';
 import { wsparseName, validateWsparseSpec, wsparseVec4, type WsparseKernelSpec } from './spec.js';
-import type { WeightStructure } from './structure.js';
+import { checkPlannedStructure, type WeightStructure } from './structure.js';
 import { wsparseSpecFor } from './tiles.js';
 
 const PER_LINE = 24;
@@ -39,15 +39,8 @@ export function tableTypes(spec: Pick<WsparseKernelSpec, 'c' | 'r' | 's' | 'nnz'
  */
 export function checkedTables(spec: WsparseKernelSpec, st: WeightStructure, where: string): WsparseTables {
   validateWsparseSpec(spec);
-  if (st.digest !== spec.patternDigest) {
-    throw new Error(`${where}: the weights' nonzero structure has digest ${st.digest}, the plan's wsparse kernel was generated for ${spec.patternDigest}: ` +
-      'the weights changed since planning (re-plan with these weights)');
-  }
   const { family: _f, ppl, split, cpb, patternDigest: _d, nnz: _n, rowMax: _m, kActive: _a, ...problem } = spec;
-  const again = wsparseSpecFor(problem, st, { ppl, split, cpb });
-  for (const f of ['nnz', 'rowMax', 'kActive'] as const) {
-    if (again[f] !== spec[f]) throw new Error(`${where}: wsparse spec says ${f} ${spec[f]}, the structure gives ${again[f]}`);
-  }
+  checkPlannedStructure(spec, st, where, ['nnz', 'rowMax', 'kActive'], () => wsparseSpecFor(problem, st, { ppl, split, cpb }));
   return wsparseTables(st);
 }
 
@@ -92,22 +85,15 @@ export function renderWsparseKernel(spec: WsparseKernelSpec, servedBy: readonly 
   ];
   const types = tableTypes(spec);
   const context = {
-    name, family: spec.family, summary, sections,
-    servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
-    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
-    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
-    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
+    ...kernelContext(name, spec, servedBy), summary, sections,
     ppl: spec.ppl, split: spec.split, cpb: spec.cpb, vec4Literal: String(vec), vec4: vec, pixT: lay.pixT, pixTiles: lay.pixTiles,
     nnz: spec.nnz, kActive: spec.kActive, rowMax: spec.rowMax, meanPerRow: mean.toFixed(1), weights,
     patternDigest: spec.patternDigest,
     threads: res.threads, sharedBytes: res.sharedBytes,
-    gridX: res.grid[0], gridY: res.grid[1], sm: Number(spec.arch.slice(3)),
+    gridX: res.grid[0], gridY: res.grid[1],
     smMaxThreads: gpuProfile(spec.arch).maxThreadsPerSm, smMaxBlocks: gpuProfile(spec.arch).maxBlocksPerSm,
     startType: types.startType, offsetType: types.offsetType,
     rowOrderTable: cInitializer(t.rowOrder), rowStartTable: cInitializer(t.rowStart), offsetTable: cInitializer(t.entries),
-    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
-    nameIndent: ' '.repeat(name.length + 1),
-    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };
   return { name, source: render('wsparse.cu.hbs', context) };
 }

@@ -98,3 +98,21 @@ export function structureLookup(graph: Graph, ws: WeightSet): StructureLookup {
     return st;
   };
 }
+
+/**
+ * Checks that `st` is the structure a weight-sparse kernel (wsparse, wstage, dual) was planned for: the same
+ * digest, then the same figures derived from it (`derive` runs only once the digest matches). `where` names the
+ * kernel and its layers in the error.
+ */
+export function checkPlannedStructure<S extends { readonly family: string; readonly patternDigest: string }, F extends keyof S & string>(
+  spec: S, st: WeightStructure, where: string, fields: readonly F[], derive: () => Pick<S, F>,
+): void {
+  if (st.digest !== spec.patternDigest) {
+    throw new Error(`${where}: the weights' nonzero structure has digest ${st.digest}, the plan's ${spec.family} kernel was generated for ${spec.patternDigest}: ` +
+      'the weights changed since planning (re-plan with these weights)');
+  }
+  const again = derive();
+  for (const f of fields) {
+    if (again[f] !== spec[f]) throw new Error(`${where}: ${spec.family} spec says ${f} ${String(spec[f])}, the structure gives ${String(again[f])}`);
+  }
+}

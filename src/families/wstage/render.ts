@@ -3,10 +3,10 @@
 // have the digest the spec was planned with.
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
-import { problemSection, table } from '../../codegen/header.js';
+import { kernelContext, problemSection, table } from '../../codegen/header.js';
 import { cInitializer, tableTypes } from '../wsparse/render.js';
 import { balanceOf, rowStats } from '../wsparse/schedule.js';
-import type { WeightStructure } from '../wsparse/structure.js';
+import { checkPlannedStructure, type WeightStructure } from '../wsparse/structure.js';
 import { WSTAGE_LEFT, wstageLayout, wstageResources } from './resources.js';
 import { chunkTables, flatTables, wstageSchedule, type WstageSchedule } from './schedule.js';
 import { validateWstageSpec, wstageName, WSTAGE_MAX_PPL, type WstageKernelSpec } from './spec.js';
@@ -15,15 +15,8 @@ import { wstageSpecFor } from './tiles.js';
 /** The schedule of `spec` on `st`, after checking that `st` is the structure the spec was planned for. */
 export function checkedSchedule(spec: WstageKernelSpec, st: WeightStructure, where: string): WstageSchedule {
   validateWstageSpec(spec);
-  if (st.digest !== spec.patternDigest) {
-    throw new Error(`${where}: the weights' nonzero structure has digest ${st.digest}, the plan's wstage kernel was generated for ${spec.patternDigest}: ` +
-      'the weights changed since planning (re-plan with these weights)');
-  }
   const { family: _f, rows, warps, groups, patternDigest: _d, nnz: _n, rowMax: _m, kActive: _a, slotMax: _s, chunk, slotChMax: _c, chunkMax: _x, ...problem } = spec;
-  const again = wstageSpecFor(problem, st, { rows, warps, groups, chunk });
-  for (const f of ['nnz', 'rowMax', 'kActive', 'slotMax', 'slotChMax', 'chunkMax'] as const) {
-    if (again[f] !== spec[f]) throw new Error(`${where}: wstage spec says ${f} ${String(spec[f])}, the structure gives ${String(again[f])}`);
-  }
+  checkPlannedStructure(spec, st, where, ['nnz', 'rowMax', 'kActive', 'slotMax', 'slotChMax', 'chunkMax'], () => wstageSpecFor(problem, st, { rows, warps, groups, chunk }));
   return wstageSchedule(st, groups * warps);
 }
 
@@ -81,25 +74,18 @@ export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly Se
   const flat = flatTables(st, sched);
   const chunked = spec.chunk !== undefined ? chunkContext(spec, st, sched, lay) : null;
   const context = {
-    name, family: spec.family, summary, sections,
-    servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
-    c: spec.c, h: spec.h, w: spec.w, k: spec.k, r: spec.r, s: spec.s,
-    strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
-    biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
+    ...kernelContext(name, spec, servedBy), summary, sections,
     rows: spec.rows, warps: spec.warps, groups: spec.groups, slotMax: spec.slotMax, slotMaxOrOne: Math.max(1, spec.slotMax),
     maxPpl: WSTAGE_MAX_PPL, pixTiles: lay.pixTiles,
     nnz: spec.nnz, kActive: spec.kActive, rowMax: spec.rowMax, weights, patternDigest: spec.patternDigest,
     threads: res.threads, sharedBytes: res.sharedBytes, windowH: lay.inRows, windowW: lay.inCols,
-    gridX: res.grid[0], gridY: res.grid[1], sm: Number(spec.arch.slice(3)),
+    gridX: res.grid[0], gridY: res.grid[1],
     startType: types.startType, offsetType: types.offsetType,
     slotStartType: spec.k <= 65535 ? 'uint16_t' : 'uint32_t', channelType: spec.k <= 65536 ? 'uint16_t' : 'uint32_t',
     slotStartTable: cInitializer(sched.slotStart), slotChTable: cInitializer(sched.slotCh), chNTable: cInitializer(flat.chN),
     entStartType: spec.nnz <= 65535 ? 'uint16_t' : 'uint32_t', entStartTable: cInitializer(flat.entStart),
     entCrsTable: cInitializer(flat.entCrs),
     chunked: chunked !== null, ...(chunked ?? {}),
-    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
-    nameIndent: ' '.repeat(name.length + 1),
-    launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };
   return { name, source: render('wstage.cu.hbs', context) };
 }
