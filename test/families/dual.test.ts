@@ -37,6 +37,7 @@ import { pruneWeights } from '../../src/weights/prune.js';
 import { syntheticWeights } from '../../src/weights/synthetic.js';
 import { CpuAddon, installCpuAddon, type ConvTruth } from '../bench/cpu-addon.js';
 import { convRef } from '../gpu/programs.js';
+import { constexprOf, deviceTable, geometryOf, pixelList, storePixel, type PixelGeometry } from '../helpers/pixel-walk.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
 import { smallResnet } from '../helpers/small-graph.js';
 
@@ -90,32 +91,21 @@ interface Source {
   readonly num: (name: string) => number;
   readonly table: (name: string) => number[];
   readonly tableType: (name: string) => string;
+  readonly geometry: PixelGeometry;
 }
 
 function parse(src: string): Source {
-  const num = (name: string): number => {
-    const m = new RegExp(`constexpr (?:int|bool) ${name} = ([^;]+);`).exec(src);
-    if (!m) throw new Error(`no constexpr ${name}`);
-    return Number(m[1]);
-  };
-  const tableMatch = (name: string): RegExpExecArray => {
-    // The values are the device pass's (#ifdef __CUDA_ARCH__); the host pass sees one 0.
-    const m = new RegExp(`static __device__ const (\\w+) ${name}\\[[^\\]]*\\] = \\{\\n#ifdef __CUDA_ARCH__\\n([^}]*)\\n#else\\n0\\n#endif\\n\\};`).exec(src);
-    if (!m) throw new Error(`no table ${name}`);
-    return m;
-  };
-  const table = (name: string): number[] => tableMatch(name)[2]!.split(',').map((v) => v.trim()).filter((v) => v !== '').map(Number);
-  return { num, table, tableType: (name) => tableMatch(name)[1]! };
+  return { num: (name) => constexprOf(src, name), table: (name) => deviceTable(src, name).values, tableType: (name) => deviceTable(src, name).type, geometry: geometryOf(src) };
 }
 
 interface Tables { readonly rowStart: readonly number[]; readonly rowK: readonly number[] }
 
 /** The kernel walked in JS, fp32 as on the GPU (Math.fround after each FMA: a*b of two floats is exact in float64). */
 function walk(spec: DualKernelSpec, s: Source, t: Tables, x: Float32Array, batch: number, packed: Float32Array, bias: Float32Array | null, out: Float32Array, writes: Uint8Array): void {
-  const C = s.num('C'), H = s.num('H'), W = s.num('W'), K = s.num('K'), R = s.num('R'), S = s.num('S');
-  const SH = s.num('SH'), SW = s.num('SW'), PT = s.num('PT'), PL = s.num('PL'), HO = s.num('HO'), WO = s.num('WO');
+  const g = s.geometry;
+  const { K } = g;
   const WARPS = s.num('WARPS'), UNROLL = s.num('UNROLL');
-  const RS = R * S, PIX = HO * WO, PAIRS = C * RS, SLICE = Math.ceil(PAIRS / WARPS), NCH = Math.ceil(SLICE / 32);
+  const PIX = g.HO * g.WO;
   expect([WARPS, UNROLL], 'tiles in the source').toEqual([spec.warps, spec.unroll]);
   const { rowStart, rowK } = t;
   const f = Math.fround;
@@ -123,21 +113,8 @@ function walk(spec: DualKernelSpec, s: Source, t: Tables, x: Float32Array, batch
   let stampNow = 0;
   for (let n = 0; n < batch; n++) {
     for (let p = 0; p < PIX; p++) {
-      const oy = Math.floor(p / WO), ox = p % WO, iy0 = oy * SH - PT, ix0 = ox * SW - PL;
-      const list: { pair: number; v: number }[] = [];
-      for (let warp = 0; warp < WARPS; warp++) {
-        const lo = warp * SLICE, hi = Math.min(PAIRS, lo + SLICE);
-        for (let j = 0; j < NCH; j++) {
-          for (let lane = 0; lane < 32; lane++) {
-            const pair = lo + 32 * j + lane, q = pair < hi ? pair : 0;
-            const live = pair < hi && rowStart[q + 1]! > rowStart[q]!;
-            const c = Math.floor(pair / RS), tap = pair % RS, iy = iy0 + Math.floor(tap / S), ix = ix0 + (tap % S);
-            const ok = live && iy >= 0 && iy < H && ix >= 0 && ix < W;
-            const v = ok ? x[n * C * H * W + (c * H + iy) * W + ix]! : 0;
-            if (v !== 0) list.push({ pair, v });
-          }
-        }
-      }
+      // A pair whose weight row is empty in the table is not loaded.
+      const list = pixelList(g, x, n, p, WARPS, (pair) => rowStart[pair + 1]! > rowStart[pair]!);
       const M = list.length;
       const acc = new Float32Array(WARPS * K);
       for (let warp = 0; warp < WARPS; warp++) {
@@ -161,15 +138,7 @@ function walk(spec: DualKernelSpec, s: Source, t: Tables, x: Float32Array, batch
           }
         }
       }
-      for (let k = 0; k < K; k++) {
-        let sum = 0;
-        for (let w = 0; w < WARPS; w++) sum = f(sum + acc[w * K + k]!);
-        if (bias) sum = f(sum + bias[k]!);
-        if (spec.relu) sum = Math.max(sum, 0);
-        const o = n * K * PIX + k * PIX + p;
-        out[o] = sum;
-        writes[o]! += 1;
-      }
+      storePixel(g, acc, WARPS, bias, spec.relu, n, p, out, writes);
     }
   }
 }

@@ -22,6 +22,7 @@ import { pxgLayout } from '../../src/families/pxg/resources.js';
 import { validatePxgSpec, type PxgKernelSpec, type PxgProblem } from '../../src/families/pxg/spec.js';
 import { choosePxgTiles, pxgCandidates, PXG_MIN_ZEROS } from '../../src/families/pxg/tiles.js';
 import { compileCheck, findNvcc } from '../../src/toolchain/nvcc.js';
+import { constexprOf, geometryOf, pixelList, storePixel } from '../helpers/pixel-walk.js';
 import { mulberry32, testSeed } from '../helpers/random.js';
 
 const seed = testSeed();
@@ -43,42 +44,23 @@ const SHAPES: { why: string; q: PxgProblem; warps: number; unroll: number; ppb?:
   { why: 'three pixels a block, stride 2, K 40', q: prob(20, 15, 15, 40, 3, 3, 2, 0, 0, 7, 7, true, false), warps: 12, unroll: 4, ppb: 3 },
 ];
 
-const num = (src: string, name: string): number => {
-  const m = new RegExp(`constexpr (?:int|bool) ${name} = ([^;]+);`).exec(src);
-  if (!m) throw new Error(`no constexpr ${name}`);
-  return Number(m[1]);
-};
-
 /** The kernel walked in JS, fp32 as on the GPU (Math.fround after each FMA: a*b of two floats is exact in float64). */
 function walk(spec: PxgKernelSpec, src: string, x: Float32Array, batch: number, wCrsk: Float32Array, bias: Float32Array | null, out: Float32Array, writes: Uint8Array): void {
-  const C = num(src, 'C'), H = num(src, 'H'), W = num(src, 'W'), K = num(src, 'K'), R = num(src, 'R'), S = num(src, 'S');
-  const SH = num(src, 'SH'), SW = num(src, 'SW'), PT = num(src, 'PT'), PL = num(src, 'PL'), HO = num(src, 'HO'), WO = num(src, 'WO');
-  const WARPS = num(src, 'WARPS'), UNROLL = num(src, 'UNROLL'), PPB = num(src, 'PPB'), WPP = WARPS / PPB;
-  const RS = R * S, PIX = HO * WO, PAIRS = C * RS, SLICE = Math.ceil(PAIRS / WPP), NCH = Math.ceil(SLICE / 32), KPL = Math.ceil(K / 32);
+  const g = geometryOf(src);
+  const { K, HO, WO } = g;
+  const WARPS = constexprOf(src, 'WARPS'), UNROLL = constexprOf(src, 'UNROLL'), PPB = constexprOf(src, 'PPB'), WPP = WARPS / PPB;
+  const PIX = HO * WO, KPL = Math.ceil(K / 32);
   expect([WARPS, UNROLL, PPB], 'tiles in the source').toEqual([spec.warps, spec.unroll, spec.ppb ?? 1]);
   expect(src).toContain('constexpr int WPP = WARPS / PPB;');
   const f = Math.fround;
   for (let n = 0; n < batch; n++) {
-    // Blocks of PPB pixels, pixel group g of WPP warps on pixel blk * PPB + g (a spare group of the last block writes nothing).
-    for (let blk = 0; blk < Math.ceil(PIX / PPB); blk++) for (let g = 0; g < PPB; g++) {
-      const p = blk * PPB + g;
+    // Blocks of PPB pixels, pixel group gi of WPP warps on pixel blk * PPB + gi (a spare group of the last block writes nothing).
+    for (let blk = 0; blk < Math.ceil(PIX / PPB); blk++) for (let gi = 0; gi < PPB; gi++) {
+      const p = blk * PPB + gi;
       if (p >= PIX) continue;
-      const oy = Math.floor(p / WO), ox = p % WO, iy0 = oy * SH - PT, ix0 = ox * SW - PL;
       const red = new Float32Array(WPP * K);
       // The group's list: each warp's slice compacted in ascending pair order at the offset of the warps before it.
-      const list: { pair: number; v: number }[] = [];
-      for (let warp = 0; warp < WPP; warp++) {
-        const lo = warp * SLICE, hi = Math.min(PAIRS, lo + SLICE);
-        for (let j = 0; j < NCH; j++) {
-          for (let lane = 0; lane < 32; lane++) {
-            const pair = lo + 32 * j + lane;
-            const c = Math.floor(pair / RS), tap = pair % RS, iy = iy0 + Math.floor(tap / S), ix = ix0 + (tap % S);
-            const ok = pair < hi && iy >= 0 && iy < H && ix >= 0 && ix < W;
-            const v = ok ? x[n * C * H * W + (c * H + iy) * W + ix]! : 0;
-            if (v !== 0) list.push({ pair, v });
-          }
-        }
-      }
+      const list = pixelList(g, x, n, p, WPP);
       // Each warp's even share [w * M / WPP, (w + 1) * M / WPP) of the group's M nonzeros (integer division).
       const M = list.length;
       for (let warp = 0; warp < WPP; warp++) {
@@ -98,15 +80,7 @@ function walk(spec: PxgKernelSpec, src: string, x: Float32Array, batch: number, 
           }
         }
       }
-      for (let k = 0; k < K; k++) {
-        let s = 0;
-        for (let w = 0; w < WPP; w++) s = f(s + red[w * K + k]!);
-        if (bias) s = f(s + bias[k]!);
-        if (spec.relu) s = Math.max(s, 0);
-        const o = n * K * PIX + k * PIX + p;
-        out[o] = s;
-        writes[o]! += 1;
-      }
+      storePixel(g, red, WPP, bias, spec.relu, n, p, out, writes);
     }
   }
 }
