@@ -11,6 +11,7 @@
 #   tune-dual    MODEL (e.g. resnet50, carry .data/r50x) pruned to PRUNE (default 0.9) as `cusnn-gen prune` does, then
 #                cusnn-gen tune --images on its 3x3 convs (*_2_conv) of at most 28x28: the dual family's space
 #                timed beside wsparse, wstage, dconv, igemm and cuDNN (issue 10, item 3; run 45's prediction)
+#                DUAL_LAYERS="<layer> ..." tunes those instead (DenseNet-169 has 76 such convs: too many for one call)
 #   bench-pruned cusnn-gen bench of tune-dual's pruned file (or --prune PRUNE without it); with TUNE_CACHE the
 #                tune-dual cache decides those convs
 #   suite        the GPU kernel suite (test/gpu/kernels.test.ts) on SUITE_MODELS' zoo kernels (default MODEL) plus the
@@ -57,7 +58,7 @@ for step in ${STEPS:-bench}; do
       node dist/cli.js prune --model $m --weights /tmp/w/$m.safetensors --fill-missing --sparsity ${PRUNE:-0.9} --out /tmp/p/$m.safetensors > /dev/null 2>> $OUT/setup.log
       node dist/cli.js --model $m --arch sm_90 --weights /tmp/p/$m.safetensors --out /tmp/tp -q > /dev/null 2>> $OUT/setup.log
       # The 3x3 convs of 7x7 to 28x28 outputs (dual's space: one block per output pixel, at most 6 per SM).
-      L=$(node -e 'const p = require("/tmp/tp/plan.json"); console.log(p.convs.filter((c) => /_2_conv$/.test(c.layer) && c.output[1] * c.output[2] <= 784).map((c) => c.layer).join(" "))')
+      L=${DUAL_LAYERS:-$(node -e 'const p = require("/tmp/tp/plan.json"); console.log(p.convs.filter((c) => /_2_conv$/.test(c.layer) && c.output[1] * c.output[2] <= 784).map((c) => c.layer).join(" "))')}
       timeout ${TUNE_S:-300} node dist/cli.js tune /tmp/tp --images /tmp/images --layer $L --max-candidates ${CANDIDATES:-24} \
         --cache $OUT/tune-dual.json -j 16 -q > $OUT/tune-dual.log 2>&1
       echo "tune-dual rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
