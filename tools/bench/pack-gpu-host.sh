@@ -17,8 +17,10 @@ shared=../shared
 for d in .gpumin .gpuprod; do grep -qx "/$d/" .git/info/exclude 2>/dev/null || echo "/$d/" >> .git/info/exclude; mkdir -p $d; cp $shared/gpu/setup.sh $d/; done
 node_bin=$(readlink -f "$(command -v node)")
 if [ ! -f .gpumin/node-runtime.tar.xz ] || [ "$node_bin" -nt .gpumin/node-runtime.tar.xz ]; then
-  stage=$(mktemp -d); mkdir -p "$stage/bin"; cp "$node_bin" "$stage/bin/node"
-  tar -C "$stage" -cf - bin | xz -T0 -6 > .gpumin/node-runtime.tar.xz; rm -rf "$stage"
+  # The distro's node carries debug info: stripped and at xz -9e it packs to 21.9 MB instead of 24.2 (more room
+  # for weights under the 64 MiB a call carries).
+  stage=$(mktemp -d); mkdir -p "$stage/bin"; cp "$node_bin" "$stage/bin/node"; strip "$stage/bin/node" 2>/dev/null || true
+  tar -C "$stage" -cf - bin | xz -T0 -9e > .gpumin/node-runtime.tar.xz; rm -rf "$stage"
 fi
 cp .gpumin/node-runtime.tar.xz .gpuprod/
 tar -cf - --exclude='node_modules/.cache' --exclude='node_modules/onnxruntime-node' --exclude='node_modules/typescript' node_modules \
