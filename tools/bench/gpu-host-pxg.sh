@@ -28,12 +28,14 @@ python3 .data/common/images.py unpack .data/common/images.npy /tmp/images > /dev
 mkdir -p /tmp/w && for x in .data/*x/$m.safetensors.xz; do [ -s "$x" ] && xz -dc "$x" > /tmp/w/$m.safetensors; done
 [ -s /tmp/w/$m.safetensors ] || echo "no weights carried for $m: synthetic" >> $OUT/setup.log
 blocks=${BLOCKS:-32}
+# The tune cache's entries are per GPU model: the bench reads those of the card it runs on (an H100 may come).
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 for step in ${STEPS:-bench}; do
   case $step in
     bench|bench-nopdl)
       pdl=1; [ $step = bench-nopdl ] && pdl=0
       CUSNN_PDL=$pdl timeout ${BENCH_S:-240} node dist/cli.js bench --model $m --arch sm_90 --batch 1 --weights /tmp/w --images /tmp/images \
-        --out /tmp/b-$step --energy-seconds 2 -j 16 -v ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "NVIDIA H200"} > $OUT/$step.log 2>&1
+        --out /tmp/b-$step --energy-seconds 2 -j 16 -v ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "$gpu"} > $OUT/$step.log 2>&1
       echo "$step rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
       cp /tmp/b-$step/results.json $OUT/$step-results.json 2>/dev/null ;;
     tune)
@@ -66,7 +68,7 @@ for step in ${STEPS:-bench}; do
       # The very file tune-dual pruned (the tune cache's entries hold its weight structures), else --prune here.
       if [ -s /tmp/p/$m.safetensors ]; then wsrc="--weights /tmp/p"; else wsrc="--weights /tmp/w --prune ${PRUNE:-0.9}"; fi
       timeout ${BENCH_S:-240} node dist/cli.js bench --model $m --arch sm_90 --batch 1 $wsrc --images /tmp/images \
-        --out /tmp/b-pruned --energy-seconds 2 -j 16 -v ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "NVIDIA H200"} > $OUT/bench-pruned.log 2>&1
+        --out /tmp/b-pruned --energy-seconds 2 -j 16 -v ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "$gpu"} > $OUT/bench-pruned.log 2>&1
       echo "bench-pruned rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
       cp /tmp/b-pruned/results.json $OUT/bench-pruned-results.json 2>/dev/null ;;
   esac
