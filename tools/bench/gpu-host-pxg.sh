@@ -14,6 +14,8 @@
 #                DUAL_LAYERS="<layer> ..." tunes those instead (DenseNet-169 has 76 such convs: too many for one call)
 #   bench-pruned cusnn-gen bench of tune-dual's pruned file (or --prune PRUNE without it); with TUNE_CACHE the
 #                tune-dual cache decides those convs
+#   context      tools/bench/pxg-context.mjs on CONTEXT_LAYERS of MODEL's folder, CUSNN_PDL on and off (run 49)
+#   bake         run 47's baked-weights lab (.data/bake/bake-lab.cu, carry .data/bake)
 #   suite        the GPU kernel suite (test/gpu/kernels.test.ts) on SUITE_MODELS' zoo kernels (default MODEL) plus the
 #                odd shapes and pruned ResNet-50 cases; needs PACK=.gpumin (vitest is not in .gpuprod)
 # PACK (default .gpuprod) names the node pack carried.
@@ -64,6 +66,20 @@ for step in ${STEPS:-bench}; do
       timeout ${TUNE_S:-300} node dist/cli.js tune /tmp/tp --images /tmp/images --layer $L --max-candidates ${CANDIDATES:-24} \
         --cache $OUT/tune-dual.json -j 16 -q > $OUT/tune-dual.log 2>&1
       echo "tune-dual rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    context)
+      # Run 49: one conv timed in the network's runtime and in one-conv runtimes (tools/bench/pxg-context.mjs),
+      # with and without dependent launch.
+      node dist/cli.js --model $m --arch sm_90 --weights /tmp/w/$m.safetensors --fill-missing --out /tmp/c -q > /dev/null 2>> $OUT/setup.log
+      node dist/cli.js build /tmp/c -j 16 > $OUT/build.log 2>&1
+      L=${CONTEXT_LAYERS:-conv5_block1_2_conv conv5_block6_2_conv conv5_block12_2_conv conv5_block16_2_conv conv5_block24_2_conv conv5_block28_2_conv}
+      img=/tmp/images/$(ls /tmp/images | sed -n 9p)
+      timeout ${CONTEXT_S:-120} node tools/bench/pxg-context.mjs /tmp/c /tmp/w/$m.safetensors $img $L > $OUT/context.log 2>&1
+      CUSNN_PDL=0 timeout ${CONTEXT_S:-120} node tools/bench/pxg-context.mjs /tmp/c /tmp/w/$m.safetensors $img $L >> $OUT/context.log 2>&1
+      echo "context rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    bake)
+      # Run 47's lab (tools/kernel-lab/bake-lab.mjs): baked weights against wsparse; carry .data/bake.
+      nvcc -O3 -std=c++17 -arch=sm_90 -I tools/kernel-lab .data/bake/bake-lab.cu -o /tmp/bake-lab > $OUT/bake.log 2>&1 && timeout ${BAKE_S:-120} /tmp/bake-lab >> $OUT/bake.log 2>&1
+      echo "bake rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     bench-pruned)
       # The very file tune-dual pruned (the tune cache's entries hold its weight structures), else --prune here.
       if [ -s /tmp/p/$m.safetensors ]; then wsrc="--weights /tmp/p"; else wsrc="--weights /tmp/w --prune ${PRUNE:-0.9}"; fi
