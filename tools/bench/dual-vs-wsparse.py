@@ -20,7 +20,7 @@ def main():
     cache = json.load(open(sys.argv[1]))
     gpu = sys.argv[2] if len(sys.argv) > 2 else ''
     rows = []
-    for key, e in cache['entries'].items():
+    for e in cache['entries'].values():
         if gpu not in e['gpu'] or 'measured' not in e:  # older caches kept only the winners
             continue
         cands = e['measured']['candidates']

@@ -1,11 +1,13 @@
 // GPU host: where does a generated conv's time in the network come from? (run 48: DenseNet-201's conv5 3x3 convs
 // on pxg took 2.3-2.7 us in `cusnn-gen tune`'s one-conv runtime and 4.0-5.9 us in the bench's network runtime, the
 // same kernel, the same GPU, the same 8-copy step graph). In one process, on one image's real activations, each
-// conv of LAYERS is timed (timeStep, 8 copies a graph, median of ITERS) four ways, all with the folder's own addon:
-//   net      the whole network's static runtime, the conv's step (what the bench times)
-//   one      a one-conv program: its input and output in buffers of their own (what tune times)
+// conv of LAYERS is timed (timeStep, median of ITERS replays) with the folder's own addon, the network's runtime alive
+// throughout:
+//   net      the whole network's static runtime, the conv's step, 8 copies a graph (what the bench times)
+//   one      a one-conv program, its input and output in buffers of their own (what tune times: the same program
+//            as tune-search.ts's convProgram, here with the network's step and tensors)
 //   mirror   a one-conv program whose buffers have the network's sizes and the step's offsets and strides
-//   net+one  the network's runtime and a one-conv runtime alive at once (one timed after the other)
+//   net x1, one x1   the first two with one copy a graph
 // usage: node tools/bench/pxg-context.mjs <folder> <weights.safetensors> <image> [layer ...]
 // (CUSNN_PDL=0 in the environment for the same without dependent launch)
 import { loadAddon } from '../../dist/runtime/addon.js';
@@ -54,20 +56,13 @@ function oneConv(step, mirror) {
   return { program, tensors };
 }
 
-/** The input the network left for `layer`, placed where the program's input view says. */
-function inputFor(program, layer) {
-  const v = program.input;
-  const a = new Float32Array(v.c * v.h * v.w);
-  a.set(inputs.get(inputLayerOf.get(layer)));
-  return a;
-}
-
-function timeOne(step, mirror) {
+/** The step in a one-conv runtime of its own, on the input the network left for it. */
+function timeOne(step, mirror, copies) {
   const { program, tensors } = oneConv(step, mirror);
   const rt = addon.createRuntime(JSON.stringify(program), tensors, { mode: 'static' });
   try {
-    rt.run(inputFor(program, step.layer));
-    return rt.timeStep(0, ITERS, 8);
+    rt.run(inputs.get(inputLayerOf.get(step.layer)));
+    return rt.timeStep(0, ITERS, copies);
   } finally {
     rt.dispose();
   }
@@ -85,14 +80,10 @@ for (const layer of layers) {
   const xin = inputs.get(inputLayerOf.get(layer));
   const zeros = xin.filter((v) => v === 0).length / xin.length;
   const tNet = net.timeStep(i, ITERS, 8);
-  const tOne = timeOne(step, false);
-  const tMirror = timeOne(step, true);
+  const tOne = timeOne(step, false, 8);
+  const tMirror = timeOne(step, true, 8);
   const tNet1 = net.timeStep(i, ITERS, 1);
-  const { program, tensors } = oneConv(step, false);
-  const rt = addon.createRuntime(JSON.stringify(program), tensors, { mode: 'static' });
-  rt.run(inputFor(program, layer));
-  const tOne1 = rt.timeStep(0, ITERS, 1);
-  rt.dispose();
+  const tOne1 = timeOne(step, false, 1);
   console.log([layer, step.kernel, `${(100 * zeros).toFixed(1)}%`, fmt(tNet), fmt(tOne), fmt(tMirror), fmt(tNet1), fmt(tOne1)].join('\t'));
 }
 net.dispose();
