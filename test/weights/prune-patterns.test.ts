@@ -201,7 +201,10 @@ describe(`pruning patterns on resnet50 (synthetic, CUSNN_TEST_SEED=${TEST_SEED})
   it('the seeded weights are random, never all-zero', () => {
     for (const name of prunableLayers(graph, { includeFirst: true, includeDense: true })) {
       const t = getTensor(base, name, 'kernel');
-      expect(countZeros(t), name).toBeLessThan(3);
+      // The kernels are (n - 2^23) * a / 2^23 for a uniform 24-bit n (Rng.fillSymmetric): an exact zero has
+      // probability 2^-24 per weight, so a 2M-weight tensor holds 0.125 of them on average and 3 now and then
+      // (seed 241597932: conv5_block1_0_conv has 3). Bound: the mean plus a Poisson tail below 1e-9 per tensor.
+      expect(countZeros(t), name).toBeLessThan(7 + 4 * (t.length / 2 ** 24));
       expect(new Set(t.subarray(0, 64)).size, name).toBeGreaterThan(60);
     }
   });
