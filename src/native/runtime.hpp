@@ -120,6 +120,7 @@ class Runtime {
   Timing timeForward(int iters);
   // `copies` enqueues of the step in one graph, each replay's time divided by copies: what the step
   // costs inside a network's graph (one graph launch shared by many nodes), not a graph launch of its own.
+  // The steps before it run first (replayPrefix), so it reads what it reads in a forward of the last input.
   Timing timeStep(int step, int iters, int copies = 1);
   // After a run(): idles idleMs, samples the idle board power, then replays the forward graph
   // back-to-back (the queue kept full, a host check every few tens of milliseconds) until at least
@@ -135,6 +136,7 @@ class Runtime {
 
  private:
   enum class Ctx { Eager, Capture, WarmAll };
+  void replayPrefix(int step);
   enum class Cond { None, IfElse, TwoIf };
 
   struct ConvExec {

@@ -8,7 +8,7 @@
 //              block owns a [C_total, H, W] group and every input (block input, each `_2_conv`,
 //              inner concats) sits at its channel offset, so no step copies.
 //  3. allocate groups are live from their first write to their last read (or forever for `keep`
-//              layers and the output); a free buffer is reused best-fit, else the largest free one
+//              layers, the input and the output); a free buffer is reused best-fit, else the largest free one
 //              grows, else a new one is made. Output never shares a buffer with its inputs.
 //  4. emit     views, zero counters and the steps, with tensors in step order.
 //
@@ -270,7 +270,11 @@ function lower(graph: Graph, plan: NetworkPlan, ws: WeightSet, o: LowerOptions):
     }
   });
   const outputLayer = graph.layers[graph.layers.length - 1]!;
-  for (const k of [...keep, outputLayer.name]) lastUse[layerPlace.get(k)!.group] = Infinity;
+  // The input stays intact too: a forward graph is replayed on it in place (timeForward, energy) and
+  // a step timed alone replays the steps before it from it (Runtime::timeStep). Reused, it held a
+  // later layer's values after one forward, and every replay ran on those instead of the image.
+  const inputLayer = graph.layers.find((l) => l.op === 'input')!;
+  for (const k of [...keep, inputLayer.name, outputLayer.name]) lastUse[layerPlace.get(k)!.group] = Infinity;
   const { bufferOf, sizes } = allocate(groups, firstWrite, lastUse, steps.length, o.batch);
 
   const view = (layer: string): View => {
@@ -308,7 +312,6 @@ function lower(graph: Graph, plan: NetworkPlan, ws: WeightSet, o: LowerOptions):
   );
   const views: Record<string, View> = {};
   for (const l of graph.layers) views[l.name] = view(l.name);
-  const input = graph.layers.find((l) => l.op === 'input')!;
   const program: Program = {
     format: 'cusnn-program/1',
     model: graph.name,
@@ -316,7 +319,7 @@ function lower(graph: Graph, plan: NetworkPlan, ws: WeightSet, o: LowerOptions):
     buffers: sizes,
     tensors: fused.tensorInfo,
     zeroCounters: counterOfValue.size,
-    input: view(input.name),
+    input: view(inputLayer.name),
     output: view(outputLayer.name),
     views,
     steps: built,

@@ -37,6 +37,11 @@ const relErr = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   return Math.sqrt(n / d);
 };
 
+const bitwiseEqual = (a: Float32Array, b: Float32Array): boolean => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+/** Batch 1: a view's floats, packed, out of its buffer. */
+const viewOf = (buf: Float32Array, v: { offset: number; c: number; h: number; w: number }): Float32Array => buf.slice(v.offset, v.offset + v.c * v.h * v.w);
+
 describe.skipIf(!hasGpu)(`whole networks on the GPU (seed ${seed})`, () => {
   for (const model of models) {
     it(model, { timeout: 900_000 }, async () => {
@@ -59,6 +64,33 @@ describe.skipIf(!hasGpu)(`whole networks on the GPU (seed ${seed})`, () => {
         expect(e.dynamicVsCudnn).toBeLessThanOrEqual(1e-4);
         expect(e.cudnnVsReference).toBeLessThanOrEqual(1e-4);
         expect(e.oursVsReference).toBeLessThanOrEqual(1e-4);
+        // Timings run on the input they were given. The forward graph's replays: the logits after
+        // them are the logits of x (a reused input buffer made every replay run on a later layer's values).
+        net.runtimeFor(1, 'static').timeForward(3);
+        expect(bitwiseEqual(net.output('predictions', 1, 'static'), ours), 'logits after timeForward').toBe(true);
+        // A step timed alone reads its own input: what it writes then is what it wrote in the forward
+        // (the buffers of a network that keeps every layer, so nothing is overwritten, say what that was).
+        const all = loadNetwork(dir, { keep: g.graph.layers.map((l) => l.name) });
+        try {
+          all.inferWith(x, 'static');
+          const rt = net.runtimeFor(1, 'static');
+          const steps = net.programFor(1, 'static').steps;
+          const kept = all.programFor(1, 'static').steps;
+          let checked = 0;
+          steps.forEach((s, i) => {
+            if (s.op !== 'conv' || s.path !== 'act-sparse') return;
+            rt.timeStep(i, 2, 1);
+            const k = kept[i]!;
+            expect(k.layer).toBe(s.layer);
+            const got = viewOf(rt.readBuffer(s.out.buf), s.out);
+            const want = viewOf(all.runtimeFor(1, 'static').readBuffer(k.out.buf), k.out);
+            expect(bitwiseEqual(got, want), `${s.layer}: its output after timeStep is its output in the forward`).toBe(true);
+            checked++;
+          });
+          expect(checked).toBeGreaterThan(0);
+        } finally {
+          all.dispose();
+        }
         // Both paths of every conv timed alone; the measured decisions give a working static plan.
         const ms = measureConvs(net, x, { iters: 20 });
         expect(ms.map((m) => m.layer)).toEqual(g.plan.convs.map((c) => c.layer));

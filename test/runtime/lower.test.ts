@@ -157,8 +157,8 @@ const sameView = (a: View, b: View | undefined): boolean =>
  * Simulates the pass with owners: every step marks its output region as its own. A read of layer
  * L must find every float of L's view owned by a step that produced that part of L (found from
  * the graph: the step of L's nearest ancestor along its first input, or for a concat its inputs'
- * producers). A buffer handed to another value too early shows up as a foreign owner. Kept layers
- * and the output must still have their owners after the last step.
+ * producers). A buffer handed to another value too early shows up as a foreign owner. Kept layers,
+ * the input and the output must still have their owners after the last step.
  */
 function checkLifetimes(graph: Graph, program: Program, keep: readonly string[]): void {
   const byName = indexOf(graph);
@@ -216,6 +216,9 @@ function checkLifetimes(graph: Graph, program: Program, keep: readonly string[])
     paint(s.out, i);
   });
   for (const k of [...keep, graph.layers[graph.layers.length - 1]!.name]) verify(k, program.views[k]!, 'the end of the pass');
+  // The input too: forward graphs are replayed on it in place, and timeStep replays the steps before
+  // the one it times from it.
+  verify(graph.layers.find((l) => l.op === 'input')!.name, program.input, 'the end of the pass');
 }
 
 /** Every view inside its buffer; every layer has a view. */
