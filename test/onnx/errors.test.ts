@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importOnnxFile } from '../../src/model/onnx/import.js';
-import { OnnxError } from '../../src/model/onnx/read.js';
+import { OnnxError, readOnnxFile } from '../../src/model/onnx/read.js';
 import { classify, EXIT } from '../../src/output/exit.js';
 import { float, int, ints, OnnxModelBuilder, Random, str, type Attr } from './helpers.js';
 
@@ -142,5 +142,54 @@ describe('files and graphs', () => {
   it('--input-shape that contradicts a fixed input shape', () => {
     const f = model(conv({}));
     expect(() => importOnnxFile(f, { inputShape: [4, 9, 9] })).toThrow(/graph input 'x' has fixed shape \[1,4,8,8\]; --input-shape 4,9,9 differs/);
+  });
+});
+
+// A STRING attribute whose `s` is not decoded (absent, empty, or written with the wrong wire type)
+// read as protobufjs' default for bytes, a plain empty Array, and TextDecoder threw a TypeError:
+// an internal error (test/onnx/fuzz.test.ts, seed 801995570, mutation 205). An absent `s` is the
+// empty string (the proto3 default, as ONNX's checker takes it); the importer refuses what it cannot use.
+describe('attribute values that protobufjs leaves at their defaults', () => {
+  /** Input x [1,4,8,8] -> Conv 'conv' with `attrs` -> y, encoded. */
+  const convModel = (attrs: Record<string, Attr>): Uint8Array => {
+    const m = new OnnxModelBuilder(17);
+    m.input('x', [1, 4, 8, 8]);
+    m.node('Conv', ['x', convW(m, 4, 4)], { name: 'conv', outputs: ['y'], attrs });
+    m.output('y');
+    return m.encode();
+  };
+  /** `bytes` with the one occurrence of `from` replaced by `to` (same length). */
+  const patch = (bytes: Uint8Array, from: readonly number[], to: readonly number[]): Uint8Array => {
+    const at: number[] = [];
+    for (let i = 0; i + from.length <= bytes.length; i++) if (from.every((b, k) => bytes[i + k] === b)) at.push(i);
+    expect(at, `byte pattern ${from.join(',')}`).toHaveLength(1);
+    const out = Uint8Array.from(bytes);
+    out.set(to, at[0]!);
+    return out;
+  };
+  const save = (bytes: Uint8Array): string => {
+    const f = join(dir, `damaged${count++}.onnx`);
+    writeFileSync(f, bytes);
+    return f;
+  };
+  const ascii = (t: string): number[] => [...Buffer.from(t, 'latin1')];
+
+  it('s written with the wrong wire type (the fuzz case): no value, so auto_pad is empty and refused', () => {
+    // AttributeProto field 4 (s), length-delimited: tag 0x22; tag 0x12 is field 2 (f), whose wire type is fixed32.
+    const sameUpper = [0x22, 10, ...ascii('SAME_UPPER')];
+    const f = save(patch(convModel({ auto_pad: str('SAME_UPPER') }), sameUpper, [0x12, ...sameUpper.slice(1)]));
+    fails(f, /: ONNX node 0 'conv' \(Conv\): auto_pad '' not supported \(NOTSET, SAME_UPPER, SAME_LOWER, VALID\)$/);
+  });
+
+  it('type changed from INTS to STRING: a string attribute without s, refused by the op', () => {
+    // kernel_shape [3,3]: ints packed (tag 0x42), then type (field 20, tag 0xa0 0x01) INTS = 7, changed to STRING = 3.
+    const ks = [0x42, 2, 3, 3, 0xa0, 0x01];
+    const f = save(patch(convModel({ kernel_shape: ints([3, 3]) }), [...ks, 7], [...ks, 3]));
+    fails(f, /: ONNX node 0 'conv' \(Conv\): attribute 'kernel_shape' must be a list of ints, got string$/);
+  });
+
+  it('an empty string (no s on the wire in proto3) reads as the empty string', () => {
+    const model = readOnnxFile(save(convModel({ auto_pad: str('') })));
+    expect(model.graph.nodes[0]!.attributes.get('auto_pad')).toEqual({ name: 'auto_pad', type: 'string', value: '' });
   });
 });

@@ -133,18 +133,22 @@ export interface ParseOptions {
 
 // ---------------------------------------------------------------------------------------------
 // The decoded messages as protobufjs hands them out (field names as in onnx.proto3). int64
-// fields are numbers or Long objects, bytes fields Uint8Array views; absent message fields null.
+// fields are numbers or Long objects, bytes fields Uint8Array views when present; absent message
+// fields null. An absent scalar field reads as its prototype default, which for bytes is
+// protobufjs' shared empty *Array* (util.emptyArray), not a Uint8Array: read bytes with bytesField.
 
 type Int64 = number | { low: number; high: number; unsigned?: boolean };
+/** A bytes field: a Uint8Array view, or (absent) protobufjs' empty Array default; read with bytesField. */
+type Bytes = Uint8Array | readonly never[];
 interface StringStringMsg { key: string; value: string }
 interface TensorMsg {
-  dims: Int64[]; data_type: number; float_data: number[]; int32_data: number[]; string_data: Uint8Array[];
-  int64_data: Int64[]; name: string; raw_data: Uint8Array; external_data: StringStringMsg[]; data_location: number;
+  dims: Int64[]; data_type: number; float_data: number[]; int32_data: number[]; string_data: Bytes[];
+  int64_data: Int64[]; name: string; raw_data: Bytes; external_data: StringStringMsg[]; data_location: number;
   double_data: number[]; uint64_data: Int64[]; segment: unknown;
 }
 interface AttributeMsg {
-  name: string; type: number; f: number; i: Int64; s: Uint8Array; t: TensorMsg | null; g: unknown;
-  floats: number[]; ints: Int64[]; strings: Uint8Array[]; tensors: unknown[]; graphs: unknown[];
+  name: string; type: number; f: number; i: Int64; s: Bytes; t: TensorMsg | null; g: unknown;
+  floats: number[]; ints: Int64[]; strings: Bytes[]; tensors: unknown[]; graphs: unknown[];
   sparse_tensor: unknown; sparse_tensors: unknown[]; tp: unknown; type_protos: unknown[]; ref_attr_name: string;
 }
 interface NodeMsg { input: string[]; output: string[]; name: string; op_type: string; domain: string; attribute: AttributeMsg[] }
@@ -174,6 +178,21 @@ function int(v: Int64, what: () => string): number {
 
 const utf8 = new TextDecoder('utf-8');
 const text = (b: Uint8Array): string => utf8.decode(b);
+
+const NO_BYTES = new Uint8Array(0);
+/**
+ * A decoded bytes field (attribute s, an element of strings, raw_data) as a Uint8Array. Absent, it
+ * is the empty value: proto3 decoding drops an empty bytes field (so `s: ""` written by a proto2
+ * writer arrives absent), a field with the wrong wire type is skipped as unknown, and ONNX's checker
+ * takes a missing value field as the proto3 default. protobufjs then leaves its prototype default,
+ * an empty plain Array, which TextDecoder rejects with a TypeError (a STRING attribute without its
+ * s was an internal error: found by test/onnx/fuzz.test.ts). Anything else is no bytes value.
+ */
+function bytesField(v: unknown, what: () => string): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return NO_BYTES;
+  throw new OnnxError(`${what()}: expected bytes, got ${Array.isArray(v) ? `an array of ${v.length}` : typeof v}`);
+}
 
 /** Reads and decodes `file`; throws OnnxError naming the file for anything it cannot use. */
 export function readOnnxFile(file: string, o: { readonly minOpset?: number } = {}): OnnxModel {
@@ -282,7 +301,7 @@ function readAttribute(a: AttributeMsg, where: string, src: string, dir: string)
     case 'int':
       return { name, type, value: int(a.i, () => label) };
     case 'string':
-      return { name, type, value: text(a.s) };
+      return { name, type, value: text(bytesField(a.s, () => `${label}: field s`)) };
     case 'tensor':
       if (!a.t) throw new OnnxError(`${label}: a tensor attribute without its tensor`);
       return { name, type, value: readTensor(a.t, where, src, dir) };
@@ -291,7 +310,7 @@ function readAttribute(a: AttributeMsg, where: string, src: string, dir: string)
     case 'ints':
       return { name, type, value: a.ints.map((v) => int(v, () => label)) };
     case 'strings':
-      return { name, type, value: a.strings.map(text) };
+      return { name, type, value: a.strings.map((v, k) => text(bytesField(v, () => `${label}: strings[${k}]`))) };
     default:
       return { name, type: 'other', value: type };
   }
@@ -320,7 +339,7 @@ function readTensor(t: TensorMsg, where: string, src: string, dir: string): Onnx
     return { ...base, data: { kind: 'external', file: path.join(dir, location), offset: num('offset') ?? 0, length: num('length') } };
   }
   if (t.data_location !== 0) throw new OnnxError(`${label}: unknown data_location ${t.data_location}`);
-  if (has(t, 'raw_data')) return { ...base, data: { kind: 'raw', bytes: t.raw_data } };
+  if (has(t, 'raw_data')) return { ...base, data: { kind: 'raw', bytes: bytesField(t.raw_data, () => `${label}: raw_data`) } };
   const fields: [string, readonly Int64[]][] = [['float_data', t.float_data], ['double_data', t.double_data], ['int32_data', t.int32_data], ['int64_data', t.int64_data], ['uint64_data', t.uint64_data]];
   const given = fields.filter(([, v]) => v.length > 0);
   if (given.length > 1) throw new OnnxError(`${label}: values in both ${given[0]![0]} and ${given[1]![0]}`);
