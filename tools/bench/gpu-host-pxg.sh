@@ -17,6 +17,8 @@
 #                tune-dual cache decides those convs
 #   context      tools/bench/pxg-context.mjs on CONTEXT_LAYERS of MODEL's folder, CUSNN_PDL on and off (run 49)
 #   bake         run 47's baked-weights lab (.data/bake/bake-lab.cu, carry .data/bake)
+#   gputest      vitest on GPU_TESTS (default test/gpu/network.test.ts) with CUSNN_GPU_MODELS=GPU_MODELS (default
+#                resnet50); needs PACK=.gpumin
 #   suite        the GPU kernel suite (test/gpu/kernels.test.ts) on SUITE_MODELS' zoo kernels (default MODEL) plus the
 #                odd shapes and pruned ResNet-50 cases; needs PACK=.gpumin (vitest is not in .gpuprod)
 # PACK (default .gpuprod) names the node pack carried.
@@ -54,6 +56,11 @@ for step in ${STEPS:-bench}; do
         --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
         node dist/cli.js run /tmp/g --images /tmp/images/$(ls /tmp/images | sed -n 9p) --batch 1 > $OUT/ncu.log 2>&1
       echo "ncu rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    gputest)
+      # GPU test files (GPU_TESTS, default the whole-network test) on CUSNN_GPU_MODELS' synthetic networks; PACK=.gpumin.
+      CUSNN_GPU_MODELS=${GPU_MODELS:-resnet50} timeout ${GPUTEST_S:-200} node node_modules/vitest/vitest.mjs run --project gpu \
+        ${GPU_TESTS:-test/gpu/network.test.ts} > $OUT/gputest.log 2>&1
+      echo "gputest rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     suite)
       CUSNN_KERNEL_MODELS=${SUITE_MODELS:-$m} CUSNN_GPU_LOG=$OUT/suite.json timeout ${SUITE_S:-300} \
         node node_modules/vitest/vitest.mjs run --project gpu test/gpu/kernels.test.ts > $OUT/suite.log 2>&1
