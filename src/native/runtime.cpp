@@ -694,10 +694,14 @@ void Runtime::selectAlgorithm(int i, std::map<std::string, ConvAlgo>& cache) {
 // ------------------------------------------------------------------------------------------------
 // Forward: steps on a stream, eagerly or under capture.
 
-void Runtime::enqueueForward(cudaStream_t st, Ctx ctx) {
+void Runtime::resetCounters(cudaStream_t st, const char* what) {
   if (prog_.zeroCounters > 0) {
-    CUSNN_CUDA(cudaMemsetAsync(counters_, 0, prog_.zeroCounters * sizeof(unsigned long long), st), "forward: reset counters");
+    CUSNN_CUDA(cudaMemsetAsync(counters_, 0, prog_.zeroCounters * sizeof(unsigned long long), st), what);
   }
+}
+
+void Runtime::enqueueForward(cudaStream_t st, Ctx ctx) {
+  resetCounters(st, "forward: reset counters");
   if (opt_.traceBranches && ctx != Ctx::WarmAll) {
     CUSNN_CUDA(cudaMemsetAsync(trace_, 0, std::max<size_t>(1, prog_.steps.size()), st), "forward: reset branch trace");
   }
@@ -1052,13 +1056,13 @@ Timing Runtime::timeForward(int iters) {
 // so after a whole forward a step's input view mostly holds a later layer's values (199 of
 // DenseNet-201's 200 convs; a generated kernel's time follows its input's zeros). The steps before it
 // run again first, eagerly, from the program input, which the lowering keeps intact. Counters are
-// reset as a forward does; timeStep restores the last forward's afterwards.
+// reset as a forward does; timeStep restores the last forward's afterwards. Every call replays from
+// step 0 (at most one eager forward, milliseconds, against 100+ timed replays): resuming where the
+// last call stopped would have to know which buffers the steps since overwrote and keep the zero
+// counters (dynamic mode's branches) consistent.
 void Runtime::replayPrefix(int step) {
   if (step == 0) return;
-  if (prog_.zeroCounters > 0) {
-    CUSNN_CUDA(cudaMemsetAsync(counters_, 0, prog_.zeroCounters * sizeof(unsigned long long), stream_),
-               "timeStep: reset counters for the steps before");
-  }
+  resetCounters(stream_, "timeStep: reset counters for the steps before");
   for (int j = 0; j < step; ++j) enqueueStep(j, stream_, Ctx::Eager);
   CUSNN_CUDA(cudaStreamSynchronize(stream_), "timeStep: the steps before " + where(step));
 }

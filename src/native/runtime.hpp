@@ -137,6 +137,8 @@ class Runtime {
  private:
   enum class Ctx { Eager, Capture, WarmAll };
   void replayPrefix(int step);
+  // Zero counters to 0 on `st`, as every forward starts.
+  void resetCounters(cudaStream_t st, const char* what);
   enum class Cond { None, IfElse, TwoIf };
 
   struct ConvExec {
