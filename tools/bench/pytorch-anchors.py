@@ -30,6 +30,9 @@ def table(anchors_file, results_files):
     ours = {}
     for f in results_files:
         for run in json.load(open(f))["runs"]:
+            # PyTorch's models are dense: a pruned run (bench --prune, or a pruned weights file) is not their peer.
+            if run.get("prune") or (run.get("weightSparsity") or 0) >= 0.05:
+                continue
             for e in run["engines"]:
                 if e["engine"] == "cusnn":
                     ours[(run["model"], run["batch"])] = e["time"]["medianUs"]
