@@ -16,8 +16,19 @@ const STAGE_BYTES_PER_CYCLE = 64;
 const L2_LATENCY_CYCLES = 800;
 /** Instructions per staged input value (index math, bounds, copy) on the 4-byte path; a quarter per value on the 16-byte one. */
 const STAGE_INSTR = 12;
-/** Cycles per instruction of one warp's dependent chain (an FMA waits on the previous one when PPL is small). */
-const CHAIN_CPI = 1.5;
+/**
+ * Cycles of one warp's dependent chain per nonzero: CHAIN_NZ_CYCLES for its entry (a shared-memory
+ * load the window loads wait on) and CHAIN_PIXEL_CYCLES per pixel of the lane (load, FMA). Fitted on
+ * run 57 (H100, ResNet-50 pruned 90%, all 52 convs tuned, 284 wstage tiles measured): the old chain
+ * (1.5 + 3 x PPL cycles) put the rule on 4-warp tiles whose busiest warp walks 2-4x the nonzeros of a
+ * 16-warp one, measured 1.4-2x slower (26 us against 15 on conv4_block3_2_conv). With these figures the
+ * rule's pick is within 10% of the searched best on 46/52 convs (was 36/52); checked on run 58 (95%,
+ * not used for the fit): 45/52 (was 35/52). tools/bench/rescore-pruned.mjs computes both.
+ */
+const CHAIN_NZ_CYCLES = 5;
+const CHAIN_PIXEL_CYCLES = 7;
+/** Chunked: its entries are 8-byte loads with an address add before the window loads (the old model's 4.5 cycles more per nonzero). */
+const CHUNK_CHAIN_EXTRA_CYCLES = 4.5;
 // Fitted (roughly) to run 13c's tune on the H200: a wstage kernel whose walk is trivial (1x1, few
 // nonzeros per slot) measured 6.5-8 us against the model's 3-4 without this; the cause is not yet
 // profiled. With it the rule keeps 1x1 convs on wsparse, as measured.
@@ -51,7 +62,7 @@ export function wstageUs(p: GpuProfile, spec: WstageKernelSpec, batch: number, l
   if (spec.chunk === undefined) {
     const lsu = warpsPerSm * mean * (1 + lay.ppl);
     const issue = (warpsPerSm * mean * (1 + 2 * lay.ppl)) / 4;
-    const chain = busiest * (1 + 2 * lay.ppl) * CHAIN_CPI;
+    const chain = busiest * (CHAIN_NZ_CYCLES + CHAIN_PIXEL_CYCLES * lay.ppl);
     walk = Math.max(lsu, issue, chain);
     latencyBound = walk === chain;
     cycles = stage + walk;
@@ -66,7 +77,7 @@ export function wstageUs(p: GpuProfile, spec: WstageKernelSpec, batch: number, l
     const copyInstr = perFloat < STAGE_INSTR ? (rowsPerChunk * (lay.inCols / 4) / 32) * CHUNK_COPY16_INSTR : rowsPerChunk * Math.ceil(lay.inCols / 32) * CHUNK_COPY4_INSTR;
     const lsu = warpsPerSm * mean * (1 + lay.ppl);
     const issue = (warpsPerSm * (mean * (4 + 2 * lay.ppl) + runs * RUN_INSTR) + perSm * lay.chunks * copyInstr) / (4 * CHUNK_IPC);
-    const chain = busiest * (4 + 2 * lay.ppl) * CHAIN_CPI + runs * RUN_INSTR;
+    const chain = busiest * (CHAIN_NZ_CYCLES + CHUNK_CHAIN_EXTRA_CYCLES + CHAIN_PIXEL_CYCLES * lay.ppl) + runs * RUN_INSTR;
     latencyBound = chain >= lsu && chain >= issue;
     walk = Math.max(lsu, issue, chain) + lay.chunks * CHUNK_BARRIER_CYCLES;
     const first = L2_LATENCY_CYCLES + (perSm * 4 * lay.chunkFloats) / STAGE_BYTES_PER_CYCLE;
