@@ -5,7 +5,8 @@
 //   the tile space (for tune) reaches two blocks per SM;
 // - 16 warps, 8 weight rows in flight: the best at 85-90% zeros on both shapes (8 warps were 0.3-0.6
 //   us slower, 4 warps 0.9-1.6; 32 warps slower again; two pixels per block *in sequence* 1.2-2.2 us
-//   slower: the space's ppb 2 computes its two pixels at once, half the warps each, and is not yet measured).
+//   slower: the space's ppb 2 computes its two pixels at once, half the warps each, and is not yet measured);
+//   from PXG_SPARSE_TILE_ZEROS (95%) 8 warps and 4 rows (run 48, real activations).
 import type { GpuProfile } from '../../arch/profiles.js';
 import type { KernelEstimate } from '../../plan/types.js';
 import { pxgUs } from './cost.js';
@@ -61,15 +62,26 @@ function fits(p: GpuProfile, spec: PxgKernelSpec): boolean {
  */
 export const PXG_RULE_MAX_WAVES = 1;
 
+/**
+ * Input zeros from which the rule takes 8 warps and 4 weight rows in flight instead of 16 and 8. Run 48
+ * (H100, `tune --images` on DenseNet-201's 24 conv5 3x3 convs at 96-99% zeros) measured 8 x 4 at 2.31 us
+ * against 16 x 8's 2.66 (so 5.6x over cuDNN instead of 4.9x); at 90-95% (run 40, H200, DenseNet-169's 17
+ * such convs) the two tied (2.51 us each), and below 90% 16 x 8 was 0.2-0.9 us faster on both boards.
+ * With so few nonzeros a pixel, fewer warps means less to reduce and synchronize.
+ */
+export const PXG_SPARSE_TILE_ZEROS = 0.95;
+
 export function choosePxgTiles(p: GpuProfile, problem: PxgProblem, batch: number, density: number): PxgChoice | null {
   if (!pxgShapeServes(p, problem, batch) || 1 - density < PXG_MIN_ZEROS) return null;
   if (problem.ho * problem.wo * batch > PXG_RULE_MAX_WAVES * p.smCount) return null;
-  const spec: PxgKernelSpec = { family: 'pxg', ...problem, warps: 16, unroll: 8 };
+  const sparse = 1 - density >= PXG_SPARSE_TILE_ZEROS;
+  const spec: PxgKernelSpec = { family: 'pxg', ...problem, warps: sparse ? 8 : 16, unroll: sparse ? 4 : 8 };
   if (!fits(p, spec)) return null;
   const estimate = pxgUs(p, spec, batch, density);
   if (!estimate) return null;
-  const why = `rule: one block per output pixel (${estimate.blocks} blocks for ${p.smCount} SMs), 16 warps over its ${pxgLayout(spec).pairs} (channel, tap) pairs, ` +
-    `only the nonzero inputs summed (${((1 - density) * 100).toFixed(0)}% zeros >= ${PXG_MIN_ZEROS * 100}%), 8 weight rows in flight`;
+  const why = `rule: one block per output pixel (${estimate.blocks} blocks for ${p.smCount} SMs), ${spec.warps} warps over its ${pxgLayout(spec).pairs} (channel, tap) pairs, ` +
+    `only the nonzero inputs summed (${((1 - density) * 100).toFixed(0)}% zeros >= ${PXG_MIN_ZEROS * 100}%), ${spec.unroll} weight rows in flight` +
+    (sparse ? ` (>= ${PXG_SPARSE_TILE_ZEROS * 100}% zeros: 8 x 4, measured 13% faster than 16 x 8 there, run 48)` : '');
   return { spec, estimate, why };
 }
 
