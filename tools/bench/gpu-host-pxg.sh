@@ -2,7 +2,7 @@
 # GPU host, repository root: the pxg measurements of runs 38-44 as steps of one call (docs/PERFORMANCE.md).
 # Carry .gpuprod .data/distx .data/common and one model's weights (.data/d169x or .data/d201x: see
 # tools/bench/pack-gpu-host.sh); docs/results/ moved out for the call.
-#   bench        cusnn-gen bench --batch 1 on MODEL's real weights (TUNE_CACHE=<file> to plan with a tune cache;
+#   bench        cusnn-gen bench --batch BATCH (default 1) on MODEL's real weights (TUNE_CACHE=<file> to plan with a tune cache;
 #                BENCH_ARGS="--prune 0.9,0.95" and the like go to the bench as they are)
 #   bench-nopdl  the same with CUSNN_PDL=0: the generated kernels launched without dependent launch (run 43's gap)
 #   tune         cusnn-gen tune --images on MODEL's 3x3 convs at 7x7 (conv5_blockN_2_conv, N = 1..BLOCKS), or on
@@ -39,7 +39,7 @@ for step in ${STEPS:-bench}; do
   case $step in
     bench|bench-nopdl)
       pdl=1; [ $step = bench-nopdl ] && pdl=0
-      CUSNN_PDL=$pdl timeout ${BENCH_S:-240} node dist/cli.js bench --model $m --arch sm_90 --batch 1 --weights /tmp/w --images /tmp/images \
+      CUSNN_PDL=$pdl timeout ${BENCH_S:-240} node dist/cli.js bench --model $m --arch sm_90 --batch ${BATCH:-1} --weights /tmp/w --images /tmp/images \
         --out /tmp/b-$step --energy-seconds 2 -j 16 -v ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "$gpu"} ${BENCH_ARGS:-} > $OUT/$step.log 2>&1
       echo "$step rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
       cp /tmp/b-$step/results.json $OUT/$step-results.json 2>/dev/null ;;
