@@ -5,7 +5,7 @@
 // ceil(rowMax / split) nonzeros each, in stages of ~8 independent loads whose L2 latency is the
 // batch-1 skeleton's stage latency (src/families/batch1-cost.ts). L2 traffic: every nonzero of
 // every block reads PPL 128-byte lines of input per warp and one 32-byte sector of its weight.
-// The padded tiles' loads in flight are fitted to run 57's tune (below); the rest to nothing yet.
+// Fitted to nothing yet: the first measurement of this design is the bench of 2026-12-02 (run 8).
 import type { GpuProfile } from '../../arch/profiles.js';
 import type { KernelEstimate } from '../../plan/types.js';
 import { batch1Estimate, batch1Launch } from '../batch1-cost.js';
@@ -15,13 +15,6 @@ import { wsparseVec4, type WsparseKernelSpec } from './spec.js';
 const CYCLES_PER_INSTR_PER_WARP = 1.7;
 /** Independent loads the unrolled loop keeps in flight: one stage of latency per this many nonzeros. */
 const LOADS_IN_FLIGHT = 8;
-/**
- * The same where the taps need bounds checks (KxK, padding): a load waits on its predicate, and run 57
- * (H100, ResNet-50 pruned 90%) measured the 93 padded tiles tuned there at 1.8x the estimate with 8
- * (median); 2.5 leaves the median error at 3%. With 8 the rule put ResNet-50's 3x3 convs pruned 95% on
- * wsparse tiles measured 1.2-2x slower than wstage (run 58); see wstage/cost.ts for the check.
- */
-const LOADS_IN_FLIGHT_PADDED = 2.5;
 
 /** Same figures as every family's estimate (src/plan/types.ts). */
 export type WsparseEstimate = KernelEstimate;
@@ -40,8 +33,7 @@ export function wsparseUs(p: GpuProfile, spec: WsparseKernelSpec, batch: number)
   const meanPerWarp = spec.nnz / Math.max(1, spec.k) / spec.split;
   const cycles = (meanPerWarp * (3 + perPixel * spec.ppl) + Math.ceil(meanPerWarp / 32) * 8 + 20 + (spec.split > 1 ? 4 * spec.ppl : 0)) * CYCLES_PER_INSTR_PER_WARP;
   // The busiest block's chain once, the mean block's in every further wave.
-  const inFlight = padded ? LOADS_IN_FLIGHT_PADDED : LOADS_IN_FLIGHT;
-  const stages = Math.ceil(perWarp / inFlight) + (l.waves - 1) * Math.ceil(meanPerWarp / inFlight);
+  const stages = Math.ceil(perWarp / LOADS_IN_FLIGHT) + (l.waves - 1) * Math.ceil(meanPerWarp / LOADS_IN_FLIGHT);
   const est = batch1Estimate(p, l, cycles, Math.max(1, stages) / l.waves, spec, batch);
   const l2Bytes = batch * lay.pixTiles * spec.nnz * (spec.ppl * 128 + 32) + 4 * batch * spec.k * spec.ho * spec.wo;
   const l2Us = p.launchUs + l2Bytes / (p.l2BandwidthGBs * 1e3);
