@@ -81,7 +81,7 @@ export function choosePxgTiles(p: GpuProfile, problem: PxgProblem, batch: number
   if (!estimate) return null;
   const why = `rule: one block per output pixel (${estimate.blocks} blocks for ${p.smCount} SMs), ${spec.warps} warps over its ${pxgLayout(spec).pairs} (channel, tap) pairs, ` +
     `only the nonzero inputs summed (${((1 - density) * 100).toFixed(0)}% zeros >= ${PXG_MIN_ZEROS * 100}%), ${spec.unroll} weight rows in flight` +
-    (sparse ? ` (>= ${PXG_SPARSE_TILE_ZEROS * 100}% zeros: 8 x 4, measured 13% faster than 16 x 8 there, run 48)` : '');
+    (sparse ? ` (>= ${PXG_SPARSE_TILE_ZEROS * 100}% zeros: 8 x 4, measured in 13% less time than 16 x 8 there, run 48)` : '');
   return { spec, estimate, why };
 }
 
