@@ -8,7 +8,8 @@
 #   tune         cusnn-gen tune --images on MODEL's 3x3 convs at 7x7 (conv5_blockN_2_conv, N = 1..BLOCKS), or on
 #                STAGE=4: the 14x14 ones (conv4_blockN_2_conv), where pxg's two-pixel blocks are in the space;
 #                CONV=1: the blocks' 1x1 convs instead (conv<STAGE>_blockN_1_conv), CANDIDATES per conv
-#   ncu          ncu of the pxg launches of one forward (NCU_K to change the kernel regex)
+#   ncu          ncu of the pxg launches of one forward (NCU_K to change the kernel regex; PRUNE=0.9 profiles the pruned
+#                weights' plan, TUNE_CACHE its tuned plan: e.g. NCU_K="wstage1x1|wsparse1x1" for the pruned 1x1 floor)
 #   tune-dual    MODEL (e.g. resnet50, carry .data/r50x) pruned to PRUNE (default 0.9) as `cusnn-gen prune` does, then
 #                cusnn-gen tune --images on its 3x3 convs (*_2_conv) of at most 28x28: the dual family's space
 #                timed beside wsparse, wstage, dconv, igemm and cuDNN (issue 10, item 3; run 45's prediction)
@@ -50,7 +51,13 @@ for step in ${STEPS:-bench}; do
         --cache $OUT/tune-cache${STAGE:-5}.json -j 16 -q > $OUT/tune.log 2>&1
       echo "tune rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     ncu)
-      node dist/cli.js --model $m --arch sm_90 --weights /tmp/w/$m.safetensors --fill-missing --out /tmp/g -q > /dev/null 2>> $OUT/setup.log
+      # PRUNE=<sparsity>: profile the plan of the pruned weights (as tune-dual prunes them); TUNE_CACHE: with its winners.
+      nw=/tmp/w/$m.safetensors
+      if [ -n "${PRUNE:-}" ]; then
+        mkdir -p /tmp/pn && nw=/tmp/pn/$m.safetensors
+        node dist/cli.js prune --model $m --weights /tmp/w/$m.safetensors --fill-missing --sparsity $PRUNE --out $nw > /dev/null 2>> $OUT/setup.log
+      fi
+      node dist/cli.js --model $m --arch sm_90 --weights $nw --fill-missing --out /tmp/g -q ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "$gpu"} > /dev/null 2>> $OUT/setup.log
       node dist/cli.js build /tmp/g -j 16 > $OUT/build.log 2>&1
       timeout ${NCU_S:-150} ncu --graph-profiling node -k "regex:${NCU_K:-pxg3x3}" --launch-count ${NCU_N:-32} --section SpeedOfLight \
         --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
