@@ -50,6 +50,20 @@ const list = (xs) => {
   return out.join('\n') || '  0';
 };
 
+// A kernel of the lab's blocking: blockIdx.x = output channel, blockIdx.y = 128-pixel tile, a lane per
+// pixel; `sum` adds the channel's nonzeros into a (xp: the lane's pixel of input channel 0), then bias and ReLU.
+const channelKernel = (kname, pix, sum) => `__global__ void __launch_bounds__(128) ${kname}(const float* __restrict__ x, const float* __restrict__ bias, float* __restrict__ y) {
+  cusnnWaitForPriorGrid();
+  cusnnAllowDependentLaunch();
+  const int p = blockIdx.y * 128 + threadIdx.x;
+  if (p >= ${pix}) return;
+  const float* xp = x + p;
+  float a = 0.0f;
+${sum}
+  a += __ldg(bias + blockIdx.x);
+  y[blockIdx.x * ${pix} + p] = fmaxf(a, 0.0f);
+}`;
+
 const p = gpuProfile('sm_90');
 const parts = [];
 const cases = [];
@@ -64,7 +78,7 @@ for (const [name, c, hw, k] of SHAPES) {
   const ws = renderKernel(spec, [{ model: 'bake-lab', layer: name }], { structure: st });
   parts.push(ws.source);
   const order = kernelWeightOrder(spec, st);
-  // The baked kernel: blockIdx.x = output channel, blockIdx.y = 128-pixel tile.
+  // The baked kernel's sum: a case per output channel, its nonzeros as immediates.
   const pix = hw * hw;
   const body = [];
   for (let o = 0; o < k; o++) {
@@ -74,19 +88,7 @@ for (const [name, c, hw, k] of SHAPES) {
   }
   parts.push(`
 // Baked ${name}: ${st.offsets.length} nonzeros of ${k * c} as immediates.
-__global__ void __launch_bounds__(128) baked_${name}(const float* __restrict__ x, const float* __restrict__ bias, float* __restrict__ y) {
-  cusnnWaitForPriorGrid();
-  cusnnAllowDependentLaunch();
-  const int p = blockIdx.y * 128 + threadIdx.x;
-  if (p >= ${pix}) return;
-  const float* xp = x + p;
-  float a = 0.0f;
-  switch (blockIdx.x) {
-${body.join('\n')}
-  }
-  a += __ldg(bias + blockIdx.x);
-  y[blockIdx.x * ${pix} + p] = fmaxf(a, 0.0f);
-}
+${channelKernel(`baked_${name}`, pix, `  switch (blockIdx.x) {\n${body.join('\n')}\n  }`)}
 // The same blocking with the weights in tables (offsets premultiplied by the plane, values, per-channel
 // starts) instead of immediates, summed in the same order: bitwise equal to the baked kernel. If it
 // runs as fast as the baked one, the gain is the blocking, not the immediates.
@@ -99,19 +101,7 @@ ${list(Array.from({ length: k }, (_, o) => Array.from(st.offsets.subarray(st.sta
 static __device__ const int tab_start_${name}[] = {
 ${list(Array.from(st.start))}
 };
-__global__ void __launch_bounds__(128) table_${name}(const float* __restrict__ x, const float* __restrict__ bias, float* __restrict__ y) {
-  cusnnWaitForPriorGrid();
-  cusnnAllowDependentLaunch();
-  const int p = blockIdx.y * 128 + threadIdx.x;
-  if (p >= ${pix}) return;
-  const float* xp = x + p;
-  float a = 0.0f;
-  const int e1 = tab_start_${name}[blockIdx.x + 1];
-#pragma unroll 8
-  for (int e = tab_start_${name}[blockIdx.x]; e < e1; ++e) a = fmaf(__ldg(xp + tab_off_${name}[e]), tab_val_${name}[e], a);
-  a += __ldg(bias + blockIdx.x);
-  y[blockIdx.x * ${pix} + p] = fmaxf(a, 0.0f);
-}
+${channelKernel(`table_${name}`, pix, `  const int e1 = tab_start_${name}[blockIdx.x + 1];\n#pragma unroll 8\n  for (int e = tab_start_${name}[blockIdx.x]; e < e1; ++e) a = fmaf(__ldg(xp + tab_off_${name}[e]), tab_val_${name}[e], a);`)}
 static const float nz_val_${name}[] = {
 ${list(Array.from(order, (i) => lit(w[i])))}
 };
