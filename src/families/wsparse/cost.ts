@@ -19,12 +19,21 @@ const LOADS_IN_FLIGHT = 8;
 /** Same figures as every family's estimate (src/plan/types.ts). */
 export type WsparseEstimate = KernelEstimate;
 
+/**
+ * L2 traffic of a launch: every nonzero of every block reads PPL 128-byte lines of input per warp and one
+ * 32-byte sector of its weight; the output is written once (tools/bench/model-error.mjs divides it by
+ * measured times).
+ */
+export function wsparseL2Bytes(spec: WsparseKernelSpec, batch: number): number {
+  const lay = wsparseLayout(spec);
+  return batch * lay.pixTiles * spec.nnz * (spec.ppl * 128 + 32) + 4 * batch * spec.k * spec.ho * spec.wo;
+}
+
 /** The estimate; the input density does not change it (the weights' zeros do, through the spec). */
 export function wsparseUs(p: GpuProfile, spec: WsparseKernelSpec, batch: number): WsparseEstimate | null {
   const res = wsparseResources(spec, batch);
   const l = batch1Launch(p, res);
   if (!l) return null;
-  const lay = wsparseLayout(spec);
   const vec = wsparseVec4(spec);
   const padded = spec.padTop > 0 || spec.padLeft > 0 || spec.r > 1 || spec.s > 1;
   const perPixel = vec ? 1.5 : padded ? 6 : 3;
@@ -35,8 +44,7 @@ export function wsparseUs(p: GpuProfile, spec: WsparseKernelSpec, batch: number)
   // The busiest block's chain once, the mean block's in every further wave.
   const stages = Math.ceil(perWarp / LOADS_IN_FLIGHT) + (l.waves - 1) * Math.ceil(meanPerWarp / LOADS_IN_FLIGHT);
   const est = batch1Estimate(p, l, cycles, Math.max(1, stages) / l.waves, spec, batch);
-  const l2Bytes = batch * lay.pixTiles * spec.nnz * (spec.ppl * 128 + 32) + 4 * batch * spec.k * spec.ho * spec.wo;
-  const l2Us = p.launchUs + l2Bytes / (p.l2BandwidthGBs * 1e3);
+  const l2Us = p.launchUs + wsparseL2Bytes(spec, batch) / (p.l2BandwidthGBs * 1e3);
   if (l2Us <= est.us) return est;
   return { ...est, us: l2Us, bound: 'memory' };
 }

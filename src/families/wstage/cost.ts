@@ -23,7 +23,7 @@ const STAGE_INSTR = 12;
  * (1.5 + 3 x PPL cycles) put the rule on 4-warp tiles whose busiest warp walks 2-4x the nonzeros of a
  * 16-warp one, measured 1.4-2x slower (26 us against 15 on conv4_block3_2_conv). With these figures the
  * rule's pick is within 10% of the searched best on 46/52 convs (was 36/52; tools/bench/rescore-pruned.mjs).
- * Checked on data not used for the fit: the cheapest wstage tile by this model is within 10% of the
+ * Checked on data not used for the fit (tools/bench/model-error.mjs): the cheapest wstage tile by this model is within 10% of the
  * fastest measured one on 35/52 convs of run 58 (95%; was 19/52), and 5/10 of run 52 (DenseNet-201
  * pruned 90%, unchanged; the model's median error there -2% instead of -14%).
  */
