@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { gpuProfile } from '../../dist/arch/profiles.js';
 import { estimateOf, specWithTiles } from '../../dist/families/registry.js';
 import { wsparseL2Bytes } from '../../dist/families/wsparse/cost.js';
+import { median } from '../../dist/bench/stats.js';
 
 const [file, ...only] = process.argv.slice(2);
 if (!file) {
@@ -18,10 +19,6 @@ if (!file) {
   process.exit(2);
 }
 const cache = JSON.parse(readFileSync(file, 'utf8'));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const pct = (logRatio) => `${logRatio >= 0 ? '+' : ''}${((Math.exp(logRatio) - 1) * 100).toFixed(0)}%`;
 
 /** key `${family} ${r}x${s}` -> { logs: [], convs: [{ layer, tiles: [{ est, us, spec }] }] } */
@@ -37,7 +34,7 @@ for (const e of Object.values(cache.entries)) {
     const est = estimateOf(p, spec, e.batch, density);
     if (!est) continue;
     const list = byFamily.get(c.family) ?? [];
-    list.push({ est: est.us, us: c.us, spec, launchUs: p.launchUs });
+    list.push({ est: est.us, us: c.us, spec, batch: e.batch, launchUs: p.launchUs });
     byFamily.set(c.family, list);
   }
   for (const [family, tiles] of byFamily) {
@@ -61,7 +58,7 @@ for (const [key, g] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
   let l2 = '-';
   if (key.startsWith('wsparse ')) {
     const fastest = g.convs.map((c) => c.tiles.reduce((a, b) => (b.us < a.us ? b : a)));
-    const mb = fastest.map((t) => wsparseL2Bytes(t.spec, 1) / 1e6);
+    const mb = fastest.map((t) => wsparseL2Bytes(t.spec, t.batch) / 1e6);
     const rates = fastest.map((t, i) => mb[i] / Math.max(0.1, t.us - t.launchUs));
     l2 = `${median(rates).toFixed(1)} (${Math.min(...rates).toFixed(1)}-${Math.max(...rates).toFixed(1)}) over ${Math.min(...mb).toFixed(0)}-${Math.max(...mb).toFixed(0)} MB`;
   }
