@@ -19,10 +19,10 @@ function planBody(plan: NetworkPlan, kernelCount: number, h: string): string[] {
   for (const c of sparse) byFamily.set(c.spec?.family ?? 'act-sparse', (byFamily.get(c.spec?.family ?? 'act-sparse') ?? 0) + 1);
   const families = [...byFamily].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([f, n]) => `${f} ${n}`).join(', ');
   // The MACs a generated kernel does: wsparse and wstage skip zero weights, dual both kinds of zero (about
-  // independent), igemm is dense, the others skip zero inputs.
+  // independent), igemm is dense, wino dense (its 2.25x fewer multiplies are not counted here), the others skip zero inputs.
   const useful = (c: ConvPlan): number => c.decision !== 'act-sparse' ? 1
     : c.spec?.family === 'dual' ? (1 - c.weightSparsity) * (1 - c.inputSparsity)
-      : c.spec && isWeightSparse(c.spec) ? 1 - c.weightSparsity : c.spec?.family === 'igemm' ? 1 : 1 - c.inputSparsity;
+      : c.spec && isWeightSparse(c.spec) ? 1 - c.weightSparsity : c.spec?.family === 'igemm' || c.spec?.family === 'wino' ? 1 : 1 - c.inputSparsity;
   const totalMacs = plan.convs.reduce((n, c) => n + c.macs, 0);
   const usefulMacs = plan.convs.reduce((n, c) => n + c.macs * useful(c), 0);
   const estCudnn = plan.convs.reduce((n, c) => n + c.estimate.cudnnUs, 0);

@@ -6,7 +6,8 @@
 // each output channel's nonzero weights, any arch; its kernels are rendered from the layer's weight
 // structure) and wstage (the same sums over an input window staged in shared memory, any arch where
 // the window fits), and dual (pxg's per-pixel gather of nonzero inputs over compressed weight rows,
-// skipping both kinds of zero; measured only, no rule yet). Adding a family touches its own folder and this file.
+// skipping both kinds of zero; measured only, no rule yet) and wino (fused Winograd F(2x2,3x3) for
+// dense 3x3 stride-1 convs at large batch; measured only). Adding a family touches its own folder and this file.
 import type { ArchName, GpuProfile } from '../arch/profiles.js';
 import type { RenderedKernel, ServedLayer } from '../codegen/kernel.js';
 import type { ConvProblem, KernelEstimate, KernelResources } from '../plan/types.js';
@@ -51,10 +52,15 @@ import { dualResources } from './dual/resources.js';
 import { dualWeightOrder } from './dual/rows.js';
 import { dualName, dualSupports, DUAL_TILE_FIELDS, type DualKernelSpec, type DualTiles } from './dual/spec.js';
 import { dualCandidates } from './dual/tiles.js';
+import { winoUs } from './wino/cost.js';
+import { renderWinoKernel } from './wino/render.js';
+import { winoResources } from './wino/resources.js';
+import { winoName, winoSupports, WINO_TILE_FIELDS, type WinoKernelSpec, type WinoTiles } from './wino/spec.js';
+import { winoCandidates } from './wino/tiles.js';
 
-export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec | PxgKernelSpec | WsparseKernelSpec | WstageKernelSpec | DualKernelSpec;
+export type KernelSpec = ActSparseKernelSpec | IgemmKernelSpec | DconvKernelSpec | PxgKernelSpec | WsparseKernelSpec | WstageKernelSpec | DualKernelSpec | WinoKernelSpec;
 export type KernelFamily = KernelSpec['family'];
-export const KERNEL_FAMILIES: readonly KernelFamily[] = ['act-sparse', 'igemm', 'dconv', 'pxg', 'wsparse', 'wstage', 'dual'];
+export const KERNEL_FAMILIES: readonly KernelFamily[] = ['act-sparse', 'igemm', 'dconv', 'pxg', 'wsparse', 'wstage', 'dual', 'wino'];
 /** The families whose kernels are generated from a layer's weight structure (their specs carry its digest). */
 export type WeightSparseSpec = WsparseKernelSpec | WstageKernelSpec | DualKernelSpec;
 export const isWeightSparse = (spec: { readonly family?: string }): spec is WeightSparseSpec => spec.family === 'wsparse' || spec.family === 'wstage' || spec.family === 'dual';
@@ -67,13 +73,15 @@ export type KernelTiles =
   | ({ readonly family: 'pxg' } & PxgTiles)
   | ({ readonly family: 'wsparse' } & WsparseTiles)
   | ({ readonly family: 'wstage' } & WstageTiles)
-  | ({ readonly family: 'dual' } & DualTiles);
+  | ({ readonly family: 'dual' } & DualTiles)
+  | ({ readonly family: 'wino' } & WinoTiles);
 
 export function kernelNameOf(spec: KernelSpec): string {
   if (spec.family === 'pxg') return pxgName(spec);
   if (spec.family === 'wsparse') return wsparseName(spec);
   if (spec.family === 'wstage') return wstageName(spec);
   if (spec.family === 'dual') return dualName(spec);
+  if (spec.family === 'wino') return winoName(spec);
   return spec.family === 'igemm' ? igemmName(spec) : spec.family === 'dconv' ? dconvName(spec) : actSparseName(spec);
 }
 
@@ -86,6 +94,7 @@ export function renderKernel(spec: KernelSpec, servedBy: readonly ServedLayer[],
   if (spec.family === 'wsparse') return renderWsparseKernel(spec, servedBy, inputs.structure);
   if (spec.family === 'wstage') return renderWstageKernel(spec, servedBy, inputs.structure);
   if (spec.family === 'dual') return renderDualKernel(spec, servedBy, inputs.structure);
+  if (spec.family === 'wino') return renderWinoKernel(spec, servedBy);
   if (spec.family === 'dconv') return renderDconvKernel(spec, servedBy);
   if (spec.family === 'pxg') return renderPxgKernel(spec, servedBy);
   return spec.family === 'igemm' ? renderIgemmKernel(spec, servedBy) : renderActSparseKernel(spec, servedBy);
@@ -112,6 +121,7 @@ export function resourcesOf(spec: KernelSpec, batch: number): KernelResources {
   if (spec.family === 'wsparse') return wsparseResources(spec, batch);
   if (spec.family === 'wstage') return wstageResources(spec, batch);
   if (spec.family === 'dual') return dualResources(spec, batch);
+  if (spec.family === 'wino') return winoResources(spec, batch);
   if (spec.family === 'dconv') return dconvResources(spec, batch);
   if (spec.family === 'pxg') return pxgResources(spec, batch);
   return spec.family === 'igemm' ? igemmResources(spec, batch) : actSparseResources(spec, batch);
@@ -123,6 +133,7 @@ export function estimateOf(p: GpuProfile, spec: KernelSpec, batch: number, densi
   if (spec.family === 'wsparse') return wsparseUs(p, spec, batch);
   if (spec.family === 'wstage') return wstageUs(p, spec, batch);
   if (spec.family === 'dual') return dualUs(p, spec, batch, density);
+  if (spec.family === 'wino') return winoUs(p, spec, batch);
   if (spec.family === 'dconv') return dconvUs(p, spec, batch, density);
   if (spec.family === 'pxg') return pxgUs(p, spec, batch, density);
   return actSparseUs(p, spec, batch, density);
@@ -147,6 +158,9 @@ export function tilesOf(spec: KernelSpec): KernelTiles {
   }
   if (spec.family === 'dual') {
     return { family: 'dual', ...Object.fromEntries(DUAL_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
+  }
+  if (spec.family === 'wino') {
+    return { family: 'wino', ...Object.fromEntries(WINO_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
   }
   if (spec.family === 'wsparse') {
     return { family: 'wsparse', ...Object.fromEntries(WSPARSE_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
@@ -174,6 +188,10 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
   if (tiles.family === 'dual') {
     const t: DualTiles = { warps: tiles.warps, unroll: tiles.unroll, patternDigest: tiles.patternDigest, nnz: tiles.nnz, rowMax: tiles.rowMax, rowsLive: tiles.rowsLive };
     return { ...problem, ...t, family: 'dual' };
+  }
+  if (tiles.family === 'wino') {
+    const t: WinoTiles = { split: tiles.split };
+    return { ...problem, ...t, family: 'wino' };
   }
   if (tiles.family === 'pxg') {
     const t: PxgTiles = { warps: tiles.warps, unroll: tiles.unroll, ...(tiles.ppb !== undefined ? { ppb: tiles.ppb } : {}), ...(tiles.pdl === false ? { pdl: false as const } : {}) };
@@ -205,6 +223,9 @@ export function describeTiles(spec: KernelSpec): string {
   }
   if (spec.family === 'dual') {
     return `dual 1 pixel x ${spec.k} channels per block, ${spec.warps} warps, ${spec.unroll} entries in flight, ${spec.nnz} nonzeros in ${spec.rowsLive} weight rows (busiest ${spec.rowMax}), pattern ${spec.patternDigest}`;
+  }
+  if (spec.family === 'wino') {
+    return `wino F(2x2,3x3) 32 channels x 32 tiles of 2x2 per block, 8-channel chunks, split ${spec.split}`;
   }
   if (spec.family === 'pxg') {
     return `pxg ${spec.ppb ?? 1} pixel(s) x ${spec.k} channels per block, ${spec.warps} warps, ${spec.unroll} weight rows in flight${spec.pdl === false ? ', no dependent launch' : ''}`;
@@ -312,6 +333,13 @@ const RULE_FAMILIES: readonly RuleFamily[] = [
     family: 'dual', needsWeights: true, measuredOnly: true, supports: dualSupports,
     choose: () => null,
     space: (q, p, batch, weights) => (wsparseServes(weights) ? dualCandidates(p, q, batch, weights.structure) : []),
+  },
+  {
+    // Lab-built for the dense 3x3 convs at batch >= 8 (tools/kernel-lab/wino.cuh, run 63): no rule, tune times
+    // its splits against cuDNN and the other families, and only that measurement puts it in a plan.
+    family: 'wino', measuredOnly: true, supports: winoSupports,
+    choose: () => null,
+    space: (q, p, batch) => winoCandidates(p, q, batch),
   },
 ];
 

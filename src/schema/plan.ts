@@ -6,7 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ArchName } from '../arch/profiles.js';
 import type { NetworkPlan } from '../plan/types.js';
 import {
-  ActSparseTileFields, ArchString, ConvProblemFields, Count, DconvTileFields, DualTileFields, Fraction, IgemmTileFields, NonNegative, PositiveInt, PxgTileFields, WsparseTileFields, WstageTileFields,
+  ActSparseTileFields, ArchString, ConvProblemFields, Count, DconvTileFields, DualTileFields, Fraction, IgemmTileFields, NonNegative, PositiveInt, PxgTileFields, WinoTileFields, WsparseTileFields, WstageTileFields,
 } from './tiles.js';
 
 export const PLAN_FORMAT = 'cusnn-plan/1';
@@ -39,12 +39,15 @@ export const DualSpecSchema = Type.Object({
   ...DualTileFields,
 });
 
+/** The wino family's spec (src/families/wino/spec.ts). */
+export const WinoSpecSchema = Type.Object({ family: Type.Literal('wino'), ...Problem, ...WinoTileFields });
+
 /**
  * A family registered after these schemas (src/families/registry.ts): the problem fields checked,
- * its tile fields finite numbers, booleans or strings. act-sparse, igemm, dconv, pxg, wsparse, wstage and dual are checked exactly.
+ * its tile fields finite numbers, booleans or strings. act-sparse, igemm, dconv, pxg, wsparse, wstage, dual and wino are checked exactly.
  */
 export const OtherFamilySpecSchema = Type.Object(
-  { family: Type.String({ pattern: '^(?!act-sparse$|igemm$|dconv$|pxg$|wsparse$|wstage$|dual$)[a-z][a-z0-9-]*$', description: 'a kernel family name' }), ...Problem },
+  { family: Type.String({ pattern: '^(?!act-sparse$|igemm$|dconv$|pxg$|wsparse$|wstage$|dual$|wino$)[a-z][a-z0-9-]*$', description: 'a kernel family name' }), ...Problem },
   { additionalProperties: Type.Union([Type.Number(), Type.Boolean(), Type.String()]) },
 );
 
@@ -98,7 +101,7 @@ export const ConvPlanSchema = Type.Object({
   reason: Type.String(),
   estimate: Type.Object({ cudnnUs: NonNegative, actSparseUs: Type.Union([NonNegative, Type.Null()]) }),
   kernelName: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
-  spec: Type.Union([ActSparseSpecSchema, IgemmSpecSchema, DconvSpecSchema, PxgSpecSchema, WsparseSpecSchema, WstageSpecSchema, DualSpecSchema, OtherFamilySpecSchema, Type.Null()]),
+  spec: Type.Union([ActSparseSpecSchema, IgemmSpecSchema, DconvSpecSchema, PxgSpecSchema, WsparseSpecSchema, WstageSpecSchema, DualSpecSchema, WinoSpecSchema, OtherFamilySpecSchema, Type.Null()]),
   resources: Type.Union([ResourcesSchema, Type.Null()]),
   occupancy: Type.Union([Fraction, Type.Null()]),
   waves: Type.Union([NonNegative, Type.Null()]),
@@ -127,7 +130,7 @@ export const PlanSchema = Type.Object({
 });
 
 /** The schema's type with the arch narrowed (the zoo's ArchName is checked by the profile lookup). */
-type Narrow<T> = T extends { arch: string; family: 'act-sparse' | 'igemm' | 'dconv' | 'pxg' | 'wsparse' | 'wstage' | 'dual' } ? Omit<T, 'arch'> & { arch: ArchName } : T extends { arch: string } ? never : T;
+type Narrow<T> = T extends { arch: string; family: 'act-sparse' | 'igemm' | 'dconv' | 'pxg' | 'wsparse' | 'wstage' | 'dual' | 'wino' } ? Omit<T, 'arch'> & { arch: ArchName } : T extends { arch: string } ? never : T;
 type Assert<T extends true> = T;
 type NarrowConv = Omit<Static<typeof ConvPlanSchema>, 'spec'> & { spec: Narrow<Static<typeof ConvPlanSchema>['spec']> };
 export type PlanMatch = Assert<

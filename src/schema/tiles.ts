@@ -3,7 +3,8 @@
 // bn, bkc, tm, tn, warpM, split, stages, vec?, kept?} or dconv {family: 'dconv', bm, tm, tn, rowsT, bkc, split,
 // stages} or wsparse {family: 'wsparse', ppl, split, cpb, patternDigest, nnz, rowMax, kActive} or
 // wstage {family: 'wstage', rows, warps, groups, patternDigest, nnz, rowMax, kActive, slotMax, chunk?, slotChMax?, chunkMax?}
-// or pxg {family: 'pxg', warps, unroll, ppb?} or dual {family: 'dual', warps, unroll, patternDigest, nnz, rowMax, rowsLive}.
+// or pxg {family: 'pxg', warps, unroll, ppb?} or dual {family: 'dual', warps, unroll, patternDigest, nnz, rowMax, rowsLive}
+// or wino {family: 'wino', split}.
 import { Type, type Static } from '@sinclair/typebox';
 import type { KernelTiles } from '../families/registry.js';
 
@@ -82,7 +83,11 @@ export const PxgTilesSchema = Type.Object({ family: Type.Literal('pxg'), ...PxgT
 
 export const DualTilesSchema = Type.Object({ family: Type.Literal('dual'), ...DualTileFields });
 
-export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, PxgTilesSchema, WsparseTilesSchema, WstageTilesSchema, DualTilesSchema, ActSparseTilesSchema]);
+/** wino: the cluster split of the input channels (its block is fixed: src/families/wino/spec.ts). */
+export const WinoTileFields = { split: Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(4), Type.Literal(8)]) };
+export const WinoTilesSchema = Type.Object({ family: Type.Literal('wino'), ...WinoTileFields });
+
+export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, PxgTilesSchema, WsparseTilesSchema, WstageTilesSchema, DualTilesSchema, WinoTilesSchema, ActSparseTilesSchema]);
 
 // The schema's type must stay assignable to the registry's (a compile error when they drift).
 type Assert<T extends true> = T;

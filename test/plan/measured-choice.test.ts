@@ -53,9 +53,9 @@ describe(`the measured choice (seed ${SEED})`, () => {
     }
   });
 
-  it('breaks a tie between kernels by the registry order (pxg, dconv, igemm, wsparse, wstage, dual, act-sparse on sm_90), only among kernels that beat cuDNN', () => {
-    expect(familyOrder('sm_90')).toEqual(['pxg', 'dconv', 'igemm', 'wsparse', 'wstage', 'dual', 'act-sparse']);
-    expect(familyOrder('sm_70')).toEqual(['pxg', 'wsparse', 'wstage', 'dual', 'act-sparse']);
+  it('breaks a tie between kernels by the registry order (pxg, dconv, igemm, wsparse, wstage, dual, wino, act-sparse on sm_90), only among kernels that beat cuDNN', () => {
+    expect(familyOrder('sm_90')).toEqual(['pxg', 'dconv', 'igemm', 'wsparse', 'wstage', 'dual', 'wino', 'act-sparse']);
+    expect(familyOrder('sm_70')).toEqual(['pxg', 'wsparse', 'wstage', 'dual', 'wino', 'act-sparse']);
     for (let i = 0; i < 50; i++) {
       const base = uni(5, 50);
       const ws = cand('wsparse', base);
@@ -65,7 +65,7 @@ describe(`the measured choice (seed ${SEED})`, () => {
       let c = chooseMeasured([slow, ws, dc], cudnnAt(base * 2), 'sm_90');
       expect([c.generated!.kernel, c.fastest!.kernel, c.beatsCudnn]).toEqual([dc.kernel, ws.kernel, true]);
       expect(c.why).toContain(`dconv ${dc.kernel} `);
-      expect(c.why).toMatch(/its family comes first in the order of preference \(pxg, dconv, igemm, wsparse, wstage, dual, act-sparse\): it is kept$/);
+      expect(c.why).toMatch(/its family comes first in the order of preference \(pxg, dconv, igemm, wsparse, wstage, dual, wino, act-sparse\): it is kept$/);
       // Beaten by more than the margin: the fastest stays.
       const far = cand('dconv', base * uni(1.05, 1.2));
       c = chooseMeasured([ws, far, slow], cudnnAt(base * 2), 'sm_90');

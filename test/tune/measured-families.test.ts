@@ -46,7 +46,7 @@ const EXPECT: Record<Scenario, { family: string | null; why: RegExp }> = {
   cudnn: { family: null, why: /: slower: cuDNN kept$/ },
   'margin-tie': { family: null, why: /fastest wsparse .*: faster by less than the 1\.03x margin: cuDNN kept$/ },
   'spread-tie': { family: null, why: /fastest wsparse .*: a tie within the spread: cuDNN kept$/ },
-  'family-tie': { family: 'dconv', why: /fastest wsparse .*margin; dconv \w+ .* is within the fastest's spread or the 1\.03x margin and its family comes first in the order of preference \(pxg, dconv, igemm, wsparse, wstage, dual, act-sparse\): it is kept$/ },
+  'family-tie': { family: 'dconv', why: /fastest wsparse .*margin; dconv \w+ .* is within the fastest's spread or the 1\.03x margin and its family comes first in the order of preference \(pxg, dconv, igemm, wsparse, wstage, dual, wino, act-sparse\): it is kept$/ },
 };
 
 /** The profile of the pruned weights with chosen input zeros (the planner's and tune's input). */
@@ -134,8 +134,10 @@ describe(`the measured choice over every family (small graph pruned 90%, seed ${
     for (const j of jobs) {
       const fams = new Set(j.candidates.map((c) => c.spec.family));
       // The three weight-sparse families on every pruned conv (wstage where its window fits this GPU; dual, which has
-      // no rule, from its space alone); pxg on the 3x3 convs (16 output channels on small maps: its shape rule serves them all).
-      expect([...fams].sort(), j.layer).toEqual(j.shape.r === 3 ? ['act-sparse', 'dconv', 'dual', 'igemm', 'pxg', 'wsparse', 'wstage'] : ['act-sparse', 'dual', 'igemm', 'wsparse', 'wstage']);
+      // no rule, from its space alone); pxg on the 3x3 convs (16 output channels on small maps: its shape rule serves them all);
+      // wino (no rule either) from its space on the 3x3 stride-1 ones.
+      const wino = j.shape.r === 3 && j.shape.strideH === 1 ? ['wino'] : [];
+      expect([...fams].sort(), j.layer).toEqual(j.shape.r === 3 ? ['act-sparse', 'dconv', 'dual', 'igemm', 'pxg', ...wino, 'wsparse', 'wstage'] : ['act-sparse', 'dual', 'igemm', 'wsparse', 'wstage']);
       expect(j.weightsDigest, j.layer).toBe(structures(j.layer)!.digest);
     }
     // Without the weights, no weight-structure family, and the pruned layers' structure is unknown (never a dense key).
