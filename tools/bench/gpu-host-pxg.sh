@@ -18,6 +18,8 @@
 #                tune-dual cache decides those convs
 #   context      tools/bench/pxg-context.mjs on CONTEXT_LAYERS of MODEL's folder, CUSNN_PDL on and off (run 49)
 #   bake         run 47's baked-weights lab (.data/bake/bake-lab.cu, carry .data/bake)
+#   wino-lab     run 63's Winograd lab: the wino family's kernels rendered by tools/kernel-lab/wino-lab.mjs into
+#                .data/wino (carry it) against cuDNN in batch-lab.cu's harness; JSON lines in $OUT/wino.jsonl
 #   gputest      vitest on GPU_TESTS (default test/gpu/network.test.ts) with CUSNN_GPU_MODELS=GPU_MODELS (default
 #                resnet50); needs PACK=.gpumin
 #   suite        the GPU kernel suite (test/gpu/kernels.test.ts) on SUITE_MODELS' zoo kernels (default MODEL) plus the
@@ -95,6 +97,9 @@ for step in ${STEPS:-bench}; do
       # Run 47's lab (tools/kernel-lab/bake-lab.mjs): baked weights against wsparse; carry .data/bake.
       nvcc -O3 -std=c++17 -arch=sm_90 -I tools/kernel-lab .data/bake/bake-lab.cu -o /tmp/bake-lab > $OUT/bake.log 2>&1 && timeout ${BAKE_S:-120} /tmp/bake-lab >> $OUT/bake.log 2>&1
       echo "bake rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    wino-lab)
+      timeout ${WINO_S:-200} bash tools/kernel-lab/batch-lab.sh .data/wino > $OUT/wino.jsonl 2> $OUT/wino.err
+      echo "wino-lab rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     bench-pruned)
       # The very file tune-dual pruned (the tune cache's entries hold its weight structures), else --prune here.
       if [ -s /tmp/p/$m.safetensors ]; then wsrc="--weights /tmp/p"; else wsrc="--weights /tmp/w --prune ${PRUNE:-0.9}"; fi
