@@ -18,6 +18,10 @@
 #                tune-dual cache decides those convs
 #   context      tools/bench/pxg-context.mjs on CONTEXT_LAYERS of MODEL's folder, CUSNN_PDL on and off (run 49)
 #   bake         run 47's baked-weights lab (.data/bake/bake-lab.cu, carry .data/bake)
+#   tune-3x3     cusnn-gen tune --images at BATCH (default 8) on MODEL's 3x3 stride-1 convs (every *_2_conv of at least
+#                14x14 in the plan: ResNet-50's 13 convs on cuDNN at batch 8), CANDIDATES per conv (the wino family's
+#                splits among them), cache $OUT/tune-3x3.json; then `bench` with TUNE_CACHE=$OUT/tune-3x3.json BATCH=8
+#                measures the network with those decisions (issue 8's batch-8 target)
 #   wino-lab     run 63's Winograd lab: the wino family's kernels rendered by tools/kernel-lab/wino-lab.mjs into
 #                .data/wino (carry it) against cuDNN in batch-lab.cu's harness; JSON lines in $OUT/wino.jsonl
 #   gputest      vitest on GPU_TESTS (default test/gpu/network.test.ts) with CUSNN_GPU_MODELS=GPU_MODELS (default
@@ -97,6 +101,13 @@ for step in ${STEPS:-bench}; do
       # Run 47's lab (tools/kernel-lab/bake-lab.mjs): baked weights against wsparse; carry .data/bake.
       nvcc -O3 -std=c++17 -arch=sm_90 -I tools/kernel-lab .data/bake/bake-lab.cu -o /tmp/bake-lab > $OUT/bake.log 2>&1 && timeout ${BAKE_S:-120} /tmp/bake-lab >> $OUT/bake.log 2>&1
       echo "bake rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    tune-3x3)
+      node dist/cli.js --model $m --arch sm_90 --batch ${BATCH:-8} --weights /tmp/w/$m.safetensors --fill-missing --out /tmp/t3 -q > /dev/null 2>> $OUT/setup.log
+      L=${TUNE_LAYERS:-$(node -e 'const p = require("/tmp/t3/plan.json"); console.log(p.convs.filter((c) => /_2_conv$/.test(c.layer) && c.kernel[0] === 3 && c.stride[0] === 1 && c.output[1] >= 14).map((c) => c.layer).join(" "))')}
+      echo "tune-3x3 layers: $L" >> $OUT/setup.log
+      timeout ${TUNE_S:-240} node dist/cli.js tune /tmp/t3 --images /tmp/images --layer $L --max-candidates ${CANDIDATES:-12} \
+        --cache $OUT/tune-3x3.json -j 16 -q > $OUT/tune-3x3.log 2>&1
+      echo "tune-3x3 rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     wino-lab)
       timeout ${WINO_S:-200} bash tools/kernel-lab/batch-lab.sh .data/wino > $OUT/wino.jsonl 2> $OUT/wino.err
       echo "wino-lab rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
