@@ -102,7 +102,9 @@ for step in ${STEPS:-bench}; do
       nvcc -O3 -std=c++17 -arch=sm_90 -I tools/kernel-lab .data/bake/bake-lab.cu -o /tmp/bake-lab > $OUT/bake.log 2>&1 && timeout ${BAKE_S:-120} /tmp/bake-lab >> $OUT/bake.log 2>&1
       echo "bake rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     tune-3x3)
-      node dist/cli.js --model $m --arch sm_90 --batch ${BATCH:-8} --weights /tmp/w/$m.safetensors --fill-missing --out /tmp/t3 -q > /dev/null 2>> $OUT/setup.log
+      # Synthetic weights where none were carried (ResNet-152); a fresh folder (the machine may be warm from a call before).
+      wa=""; [ -s /tmp/w/$m.safetensors ] && wa="--weights /tmp/w/$m.safetensors --fill-missing"
+      rm -rf /tmp/t3 && node dist/cli.js --model $m --arch sm_90 --batch ${BATCH:-8} $wa --out /tmp/t3 -q > /dev/null 2>> $OUT/setup.log || echo "tune-3x3: generate failed" >> $OUT/setup.log
       L=${TUNE_LAYERS:-$(node -e 'const p = require("/tmp/t3/plan.json"); console.log(p.convs.filter((c) => /_2_conv$/.test(c.layer) && c.kernel[0] === 3 && c.stride[0] === 1 && c.output[1] >= 14).map((c) => c.layer).join(" "))')}
       echo "tune-3x3 layers: $L" >> $OUT/setup.log
       timeout ${TUNE_S:-240} node dist/cli.js tune /tmp/t3 --images /tmp/images --layer $L --max-candidates ${CANDIDATES:-12} \
