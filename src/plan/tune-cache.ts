@@ -206,8 +206,18 @@ export interface TunedLookup {
   readonly note?: string;
 }
 
-/** Families whose time does not depend on the input's zeros: they read every input value their nonzero weights touch. */
-const ZEROS_BLIND = new Set(['wsparse', 'wstage']);
+/**
+ * Families whose time does not depend on the input's zeros: wsparse and wstage read every input value their nonzero
+ * weights touch; wino transforms every input patch (dense, it skips nothing).
+ */
+const ZEROS_BLIND = new Set(['wsparse', 'wstage', 'wino']);
+/**
+ * How far (in zeros buckets' percent) a dense layer's entry of a wino winner (the one zeros-blind family that serves
+ * dense layers) reaches: one bucket. A pruned
+ * layer's reaches any bucket (its structure digest already ties the entry to that layer); a dense entry is shared by
+ * every layer of the shape, and far from its bucket a zero-skipping family (dconv, pxg) may win instead.
+ */
+const DENSE_BLIND_REACH = 10;
 
 /** The cache entry for a conv on `gpu` / `arch` at `zeros` input zeros and `batch`, of weights `weights` (weightsDigest). */
 export function findTuned(cache: TuneCache, gpu: string, arch: ArchName, shape: TuneShape, zeros: number, batch: number, weights: string | null = null): TunedLookup {
@@ -218,10 +228,13 @@ export function findTuned(cache: TuneCache, gpu: string, arch: ArchName, shape: 
   // A pruned layer's entry of another zeros bucket still decides it when its winner is weight-sparse:
   // that kernel's time and cuDNN's do not depend on the input zeros, so a layer whose measured zeros
   // fall just across a bucket edge from tune's keeps the measured pick (run 18: VGG-16 block5_conv2
-  // at 89.8% zeros lost its tuned tile, 42 -> 61 us, to an edge between calibration images).
-  if (!hit && weights !== null) {
+  // at 89.8% zeros lost its tuned tile, 42 -> 61 us, to an edge between calibration images). A dense layer's entry
+  // of a wino winner does too, from the next bucket only (run 65: ResNet-50's conv3_block1_2_conv, 49.7% zeros in
+  // the bench against tune's 51%, lost its 1.31x wino kernel to the heuristic's tile and stayed on cuDNN).
+  if (!hit) {
     const blind = Object.values(cache.entries)
       .filter((e) => e.gpu === gpu && e.arch === arch && e.batch === batch && (e.weights ?? null) === weights && sameShape(e.shape, shape) && ZEROS_BLIND.has(e.best.tiles.family ?? 'act-sparse'))
+      .filter((e) => weights !== null || (e.best.tiles.family === 'wino' && Math.abs(e.bucket - bucket) <= DENSE_BLIND_REACH))
       .sort((a, b) => Math.abs(a.bucket - bucket) - Math.abs(b.bucket - bucket) || a.bucket - b.bucket);
     const e = blind[0];
     if (e) {

@@ -157,6 +157,26 @@ describe(`tune cache (seed ${SEED})`, () => {
     expect(findTuned(denseCache, ws.gpu, 'sm_90', ws.shape, near, ws.batch).entry).toBeNull();
   });
 
+  it('a dense layer takes a wino winner from the next zeros bucket only; other dense winners only at their own', () => {
+    const base = randomEntry();
+    const bucket = 10 * int(2, 8);
+    const wino: TuneEntry = { ...base, bucket, weights: undefined, best: { kernel: 'wino_k', tiles: { family: 'wino', split: 2 }, us: 10 + 10 * rnd() } };
+    const cache = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, [wino]).cache;
+    for (const d of [-10, 10]) {
+      const t = findTuned(cache, wino.gpu, 'sm_90', wino.shape, (bucket + d) / 100 + 0.05 * rnd(), wino.batch);
+      expect(t.entry, `${d}`).toEqual(wino);
+      expect(t.note).toBe(`tuned at ${bucket}% zeros, this layer has ${bucket + d}%: its winner is wino, whose time (and cuDNN's) does not depend on the input zeros`);
+    }
+    // Two buckets away, on a pruned layer's key, on another GPU: nothing.
+    for (const d of [-20, 20]) expect(findTuned(cache, wino.gpu, 'sm_90', wino.shape, (bucket + d) / 100 + 0.05 * rnd(), wino.batch).entry).toBeNull();
+    expect(findTuned(cache, wino.gpu, 'sm_90', wino.shape, (bucket + 10) / 100, wino.batch, 'abcdef0123').entry).toBeNull();
+    expect(findTuned(cache, 'NVIDIA A100', 'sm_90', wino.shape, (bucket + 10) / 100, wino.batch).entry).toBeNull();
+    // A dense igemm winner (randomEntry's) stays in its own bucket.
+    const ig: TuneEntry = { ...base, bucket, weights: undefined };
+    const igCache = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, [ig]).cache;
+    expect(findTuned(igCache, ig.gpu, 'sm_90', ig.shape, (bucket + 10) / 100 + 0.05 * rnd(), ig.batch).entry).toBeNull();
+  });
+
   it('keys pruned layers by their weight structure: an entry of one structure decides no layer of another, or a dense one, and says so', () => {
     const d1 = Array.from({ length: 10 }, () => '0123456789abcdef'[int(0, 15)]).join('');
     const d2 = d1 === 'aaaaaaaaaa' ? 'bbbbbbbbbb' : 'aaaaaaaaaa';
