@@ -18,7 +18,7 @@
 // family (dual, no rule: tune measures it) runs on pruned ResNet-50's 3x3 convs of 7x7 to 28x28 (its
 // cost model's cheapest tile, batch 1) and on the odd shapes its space serves (batch 3), on the same
 // pruned weights as wsparse. The fused Winograd family (wino, no rule either) runs on odd 3x3 stride-1 shapes and
-// ResNet-50's four 3x3 shapes at every split of its space (batch 3).
+// ResNet-50's four 3x3 shapes at every split of its space (odd shapes at batch 3, ResNet's at batch 1).
 //
 // CUSNN_TEST_SEED repeats a run; CUSNN_GPU_LOG=<file> writes the per-kernel errors as JSON;
 // CUSNN_KERNEL_MODELS=resnet50,... narrows the zoo (default: all).
@@ -256,15 +256,18 @@ describe.skipIf(skipReason !== null)(`every generated kernel against cuDNN (seed
     ].map((q) => validatePxgSpec(q));
     oddIgemm.push(...oddPxg);
     log.pxgKernels = oddPxg.length;
-    // wino (fused Winograd F(2x2,3x3), no rule: tune measures it): odd 3x3 stride-1 shapes (C not a multiple of 8, K
-    // not of 32, odd H and W, no bias / no ReLU) and ResNet-50's four 3x3 shapes, every split the arch allows; batch 3.
+    // wino (fused Winograd F(2x2,3x3), no rule: tune measures it), every split the arch allows: odd 3x3 stride-1
+    // shapes (C not a multiple of 8, K not of 32, odd H and W, no bias / no ReLU) at batch 3 with the float64 check,
+    // and ResNet-50's four 3x3 shapes with the zoo's kernels (batch 1, against cuDNN: their float64 convs would take
+    // minutes on the CPU).
     const w3 = (c: number, h: number, w: number, k: number, bias: boolean, relu: boolean) => ({ c, h, w, k, r: 3, s: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, ho: h, wo: w, bias, relu });
-    const winoProblems = [w3(20, 11, 13, 76, true, true), w3(37, 7, 7, 40, false, false), w3(3, 5, 6, 8, true, false),
-      w3(64, 56, 56, 64, true, true), w3(128, 28, 28, 128, true, true), w3(256, 14, 14, 256, true, true), w3(512, 7, 7, 512, true, true)];
-    const oddWino: KernelSpec[] = winoProblems.flatMap((q) => winoCandidates(gpuProfile(arch), { arch: arch as WinoKernelSpec['arch'], ...q }, 3));
-    expect(oddWino.length, 'wino kernels').toBeGreaterThan(winoProblems.length);
+    const winoOf = (q: ReturnType<typeof w3>) => winoCandidates(gpuProfile(arch), { arch: arch as WinoKernelSpec['arch'], ...q }, 3);
+    const oddWino: KernelSpec[] = [w3(20, 11, 13, 76, true, true), w3(37, 7, 7, 40, false, false), w3(3, 5, 6, 8, true, false)].flatMap(winoOf);
+    const zooWino: KernelSpec[] = [w3(64, 56, 56, 64, true, true), w3(128, 28, 28, 128, true, true), w3(256, 14, 14, 256, true, true), w3(512, 7, 7, 512, true, true)].flatMap(winoOf);
+    expect(oddWino.length + zooWino.length, 'wino kernels').toBeGreaterThan(7);
     oddIgemm.push(...oddWino);
-    log.winoKernels = oddWino.length;
+    for (const spec of zooWino) specs.set(kernelNameOf(spec), spec);
+    log.winoKernels = oddWino.length + zooWino.length;
     // wsparse: the zoo's pruned layers (one case per kernel name) and the odd shapes, each with its pruned weights.
     const wsByName = new Map<string, WsparseCase>();
     for (const [pattern, sparsity] of [['unstructured', 0.9], ['2:4', 0.5]] as const) {
