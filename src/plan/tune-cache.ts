@@ -213,9 +213,9 @@ export interface TunedLookup {
 const ZEROS_BLIND = new Set(['wsparse', 'wstage', 'wino']);
 /**
  * How far (in zeros buckets' percent) a dense layer's entry of a wino winner (the one zeros-blind family that serves
- * dense layers) reaches: one bucket. A pruned
- * layer's reaches any bucket (its structure digest already ties the entry to that layer); a dense entry is shared by
- * every layer of the shape, and far from its bucket a zero-skipping family (dconv, pxg) may win instead.
+ * dense layers) reaches: one bucket. A pruned layer's reaches any bucket (its structure digest already ties the entry
+ * to that layer); a dense entry is shared by every layer of the shape, and far from its bucket a zero-skipping family
+ * (dconv, pxg) may win instead.
  */
 const DENSE_BLIND_REACH = 10;
 

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gpuProfile, type ArchName } from '../../src/arch/profiles.js';
+import { relL2Error } from '../../src/bench/metrics.js';
 import { estimateUs, familiesFor, kernelNameOf, renderKernel, resourcesOf, specWithTiles, tilesOf } from '../../src/families/registry.js';
 import { winoLayout } from '../../src/families/wino/resources.js';
 import { validateWinoSpec, winoName, type WinoKernelSpec } from '../../src/families/wino/spec.js';
@@ -129,12 +130,6 @@ function walk(src: string, batch: number, x: Float32Array, wCrsk: Float32Array, 
   return { out, writes };
 }
 
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { const d = a[i]! - b[i]!; num += d * d; den += b[i]! * b[i]!; }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
-
 describe('wino family (F(2x2,3x3), measured only)', () => {
   // Odd shapes (tails of every dimension) and one real shape; batch and split per case.
   const CASES: { q: ConvProblem & { arch: ArchName }; batch: number; split: number }[] = [
@@ -158,7 +153,7 @@ describe('wino family (F(2x2,3x3), measured only)', () => {
       const { out, writes } = walk(src, batch, x, wCrsk, bias);
       expect(writes.every((n) => n === 1), 'every output written exactly once').toBe(true);
       const ref = convRef(x, batch, q, wKcrs, q.bias ? bias : null, q.relu);
-      expect(relL2(out, ref)).toBeLessThan(1e-5);
+      expect(relL2Error(out, ref)).toBeLessThan(1e-5);
       if (!q.relu) expect(out.some((v) => v < 0)).toBe(true);
     }, 60_000);
   }
