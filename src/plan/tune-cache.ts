@@ -208,14 +208,16 @@ export interface TunedLookup {
 
 /**
  * Families whose time does not depend on the input's zeros: wsparse and wstage read every input value their nonzero
- * weights touch; wino transforms every input patch (dense, it skips nothing).
+ * weights touch; wino transforms every input patch and igemm multiplies every input value (dense, they skip nothing).
  */
-const ZEROS_BLIND = new Set(['wsparse', 'wstage', 'wino']);
+const ZEROS_BLIND = new Set(['wsparse', 'wstage', 'wino', 'igemm']);
+/** The zeros-blind families that serve dense layers. */
+const DENSE_BLIND = new Set(['wino', 'igemm']);
 /**
- * How far (in zeros buckets' percent) a dense layer's entry of a wino winner (the one zeros-blind family that serves
- * dense layers) reaches: one bucket. A pruned layer's reaches any bucket (its structure digest already ties the entry
- * to that layer); a dense entry is shared by every layer of the shape, and far from its bucket a zero-skipping family
- * (dconv, pxg) may win instead.
+ * How far (in zeros buckets' percent) an entry of a wino or igemm winner (the zeros-blind families that serve dense
+ * layers) reaches: one bucket, for dense and pruned layers alike, since far from its bucket a zero-skipping family
+ * (dconv, pxg, dual) may win instead. A pruned layer's wsparse or wstage winner reaches any bucket (its structure
+ * digest already ties the entry to that layer, and at those sparsities the dense families lose).
  */
 const DENSE_BLIND_REACH = 10;
 
@@ -230,11 +232,13 @@ export function findTuned(cache: TuneCache, gpu: string, arch: ArchName, shape: 
   // fall just across a bucket edge from tune's keeps the measured pick (run 18: VGG-16 block5_conv2
   // at 89.8% zeros lost its tuned tile, 42 -> 61 us, to an edge between calibration images). A dense layer's entry
   // of a wino winner does too, from the next bucket only (run 65: ResNet-50's conv3_block1_2_conv, 49.7% zeros in
-  // the bench against tune's 51%, lost its 1.31x wino kernel to the heuristic's tile and stayed on cuDNN).
+  // the bench against tune's 51%, lost its 1.31x wino kernel to the heuristic's tile and stayed on cuDNN). igemm's
+  // winners too: at batch 8 they serve most 1x1 convs, and ResNet-152 takes ResNet-50's entries by shape at zeros of
+  // its own.
   if (!hit) {
     const blind = Object.values(cache.entries)
       .filter((e) => e.gpu === gpu && e.arch === arch && e.batch === batch && (e.weights ?? null) === weights && sameShape(e.shape, shape) && ZEROS_BLIND.has(e.best.tiles.family ?? 'act-sparse'))
-      .filter((e) => weights !== null || (e.best.tiles.family === 'wino' && Math.abs(e.bucket - bucket) <= DENSE_BLIND_REACH))
+      .filter((e) => (DENSE_BLIND.has(e.best.tiles.family ?? 'act-sparse') ? Math.abs(e.bucket - bucket) <= DENSE_BLIND_REACH : weights !== null))
       .sort((a, b) => Math.abs(a.bucket - bucket) - Math.abs(b.bucket - bucket) || a.bucket - b.bucket);
     const e = blind[0];
     if (e) {

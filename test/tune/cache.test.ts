@@ -148,8 +148,8 @@ describe(`tune cache (seed ${SEED})`, () => {
     expect(findTuned(cache, ws.gpu, 'sm_90', ws.shape, near, ws.batch, digest === 'aaaaaaaaaa' ? 'bbbbbbbbbb' : 'aaaaaaaaaa').entry).toBeNull();
     expect(findTuned(cache, 'NVIDIA A100', 'sm_90', ws.shape, near, ws.batch, digest).entry).toBeNull();
     expect(findTuned(cache, ws.gpu, 'sm_80', ws.shape, near, ws.batch, digest).entry).toBeNull();
-    // A winner whose time follows the zeros (igemm here), or a dense entry: only its own bucket.
-    const ig: TuneEntry = { ...ws, best: base.best };
+    // A winner whose time follows the zeros (dconv here), or a dense entry: only its own bucket.
+    const ig: TuneEntry = { ...ws, best: { kernel: 'dconv_k', tiles: { family: 'dconv', split: 1 }, us: 10 + 10 * rnd() } };
     const igCache = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, [ig]).cache;
     expect(findTuned(igCache, ws.gpu, 'sm_90', ws.shape, near, ws.batch, digest).entry).toBeNull();
     const dense: TuneEntry = { ...ws, weights: undefined };
@@ -157,22 +157,25 @@ describe(`tune cache (seed ${SEED})`, () => {
     expect(findTuned(denseCache, ws.gpu, 'sm_90', ws.shape, near, ws.batch).entry).toBeNull();
   });
 
-  it('a dense layer takes a wino winner from the next zeros bucket only; other dense winners only at their own', () => {
+  it('a dense layer takes a wino or igemm winner from the next zeros bucket only; a zero-skipping winner only at its own', () => {
     const base = randomEntry();
     const bucket = 10 * int(2, 8);
-    const wino: TuneEntry = { ...base, bucket, weights: undefined, best: { kernel: 'wino_k', tiles: { family: 'wino', split: 2 }, us: 10 + 10 * rnd() } };
+    const blind: TuneEntry = rnd() < 0.5 ? { ...base, bucket, weights: undefined } // randomEntry's winner is igemm
+      : { ...base, bucket, weights: undefined, best: { kernel: 'wino_k', tiles: { family: 'wino', split: 2 }, us: 10 + 10 * rnd() } };
+    const wino = blind;
+    const family = blind.best.tiles.family;
     const cache = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, [wino]).cache;
     for (const d of [-10, 10]) {
       const t = findTuned(cache, wino.gpu, 'sm_90', wino.shape, (bucket + d) / 100 + 0.05 * rnd(), wino.batch);
       expect(t.entry, `${d}`).toEqual(wino);
-      expect(t.note).toBe(`tuned at ${bucket}% zeros, this layer has ${bucket + d}%: its winner is wino, whose time (and cuDNN's) does not depend on the input zeros`);
+      expect(t.note).toBe(`tuned at ${bucket}% zeros, this layer has ${bucket + d}%: its winner is ${family}, whose time (and cuDNN's) does not depend on the input zeros`);
     }
     // Two buckets away, on a pruned layer's key, on another GPU: nothing.
     for (const d of [-20, 20]) expect(findTuned(cache, wino.gpu, 'sm_90', wino.shape, (bucket + d) / 100 + 0.05 * rnd(), wino.batch).entry).toBeNull();
     expect(findTuned(cache, wino.gpu, 'sm_90', wino.shape, (bucket + 10) / 100, wino.batch, 'abcdef0123').entry).toBeNull();
     expect(findTuned(cache, 'NVIDIA A100', 'sm_90', wino.shape, (bucket + 10) / 100, wino.batch).entry).toBeNull();
-    // A dense igemm winner (randomEntry's) stays in its own bucket.
-    const ig: TuneEntry = { ...base, bucket, weights: undefined };
+    // A dense dconv winner (it skips zero inputs) stays in its own bucket.
+    const ig: TuneEntry = { ...base, bucket, weights: undefined, best: { kernel: 'dconv_k', tiles: { family: 'dconv', split: 1 }, us: 10 + 10 * rnd() } };
     const igCache = mergeTuneCache({ format: TUNE_FORMAT, entries: {} }, [ig]).cache;
     expect(findTuned(igCache, ig.gpu, 'sm_90', ig.shape, (bucket + 10) / 100 + 0.05 * rnd(), ig.batch).entry).toBeNull();
   });
