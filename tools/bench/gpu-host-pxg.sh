@@ -24,6 +24,9 @@
 #                measures the network with those decisions (issue 8's batch-8 target)
 #   wino-lab     run 63's Winograd lab: the wino family's kernels rendered by tools/kernel-lab/wino-lab.mjs into
 #                .data/wino (carry it) against cuDNN in batch-lab.cu's harness; JSON lines in $OUT/wino.jsonl
+#   ncu-lab      ncu --set full of the first launch of each lab kernel named by NCU_FILTERS ("<lab dir>:<name substring>"
+#                words, e.g. ".data/wino:wino2x3_c256_h14_w14_k256_s2"): the lab folders are rendered here by batch-lab.mjs
+#                or wino-lab.mjs and carried; batch-lab.sh compiles each once; report text in $OUT/ncu-lab.log
 #   gputest      vitest on GPU_TESTS (default test/gpu/network.test.ts) with CUSNN_GPU_MODELS=GPU_MODELS (default
 #                resnet50); needs PACK=.gpumin
 #   suite        the GPU kernel suite (test/gpu/kernels.test.ts) on SUITE_MODELS' zoo kernels (default MODEL) plus the
@@ -69,6 +72,14 @@ for step in ${STEPS:-bench}; do
         --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
         node dist/cli.js run /tmp/g --images /tmp/images/$(ls /tmp/images | sed -n 9p) --batch 1 > $OUT/ncu.log 2>&1
       echo "ncu rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
+    ncu-lab)
+      for f in ${NCU_FILTERS:-}; do
+        lab=${f%%:*} name=${f#*:}
+        [ -x $lab/lab ] || bash tools/kernel-lab/batch-lab.sh $lab no-entry-matches > /dev/null 2>> $OUT/ncu-lab.err
+        echo "=== $name" >> $OUT/ncu-lab.log
+        timeout ${NCU_S:-120} ncu --set full --import-source no -k "regex:$name" --launch-count 1 $lab/lab $name >> $OUT/ncu-lab.log 2>&1
+      done
+      echo "ncu-lab rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     gputest)
       # GPU test files (GPU_TESTS, default the whole-network test) on CUSNN_GPU_MODELS' synthetic networks; PACK=.gpumin.
       CUSNN_GPU_MODELS=${GPU_MODELS:-resnet50} timeout ${GPUTEST_S:-200} node node_modules/vitest/vitest.mjs run --project gpu \
