@@ -33,35 +33,43 @@ function fits(p: GpuProfile, problem: IgemmProblem, t: IgemmTiles): boolean {
 /** Pixels (batch x HO x WO) from which the rule takes the large-batch tiles at batch > 1 (8 images of 14x14 have 1568). */
 export const WIDE_MIN_PIXELS = 1024;
 
-/** Blocks of the large-batch tiles per SM the split aims at (4 fit: 127 registers x 128 threads). */
-const WIDE_BLOCKS_PER_SM = 3;
-/** The largest split of the large-batch tiles (16 measured slower than 8 where both were tried). */
-const WIDE_MAX_SPLIT = 8;
+/**
+ * Blocks of the large-batch tiles per SM the split aims at: a 64 x 64 block is 2 warps (64 threads at 127
+ * registers: 8 fit an SM), and run 70's searched best filled 6-7 of them (below).
+ */
+const WIDE_BLOCKS_PER_SM = 7;
+/** The largest split of the large-batch tiles (run 70's best on 2048x7x7->512 at batch 8 was 16). */
+const WIDE_MAX_SPLIT = 16;
+/** Output pixels an image from which a stage holds 16 channels, not 8 (run 70: 28x28 and up took 16). */
+const WIDE_DEEP_STAGE_PIXELS = 784;
 
 /**
  * The large-batch tiles (batch > 1 and at least WIDE_MIN_PIXELS pixels), for stride-1 unpadded 1x1
- * convs: 128 (64 when K < 128) channels x 64 pixels a block, 8x8 accumulators a thread (a warp 8 x 4
- * lanes), 8 channels per stage, a 4-deep pipeline, 16-byte pixel copies where HO*WO % 4 == 0 (else
- * 4-byte ones: the 7x7 convs). Why: at these sizes cuDNN's fp32 1x1 convs reach 17-24 TFLOPS on the
- * H200 (bench 2026-12-02). Measured in the batch lab (run 21, docs/results/lab-h200/2026-12-03-batch-lab-run21):
- * exact everywhere; the 16-byte-copy 1x1 convs gain (best tiles 0.99-1.79x over cuDNN's fastest
- * algorithm), the 7x7 ones at batch 32 too with a split of 8-16 (1.08-1.18x), while 3x3 convs
- * (0.31-0.73x against Winograd) and stride-2 1x1 convs (strided gathers, 0.76-0.99x) lose.
- * The split: the input channels over a cluster while the blocks stay within WIDE_BLOCKS_PER_SM per
- * SM and each keeps >= 64 channels. Run 22's ncu found these tiles latency-bound at 16 warps per SM;
- * where the output tiles alone leave SMs with one block or none, run 21's best tile was split (e.g.
- * 1024x14x14->128 at batch 8: 25 tiles, split 8 1.29x, split 1 below 1.05x; 512x28x28->256: 196 tiles,
- * split 2 1.14x, split 1 0.87x; 1280x14x14->640: 125 tiles, split 2 1.16x, split 4 0.93x).
+ * convs: 64 channels x 64 pixels a block (x 128 pixels for K <= 64), 8x8 accumulators a thread (a warp
+ * 8 x 4 lanes, 2 warps a block), 16 channels per stage from 28x28 outputs up and 8 below, a 4-deep
+ * pipeline, 16-byte pixel copies where HO*WO % 4 == 0 (else 4-byte ones: the 7x7 convs), and the input
+ * channels split over a cluster while the blocks stay within WIDE_BLOCKS_PER_SM per SM and each keeps
+ * >= 64 channels.
+ * Why: run 70's search (docs/results/bench-h100/2026-12-07-run70-resnet50-b8-tuned52, batch 8, H100, 16
+ * candidates a conv) found 64-channel blocks fastest on all 22 of ResNet-50's 1x1 (shape, zeros) entries,
+ * against the 128 x 64 blocks (4 warps) this rule had (run 21's lab): 36.7 against 40.0 us on
+ * 256x14x14->1024 (split 2), 35.4 against 37.2 on 1024x14x14->256 (split 8), 27.3 against 31.5 on
+ * 128x28x28->512, 42.4 against 48.3 on 2048x7x7->512 (split 16). Run 69's ncu of the old tiles on
+ * 256x14x14->1024 showed why: 200 blocks of 4 warps left 1.6 active warps a scheduler, each issuing every
+ * 2.9 cycles. The split puts 6-7 blocks on an SM where the output tiles alone leave fewer; this picks
+ * run 70's best split on 8 of its 10 stride-1 shapes (2 where it took 4 there: 256x56x56->64 and
+ * 512x28x28->128).
  */
 function wideTiles(p: GpuProfile, problem: IgemmProblem, npix: number): IgemmTiles | null {
   if (problem.k < 64 || !igemmPointwise(problem)) return null;
-  const bm = problem.k >= 128 ? 128 : 64;
-  const bn = 64;
+  const bm = 64;
+  const bn = problem.k <= 64 ? 128 : 64;
   const base = Math.ceil(npix / bn) * Math.ceil(problem.k / bm);
   const limit = WIDE_BLOCKS_PER_SM * p.smCount;
   let split = 1;
   while (split * 2 <= Math.min(WIDE_MAX_SPLIT, maxSplit(problem.arch)) && base * split * 2 <= limit && problem.c / (split * 2) >= 64) split *= 2;
-  return { bm, bn, bkc: 8, tm: 8, tn: 8, warpM: 8, split, stages: 4, ...(igemmVecFits(problem) ? { vec: 4 as const } : {}) };
+  const bkc = problem.ho * problem.wo >= WIDE_DEEP_STAGE_PIXELS ? 16 : 8;
+  return { bm, bn, bkc, tm: 8, tn: 8, warpM: 8, split, stages: 4, ...(igemmVecFits(problem) ? { vec: 4 as const } : {}) };
 }
 
 /**
@@ -119,7 +127,7 @@ export function chooseIgemmTiles(p: GpuProfile, problem: IgemmProblem, batch: nu
     const estimate = igemmUs(p, spec, batch);
     if (estimate) {
       const tiles = Math.ceil(widePix / wide.bn) * Math.ceil(problem.k / wide.bm);
-      const why = `rule, large batch: ${wide.bm} channels x ${wide.bn} pixels per block, 8x8 accumulators a thread, ` +
+      const why = `rule, large batch (run 70): ${wide.bm} channels x ${wide.bn} pixels per block, 8x8 accumulators a thread, ` +
         `${wide.bkc} channels per stage, split ${wide.split} (${tiles} output tiles x ${wide.split} = ${tiles * wide.split} blocks for ${p.smCount} SMs)` +
         (wide.vec === 4 ? ', 16-byte pixel copies' : ', 4-byte pixel copies (HO*WO % 4 != 0)');
       return { spec, estimate, why };
