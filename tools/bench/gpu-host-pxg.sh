@@ -27,6 +27,7 @@
 #   ncu-lab      ncu --set full of the first launch of each lab kernel named by NCU_FILTERS ("<lab dir>:<name substring>"
 #                words, e.g. ".data/wino:wino2x3_c256_h14_w14_k256_s2"): the lab folders are rendered here by batch-lab.mjs
 #                or wino-lab.mjs and carried; batch-lab.sh compiles each once; report text in $OUT/ncu-lab.log
+#                (NCU_METRICS adds metrics, e.g. "regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio")
 #   gputest      vitest on GPU_TESTS (default test/gpu/network.test.ts) with CUSNN_GPU_MODELS=GPU_MODELS (default
 #                resnet50); needs PACK=.gpumin
 #   suite        the GPU kernel suite (test/gpu/kernels.test.ts) on SUITE_MODELS' zoo kernels (default MODEL) plus the
@@ -77,7 +78,7 @@ for step in ${STEPS:-bench}; do
         lab=${f%%:*} name=${f#*:}
         [ -x $lab/lab ] || bash tools/kernel-lab/batch-lab.sh $lab no-entry-matches > /dev/null 2>> $OUT/ncu-lab.err
         echo "=== $name" >> $OUT/ncu-lab.log
-        timeout ${NCU_S:-120} ncu --set full --import-source no -k "regex:$name" --launch-count 1 $lab/lab $name >> $OUT/ncu-lab.log 2>&1
+        timeout ${NCU_S:-120} ncu --set full ${NCU_METRICS:+--metrics "$NCU_METRICS"} --import-source no -k "regex:$name" --launch-count 1 $lab/lab $name >> $OUT/ncu-lab.log 2>&1
       done
       echo "ncu-lab rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     gputest)
