@@ -30,8 +30,13 @@ function fits(p: GpuProfile, problem: IgemmProblem, t: IgemmTiles): boolean {
   return threads >= 32 && threads <= p.maxThreadsPerBlock && igemmSharedBytes(spec) <= p.sharedPerBlockOptin;
 }
 
-/** Pixels (batch x HO x WO) from which the rule takes the large-batch tiles at batch > 1 (8 images of 14x14 have 1568). */
-export const WIDE_MIN_PIXELS = 1024;
+/**
+ * Pixels (batch x HO x WO) from which the rule takes the large-batch tiles at batch > 1: 8 images of 7x7 (392).
+ * Run 70's search measured those tiles fastest on ResNet-50's two stride-1 7x7 1x1 convs at batch 8, with the
+ * split `wideTiles` gives: 2048x7x7->512 42.4 us at split 16 and 512x7x7->2048 43.9 us at split 4, against
+ * 48.3 and 49.4 us for the tiles below (run 21's threshold of 1024 pixels kept them there).
+ */
+export const WIDE_MIN_PIXELS = 392;
 
 /**
  * Blocks of the large-batch tiles per SM the split aims at: a 64 x 64 block is 2 warps (64 threads at 127
