@@ -6,6 +6,12 @@ import type { ServedLayer } from './kernel.js';
 const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
 
 /** Rows of `key  value` with the keys padded to one width. */
+/** ", fused bias + ReLU" (the epilogue a kernel fuses, for its header's summary), or "" when it fuses neither. */
+export function fusedEpilogue(spec: { readonly bias: boolean; readonly relu: boolean }): string {
+  const parts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
+  return parts.length ? `, fused ${parts.join(' + ')}` : '';
+}
+
 export function table(rows: readonly (readonly [string, string])[]): string[] {
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);

@@ -5,7 +5,7 @@
 // tile search sized the kernel with), the grid, the edge guards and the header text. The
 // template only lays text out, so what a kernel does can be tested from TypeScript.
 import { render } from '../../codegen/handlebars.js';
-import { kernelContext, problemSection, table } from '../../codegen/header.js';
+import { fusedEpilogue, kernelContext, problemSection, table } from '../../codegen/header.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { actSparseResources, sharedLayout, windowOf } from './resources.js';
 import { actSparseName, validateActSparseSpec, type ActSparseKernelSpec } from './spec.js';
@@ -79,11 +79,10 @@ export function renderActSparseKernel(spec: ActSparseKernelSpec, servedBy: reado
     : rowGuard ? `TH does not divide HO (${spec.ho}): the bottom tiles overhang.`
     : `TW does not divide WO (${spec.wo}): the right tiles overhang.`;
 
-  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((p) => p !== null);
   const zerosAt = [spec.strideH > spec.r ? 'rows' : null, spec.strideW > spec.s ? 'cols' : null].filter((p) => p !== null);
 
   const summary = [
-    `Activation-sparse ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
+    `Activation-sparse ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${fusedEpilogue(spec)}.`,
     `It skips the zeros that a ReLU leaves in its input: a block compacts the nonzeros of each staged`,
     `input channel's halo window into shared memory, then every thread scatters them through a`,
     `generated switch into a fully unrolled register tile for one output channel. Deterministic: no`,

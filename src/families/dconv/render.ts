@@ -1,7 +1,7 @@
 // Renderer of the dconv family (templates/dconv.cu.hbs).
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
-import { kernelContext, problemSection, table } from '../../codegen/header.js';
+import { fusedEpilogue, kernelContext, problemSection, table } from '../../codegen/header.js';
 import { dconvResources, dconvStages } from './resources.js';
 import { dconvName, validateDconvSpec, type DconvKernelSpec } from './spec.js';
 
@@ -10,9 +10,8 @@ export function renderDconvKernel(spec: DconvKernelSpec, servedBy: readonly Serv
   validateDconvSpec(spec);
   const name = dconvName(spec);
   const res = dconvResources(spec, 1);
-  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   const summary = [
-    `Direct activation-sparse ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
+    `Direct activation-sparse ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${fusedEpilogue(spec)}.`,
     `Each input channel's halo window is staged once; a thread holds ${spec.tm} channel(s) x ${spec.tn} pixels of a row and`,
     `skips every zero input value with a warp-uniform branch. Input channels split over ${spec.split} block(s)${spec.split > 1 ? ' of one cluster,' : ','}`,
     `reduced in a fixed order: exact fp32, deterministic, no atomics.`,

@@ -3,7 +3,7 @@
 // recomputed from the weights, and it must be the one the spec was planned with.
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
-import { kernelContext, problemSection, table } from '../../codegen/header.js';
+import { fusedEpilogue, kernelContext, problemSection, table } from '../../codegen/header.js';
 import { cInitializer } from '../wsparse/render.js';
 import { checkPlannedStructure, type WeightStructure } from '../wsparse/structure.js';
 import { dualLayout, dualResources } from './resources.js';
@@ -31,9 +31,8 @@ export function renderDualKernel(spec: DualKernelSpec, servedBy: readonly Served
   const res = dualResources(spec, 1);
   const weights = spec.k * l.pairs;
   const meanRow = spec.rowsLive > 0 ? spec.nnz / spec.rowsLive : 0;
-  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   const summary = [
-    `Dual-sparse ${spec.r}x${spec.s} convolution (pruned weights and the input's zeros both skipped), stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
+    `Dual-sparse ${spec.r}x${spec.s} convolution (pruned weights and the input's zeros both skipped), stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${fusedEpilogue(spec)}.`,
     `One block per output pixel: ${spec.warps} warps load its ${l.pairs} (channel, tap) pairs, skipping those whose weight row is empty,`,
     `compact the nonzero inputs into one list shared evenly over the warps, and add each entry's row of nonzero weights`,
     `(output channels: a table below, fixed at generation; values packed by the runtime at load) into per-warp accumulators.`,

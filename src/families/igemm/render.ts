@@ -1,7 +1,7 @@
 // Renderer of the igemm family (templates/igemm.cu.hbs): computes every number the template lays
 // out, so the kernel's constants can be tested from TypeScript.
 import { render } from '../../codegen/handlebars.js';
-import { kernelContext, problemSection, table } from '../../codegen/header.js';
+import { fusedEpilogue, kernelContext, problemSection, table } from '../../codegen/header.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { igemmMinBlocks, igemmResources, igemmStages } from './resources.js';
 import { igemmName, igemmRows, igemmWriterTiles, validateIgemmSpec, type IgemmKernelSpec } from './spec.js';
@@ -11,11 +11,10 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
   validateIgemmSpec(spec);
   const name = igemmName(spec);
   const res = igemmResources(spec, 1);
-  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   const stages = igemmStages(spec);
   const kept = spec.kept ? new Set(spec.kept) : null;
   const summary = [
-    `Implicit-GEMM ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
+    `Implicit-GEMM ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${fusedEpilogue(spec)}.`,
     `${spec.tm * spec.tn >= 32 ? `Large-batch tiles (${spec.tm}x${spec.tn} accumulators a thread)` : 'Built for batch 1'}: output channels x pixels tiles, the input channels split over ${spec.split} block${spec.split > 1 ? 's of one thread block cluster' : ''}`,
     spec.split > 1
       ? `that reduce their partial tiles through distributed shared memory in a fixed order (deterministic, no atomics).`

@@ -1,7 +1,7 @@
 // Renderer of the pxg family (templates/pxg.cu.hbs).
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
-import { kernelContext, problemSection, table } from '../../codegen/header.js';
+import { fusedEpilogue, kernelContext, problemSection, table } from '../../codegen/header.js';
 import { pxgLayout, pxgResources } from './resources.js';
 import { pxgName, validatePxgSpec, type PxgKernelSpec } from './spec.js';
 
@@ -10,9 +10,8 @@ export function renderPxgKernel(spec: PxgKernelSpec, servedBy: readonly ServedLa
   const name = pxgName(spec);
   const res = pxgResources(spec, 1);
   const l = pxgLayout(spec);
-  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   const summary = [
-    `Pixel-gather ${spec.r}x${spec.s} convolution over the input's nonzeros, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
+    `Pixel-gather ${spec.r}x${spec.s} convolution over the input's nonzeros, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${fusedEpilogue(spec)}.`,
     l.ppb > 1
       ? `${l.ppb} output pixels per block, ${l.wpp} warps each: they load the pixel's ${l.pairs} (channel, tap) pairs, compact the nonzero inputs`
       : `One block per output pixel: ${spec.warps} warps load its ${l.pairs} (channel, tap) pairs, compact the nonzero inputs`,

@@ -1,7 +1,7 @@
 // Renderer of the wino family (templates/wino.cu.hbs): the numbers the template lays out and the
 // header's account of the kernel.
 import { render } from '../../codegen/handlebars.js';
-import { kernelContext, problemSection, table } from '../../codegen/header.js';
+import { fusedEpilogue, kernelContext, problemSection, table } from '../../codegen/header.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { winoLayout, winoResources } from './resources.js';
 import { WINO_BC, WINO_BK, WINO_BT, winoName, validateWinoSpec, type WinoKernelSpec } from './spec.js';
@@ -11,9 +11,8 @@ export function renderWinoKernel(spec: WinoKernelSpec, servedBy: readonly Served
   const name = winoName(spec);
   const res = winoResources(spec, 1);
   const l = winoLayout(spec);
-  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   const summary = [
-    `Fused Winograd F(2x2,3x3) convolution, stride 1, pad 1${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}: each 2x2 output tile`,
+    `Fused Winograd F(2x2,3x3) convolution, stride 1, pad 1${fusedEpilogue(spec)}: each 2x2 output tile`,
     `from a 4x4 input patch with 16 multiplies per (channel, output channel), 2.25x fewer than the direct conv.`,
     `Input patches (B^T d B) and filters (G g G^T, from the [C][3][3][K] weights) are transformed in the kernel,`,
     `${WINO_BC} channels a chunk, double-buffered in shared memory, and multiplied as 16 GEMMs; the input channels are split over`,

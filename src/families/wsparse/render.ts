@@ -4,7 +4,7 @@
 import { gpuProfile } from '../../arch/profiles.js';
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
-import { kernelContext, problemSection, table } from '../../codegen/header.js';
+import { fusedEpilogue, kernelContext, problemSection, table } from '../../codegen/header.js';
 import { wsparseLayout, wsparseResources } from './resources.js';
 import { balanceOf, wsparseTables, type WsparseTables } from './schedule.js';
 import { wsparseName, validateWsparseSpec, wsparseVec4, type WsparseKernelSpec } from './spec.js';
@@ -54,9 +54,8 @@ export function renderWsparseKernel(spec: WsparseKernelSpec, servedBy: readonly 
   const weights = spec.k * spec.c * spec.r * spec.s;
   const vec = wsparseVec4(spec);
   const mean = spec.nnz / spec.k;
-  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   const summary = [
-    `Weight-sparse ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
+    `Weight-sparse ${spec.r}x${spec.s} convolution, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}${fusedEpilogue(spec)}.`,
     `Each output channel sums over its own nonzero weights only: their offsets are tables below (fixed at generation),`,
     `their values read packed in table order (gathered by the runtime at load). One block per ${spec.cpb} channels and a pixel tile; a`,
     `channel's warps split its nonzeros and add their sums in warp order. Fixed order, exact fp32, no atomics.`,

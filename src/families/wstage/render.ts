@@ -3,7 +3,7 @@
 // have the digest the spec was planned with.
 import type { RenderedKernel, ServedLayer } from '../../codegen/kernel.js';
 import { render } from '../../codegen/handlebars.js';
-import { kernelContext, problemSection, table } from '../../codegen/header.js';
+import { fusedEpilogue, kernelContext, problemSection, table } from '../../codegen/header.js';
 import { cInitializer, tableTypes } from '../wsparse/render.js';
 import { balanceOf, rowStats } from '../wsparse/schedule.js';
 import { checkPlannedStructure, type WeightStructure } from '../wsparse/structure.js';
@@ -29,10 +29,9 @@ export function renderWstageKernel(spec: WstageKernelSpec, servedBy: readonly Se
   const res = wstageResources(spec, 1);
   const stats = rowStats(st);
   const weights = spec.k * spec.c * spec.r * spec.s;
-  const epilogueParts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   const summary = [
     `Weight-sparse ${spec.r}x${spec.s} convolution over a staged input window, stride ${spec.strideH}x${spec.strideW}, pad ${spec.padTop}x${spec.padLeft}` +
-      `${epilogueParts.length ? `, fused ${epilogueParts.join(' + ')}` : ''}.`,
+      `${fusedEpilogue(spec)}.`,
     ...(spec.chunk === undefined ? [
       'A block copies its tile\'s input window (all channels, halo and padding zeros) into shared memory, then each warp',
       'sums the nonzero weights of its output channels, every load a shared-memory hit.',
