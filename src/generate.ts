@@ -37,6 +37,8 @@ export interface GenerateOptions {
   readonly force?: 'cudnn' | 'act-sparse';
   /** A tune cache (`cusnn-gen tune --cache`): its entries for `gpu` decide the tiles of matching convs. */
   readonly tuneCache?: string;
+  /** false: residual adds stay steps (no conv takes one into its epilogue; src/plan/residual.ts). Default true. */
+  readonly fuseResidual?: boolean;
   /**
    * The target GPU model as the device reports it (e.g. "NVIDIA H200"): tune entries and calibration
    * times count only when taken on it. Required with tuneCache.
@@ -126,7 +128,7 @@ export function generate(o: GenerateOptions): Generated {
       const mine = Object.values(tuned.entries).filter((e) => e.gpu === o.gpu && e.arch === profile.arch && e.batch === batch).length;
       step(`tune cache ${o.tuneCache}: ${Object.keys(tuned.entries).length} entries, ${mine} for ${o.gpu} (${profile.arch}) at batch ${batch}`);
     }
-    const plan = planNetwork(graph, profile, sparsity, { batch, weightsSource: weights.source, force: o.force, measured, measuredBatch, tuned, gpu: o.gpu,
+    const plan = planNetwork(graph, profile, sparsity, { batch, weightsSource: weights.source, force: o.force, fuseResidual: o.fuseResidual, measured, measuredBatch, tuned, gpu: o.gpu,
       weightsRef: { path: weightsPath, seed, fillMissing: o.fillMissing ?? false }, weightStructure });
     const sparse = plan.convs.filter((c) => c.decision === 'act-sparse').length;
     // decision 'act-sparse' means "a generated kernel": say which families.

@@ -88,6 +88,8 @@ export interface BenchOptions {
   readonly prunePattern?: PrunePattern;
   /** A tune cache (cusnn-gen tune) whose winners on `gpu` pick the generated kernels of matching convs. */
   readonly tune?: { readonly cache: string; readonly gpu: string };
+  /** false: keep residual adds as steps (an A/B of the fusion; recorded in the command line only). Default true. */
+  readonly fuseResidual?: boolean;
 }
 
 export interface BenchHooks {
@@ -223,7 +225,7 @@ function convWeightSparsity(graph: Graph, ws: WeightSet): number {
 }
 
 interface Ctx {
-  readonly o: Required<Omit<BenchOptions, 'weightsDir' | 'imagesDir' | 'buildDir' | 'jobs' | 'command' | 'tune'>> & { readonly jobs?: number; readonly tune?: BenchOptions['tune'] };
+  readonly o: Required<Omit<BenchOptions, 'weightsDir' | 'imagesDir' | 'buildDir' | 'jobs' | 'command' | 'tune' | 'fuseResidual'>> & { readonly jobs?: number; readonly tune?: BenchOptions['tune']; readonly fuseResidual?: boolean };
   readonly weightsDir: string | null;
   readonly images: BenchImages;
   readonly buildDir: string;
@@ -330,7 +332,7 @@ async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): 
           `(the dense layers kept dense): ${percent(pruned.eligibleAfter)} of the pruned convs' weights zero; written to ${file}`);
         log(`${name}: ${notes[notes.length - 1]}`);
         prepared = await ctx.prepare({ model: arg, arch: o.arch, weights: { kind: weights, path: file, fillMissing: false, why: `${file} (pruned by the bench)` },
-          seed: o.seed, buildDir: ctx.buildDir, batches: o.batches, name: folder, reuse: [...st.folders], jobs: o.jobs, tune: o.tune, log });
+          seed: o.seed, buildDir: ctx.buildDir, batches: o.batches, name: folder, reuse: [...st.folders], jobs: o.jobs, tune: o.tune, fuseResidual: o.fuseResidual, log });
       } catch (e) {
         if (isFatal(e)) throw e;
         failed(o.batches, `prune/generate/build: ${msg(e)}`);
@@ -338,7 +340,7 @@ async function benchVariant(st: ModelState, prune: PruneSpec | null, ctx: Ctx): 
       }
     } else {
       try {
-        prepared = await ctx.prepare({ model: arg, arch: o.arch, weights: choice, seed: o.seed, buildDir: ctx.buildDir, batches: o.batches, jobs: o.jobs, tune: o.tune, log });
+        prepared = await ctx.prepare({ model: arg, arch: o.arch, weights: choice, seed: o.seed, buildDir: ctx.buildDir, batches: o.batches, jobs: o.jobs, tune: o.tune, fuseResidual: o.fuseResidual, log });
       } catch (e) {
         if (isFatal(e)) throw e;
         st.denseError = msg(e);
@@ -454,6 +456,7 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise
     iters: o.iters ?? 200, layerIters: o.layerIters ?? 100, energySeconds: o.energySeconds ?? 2,
     checkInputs: o.checkInputs ?? 8, tolerance: o.tolerance ?? 1e-4, seed: o.seed ?? 0, jobs: o.jobs,
     prune: [...(o.prune ?? [])], prunePattern: o.prunePattern ?? 'unstructured', tune: o.tune,
+    ...(o.fuseResidual === false ? { fuseResidual: false } : {}),
   };
   const weightsDir = o.weightsDir === null ? null : defaultDir(o.weightsDir, DEFAULT_WEIGHTS_DIR);
   const imagesDir = o.imagesDir === null ? null : defaultDir(o.imagesDir, DEFAULT_IMAGES_DIR);

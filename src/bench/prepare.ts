@@ -295,6 +295,8 @@ export interface PrepareOptions {
   readonly batches?: readonly number[];
   /** A tune cache whose winners for `gpu` decide the kernels of matching convs (cusnn-gen tune). */
   readonly tune?: { readonly cache: string; readonly gpu: string };
+  /** false: plan without residual fusion (src/plan/residual.ts); default true. */
+  readonly fuseResidual?: boolean;
   readonly log: (s: string) => void;
 }
 
@@ -357,7 +359,7 @@ export async function prepareFolder(o: PrepareOptions): Promise<PreparedFolder> 
   try {
     generated = generate({ model: o.model, arch: o.arch, weights: o.weights.path ?? undefined, fillMissing: o.weights.fillMissing,
       seed: o.seed, force: 'act-sparse', out: stage, log: (s) => o.log(`[generate] ${s}`), batch: plannedBatches(o.batches),
-      ...(o.tune ? { tuneCache: o.tune.cache, gpu: o.tune.gpu } : {}) });
+      ...(o.tune ? { tuneCache: o.tune.cache, gpu: o.tune.gpu } : {}), ...(o.fuseResidual === false ? { fuseResidual: false } : {}) });
     // A network the GPU path cannot run (an ONNX model with several outputs, a group count that does not divide its
     // channels, ...) is not built.
     const unsupported = gpuPathSummary(generated.graph);

@@ -39,6 +39,8 @@ interface BenchCliOptions {
   prunePattern?: PrunePattern;
   tuneCache?: string;
   gpu?: string;
+  /** commander's --no-residual-fusion: false when given. */
+  residualFusion: boolean;
 }
 
 const energySeconds = (v: string): number => {
@@ -96,6 +98,7 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
       + '4x1 blocks along the output channels, whole filters (default unstructured)').choices([...PRUNE_PATTERNS]))
     .option('--tune-cache <file>', 'a tune cache (cusnn-gen tune): its winners for --gpu pick the generated kernel of every matching conv before the bench\'s own measured decisions against cuDNN')
     .option('--gpu <name>', 'the GPU model the tune cache entries must be for, e.g. "NVIDIA H200" (with --tune-cache)')
+    .option('--no-residual-fusion', 'keep ResNet residual adds as steps instead of fusing them into the generated conv before them (an A/B of the fusion)')
     .option('-v, --verbose', 'print the detailed log on stderr too (it always goes to <out>/bench.log)')
     .action(async (o: BenchCliOptions) => {
       const models = expandModels(o);
@@ -135,6 +138,7 @@ export function benchCommand(print: (s: string) => void = console.log): Command 
         seed: o.seed, jobs: o.jobs, command: `cusnn-gen ${process.argv.slice(2).join(' ')}`,
         ...(o.prune ? { prune: o.prune, prunePattern: o.prunePattern ?? 'unstructured' } : {}),
         ...(o.tuneCache !== undefined && o.gpu !== undefined ? { tune: { cache: o.tuneCache, gpu: o.gpu } } : {}),
+        ...(o.residualFusion === false ? { fuseResidual: false } : {}),
       }, {
         log,
         // With -v the log lines go to the terminal: no bar redrawn between them.

@@ -40,6 +40,8 @@ interface MainOptions {
   force?: 'cudnn' | 'act-sparse';
   tuneCache?: string;
   gpu?: string;
+  /** commander's --no-residual-fusion: false when given. */
+  residualFusion: boolean;
   quiet?: boolean;
 }
 
@@ -115,6 +117,7 @@ export function program(): Command {
     .addOption(new Option('--force <path>', 'put every eligible conv on one path instead of the cost model\'s choice').choices(['cudnn', 'act-sparse']))
     .option('--tune-cache <file>', 'tune cache of cusnn-gen tune: its winners for --gpu decide the tiles of matching convs')
     .option('--gpu <model>', 'target GPU model as the device reports it, e.g. "NVIDIA H200" (tune entries and calibration times count only on it)')
+    .option('--no-residual-fusion', 'keep ResNet residual adds as steps instead of fusing them into the generated conv before them')
     .option('--check', 'compile every emitted kernel with nvcc and report registers, spills, shared memory')
     .option('-q, --quiet', 'no progress on stderr (results and errors still print)')
     .helpCommand('help [command...]', 'show the help of a command, e.g. cusnn-gen help weights synth')
@@ -131,7 +134,7 @@ export function program(): Command {
       if (o.check && !findNvcc()) throw new ToolError('--check needs nvcc (CUDA toolkit) on PATH or in CUDA_HOME/bin');
       const log = o.quiet ? () => {} : (s: string) => void process.stderr.write(`${s}\n`);
       const g = generate({ model: o.model, inputShape: o.inputShape, arch: o.arch, weights: o.weights, fillMissing: o.fillMissing, seed: o.seed,
-        calibration: o.calibration, batch: o.batch, force: o.force, tuneCache: o.tuneCache, gpu: o.gpu, out: o.out, forceOverwrite: o.forceOverwrite, log });
+        calibration: o.calibration, batch: o.batch, force: o.force, tuneCache: o.tuneCache, gpu: o.gpu, fuseResidual: o.residualFusion, out: o.out, forceOverwrite: o.forceOverwrite, log });
       process.stdout.write(`${g.emitted.dir}\n`);
       if (o.check && !(await checkKernels(g.emitted, gpuProfile(o.arch).arch, log))) process.exitCode = EXIT.badInput;
     });

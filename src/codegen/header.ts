@@ -7,8 +7,8 @@ const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
 
 /** Rows of `key  value` with the keys padded to one width. */
 /** ", fused bias + ReLU" (the epilogue a kernel fuses, for its header's summary), or "" when it fuses neither. */
-export function fusedEpilogue(spec: { readonly bias: boolean; readonly relu: boolean }): string {
-  const parts = [spec.bias ? 'bias' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
+export function fusedEpilogue(spec: { readonly bias: boolean; readonly relu: boolean; readonly residual?: boolean }): string {
+  const parts = [spec.bias ? 'bias' : null, spec.residual ? 'residual add' : null, spec.relu ? 'ReLU' : null].filter((x) => x !== null);
   return parts.length ? `, fused ${parts.join(' + ')}` : '';
 }
 
@@ -18,14 +18,14 @@ export function table(rows: readonly (readonly [string, string])[]): string[] {
 }
 
 /** The "Problem" section: input, filter, output, epilogue and the weight layout. */
-export function problemSection(spec: ConvProblem): { title: string; rows: string[] } {
+export function problemSection(spec: ConvProblem & { readonly residual?: boolean }): { title: string; rows: string[] } {
   return {
     title: 'Problem (per batch item, NCHW fp32)',
     rows: table([
       ['input', `C ${spec.c}, H ${spec.h}, W ${spec.w}`],
       ['filter', `K ${spec.k}, R ${spec.r}, S ${spec.s}, stride ${spec.strideH}x${spec.strideW}, pad top ${spec.padTop} left ${spec.padLeft}`],
       ['output', `K ${spec.k}, Ho ${spec.ho}, Wo ${spec.wo}`],
-      ['epilogue', `bias ${yesNo(spec.bias)}, relu ${yesNo(spec.relu)}`],
+      ['epilogue', `bias ${yesNo(spec.bias)}, ${spec.residual ? 'residual add yes (res [K][Ho][Wo] per item, before the ReLU), ' : ''}relu ${yesNo(spec.relu)}`],
       ['weights', `[C][R][S][K] fp32${spec.bias ? ', bias [K]' : ''}`],
     ]),
   };
@@ -60,7 +60,7 @@ export function servedAtBatches(model: string, uses: readonly KernelUse[], multi
  * the problem's fields, the epilogue as literals and in words, the arch number and the launcher's
  * argument indents. A family spreads it and adds its tiles (and may override a field, as igemm's k).
  */
-export function kernelContext(name: string, spec: ConvProblem & { readonly family: string; readonly arch: string }, servedBy: readonly ServedLayer[]) {
+export function kernelContext(name: string, spec: ConvProblem & { readonly family: string; readonly arch: string; readonly residual?: boolean }, servedBy: readonly ServedLayer[]) {
   return {
     name, family: spec.family,
     servedBy: servedBy.map((l) => ({ model: l.model, layer: l.layer })),
@@ -68,7 +68,7 @@ export function kernelContext(name: string, spec: ConvProblem & { readonly famil
     strideH: spec.strideH, strideW: spec.strideW, padTop: spec.padTop, padLeft: spec.padLeft, ho: spec.ho, wo: spec.wo,
     biasLiteral: String(spec.bias), reluLiteral: String(spec.relu), biasInt: spec.bias ? 1 : 0, reluInt: spec.relu ? 1 : 0,
     sm: Number(spec.arch.slice(3)),
-    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
+    epilogueWhat: [spec.bias ? 'add bias[k]' : null, spec.residual ? 'add the residual' : null, spec.relu ? 'apply ReLU' : null].filter((x) => x !== null).join(', ') || 'no bias, no ReLU',
     nameIndent: ' '.repeat(name.length + 1),
     launchIndent: ' '.repeat('extern "C" cudaError_t cusnn_launch_'.length + name.length + 1),
   };

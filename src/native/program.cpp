@@ -189,6 +189,10 @@ Step parseStep(const Napi::Object& o, int index) {
     }
     s.inZeros = nullableIndex(o, "inZeros", where);
     s.countZeros = nullableIndex(o, "countZeros", where);
+    if (o.Has("residual") && !isNull(o, "residual")) {
+      s.b = viewField(o, "residual", where);
+      s.hasResidual = true;
+    }
   } else if (op == "scale_shift") {
     s.op = Op::ScaleShift;
     s.in = viewField(o, "in", where);
@@ -330,6 +334,11 @@ void validate(const Program& p) {
         if (s.sparsePath && s.kernel.empty()) bad(where, "path is 'act-sparse' but kernel is null");
         if (!s.kernel.empty() && s.weightsCrsk < 0) bad(where, "kernel '" + s.kernel + "' needs weightsCrsk");
         if (s.inZeros >= 0) checkCounter(p, s.inZeros, where, "inZeros");
+        if (s.hasResidual) {
+          checkView(p, s.b, where + ".residual");
+          sameDims(s.b, s.out, where, "residual", "out");
+          if (s.b.buf == s.out.buf) bad(where, "residual and out share buffer " + std::to_string(s.b.buf) + " (the kernel reads one while writing the other)");
+        }
         break;
       }
       case Op::ScaleShift:

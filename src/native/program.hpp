@@ -27,7 +27,9 @@ const char* opName(Op op);
 struct Step {
   Op op = Op::Conv;
   std::string layer;
-  View in, b, out;  // b: second operand of add (in is a)
+  View in, b, out;  // b: second operand of add (in is a); a conv's residual (hasResidual)
+  // conv: y = act(conv + bias + b), the residual add after it fused (src/plan/residual.ts)
+  bool hasResidual = false;
   // conv
   int k = 0, r = 0, s = 0, strideH = 1, strideW = 1;
   int padT = 0, padL = 0, padB = 0, padR = 0;  // also pooling's pad

@@ -14,9 +14,11 @@
 #include "runtime-detail.hpp"
 
 // The launcher table of the generated folder this addon was built from (kernels/registry.cu).
+// A kernel fills the field of its launcher's signature (launchRes: its epilogue adds a residual).
 struct cusnn_kernel_entry {
   const char* name;
   cusnn::Launcher launch;
+  cusnn::LauncherRes launchRes;
 };
 extern "C" const int cusnn_kernel_count;
 extern "C" const cusnn_kernel_entry cusnn_kernels[];
@@ -264,9 +266,9 @@ void Runtime::checkKernelInfo(int i, Launcher launch) {
 
 void Runtime::prepareConvs() {
   convs_.assign(prog_.steps.size(), ConvExec{});
-  std::map<std::string, Launcher> registry;
+  std::map<std::string, const cusnn_kernel_entry*> registry;
   for (int i = 0; i < cusnn_kernel_count; ++i) {
-    if (cusnn_kernels[i].name) registry[cusnn_kernels[i].name] = cusnn_kernels[i].launch;
+    if (cusnn_kernels[i].name) registry[cusnn_kernels[i].name] = &cusnn_kernels[i];
   }
   for (int i = 0; i < static_cast<int>(prog_.steps.size()); ++i) {
     const Step& s = prog_.steps[i];
@@ -283,8 +285,15 @@ void Runtime::prepareConvs() {
                     std::to_string(registry.size()) +
                     " kernels): build the addon from the generated folder the program was lowered from");
       }
-      c.launch = it->second;
-      checkKernelInfo(i, c.launch);
+      c.launch = it->second->launch;
+      c.launchRes = it->second->launchRes;
+      if (s.hasResidual && !c.launchRes) {
+        throw Error(w + ": the step adds a residual but generated kernel '" + s.kernel + "' does not (its launcher takes none)");
+      }
+      if (!s.hasResidual && !c.launch) {
+        throw Error(w + ": generated kernel '" + s.kernel + "' adds a residual but the step gives none");
+      }
+      checkKernelInfo(i, c.launch ? c.launch : reinterpret_cast<Launcher>(c.launchRes));
     }
     if (!c.cudnn) continue;
 
@@ -377,7 +386,16 @@ void Runtime::enqueueCudnn(int i, cudaStream_t st) {
   CUSNN_CUDNN(cudnnConvolutionForward(cudnn_, &one, c.x, x, c.w, tensors_[s.weightsKcrs], c.conv, c.algo, workspace_,
                                       workspaceBytes_, &zero, c.y, ptr(s.out)),
               w + " [" + algoName(c.algo) + "]");
-  if (c.epilogue) {
+  if (s.hasResidual) {
+    // The fused residual add on this path (a dynamic conv's cuDNN branch): bias, then the add with the activation.
+    if (s.bias >= 0) {
+      CUSNN_CUDA(launchAffine(toDev(s.out), toDev(s.out), nullptr, tensors_[s.bias], Activation{}, nullptr, prog_.batch, st),
+                 w + " bias");
+    }
+    CUSNN_CUDA(launchAdd(toDev(s.out), toDev(s.b), toDev(s.out), activationOf(s),
+                         s.countZeros >= 0 ? counters_ + s.countZeros : nullptr, prog_.batch, st),
+               w + " residual add");
+  } else if (c.epilogue) {
     CUSNN_CUDA(launchAffine(toDev(s.out), toDev(s.out), nullptr, s.bias >= 0 ? tensors_[s.bias] : nullptr,
                             activationOf(s), s.countZeros >= 0 ? counters_ + s.countZeros : nullptr, prog_.batch, st),
                w + " epilogue");
@@ -388,8 +406,11 @@ void Runtime::enqueueSparse(int i, cudaStream_t st) {
   const Step& s = prog_.steps[i];
   const ConvExec& c = convs_[i];
   const std::string w = where(i);
-  const cudaError_t e = c.launch(ptr(s.in), s.in.bs, tensors_[s.weightsCrsk], s.bias >= 0 ? tensors_[s.bias] : nullptr,
-                                 ptr(s.out), s.out.bs, prog_.batch, st);
+  const float* bias = s.bias >= 0 ? tensors_[s.bias] : nullptr;
+  const cudaError_t e = s.hasResidual ? c.launchRes(ptr(s.in), s.in.bs, tensors_[s.weightsCrsk], bias, ptr(s.b), s.b.bs,
+                                                    ptr(s.out), s.out.bs, prog_.batch, st)
+                                      : c.launch(ptr(s.in), s.in.bs, tensors_[s.weightsCrsk], bias, ptr(s.out), s.out.bs,
+                                                 prog_.batch, st);
   checkCuda(e, ("cusnn_launch_" + s.kernel).c_str(), w);
   unsigned long long* counter = s.countZeros >= 0 ? counters_ + s.countZeros : nullptr;
   if (s.clamp) {

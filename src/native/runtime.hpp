@@ -34,6 +34,9 @@ namespace cusnn {
 
 typedef cudaError_t (*Launcher)(const float*, long long, const float*, const float*, float*, long long, int,
                                 cudaStream_t);
+// A kernel whose epilogue adds a residual (in, inBs, weights, bias, res, resBs, out, outBs, batch, stream).
+typedef cudaError_t (*LauncherRes)(const float*, long long, const float*, const float*, const float*, long long, float*,
+                                   long long, int, cudaStream_t);
 
 enum class Mode { Static, Dynamic, Cudnn };
 
@@ -146,6 +149,7 @@ class Runtime {
     bool dynamic = false;  // decided on the device
     bool cudnn = false;    // the cuDNN path is needed (static choice or dynamic branch)
     Launcher launch = nullptr;
+    LauncherRes launchRes = nullptr;  // the step has a residual: its kernel's launcher
     cudnnTensorDescriptor_t x = nullptr, y = nullptr;
     cudnnFilterDescriptor_t w = nullptr;
     cudnnConvolutionDescriptor_t conv = nullptr;

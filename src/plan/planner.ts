@@ -16,6 +16,7 @@ import type { ConvPlan, NetworkPlan, WeightsRef } from './types.js';
 import { calibratedOutcome, measuredForWeights, tunedOutcome, weightFacts } from './measured-plan.js';
 import { findTuned, weightsDigest, type TuneCache } from './tune-cache.js';
 import { keptDigest, keptFromStructure } from '../families/igemm/spec.js';
+import { fuseResiduals } from './residual.js';
 
 /**
  * Where a rule family (dconv, igemm) serves a conv, act-sparse is chosen over it only when its
@@ -37,6 +38,8 @@ export interface PlanOptions {
   readonly weightsRef?: WeightsRef;
   /** Force every eligible conv to one path (tests, ablations); default: the cost model decides. */
   readonly force?: 'cudnn' | 'act-sparse';
+  /** Fuse residual adds into the generated kernels before them (src/plan/residual.ts); default true. */
+  readonly fuseResidual?: boolean;
   /**
    * Per-conv timings of both paths measured on the GPU (calibration.json, `cusnn-gen calibrate`).
    * Where a layer has one, the plan emits exactly the kernel that was measured and decides by the
@@ -399,7 +402,10 @@ export function planNetwork(graph: Graph, p: GpuProfile, sp: SparsityProfile, op
     }
     return chooseActSparseTiles(p, problem, o.batch, density);
   };
-  const convs = layers.map((l) => planConv(graph, l, p, sp, readers, o, pick, weightNotes.get(l.name)));
+  const decided = layers.map((l) => planConv(graph, l, p, sp, readers, o, pick, weightNotes.get(l.name)));
+  // Forced plans fuse too (bench and calibrate build their folder from one, then decide per layer);
+  // tune's list of candidates (src/runtime/tune-search.ts) is timed without the add and asks for none.
+  const convs = options.fuseResidual === false ? decided : fuseResiduals(graph, decided, readers);
   return {
     format: 'cusnn-plan/1',
     model: graph.name,

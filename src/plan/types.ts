@@ -124,6 +124,11 @@ export interface ConvPlan {
   readonly weightPattern?: ConvWeightFacts;
   /** Present when a measurement decided the conv: what was measured and why the winner won. */
   readonly measured?: MeasuredDecision;
+  /**
+   * The residual add fused into the kernel's epilogue (src/plan/residual.ts): the add layer, the
+   * shortcut it reads and the ReLU after it (null: none). Absent: the add, if any, is its own step.
+   */
+  readonly residual?: { readonly add: string; readonly shortcut: string; readonly relu: string | null };
 }
 
 /**

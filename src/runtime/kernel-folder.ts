@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServedLayer } from '../codegen/kernel.js';
+import { renderLauncherTable } from '../codegen/registry.js';
 import { isWeightSparse, kernelNameOf, renderKernel, type KernelSpec, type RenderInputs } from '../families/registry.js';
 import type { WeightStructure } from '../families/wsparse/structure.js';
 import { packageRoot } from '../paths.js';
@@ -41,18 +42,7 @@ export function writeKernelFolder(
   });
   for (const [name, { spec, served, inputs }] of byName) writeIfChanged(join(dir, 'kernels', `${name}.cu`), renderKernel(spec, served, inputs).source);
   const list = [...byName.keys()];
-  const registry = [
-    '// Launcher table of a kernel folder.',
-    '#include <cuda_runtime.h>',
-    'typedef cudaError_t (*cusnn_launcher)(const float*, long long, const float*, const float*, float*, long long, int, cudaStream_t);',
-    ...list.map((n) => `extern "C" cudaError_t cusnn_launch_${n}(const float*, long long, const float*, const float*, float*, long long, int, cudaStream_t);`),
-    'struct cusnn_kernel_entry { const char* name; cusnn_launcher launch; };',
-    `extern "C" const int cusnn_kernel_count = ${list.length};`,
-    `extern "C" const cusnn_kernel_entry cusnn_kernels[${list.length}] = {`,
-    ...list.map((n) => `  {"${n}", cusnn_launch_${n}},`),
-    '};',
-    '',
-  ].join('\n');
+  const registry = renderLauncherTable(['Launcher table of a kernel folder.'], list.map((n) => byName.get(n)!.spec));
   writeIfChanged(join(dir, 'kernels', 'registry.cu'), registry);
   const cmake = [
     `# Kernels for ${arch}.`,

@@ -21,6 +21,7 @@ import { weightStructure } from '../families/wsparse/structure.js';
 import { consumers, layerIndex, type BatchNormLayer, type ConvLayer, type Graph, type Layer, type Shape } from '../model/ir.js';
 import { cudnnConvUs } from '../plan/cost.js';
 import { SPEEDUP_MARGIN } from '../plan/planner.js';
+import { residualChain, type ResidualChain } from '../plan/residual.js';
 import type { ConvPlan, NetworkPlan } from '../plan/types.js';
 import { getTensor, type WeightSet } from '../weights/store.js';
 import { EXIT } from '../output/exit.js';
@@ -251,6 +252,17 @@ function lower(graph: Graph, plan: NetworkPlan, ws: WeightSet, o: LowerOptions):
   for (const k of keep) if (!byName.has(k)) throw new LoweringError(`${graph.name}: keep names no layer '${k}'`);
   const unsupported = gpuPathSummary(graph);
   if (unsupported !== null) throw new GpuUnsupportedError(`${unsupported}; run --cpu runs it on the CPU`);
+  if (mode === 'plan') {
+    // A layer inside a fused residual chain has no tensor of its own: its step writes the add's output.
+    for (const cp of plan.convs) {
+      if (!cp.residual || cp.decision !== 'act-sparse') continue;
+      const inside = [cp.layer, ...graph.layers.filter((l) => l.op === 'batchnorm' && l.inputs[0] === cp.layer).map((l) => l.name)];
+      const kept = inside.find((k) => keep.includes(k));
+      if (kept !== undefined) {
+        throw new LoweringError(`${graph.name}: keep names '${kept}', which the plan fuses with residual add ${cp.residual.add} into one kernel (its output is the add's); keep '${cp.residual.relu ?? cp.residual.add}', or plan without residual fusion`);
+      }
+    }
+  }
   const fused = fuse(graph, plan, ws, mode, o.batch);
   const { groups, layerPlace } = place(graph, fused.values, fused.valueOfLayer);
 
@@ -404,12 +416,15 @@ function fuse(graph: Graph, plan: NetworkPlan, ws: WeightSet, mode: 'plan' | 'cu
       case 'conv': {
         const next = only(l.name);
         const bn = next?.op === 'batchnorm' ? next : undefined;
-        const act = fusedAct(bn ? bn.name : l.name);
         const cp = planOf.get(l.name);
         if (!cp) throw new LoweringError(`${where(l)}: the plan has no entry for this conv`);
         if (mode === 'plan' && cp.decision === 'act-sparse') profile ??= gpuProfile(plan.arch);
-        const value = stepValue([l, ...(bn ? [bn] : []), ...(act ? [act.layer] : [])]);
-        protos.push(convProto(graph, l, bn, act, cp, ws, mode, batch, profile, value, { given, computed, tensor, shapeOf }));
+        // The residual add after it, fused where the plan's generated kernel takes it (src/plan/residual.ts).
+        const res = cp.residual && mode === 'plan' && cp.decision === 'act-sparse' ? residualOfPlan(graph, l, cp, readers) : null;
+        const add = res ? byName.get(res.add)! : undefined;
+        const act = fusedAct(add ? add.name : bn ? bn.name : l.name);
+        const value = stepValue([l, ...(bn ? [bn] : []), ...(add ? [add] : []), ...(act ? [act.layer] : [])]);
+        protos.push(convProto(graph, l, bn, act, cp, ws, mode, batch, profile, value, { given, computed, tensor, shapeOf }, res?.shortcut ?? null));
         break;
       }
       case 'batchnorm': {
@@ -558,6 +573,7 @@ interface TensorSink {
 function convProto(
   graph: Graph, conv: ConvLayer, bn: BatchNormLayer | undefined, act: FusedAct | undefined, cp: ConvPlan, ws: WeightSet,
   mode: 'plan' | 'cudnn', batch: number, profile: GpuProfile | null, value: number, t: TensorSink,
+  residual: string | null,
 ): ProtoStep {
   const where = `${graph.name}/${conv.name}`;
   const [c, h, w] = t.shapeOf(conv.inputs[0]!);
@@ -570,7 +586,8 @@ function convProto(
   const cg = c / groups; // input channels each output channel reads
   const relu = act?.relu ?? false;
   const hasBias = bn !== undefined || conv.bias;
-  checkPlan(where, cp, conv, [c, h, w], hasBias, relu);
+  // A plan entry with a residual describes the fused chain; on cuDNN (or the cuDNN-only path) the add stays a step.
+  checkPlan(where, cp, conv, [c, h, w], hasBias, relu, cp.residual !== undefined && residual === null);
 
   const kernel = checkLength(getTensor(ws, conv.name, 'kernel'), k * cg * r * s, where, 'kernel');
   const convBias = conv.bias ? checkLength(getTensor(ws, conv.name, 'bias'), k, where, 'bias') : null;
@@ -646,19 +663,29 @@ function convProto(
   const grouped = groups !== 1 ? { groups } : {};
   const clamp = act?.clamp ? { clamp: act.clamp } : {};
   return {
-    layer: conv.name, reads: conv.inputs, value, countable: true, convInput: input,
+    layer: conv.name, reads: residual ? [...conv.inputs, residual] : conv.inputs, value, countable: true, convInput: input,
     build: (e) => ({
       op: 'conv', layer: conv.name, in: e.view(input), out: e.out, k, r, s,
       strideH: conv.stride[0], strideW: conv.stride[1],
       padTop: conv.pad.top, padLeft: conv.pad.left, padBottom: conv.pad.bottom, padRight: conv.pad.right,
       ...grouped, weightsKcrs, bias, relu, ...clamp, path, kernel: kernelNameOf, weightsCrsk, ...(weightsLayout === 'packed' ? { weightsLayout } : {}), threshold,
-      inZeros: e.inZeros(input), countZeros: e.countZeros,
+      inZeros: e.inZeros(input), countZeros: e.countZeros, ...(residual ? { residual: e.view(residual) } : {}),
     }),
   };
 }
 
+/** The residual chain of a conv whose plan entry fuses one: the graph's must be the plan's, else the plan is of another graph. */
+function residualOfPlan(graph: Graph, conv: ConvLayer, cp: ConvPlan, readers: Map<string, Layer[]>): ResidualChain {
+  const chain = residualChain(graph, conv, readers);
+  const r = cp.residual!;
+  if (!chain || chain.add !== r.add || chain.shortcut !== r.shortcut || chain.relu !== r.relu) {
+    throw new LoweringError(`${graph.name}/${conv.name}: planner and lowering disagree: the plan fuses residual add ${r.add} (+ ${r.shortcut}), the graph has ${chain ? `${chain.add} (+ ${chain.shortcut})` : 'no residual add this conv can take'}`);
+  }
+  return chain;
+}
+
 /** The plan entry must describe this conv and fuse what the lowering fuses; anything else is a bug. */
-function checkPlan(where: string, cp: ConvPlan, conv: ConvLayer, input: Shape, bias: boolean, relu: boolean): void {
+function checkPlan(where: string, cp: ConvPlan, conv: ConvLayer, input: Shape, bias: boolean, relu: boolean, residualNotRun = false): void {
   const fail = (what: string): never => {
     throw new LoweringError(`${where}: planner and lowering disagree: ${what}`);
   };
@@ -666,11 +693,11 @@ function checkPlan(where: string, cp: ConvPlan, conv: ConvLayer, input: Shape, b
   if (!same(cp.input, input) || !same(cp.output, conv.shape)) fail(`shape ${cp.input.join('x')}->${cp.output.join('x')} in the plan, ${input.join('x')}->${conv.shape.join('x')} in the graph`);
   if (!same(cp.kernel, conv.kernel) || !same(cp.stride, conv.stride)) fail('kernel or stride');
   if (!same(cp.pad, [conv.pad.top, conv.pad.left, conv.pad.bottom, conv.pad.right])) fail('padding');
-  if (cp.fusedRelu !== relu) fail(`fusedRelu ${cp.fusedRelu} in the plan, ${relu} here`);
+  if (!residualNotRun && cp.fusedRelu !== relu) fail(`fusedRelu ${cp.fusedRelu} in the plan, ${relu} here`);
   const sp = cp.spec;
   if (!sp) return;
   if (sp.bias !== bias) fail(`spec.bias ${sp.bias} in the plan, ${bias} here`);
-  if (sp.relu !== relu) fail(`spec.relu ${sp.relu} in the plan, ${relu} here`);
+  if (!residualNotRun && sp.relu !== relu) fail(`spec.relu ${sp.relu} in the plan, ${relu} here`);
   const mine = [input[0], input[1], input[2], conv.outChannels, conv.kernel[0], conv.kernel[1], conv.stride[0], conv.stride[1], conv.pad.top, conv.pad.left, conv.shape[1], conv.shape[2]];
   const theirs = [sp.c, sp.h, sp.w, sp.k, sp.r, sp.s, sp.strideH, sp.strideW, sp.padTop, sp.padLeft, sp.ho, sp.wo];
   if (!same(mine, theirs)) fail(`kernel spec problem ${theirs.join(',')} vs ${mine.join(',')}`);

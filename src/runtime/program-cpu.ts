@@ -230,6 +230,12 @@ class Interpreter {
     const wts = this.tensor(s.weightsKcrs, k * c * R * S, `${s.layer} weightsKcrs`);
     const bias = s.bias === null ? null : this.tensor(s.bias, k, `${s.layer} bias`);
     checkClamp(s.clamp, s.layer);
+    let res: Float64Array | null = null;
+    if (s.residual) {
+      this.shape(s.residual, k, ho, wo, `${s.layer} residual`);
+      if (s.residual.buf === s.out.buf) throw new ProgramError(`${s.layer}: residual and out share buffer ${s.out.buf}`);
+      res = this.read(s.residual);
+    }
     if (s.path === 'act-sparse' && groups !== 1) throw new ProgramError(`${s.layer}: act-sparse conv with groups ${groups}: the generated kernels take groups 1`);
     if (s.path === 'act-sparse') {
       if (s.kernel === null || s.threshold === null || s.weightsCrsk === null) throw new ProgramError(`${s.layer}: act-sparse conv without kernel, threshold or CRSK weights`);
@@ -277,6 +283,7 @@ class Interpreter {
           }
         }
         const base = (n * k + o) * ho * wo;
+        if (res) for (let i = 0; i < ho * wo; i++) acc[i]! += res[base + i]!;
         for (let i = 0; i < ho * wo; i++) y[base + i] = activate(acc[i]!, s.relu, s.clamp);
       }
     }

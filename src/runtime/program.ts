@@ -78,6 +78,12 @@ export interface ConvStep {
   readonly inZeros: number | null;
   /** When not null, count the zeros written to `out` (after bias/ReLU) into this counter. */
   readonly countZeros: number | null;
+  /**
+   * A residual of out's shape added after the bias and before the ReLU: y = act(conv + bias +
+   * residual), the residual add after the conv fused into it (src/plan/residual.ts; only where the
+   * plan's kernel takes it). In another buffer than out. Absent: none.
+   */
+  readonly residual?: View;
 }
 
 /** y = relu?(x * scale[c] + shift[c]) — an inference batch norm that cannot be folded (DenseNet's pre-activation). */

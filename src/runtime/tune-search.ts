@@ -150,7 +150,8 @@ export function tuneJobs(graph: Graph, plan: NetworkPlan, o: { maxCandidates?: n
   const p = gpuProfile(plan.arch);
   const sp = sparsityOfPlan(plan, graph, o.weights);
   const structures: StructureLookup | undefined = o.weights ? structureLookup(graph, o.weights) : undefined;
-  const forced = planNetwork(graph, p, sp, { batch: plan.batch, weightsSource: plan.weights, force: 'act-sparse', weightStructure: structures });
+  // Candidates are timed as plain convs (the common launcher): no residual fusion.
+  const forced = planNetwork(graph, p, sp, { batch: plan.batch, weightsSource: plan.weights, force: 'act-sparse', weightStructure: structures, fuseResidual: false });
   const convs = new Map(graph.layers.filter((l): l is ConvLayer => l.op === 'conv').map((l) => [l.name, l]));
   const jobs: ConvJob[] = [];
   const skipped: SkippedConv[] = [];

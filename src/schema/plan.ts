@@ -15,7 +15,8 @@ const Problem = { arch: ArchString, ...ConvProblemFields };
 
 export const ActSparseSpecSchema = Type.Object({ family: Type.Literal('act-sparse'), ...Problem, ...ActSparseTileFields });
 
-export const IgemmSpecSchema = Type.Object({ family: Type.Literal('igemm'), ...Problem, ...IgemmTileFields });
+/** igemm's spec; `residual`: the epilogue adds a shortcut tensor (the plan's fused residual add, src/plan/residual.ts). */
+export const IgemmSpecSchema = Type.Object({ family: Type.Literal('igemm'), ...Problem, ...IgemmTileFields, residual: Type.Optional(Type.Literal(true)) });
 
 export const DconvSpecSchema = Type.Object({ family: Type.Literal('dconv'), ...Problem, ...DconvTileFields });
 
@@ -108,6 +109,7 @@ export const ConvPlanSchema = Type.Object({
   fusedRelu: Type.Boolean(),
   weightPattern: Type.Optional(WeightFactsSchema),
   measured: Type.Optional(MeasuredDecisionSchema),
+  residual: Type.Optional(Type.Object({ add: Type.String({ minLength: 1 }), shortcut: Type.String({ minLength: 1 }), relu: Type.Union([Type.String({ minLength: 1 }), Type.Null()]) })),
 });
 
 /** One more batch size's plan (NetworkPlan.batches): its batch and its convs. */

@@ -41,7 +41,7 @@ describe('emitted folder', () => {
       expect(src).toContain(`cusnn_launch_${k.name}`);
     }
     const registry = readFileSync(join(regen, 'kernels/registry.cu'), 'utf8');
-    for (const n of names) expect(registry).toContain(`{"${n}", cusnn_launch_${n}}`);
+    for (const n of names) expect(registry).toContain(`{"${n}", cusnn_launch_${n}, nullptr}`);
     expect(readFileSync(join(regen, 'CMakeLists.txt'), 'utf8')).toMatch(/ARCH 70 KERNELS/);
   });
 

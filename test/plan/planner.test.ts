@@ -131,11 +131,22 @@ describe('planner', () => {
   it('folds BN and fuses ReLU only when the conv output has a single BN -> ReLU reader', () => {
     const p = byLayer(plan('resnet50', 'sm_90', 0.99).convs);
     const two = p.get('conv2_block1_2_conv')!; // -> _2_bn -> _2_relu
-    const three = p.get('conv2_block1_3_conv')!; // -> _3_bn -> add
+    const three = p.get('conv2_block1_3_conv')!; // -> _3_bn -> add -> _out (ReLU)
     expect(two.fusedRelu).toBe(true);
-    expect(three.fusedRelu).toBe(false);
     if (two.spec) expect([two.spec.bias, two.spec.relu]).toEqual([true, true]);
-    if (three.spec) expect([three.spec.bias, three.spec.relu]).toEqual([true, false]);
+    // The add after _3_bn is fused into an igemm kernel (with the ReLU after it); on any other family or cuDNN it stays a step.
+    if (three.spec?.family === 'igemm') {
+      expect(three.residual).toEqual({ add: 'conv2_block1_add', shortcut: 'conv2_block1_0_bn', relu: 'conv2_block1_out' });
+      expect([three.spec.bias, three.spec.relu, three.spec.residual]).toEqual([true, true, true]);
+      expect(three.fusedRelu).toBe(true);
+      expect(three.reason).toMatch(/residual add conv2_block1_add \(\+ conv2_block1_0_bn, then conv2_block1_out\) fused into the epilogue/);
+    } else {
+      expect(three.residual).toBeUndefined();
+      expect(three.fusedRelu).toBe(false);
+      if (three.spec) expect([three.spec.bias, three.spec.relu]).toEqual([true, false]);
+    }
+    // The projection conv's bn is the shortcut, computed first: it keeps its own epilogue.
+    expect(p.get('conv2_block1_0_conv')!.residual).toBeUndefined();
     const d = byLayer(plan('densenet121', 'sm_90', 0.99).convs).get('conv2_block1_2_conv')!; // -> concat
     expect(d.decision).toBe('act-sparse');
     expect([d.spec!.bias, d.spec!.relu]).toEqual([false, false]);

@@ -8,14 +8,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import { estimateUs, kernelNameOf as kernelName, type KernelSpec } from '../../src/families/registry.js';
 import { GraphBuilder } from '../../src/model/builder.js';
-import { layerIndex, uniformPad, type Graph, type Layer } from '../../src/model/ir.js';
+import { consumers, layerIndex, uniformPad, type ConvLayer, type Graph, type Layer } from '../../src/model/ir.js';
 import { buildModel, MODEL_NAMES } from '../../src/model/zoo/index.js';
 import { cudnnConvUs } from '../../src/plan/cost.js';
+import { residualChain } from '../../src/plan/residual.js';
 import { planNetwork, SPEEDUP_MARGIN } from '../../src/plan/planner.js';
 import type { NetworkPlan } from '../../src/plan/types.js';
 import { lowerNetwork, lowerNetworkF64, type LowerOptions } from '../../src/runtime/lower.js';
 import { runProgramCpu, type TensorData } from '../../src/runtime/program-cpu.js';
-import type { Program, Step, View } from '../../src/runtime/program.js';
+import type { ConvStep, Program, Step, View } from '../../src/runtime/program.js';
 import { referenceForward } from '../../src/runtime/reference.js';
 import { Rng } from '../../src/weights/prng.js';
 import { INPUT_STD, syntheticWeights } from '../../src/weights/synthetic.js';
@@ -120,8 +121,8 @@ function atResolution(graph: Graph, size: number): Graph {
 
 const seedFor = (key: string): number => Rng.forKey(SEED, key).nextU32();
 
-function planFor(graph: Graph, batch: number, force: 'act-sparse' | undefined = 'act-sparse'): NetworkPlan {
-  return planNetwork(graph, gpuProfile(ARCH), uniformSparsity(graph, 0.8), { batch, weightsSource: 'test', force });
+function planFor(graph: Graph, batch: number, force: 'act-sparse' | undefined = 'act-sparse', fuseResidual = true): NetworkPlan {
+  return planNetwork(graph, gpuProfile(ARCH), uniformSparsity(graph, 0.8), { batch, weightsSource: 'test', force, fuseResidual });
 }
 
 function randomInput(graph: Graph, batch: number): Float32Array {
@@ -147,8 +148,20 @@ const readsOf = (graph: Graph, s: Step): { name: string; view: View }[] => {
   const inputs = indexOf(graph).get(s.layer)!.inputs;
   const views = s.op === 'add' ? [s.a, s.b] : [s.in];
   if (views.length !== inputs.length) throw new Error(`${s.layer}: ${views.length} input views for ${inputs.length} inputs`);
-  return inputs.map((name, i) => ({ name, view: views[i]! }));
+  const reads = inputs.map((name, i) => ({ name, view: views[i]! }));
+  // A conv that took its residual add also reads the add's other input (the shortcut).
+  if (s.op === 'conv' && s.residual) {
+    const chain = residualChain(graph, indexOf(graph).get(s.layer) as ConvLayer, consumers(graph));
+    if (!chain) throw new Error(`${s.layer}: a residual view but no residual add after the conv`);
+    reads.push({ name: chain.shortcut, view: s.residual });
+  }
+  return reads;
 };
+
+/** The conv whose step took residual add `add` into its epilogue, if one did. */
+const fusedConvOf = (graph: Graph, program: Program, add: string): string | undefined =>
+  program.steps.find((s) => s.op === 'conv' && s.residual !== undefined &&
+    residualChain(graph, indexOf(graph).get(s.layer) as ConvLayer, consumers(graph))?.add === add)?.layer;
 
 const sameView = (a: View, b: View | undefined): boolean =>
   b !== undefined && a.buf === b.buf && a.offset === b.offset && a.c === b.c && a.h === b.h && a.w === b.w && a.batchStride === b.batchStride;
@@ -172,6 +185,13 @@ function checkLifetimes(graph: Graph, program: Program, keep: readonly string[])
       if (a.op === 'input') return new Set([-1]);
       const i = stepOf.get(a.name);
       if (i !== undefined) return new Set([i]);
+      if (a.op === 'add') {
+        // An add without a step of its own was fused into the conv before it: that conv's step writes it.
+        const add = a.name;
+        const fusedInto = a.inputs.map((x) => [...producers(x)][0]!).find((j) => j >= 0 && program.steps[j]!.op === 'conv' && (program.steps[j] as ConvStep).residual !== undefined &&
+          residualChain(graph, byName.get(program.steps[j]!.layer) as ConvLayer, consumers(graph))?.add === add);
+        if (fusedInto !== undefined) return new Set([fusedInto]);
+      }
       a = byName.get(a.inputs[0]!)!;
     }
   };
@@ -274,9 +294,13 @@ function checkConvs(graph: Graph, plan: NetworkPlan, program: Program, o: LowerO
   });
   for (const s of convs) {
     const cp = planOf.get(s.layer)!;
-    expect(s.relu, s.layer).toBe(cp.fusedRelu);
-    if (cp.spec) expect([cp.spec.bias, cp.spec.relu], s.layer).toEqual([s.bias !== null, s.relu]);
     const sparse = (o.mode ?? 'plan') === 'plan' && cp.decision === 'act-sparse';
+    // The plan's residual add is fused on the generated kernel only; elsewhere the add (and its ReLU) stay steps.
+    expect(s.residual !== undefined, s.layer).toBe(sparse && cp.residual !== undefined);
+    if (s.residual) expect(sameView(s.residual, program.views[cp.residual!.shortcut]), `${s.layer}: residual view`).toBe(true);
+    const residualDropped = cp.residual !== undefined && !sparse;
+    expect(s.relu, s.layer).toBe(residualDropped ? false : cp.fusedRelu);
+    if (cp.spec && !residualDropped) expect([cp.spec.bias, cp.spec.relu], s.layer).toEqual([s.bias !== null, s.relu]);
     expect(s.path, s.layer).toBe(sparse ? 'act-sparse' : 'cudnn');
     if (sparse) {
       expect(s.kernel).toBe(kernelName(cp.spec!));
@@ -300,7 +324,11 @@ function checkConvs(graph: Graph, plan: NetworkPlan, program: Program, o: LowerO
     }
     // The counter of the conv's input is the one its producer step counts into.
     let producer: Layer = byName.get(byName.get(s.layer)!.inputs[0]!)!;
-    while (producer.op !== 'input' && !counterOf.has(producer.name)) producer = byName.get(producer.inputs[0]!)!;
+    while (producer.op !== 'input' && !counterOf.has(producer.name)) {
+      // A fused residual add is counted by the conv step that took it.
+      const fused = producer.op === 'add' ? fusedConvOf(graph, program, producer.name) : undefined;
+      producer = byName.get(fused ?? producer.inputs[0]!)!;
+    }
     if (producer.op === 'input') expect(s.inZeros, s.layer).toBeNull();
     else expect(s.inZeros, s.layer).toBe(counterOf.get(producer.name));
     if (producer.op !== 'input') expect(s.inZeros).not.toBeNull();
@@ -416,11 +444,12 @@ function checkRun(
   const run = runProgramCpu(program, tensors, input, {
     beforeStep: (i, s, buffers) => {
       if (i === program.steps.length - 1) logitsErr = relL2(viewData(buffers, readsOf(graph, s)[0]!.view, program.batch), ref.logits);
-      for (const { name, view } of readsOf(graph, s)) {
+      readsOf(graph, s).forEach(({ name, view }, j) => {
         const got = print(viewData(buffers, view, program.batch));
         close(got, ref.prints.get(name)!, `step ${i} (${s.layer}) reading ${name}`);
-        if (s.op === 'conv' && s.inZeros !== null) zerosAtRead.set(s.inZeros, got.zeros);
-      }
+        // inZeros counts the conv's input (read 0), not a residual it also reads.
+        if (s.op === 'conv' && s.inZeros !== null && j === 0) zerosAtRead.set(s.inZeros, got.zeros);
+      });
     },
   });
   const err = Math.max(relL2(run.output, ref.output), logitsErr);
@@ -460,8 +489,8 @@ function prove(c: Case): { f64: number; f32: number | null } {
     const o: LowerOptions = { batch: c.batch, mode, keep: c.keep, countZeros: true };
     const lowered = lowerNetworkF64(c.graph, plan, ws, o);
     checkProgram(c.graph, plan, lowered.program, o);
-    // 'cudnn' changes paths only: the same buffers and views.
-    if (buffers) expect(lowered.program.buffers).toEqual(buffers);
+    // 'cudnn' changes paths only: the same buffers and views (unless a residual add was fused in 'plan').
+    if (buffers && !plan.convs.some((x) => x.residual && x.decision === 'act-sparse')) expect(lowered.program.buffers).toEqual(buffers);
     buffers = lowered.program.buffers;
     if ((c.run ?? ['plan', 'cudnn']).includes(mode)) {
       f64 = Math.max(f64, checkRun(c.graph, lowered.program, lowered.tensors, input, ref, c.keep, EXACT, true));
@@ -482,7 +511,7 @@ describe('lowering tiny graphs', () => {
     const graph = tinyResnet();
     for (const batch of [1, 2]) prove({ graph, batch, keep: ['conv2_block1_out', 'conv1_conv'], f32: true });
     const ws = syntheticWeights(graph, seedFor('w'));
-    const { program } = lowerNetwork(graph, planFor(graph, 1), ws, { batch: 1 });
+    const { program } = lowerNetwork(graph, planFor(graph, 1, 'act-sparse', false), ws, { batch: 1 });
     const ops = (layer: string) => program.steps.filter((s) => s.layer === layer).map((s) => s.op);
     expect(ops('conv2_block1_add')).toEqual(['add']);
     const add = program.steps.find((s) => s.layer === 'conv2_block1_add');
@@ -497,6 +526,32 @@ describe('lowering tiny graphs', () => {
     expect(sc?.op === 'conv' && sc.bias !== null && !sc.relu).toBe(true);
     // Liveness shares buffers: fewer buffers than values.
     expect(program.buffers.length).toBeLessThan(program.steps.length / 2);
+  });
+
+  it('ResNet-style, residual fused: the igemm conv before the add takes it, the ReLU after it and the shortcut; cuDNN mode keeps the add', () => {
+    const graph = tinyResnet();
+    const plan = planFor(graph, 2);
+    const fusedPlan = plan.convs.filter((c) => c.residual);
+    expect(fusedPlan.length, 'residual adds fused by the planner').toBeGreaterThan(0);
+    for (const c of fusedPlan) expect(c.spec?.family === 'igemm' && c.spec.residual && !c.spec.kept, c.layer).toBe(true);
+    const ws = syntheticWeights(graph, seedFor('w'));
+    const { program } = lowerNetwork(graph, plan, ws, { batch: 2 });
+    for (const c of fusedPlan) {
+      const st = program.steps.find((s) => s.layer === c.layer);
+      if (st?.op !== 'conv') throw new Error(`${c.layer}: no conv step`);
+      expect(st.residual, c.layer).toEqual(program.views[c.residual!.shortcut]);
+      expect(st.relu, c.layer).toBe(c.residual!.relu !== null);
+      expect(st.kernel!, c.layer).toMatch(/_res(_relu)?_sm90$/);
+      expect(program.steps.some((s) => s.layer === c.residual!.add), `${c.residual!.add} has no step`).toBe(false);
+      // The step writes the add's output: the conv, its BN and the add name the same view.
+      expect(program.views[c.layer]).toEqual(program.views[c.residual!.relu ?? c.residual!.add]);
+      expect(st.residual!.buf, `${c.layer}: residual and out in other buffers`).not.toBe(st.out.buf);
+    }
+    // The cuDNN-only program of the same plan keeps every add as a step.
+    const cudnn = lowerNetwork(graph, plan, ws, { batch: 2, mode: 'cudnn' }).program;
+    for (const c of fusedPlan) expect(cudnn.steps.filter((s) => s.layer === c.residual!.add).map((s) => s.op)).toEqual(['add']);
+    // A layer inside the fused chain cannot be kept: its tensor is the add's.
+    expect(() => lowerNetwork(graph, plan, ws, { batch: 2, keep: [fusedPlan[0]!.layer] })).toThrow(/fuses with residual add .* into one kernel/);
   });
 
   it('DenseNet-style: block buffer with channel offsets, pre-activation BN as scale_shift, transition', () => {
@@ -593,7 +648,7 @@ describe('lowering the zoo', () => {
           const o: LowerOptions = { batch, mode, keep, countZeros: true };
           const { program } = lowerNetwork(graph, plan, ws, o);
           checkProgram(graph, plan, program, o);
-          if (buffers) expect(program.buffers).toEqual(buffers);
+          if (buffers && !plan.convs.some((x) => x.residual && x.decision === 'act-sparse')) expect(program.buffers).toEqual(buffers);
           buffers = program.buffers;
         }
         // Without keep: what the liveness pass reaches, against one buffer per value.

@@ -3,14 +3,15 @@
 #include <cuda_runtime.h>
 
 typedef cudaError_t (*cusnn_launcher)(const float*, long long, const float*, const float*, float*, long long, int, cudaStream_t);
+typedef cudaError_t (*cusnn_launcher_res)(const float*, long long, const float*, const float*, const float*, long long, float*, long long, int, cudaStream_t);
 
 extern "C" cudaError_t cusnn_launch_act3x3_c256_h14_w14_k256_th3_tw7_tc8_kb32_cs8_bias_relu_sm70(const float*, long long, const float*, const float*, float*, long long, int, cudaStream_t);
 extern "C" cudaError_t cusnn_launch_act3x3_c512_h7_w7_k512_th2_tw7_tc64_kb32_cs8_bias_relu_sm70(const float*, long long, const float*, const float*, float*, long long, int, cudaStream_t);
 
-struct cusnn_kernel_entry { const char* name; cusnn_launcher launch; };
+struct cusnn_kernel_entry { const char* name; cusnn_launcher launch; cusnn_launcher_res launchRes; };
 
 extern "C" const int cusnn_kernel_count = 2;
 extern "C" const cusnn_kernel_entry cusnn_kernels[2] = {
-  {"act3x3_c256_h14_w14_k256_th3_tw7_tc8_kb32_cs8_bias_relu_sm70", cusnn_launch_act3x3_c256_h14_w14_k256_th3_tw7_tc8_kb32_cs8_bias_relu_sm70},
-  {"act3x3_c512_h7_w7_k512_th2_tw7_tc64_kb32_cs8_bias_relu_sm70", cusnn_launch_act3x3_c512_h7_w7_k512_th2_tw7_tc64_kb32_cs8_bias_relu_sm70},
+  {"act3x3_c256_h14_w14_k256_th3_tw7_tc8_kb32_cs8_bias_relu_sm70", cusnn_launch_act3x3_c256_h14_w14_k256_th3_tw7_tc8_kb32_cs8_bias_relu_sm70, nullptr},
+  {"act3x3_c512_h7_w7_k512_th2_tw7_tc64_kb32_cs8_bias_relu_sm70", cusnn_launch_act3x3_c512_h7_w7_k512_th2_tw7_tc64_kb32_cs8_bias_relu_sm70, nullptr},
 };

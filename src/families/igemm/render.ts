@@ -47,6 +47,7 @@ export function renderIgemmKernel(spec: IgemmKernelSpec, servedBy: readonly Serv
     // The GEMM's rows: the kept filters only where whole filters are pruned; kOut the conv's output channels.
     k: igemmRows(spec), kOut: spec.k,
     kept: spec.kept !== undefined,
+    residual: spec.residual === true,
     kOutIdx: spec.kept ? 'ko' : 'k',
     nPruned: spec.kept ? spec.k - spec.kept.length : 0,
     writerTiles: igemmWriterTiles(spec),

@@ -44,6 +44,13 @@ export interface IgemmKernelSpec extends ConvProblem {
    * kept filters' weights only ([C][R][S][kept.length], igemmKeptOrder). Absent: every filter.
    */
   readonly kept?: readonly number[];
+  /**
+   * The epilogue adds a residual tensor of the output's shape (a ResNet shortcut) after the bias and
+   * before the ReLU: y = act(conv + bias + res), so the add step after the conv goes away (the
+   * planner fuses it, src/plan/residual.ts). The launcher then takes the residual's pointer and batch
+   * stride (cusnn_launcher_res, src/codegen/emit.ts). Absent: no residual.
+   */
+  readonly residual?: true;
 }
 
 // `kept` is part of the tiles: a measured or tuned kernel with kept filters is that kernel only for weights with
@@ -161,6 +168,8 @@ export function validateIgemmSpec(spec: IgemmKernelSpec): IgemmKernelSpec {
       else if (spec.tn % 4 !== 0 || (spec.bn / 4) > 32 || 32 % (spec.bn / 4) !== 0) errors.push(`vec 4 needs tn a multiple of 4 and bn / 4 dividing 32 (tn ${spec.tn}, bn ${spec.bn})`);
     }
     if (spec.stages < 2) errors.push(`stages must be >= 2, got ${spec.stages}`);
+    if (spec.residual !== undefined && spec.residual !== true) errors.push(`residual must be true or absent, got ${String(spec.residual)}`);
+    if (spec.residual && spec.kept) errors.push('residual with kept filters is not generated (the pruned channels would need the residual too)');
     if (spec.kept !== undefined) {
       const kept = spec.kept;
       if (!Array.isArray(kept) || kept.length === 0 || kept.length % 4 !== 0 || kept.length >= spec.k) {
@@ -177,7 +186,7 @@ export function validateIgemmSpec(spec: IgemmKernelSpec): IgemmKernelSpec {
 
 /**
  * Deterministic name: igemm<R>x<S>[_s..][_p..]_c_h_w_k[_o..]_bm<BM>_bn<BN>_bkc<BKC>_t<TM>x<TN>_wm<WARP_M>
- * _z<SPLIT>_st<STAGES>[_v4][_kept<N>_d<DIGEST>[_wt<WRITER_TILES>]][_bias][_relu]_sm<NN>, e.g. igemm3x3_c512_h7_w7_k512_bm32_bn64_bkc4_t4x4_wm8_z16_st3_bias_relu_sm90.
+ * _z<SPLIT>_st<STAGES>[_v4][_kept<N>_d<DIGEST>[_wt<WRITER_TILES>]][_bias][_res][_relu]_sm<NN>, e.g. igemm3x3_c512_h7_w7_k512_bm32_bn64_bkc4_t4x4_wm8_z16_st3_bias_relu_sm90.
  */
 export function igemmName(spec: IgemmKernelSpec): string {
   validateIgemmSpec(spec);
@@ -188,6 +197,7 @@ export function igemmName(spec: IgemmKernelSpec): string {
   const writers = igemmWriterTiles(spec);
   if (writers > 0) name += `_wt${writers}`;
   if (spec.bias) name += '_bias';
+  if (spec.residual) name += '_res';
   if (spec.relu) name += '_relu';
   return `${name}_sm${spec.arch.slice(3)}`;
 }
