@@ -9,6 +9,7 @@
 // Only where the conv runs a generated kernel that takes a residual: a conv on cuDNN keeps its add
 // step, and the cuDNN-only path has no fusion at all (it stays the baseline it always was).
 import { layerIndex, type ConvLayer, type Graph, type Layer } from '../model/ir.js';
+import type { KernelSpec } from '../families/registry.js';
 import type { ConvPlan } from './types.js';
 
 /** The residual add a conv's epilogue can take (graph facts only). */
@@ -75,4 +76,15 @@ export function fuseResiduals(graph: Graph, convs: readonly ConvPlan[], readers:
       reason: `${cp.reason}; residual add ${chain.add} (+ ${chain.shortcut}${relu ? `, then ${chain.relu}` : ''}) fused into the epilogue`,
     };
   });
+}
+
+/**
+ * The spec as tune and calibrate time it (src/runtime/tune-search.ts): without the residual and the
+ * ReLU after the add (a conv whose output goes to an add has no ReLU of its own). Measurements and
+ * tune-cache entries name this kernel.
+ */
+export function unfusedSpec(spec: KernelSpec): KernelSpec {
+  if (spec.family !== 'igemm' || !spec.residual) return spec;
+  const { residual: _dropped, ...rest } = spec;
+  return { ...rest, relu: false };
 }

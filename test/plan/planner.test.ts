@@ -152,6 +152,23 @@ describe('planner', () => {
     expect([d.spec!.bias, d.spec!.relu]).toEqual([false, false]);
   });
 
+  it('fuses residual adds only into igemm kernels, and not at all with fuseResidual false', () => {
+    const g = buildModel('resnet152');
+    const sp = uniformSparsity(g, 0.5);
+    const fused = planNetwork(g, gpuProfile('sm_90'), sp, { batch: 8, weightsSource: 't', force: 'act-sparse' });
+    const withRes = fused.convs.filter((c) => c.residual);
+    expect(withRes.length).toBeGreaterThan(0);
+    expect(withRes.length).toBeLessThanOrEqual(50); // one add a bottleneck block
+    for (const c of withRes) {
+      expect(c.spec?.family === 'igemm' && c.spec.residual && !c.spec.kept, c.layer).toBe(true);
+      expect(c.layer, c.layer).toMatch(/_3_conv$/);
+    }
+    // Every other conv's spec says no residual.
+    for (const c of fused.convs) if (!c.residual && c.spec?.family === 'igemm') expect(c.spec.residual, c.layer).toBeUndefined();
+    const plain = planNetwork(g, gpuProfile('sm_90'), sp, { batch: 8, weightsSource: 't', force: 'act-sparse', fuseResidual: false });
+    expect(plain.convs.filter((c) => c.residual || (c.spec?.family === 'igemm' && c.spec.residual))).toEqual([]);
+  });
+
   it('rejects a bad batch size', () => {
     const g = buildModel('vgg16');
     expect(() => planNetwork(g, gpuProfile('sm_90'), uniformSparsity(g, 0.5), { batch: 0, weightsSource: 't' })).toThrow(/batch must be a positive integer/);

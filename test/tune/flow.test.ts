@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import { kernelNameOf } from '../../src/families/registry.js';
+import { unfusedSpec } from '../../src/plan/residual.js';
 import { familyOrder } from '../../src/plan/measured-choice.js';
 import { planNetwork } from '../../src/plan/planner.js';
 import { emptyTuneCache, heuristicSummary, keyOf, mergeTuneCache, readTuneCache, shapeWords, writeTuneCache } from '../../src/plan/tune-cache.js';
@@ -150,7 +151,8 @@ describe(`cusnn-gen tune through the CPU-backed fake addon (seed ${SEED})`, () =
       if (wins) {
         // The fastest, or a kernel it does not beat by the margin whose family comes first in the
         // registry's order of preference (a tie: src/plan/measured-choice.ts).
-        const kept = e.measured!.candidates.find((x) => x.kernel === kernelNameOf(c.spec!))!;
+        // The tune timed the kernel without the residual the plan fused into it.
+        const kept = e.measured!.candidates.find((x) => x.kernel === kernelNameOf(unfusedSpec(c.spec!)))!;
         const order = familyOrder('sm_90');
         expect(kept.us, j.layer).not.toBeNull();
         if (kept.kernel !== e.best.kernel) {
