@@ -265,7 +265,9 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   // are not yet fitted well enough to rank two kernels within 10% of each other. Measurement
   // (calibrate, tune, bench) decides against cuDNN.
   // A smaller dense conv of the kept filters (whole-filter pruning) comes before the families that compute all.
-  const ig: FamilyChoice | null = ruled.find((c) => c.spec.family === 'igemm' && c.spec.kept !== undefined) ?? ruled[0] ?? null;
+  // wino's rule serves only the large-batch 3x3 shapes where run 70 measured it ahead of every other family: first there.
+  const ig: FamilyChoice | null = ruled.find((c) => c.spec.family === 'igemm' && c.spec.kept !== undefined) ??
+    ruled.find((c) => c.spec.family === 'wino') ?? ruled[0] ?? null;
   const m = choice && measuredFor(o, p, conv.name, choice.spec);
   const actEst = choice && estimateOf(p, choice.spec, o.batch, 1 - facts.inputSparsity);
   // wsparse: chosen where its estimate beats the kernel the others would give (act-sparse's estimate

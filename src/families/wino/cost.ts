@@ -2,7 +2,7 @@
 // multiplies per (channel, output channel, tile) of a block's chunks at a fraction of the FFMA issue
 // rate, through the launch figures and estimate the batch-1 families share (src/families/batch1-cost.ts:
 // waves, warps per scheduler, a chunk's latency, the DRAM floor). Only its ranking of one conv's splits
-// matters: the family has no rule, and tune measures its space.
+// matters: the rule picks the split from the grid, and tune measures the space.
 import type { GpuProfile } from '../../arch/profiles.js';
 import type { KernelEstimate } from '../../plan/types.js';
 import { batch1Estimate, batch1Launch } from '../batch1-cost.js';
