@@ -232,10 +232,10 @@ const char* Runtime::conditionalKind() const {
   }
 }
 
-void Runtime::checkKernelInfo(int i, Launcher launch) {
+void Runtime::checkKernelInfo(int i, const void* launch) {
   const Step& s = prog_.steps[i];
   Dl_info dl{};
-  if (!dladdr(reinterpret_cast<void*>(launch), &dl) || !dl.dli_fname) return;
+  if (!dladdr(launch, &dl) || !dl.dli_fname) return;
   void* self = dlopen(dl.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
   if (!self) return;
   const auto* info = static_cast<const KernelInfo*>(dlsym(self, ("cusnn_info_" + s.kernel).c_str()));
@@ -293,7 +293,7 @@ void Runtime::prepareConvs() {
       if (!s.hasResidual && !c.launch) {
         throw Error(w + ": generated kernel '" + s.kernel + "' adds a residual but the step gives none");
       }
-      checkKernelInfo(i, c.launch ? c.launch : reinterpret_cast<Launcher>(c.launchRes));
+      checkKernelInfo(i, c.launch ? reinterpret_cast<const void*>(c.launch) : reinterpret_cast<const void*>(c.launchRes));
     }
     if (!c.cudnn) continue;
 

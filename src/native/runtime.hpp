@@ -170,7 +170,8 @@ class Runtime {
 
   void prepareConvs();
   void prepareSoftmax();
-  void checkKernelInfo(int step, Launcher launch);
+  // `launch`: the step's launcher of either signature (only its address is used, to find the kernel's library).
+  void checkKernelInfo(int step, const void* launch);
   void selectAlgorithms();
   void selectAlgorithm(int step, std::map<std::string, ConvAlgo>& cache);
   double timeGraphUs(cudaGraphExec_t exec, int iters, std::vector<double>* all);

@@ -8,7 +8,7 @@
 //
 // Only where the conv runs a generated kernel that takes a residual: a conv on cuDNN keeps its add
 // step, and the cuDNN-only path has no fusion at all (it stays the baseline it always was).
-import { layerIndex, type ConvLayer, type Graph, type Layer } from '../model/ir.js';
+import { layerIndex, type Graph, type Layer } from '../model/ir.js';
 import type { KernelSpec } from '../families/registry.js';
 import type { ConvPlan } from './types.js';
 
@@ -24,34 +24,38 @@ export interface ResidualChain {
 }
 
 /**
- * conv (-> batch norm) -> add, each intermediate read by the next only, the add's other input
- * computed before the conv in graph order (so it is ready when the conv runs) and the add's only
- * reader a ReLU or something that is no activation (a ReLU6's clamp is not fused here). Null otherwise.
+ * Every conv's residual chain, by conv name, in one pass over the graph: conv (-> batch norm) -> add,
+ * each intermediate read by the next only, the add's other input computed before the conv in graph
+ * order (so it is ready when the conv runs), of the conv's shape, and the add's only reader a ReLU or
+ * something that is no activation (a ReLU6's clamp is not fused here). Convs without one are absent.
  */
-export function residualChain(graph: Graph, conv: ConvLayer, readers: ReadonlyMap<string, readonly Layer[]>): ResidualChain | null {
+export function residualChains(graph: Graph, readers: ReadonlyMap<string, readonly Layer[]>): Map<string, ResidualChain> {
   const only = (name: string): Layer | undefined => {
     const r = readers.get(name) ?? [];
     return r.length === 1 ? r[0] : undefined;
   };
-  let next = only(conv.name);
-  let bn: string | null = null;
-  if (next?.op === 'batchnorm') {
-    bn = next.name;
-    next = only(next.name);
-  }
-  if (next?.op !== 'add' || next.inputs.length !== 2) return null;
-  const mine = bn ?? conv.name;
-  const others = next.inputs.filter((i) => i !== mine);
-  if (others.length !== 1) return null;
-  const shortcut = others[0]!;
-  const index = new Map(graph.layers.map((l, i) => [l.name, i]));
-  if (!(index.get(shortcut)! < index.get(conv.name)!)) return null;
   const byName = layerIndex(graph);
-  const a = byName.get(shortcut)!, c = byName.get(conv.name)!;
-  if (a.shape.some((d, i) => d !== c.shape[i])) return null;
-  const after = only(next.name);
-  if (after?.op === 'relu6') return null;
-  return { add: next.name, bn, shortcut, relu: after?.op === 'relu' ? after.name : null };
+  const position = new Map(graph.layers.map((l, i) => [l.name, i]));
+  const chains = new Map<string, ResidualChain>();
+  for (const conv of graph.layers) {
+    if (conv.op !== 'conv') continue;
+    let next = only(conv.name);
+    let bn: string | null = null;
+    if (next?.op === 'batchnorm') {
+      bn = next.name;
+      next = only(next.name);
+    }
+    if (next?.op !== 'add' || next.inputs.length !== 2) continue;
+    const others = next.inputs.filter((i) => i !== (bn ?? conv.name));
+    if (others.length !== 1) continue;
+    const shortcut = others[0]!;
+    if (!(position.get(shortcut)! < position.get(conv.name)!)) continue;
+    if (byName.get(shortcut)!.shape.some((d, i) => d !== conv.shape[i])) continue;
+    const after = only(next.name);
+    if (after?.op === 'relu6') continue;
+    chains.set(conv.name, { add: next.name, bn, shortcut, relu: after?.op === 'relu' ? after.name : null });
+  }
+  return chains;
 }
 
 /**
@@ -59,11 +63,11 @@ export function residualChain(graph: Graph, conv: ConvLayer, readers: ReadonlyMa
  * filters gets `residual` and the add's ReLU, and the entry names the chain and says why.
  */
 export function fuseResiduals(graph: Graph, convs: readonly ConvPlan[], readers: ReadonlyMap<string, readonly Layer[]>): ConvPlan[] {
-  const byName = layerIndex(graph);
+  const chains = residualChains(graph, readers);
   return convs.map((cp) => {
     const sp = cp.spec;
     if (cp.decision !== 'act-sparse' || sp?.family !== 'igemm' || sp.kept) return cp;
-    const chain = residualChain(graph, byName.get(cp.layer) as ConvLayer, readers);
+    const chain = chains.get(cp.layer);
     if (!chain) return cp;
     const relu = chain.relu !== null;
     const spec = { ...sp, residual: true as const, relu };

@@ -21,7 +21,7 @@ import { weightStructure } from '../families/wsparse/structure.js';
 import { consumers, layerIndex, type BatchNormLayer, type ConvLayer, type Graph, type Layer, type Shape } from '../model/ir.js';
 import { cudnnConvUs } from '../plan/cost.js';
 import { SPEEDUP_MARGIN } from '../plan/planner.js';
-import { residualChain, type ResidualChain } from '../plan/residual.js';
+import { residualChains, type ResidualChain } from '../plan/residual.js';
 import type { ConvPlan, NetworkPlan } from '../plan/types.js';
 import { getTensor, type WeightSet } from '../weights/store.js';
 import { EXIT } from '../output/exit.js';
@@ -252,12 +252,13 @@ function lower(graph: Graph, plan: NetworkPlan, ws: WeightSet, o: LowerOptions):
   for (const k of keep) if (!byName.has(k)) throw new LoweringError(`${graph.name}: keep names no layer '${k}'`);
   const unsupported = gpuPathSummary(graph);
   if (unsupported !== null) throw new GpuUnsupportedError(`${unsupported}; run --cpu runs it on the CPU`);
-  if (mode === 'plan') {
+  if (mode === 'plan' && keep.length > 0) {
     // A layer inside a fused residual chain has no tensor of its own: its step writes the add's output.
+    const chains = residualChains(graph, consumers(graph));
     for (const cp of plan.convs) {
       if (!cp.residual || cp.decision !== 'act-sparse') continue;
-      const inside = [cp.layer, ...graph.layers.filter((l) => l.op === 'batchnorm' && l.inputs[0] === cp.layer).map((l) => l.name)];
-      const kept = inside.find((k) => keep.includes(k));
+      const bn = chains.get(cp.layer)?.bn;
+      const kept = [cp.layer, ...(bn ? [bn] : [])].find((k) => keep.includes(k));
       if (kept !== undefined) {
         throw new LoweringError(`${graph.name}: keep names '${kept}', which the plan fuses with residual add ${cp.residual.add} into one kernel (its output is the add's); keep '${cp.residual.relu ?? cp.residual.add}', or plan without residual fusion`);
       }
@@ -370,6 +371,7 @@ function fuse(graph: Graph, plan: NetworkPlan, ws: WeightSet, mode: 'plan' | 'cu
   const tensorInfo: { name: string; floats: number }[] = [];
   const absorbed = new Set<string>();
   let profile: GpuProfile | null = null;
+  let chains: Map<string, ResidualChain> | undefined;
 
   const tensor = (name: string, s: TensorSource, floats: number): number => {
     sources.push(s);
@@ -420,7 +422,7 @@ function fuse(graph: Graph, plan: NetworkPlan, ws: WeightSet, mode: 'plan' | 'cu
         if (!cp) throw new LoweringError(`${where(l)}: the plan has no entry for this conv`);
         if (mode === 'plan' && cp.decision === 'act-sparse') profile ??= gpuProfile(plan.arch);
         // The residual add after it, fused where the plan's generated kernel takes it (src/plan/residual.ts).
-        const res = cp.residual && mode === 'plan' && cp.decision === 'act-sparse' ? residualOfPlan(graph, l, cp, readers) : null;
+        const res = cp.residual && mode === 'plan' && cp.decision === 'act-sparse' ? residualOfPlan(graph, l, cp, chains ??= residualChains(graph, readers)) : null;
         const add = res ? byName.get(res.add)! : undefined;
         const act = fusedAct(add ? add.name : bn ? bn.name : l.name);
         const value = stepValue([l, ...(bn ? [bn] : []), ...(add ? [add] : []), ...(act ? [act.layer] : [])]);
@@ -675,8 +677,8 @@ function convProto(
 }
 
 /** The residual chain of a conv whose plan entry fuses one: the graph's must be the plan's, else the plan is of another graph. */
-function residualOfPlan(graph: Graph, conv: ConvLayer, cp: ConvPlan, readers: Map<string, Layer[]>): ResidualChain {
-  const chain = residualChain(graph, conv, readers);
+function residualOfPlan(graph: Graph, conv: ConvLayer, cp: ConvPlan, chains: ReadonlyMap<string, ResidualChain>): ResidualChain {
+  const chain = chains.get(conv.name);
   const r = cp.residual!;
   if (!chain || chain.add !== r.add || chain.shortcut !== r.shortcut || chain.relu !== r.relu) {
     throw new LoweringError(`${graph.name}/${conv.name}: planner and lowering disagree: the plan fuses residual add ${r.add} (+ ${r.shortcut}), the graph has ${chain ? `${chain.add} (+ ${chain.shortcut})` : 'no residual add this conv can take'}`);

@@ -8,10 +8,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import { estimateUs, kernelNameOf as kernelName, type KernelSpec } from '../../src/families/registry.js';
 import { GraphBuilder } from '../../src/model/builder.js';
-import { consumers, layerIndex, uniformPad, type ConvLayer, type Graph, type Layer } from '../../src/model/ir.js';
+import { consumers, layerIndex, uniformPad, type Graph, type Layer } from '../../src/model/ir.js';
 import { buildModel, MODEL_NAMES } from '../../src/model/zoo/index.js';
 import { cudnnConvUs } from '../../src/plan/cost.js';
-import { residualChain } from '../../src/plan/residual.js';
+import { residualChains, type ResidualChain } from '../../src/plan/residual.js';
 import { planNetwork, SPEEDUP_MARGIN } from '../../src/plan/planner.js';
 import type { NetworkPlan } from '../../src/plan/types.js';
 import { lowerNetwork, lowerNetworkF64, type LowerOptions } from '../../src/runtime/lower.js';
@@ -143,6 +143,14 @@ const indexOf = (graph: Graph): Map<string, Layer> => {
   return m;
 };
 
+const chainMaps = new WeakMap<Graph, Map<string, ResidualChain>>();
+/** The residual chains of a graph (src/plan/residual.ts), once per graph. */
+const chainsOf = (graph: Graph): Map<string, ResidualChain> => {
+  let m = chainMaps.get(graph);
+  if (!m) chainMaps.set(graph, (m = residualChains(graph, consumers(graph))));
+  return m;
+};
+
 /** The layers a step reads (its graph layer's inputs) with the views it reads them through. */
 const readsOf = (graph: Graph, s: Step): { name: string; view: View }[] => {
   const inputs = indexOf(graph).get(s.layer)!.inputs;
@@ -151,7 +159,7 @@ const readsOf = (graph: Graph, s: Step): { name: string; view: View }[] => {
   const reads = inputs.map((name, i) => ({ name, view: views[i]! }));
   // A conv that took its residual add also reads the add's other input (the shortcut).
   if (s.op === 'conv' && s.residual) {
-    const chain = residualChain(graph, indexOf(graph).get(s.layer) as ConvLayer, consumers(graph));
+    const chain = chainsOf(graph).get(s.layer);
     if (!chain) throw new Error(`${s.layer}: a residual view but no residual add after the conv`);
     reads.push({ name: chain.shortcut, view: s.residual });
   }
@@ -161,7 +169,7 @@ const readsOf = (graph: Graph, s: Step): { name: string; view: View }[] => {
 /** The conv whose step took residual add `add` into its epilogue, if one did. */
 const fusedConvOf = (graph: Graph, program: Program, add: string): string | undefined =>
   program.steps.find((s) => s.op === 'conv' && s.residual !== undefined &&
-    residualChain(graph, indexOf(graph).get(s.layer) as ConvLayer, consumers(graph))?.add === add)?.layer;
+    chainsOf(graph).get(s.layer)?.add === add)?.layer;
 
 const sameView = (a: View, b: View | undefined): boolean =>
   b !== undefined && a.buf === b.buf && a.offset === b.offset && a.c === b.c && a.h === b.h && a.w === b.w && a.batchStride === b.batchStride;
@@ -189,7 +197,7 @@ function checkLifetimes(graph: Graph, program: Program, keep: readonly string[])
         // An add without a step of its own was fused into the conv before it: that conv's step writes it.
         const add = a.name;
         const fusedInto = a.inputs.map((x) => [...producers(x)][0]!).find((j) => j >= 0 && program.steps[j]!.op === 'conv' && (program.steps[j] as ConvStep).residual !== undefined &&
-          residualChain(graph, byName.get(program.steps[j]!.layer) as ConvLayer, consumers(graph))?.add === add);
+          chainsOf(graph).get(program.steps[j]!.layer)?.add === add);
         if (fusedInto !== undefined) return new Set([fusedInto]);
       }
       a = byName.get(a.inputs[0]!)!;

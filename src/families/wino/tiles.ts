@@ -1,7 +1,7 @@
 // Tile space of the wino family: the block is fixed (32 output channels x 32 tiles x 8-channel
 // chunks, 256 threads); only the split of the input channels over a cluster varies, the number of
-// blocks it trades against each block's chunks. No rule: tune times these against cuDNN, and a plan
-// holds a wino kernel only where that measurement put it.
+// blocks it trades against each block's chunks. The rule (chooseWinoTiles, below) picks a split at
+// batch 8 to 16; tune times every split against cuDNN at any batch.
 import type { ArchName, GpuProfile } from '../../arch/profiles.js';
 import type { ConvProblem, KernelEstimate } from '../../plan/types.js';
 import { winoUs } from './cost.js';
