@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Winograd lab, step 1 (here, with Node): renders the wino family's kernels (src/families/wino, the
-// family's own renderer from the built package) for ResNet-50's four 3x3 shapes at batch 8 and 32,
+// family's own renderer from the built package) for ResNet-50's four 3x3 shapes and DenseNet-169's four
+// (128 -> 32 channels at 56x56..7x7, the growth convs the rule leaves out) at batch 8 and 32 (--batches 1 for the
+// batch-1 question: run 84),
 // every split of its space, and for odd shapes (channel, output-channel and tile tails, odd H and W,
 // no bias / no ReLU) at batch 3, into <out>/ with kernels.inc, the table batch-lab.cu includes.
 // Step 2 (on the GPU host, no Node): tools/kernel-lab/batch-lab.sh <out> compiles them with
@@ -30,6 +32,7 @@ const p = gpuProfile('sm_90');
 // the odd shapes cover the tails (C not a multiple of 8, K not of 32, odd H, a last tile block part-filled).
 const SHAPES = [
   ['resnet50', 64, 56, 64], ['resnet50', 128, 28, 128], ['resnet50', 256, 14, 256], ['resnet50', 512, 7, 512],
+  ['densenet169', 128, 56, 32], ['densenet169', 128, 28, 32], ['densenet169', 128, 14, 32], ['densenet169', 128, 7, 32],
   ['odd', 20, 11, 76], ['odd', 37, 7, 40], ['odd', 64, 9, 33], ['odd', 3, 5, 8],
 ];
 
