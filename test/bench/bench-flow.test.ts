@@ -93,8 +93,8 @@ describe('runBench through a mock addon', () => {
       expect(l).toMatchObject({ c: 64, h: 56, w: 56, k: 64, r: 3, s: 3, stride: 1, inputSparsity: 0.5, weightSparsity: 0, path: 'act-sparse',
         cusnnUs: 10 * m.batch, cudnnUs: 20 * m.batch, speedup: 2, verdict: 'faster', cudnnAlgo: 'IMPLICIT_PRECOMP_GEMM' });
       expect(l.decision!.reason).toMatch(/generated kernel$/);
-      // Whichever family the planner picked for it (act-sparse or igemm), named for this shape.
-      expect(l.kernel).toMatch(/^[a-z]+3x3_c64_h56_w56_k64_/);
+      // Whichever family the planner picked for it (act-sparse, igemm or wino: wino2x3), named for this shape.
+      expect(l.kernel).toMatch(/^[a-z]+[23]x3_c64_h56_w56_k64_/);
       const flops = 2 * 64 * 56 * 56 * 64 * 9 * m.batch;
       expect(l.flops).toBe(flops);
       expect(l.usefulFlops).toBeCloseTo(flops / 2, 3);

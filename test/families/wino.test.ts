@@ -7,7 +7,7 @@
 // conv on odd shapes (C not a multiple of 8, K not of 32, odd H and W, a part-filled last tile
 // block, one channel, no bias, no ReLU) and ResNet-50's 256x14x14, with every output written exactly
 // once. Also: the space (3x3 stride-1 'same' only, splits up to the chunks and the arch's clusters),
-// validation, names and the tiles' round trip, its rule (batch 8 to 16, >= 64 channels), tune's
+// validation, names and the tiles' round trip, its rule (batch 8 to 16 and the large batch-1 outputs, the split), tune's
 // candidates, and the nvcc build (no spills, at most the estimated registers).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -177,28 +177,44 @@ describe('wino family (F(2x2,3x3))', () => {
     for (const s of winoCandidates(H200, q, 8)) expect(estimateUs(H200, s, 8, 0.5)).toBeGreaterThan(0);
   });
 
-  it('rule: batch 8 to 16 and >= 64 channels each way, split 2 below 2.5 waves of blocks (run 70\'s winners)', () => {
+  it('rule: batch 8 to 16 (>= 64 output channels or a 28x28 output) and batch 1 from 28x28x128 outputs; the split fills the GPU (runs 70 and 84)', () => {
     const fam = familiesFor('sm_90').find((x) => x.family === 'wino')!;
     const split = (q: ConvProblem & { arch: ArchName }, batch: number): number | null => {
       const c = fam.choose(q, H200, batch, 0.5);
       return c && c.spec.family === 'wino' ? c.spec.split : null;
     };
-    // Run 70's winners at batch 8 (ResNet-50's 3x3 shapes): split 2 on 104-196 blocks, split 1 on 392.
+    // Run 70's and run 84's best splits at batch 8 (ResNet-50's 3x3 shapes): 2 on 104-208 blocks, 1 on 392.
     expect(split(prob(256, 14, 14, 256), 8)).toBe(2);
     expect(split(prob(128, 28, 28, 128), 8)).toBe(2);
     expect(split(prob(512, 7, 7, 512), 8)).toBe(2);
     expect(split(prob(64, 56, 56, 64), 8)).toBe(1);
     expect(split(prob(256, 14, 14, 256), 16)).toBe(2);
     expect(split(prob(64, 56, 56, 64), 16)).toBe(1);
-    // Slower than cuDNN at batch 32 (run 63); not measured: batch 1, 32-channel convs (the DenseNets'); what the kernel cannot do.
-    expect(split(prob(256, 14, 14, 256), 32)).toBeNull();
+    // DenseNet-169's 128 -> 32 at batch 8 (run 84): 56x56 (196 blocks) and 28x28 (49 blocks: within one wave) split 2;
+    // 14x14 and 7x7 stay with dconv, which ran them faster.
+    expect(split(prob(128, 56, 56, 32), 8)).toBe(2);
+    expect(split(prob(128, 28, 28, 32), 8)).toBe(2);
+    expect(split(prob(128, 14, 14, 32), 8)).toBeNull();
+    expect(split(prob(128, 7, 7, 32), 8)).toBeNull();
+    // Batch 1 (run 84's best splits): 50 blocks -> 2, 28 and 25 -> 4 (one wave); the smaller outputs stay with act-sparse.
+    expect(split(prob(64, 56, 56, 64), 1)).toBe(2);
+    expect(split(prob(128, 28, 28, 128), 1)).toBe(4);
+    expect(split(prob(128, 56, 56, 32), 1)).toBe(4);
     expect(split(prob(256, 14, 14, 256), 1)).toBeNull();
-    expect(split(prob(128, 56, 56, 32), 8)).toBeNull();
+    expect(split(prob(128, 28, 28, 32), 1)).toBeNull();
+    expect(split(prob(512, 7, 7, 512), 1)).toBeNull();
+    // The fill branch on a grid under half a wave, reached through a wider batch-8 problem: 13 blocks -> split 8.
+    expect(split(prob(512, 7, 7, 64), 8)).toBe(8);
+    // Slower than cuDNN at batch 32 (run 63); not measured: batches 2-7, fewer than 64 input channels; what the kernel cannot do.
+    expect(split(prob(256, 14, 14, 256), 32)).toBeNull();
+    expect(split(prob(64, 56, 56, 64), 4)).toBeNull();
     expect(split(prob(32, 56, 56, 128), 8)).toBeNull();
     const q = prob(256, 14, 14, 256);
     expect(split({ ...q, strideH: 2, strideW: 2, ho: 7, wo: 7 }, 8)).toBeNull();
     expect(split(prob(256, 14, 14, 256, true, true, 'sm_80'), 8)).toBe(1);
+    expect(split(prob(128, 28, 28, 128, true, true, 'sm_80'), 1)).toBeNull();
     expect(fam.choose(q, H200, 8, 0.5)!.why).toMatch(/wino rule: batch 8 in 8\.\.16, 256 -> 256 channels \(>= 64\), 104 blocks unsplit: split 2/);
+    expect(fam.choose(prob(128, 56, 56, 32), H200, 1, 0.5)!.why).toMatch(/wino rule: batch 1, 56x56x32 output \(>= 28x28x128\), 128 input channels \(>= 64\), 25 blocks unsplit: split 4/);
   });
 
   it('names, tiles round trip, resources and validation', () => {

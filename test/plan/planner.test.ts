@@ -46,6 +46,10 @@ describe('planner', () => {
           // pxg (any arch): one block per output pixel and image, at most two waves of blocks.
           expect(r.grid).toEqual([c.spec.ho * c.spec.wo, 1, 1]);
           expect(r.grid[0]).toBeLessThanOrEqual(2 * gpu.smCount);
+        } else if (c.spec.family === 'wino') {
+          // wino at batch 1: only with clusters (sm_90), its grid's z the split.
+          expect(arch).toBe('sm_90');
+          expect(r.grid[2]).toBe(c.spec.split);
         } else {
           // igemm or dconv (no weights given: no weight-sparse family): sm_80+ only, clusters (split > 1) only on sm_90.
           if (c.spec.family !== 'igemm' && c.spec.family !== 'dconv') throw new Error(`${c.layer}: unexpected family ${c.spec.family} without weights`);
