@@ -25,7 +25,7 @@ export function winoCandidates(p: GpuProfile, q: ConvProblem & { readonly arch: 
 const WINO_SPLIT_BELOW_WAVES = 2.5;
 /** Below half a wave of blocks without a split, the rule splits as far as one wave (run 84's small grids). */
 const WINO_FILL_BELOW_WAVES = 0.5;
-/** Batch 1: the output elements (H x W x K) from which wino beat act-sparse in run 84 (28x28x128, 56x56x32 and up). */
+/** Batch 1: the output elements (H x W x K) from which wino beat the plans' kernels in run 84 (28x28x128, 56x56x32 and up). */
 const WINO_BATCH1_MIN_OUTPUTS = 28 * 28 * 128;
 
 /**
@@ -37,8 +37,8 @@ const WINO_BATCH1_MIN_OUTPUTS = 28 * 28 * 128;
  *   and 7x7 the dconv kernels the DenseNets run are faster than wino (10.4 and 6.4 against 12.4 and 11.9 us).
  *   At batch 32 wino was 0.61-0.91x of cuDNN (run 63: WINOGRAD_NONFUSED gets faster with the batch).
  * - batch 1, where the output has at least 28x28x128 elements. Run 84 measured wino at 13.0, 13.8 and 13.7 us
- *   on ResNet-50's 64x56x56 and 128x28x28 and DenseNet-169's 128x56x56 -> 32. The act-sparse kernels ran those
- *   at 16.7-17.4 us in runs 50 and 53, and cuDNN at 19.3-31.7. On the smaller outputs act-sparse is faster.
+ *   on ResNet-50's 64x56x56 and 128x28x28 and DenseNet-169's 128x56x56 -> 32. The batch-1 plans' igemm kernels ran
+ *   those at 16.7-17.5 us in runs 50 and 53, and cuDNN at 19.3-31.7. On the smaller outputs dconv and pxg are faster.
  *   Batches 2 to 7 were not measured. Only with clusters (sm_90): unsplit, wino was no faster than cuDNN at batch 1.
  * The split fills the GPU. At least 2.5 waves of blocks unsplit: none. Half a wave or more: 2. Fewer: the largest
  * split that stays within one wave. That is the best split of run 84's lab or within 2% of it on all eight shapes,
