@@ -7,7 +7,7 @@
 // structure) and wstage (the same sums over an input window staged in shared memory, any arch where
 // the window fits), and dual (pxg's per-pixel gather of nonzero inputs over compressed weight rows,
 // skipping both kinds of zero; measured only, no rule yet) and wino (fused Winograd F(2x2,3x3) for
-// dense 3x3 stride-1 convs at batch 8 to 16, with a rule from run 70's measurements). Adding a family touches its own folder and this file.
+// dense 3x3 stride-1 convs at batch 8 to 16 and the large batch-1 outputs, with a rule from runs 70 and 84). Adding a family touches its own folder and this file.
 import type { ArchName, GpuProfile } from '../arch/profiles.js';
 import type { RenderedKernel, ServedLayer } from '../codegen/kernel.js';
 import type { ConvProblem, KernelEstimate, KernelResources } from '../plan/types.js';
@@ -335,9 +335,9 @@ const RULE_FAMILIES: readonly RuleFamily[] = [
     space: (q, p, batch, weights) => (wsparseServes(weights) ? dualCandidates(p, q, batch, weights.structure) : []),
   },
   {
-    // Lab-built for the dense 3x3 convs at batch >= 8 (tools/kernel-lab/wino.cuh, run 63). Its rule (batch >= 8,
-    // >= 64 channels each way) is preferred over the other families' where it serves (src/plan/planner.ts): run 70
-    // measured it the fastest family on every such shape; tune still times its splits.
+    // Lab-built for the dense 3x3 convs (tools/kernel-lab/wino.cuh, run 63). Its rule (batch 8 to 16, and the large
+    // batch-1 outputs on sm_90: src/families/wino/tiles.ts) is preferred over the other families' where it serves
+    // (src/plan/planner.ts): runs 70 and 84 measured it ahead of them there; tune still times its splits.
     family: 'wino', supports: winoSupports,
     choose: (q, p, batch) => chooseWinoTiles(p, q, batch),
     space: (q, p, batch) => winoCandidates(p, q, batch),

@@ -265,7 +265,7 @@ function planConvCore(graph: Graph, conv: ConvLayer, p: GpuProfile, sp: Sparsity
   // are not yet fitted well enough to rank two kernels within 10% of each other. Measurement
   // (calibrate, tune, bench) decides against cuDNN.
   // A smaller dense conv of the kept filters (whole-filter pruning) comes before the families that compute all.
-  // wino's rule serves only the large-batch 3x3 shapes where run 70 measured it ahead of every other family: first there.
+  // wino's rule serves only the 3x3 shapes where runs 70 and 84 measured it ahead of every other family: first there.
   const ig: FamilyChoice | null = ruled.find((c) => c.spec.family === 'igemm' && c.spec.kept !== undefined) ??
     ruled.find((c) => c.spec.family === 'wino') ?? ruled[0] ?? null;
   const m = choice && measuredFor(o, p, conv.name, choice.spec);

@@ -11,8 +11,9 @@
 // multiplied as 16 small GEMMs; the input channels are split over a cluster of `split` blocks whose
 // partial sums meet in distributed shared memory before the output transform (A^T M A), bias and
 // ReLU. Deterministic: fixed summation order, no atomics. Dense: zeros are not skipped.
-// Its rule (tiles.ts) serves batch 8 to 16 where run 70 measured it the fastest family; `cusnn-gen tune`
-// times its whole space against cuDNN and the other families at any batch.
+// Its rule (tiles.ts) serves batch 8 to 16 and the large batch-1 outputs, where runs 70 and 84 measured it
+// ahead of the other families; `cusnn-gen tune` times its whole space against cuDNN and the other
+// families at any batch.
 import { ARCH_NAMES, type ArchName } from '../../arch/profiles.js';
 import { problemName } from '../../codegen/naming.js';
 import type { ConvProblem } from '../../plan/types.js';

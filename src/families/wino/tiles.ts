@@ -57,8 +57,8 @@ export function chooseWinoTiles(p: GpuProfile, q: ConvProblem & { readonly arch:
   } else {
     return null;
   }
-  const { chunks } = winoLayout({ ...q, split: 1 });
-  const blocks = Math.ceil((batch * winoLayout({ ...q, split: 1 }).tiles) / WINO_BT) * Math.ceil(q.k / WINO_BK);
+  const { chunks, tiles } = winoLayout({ ...q, split: 1 });
+  const blocks = Math.ceil((batch * tiles) / WINO_BT) * Math.ceil(q.k / WINO_BK);
   const maxSplit = Math.min(winoMaxSplit(q.arch), chunks);
   let split = 1;
   if (blocks < WINO_FILL_BELOW_WAVES * p.smCount) {
