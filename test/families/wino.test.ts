@@ -3,7 +3,8 @@
 // SPLIT); per block its chunks of BC channels (its share of the split), each thread's 4x4 input
 // patch (zero outside the image) through B^T d B and each filter through G g G^T in fp32, the 16
 // positions' products accumulated in fp32 in the kernel's order (chunk, then channel), the SPLIT
-// blocks' sums added in rank order, A^T M A, bias and ReLU. The result is held against a float64
+// blocks' sums added in rank order, then A^T M A (at split 8: A^T M A per block, then the outputs added in rank
+// order), bias and ReLU. The result is held against a float64
 // conv on odd shapes (C not a multiple of 8, K not of 32, odd H and W, a part-filled last tile
 // block, one channel, no bias, no ReLU) and ResNet-50's 256x14x14, with every output written exactly
 // once. Also: the space (3x3 stride-1 'same' only, splits up to the chunks and the arch's clusters),
@@ -47,6 +48,9 @@ function walk(src: string, batch: number, x: Float32Array, wCrsk: Float32Array, 
   expect(src).toContain('constexpr int CHUNKS = (C + BC - 1) / BC;');
   const TW = Math.floor((W + 1) / 2), TILES = Math.floor((H + 1) / 2) * TW, CHUNKS = Math.ceil(C / BC);
   const hasBias = /constexpr bool HAS_BIAS = true;/.test(src), relu = /constexpr bool APPLY_RELU = true;/.test(src);
+  // Split 8 sums the blocks' outputs, after each block's A^T M A (runs 86-87); the others their M.
+  const outputReduce = src.includes('constexpr int NQ = PAIRS / SPLIT;');
+  expect(outputReduce).toBe(SPLIT === 8);
   const out = new Float32Array(batch * K * H * W).fill(NaN);
   const writes = new Uint8Array(out.length);
   const nTiles = batch * TILES;
@@ -106,18 +110,29 @@ function walk(src: string, batch: number, x: Float32Array, wCrsk: Float32Array, 
         for (let tl = 0; tl < BT; tl++) {
           const t = bx * BT + tl, k = by * BK + kk;
           if (t >= nTiles || k >= K) continue;
-          const mm: number[] = [];
-          for (let pos = 0; pos < 16; pos++) {
-            let s = M[0]![(pos * BK + kk) * BT + tl]!;
-            for (let r = 1; r < SPLIT; r++) s = f(s + M[r]![(pos * BK + kk) * BT + tl]!);
-            mm[pos] = s;
+          // A^T M A in the kernel's order: y[e] is pixel (e / 2, e % 2) of the tile.
+          const transform = (mm: number[]): number[] => {
+            const s: number[] = [], y: number[] = [];
+            for (let j = 0; j < 4; j++) { s[j] = f(f(mm[j]! + mm[4 + j]!) + mm[8 + j]!); s[4 + j] = f(f(mm[4 + j]! - mm[8 + j]!) - mm[12 + j]!); }
+            for (let i = 0; i < 2; i++) { y[2 * i] = f(f(s[i * 4]! + s[i * 4 + 1]!) + s[i * 4 + 2]!); y[2 * i + 1] = f(f(s[i * 4 + 1]! - s[i * 4 + 2]!) - s[i * 4 + 3]!); }
+            return y;
+          };
+          const mOf = (r: number) => Array.from({ length: 16 }, (_, pos) => M[r]![(pos * BK + kk) * BT + tl]!);
+          let yv: number[];
+          if (outputReduce) {
+            // Each block transforms its own sums; the blocks' outputs are added in rank order.
+            const ys = Array.from({ length: SPLIT }, (_, r) => transform(mOf(r)));
+            yv = ys[0]!.map((v, e) => { let acc = v; for (let r = 1; r < SPLIT; r++) acc = f(acc + ys[r]![e]!); return acc; });
+          } else {
+            // The blocks' M added in rank order, then transformed.
+            const mm = mOf(0);
+            for (let r = 1; r < SPLIT; r++) for (let pos = 0; pos < 16; pos++) mm[pos] = f(mm[pos]! + M[r]![(pos * BK + kk) * BT + tl]!);
+            yv = transform(mm);
           }
-          const s: number[] = [];
-          for (let j = 0; j < 4; j++) { s[j] = f(f(mm[j]! + mm[4 + j]!) + mm[8 + j]!); s[4 + j] = f(f(mm[4 + j]! - mm[8 + j]!) - mm[12 + j]!); }
           const b = hasBias ? bias![k]! : 0;
           const item = Math.floor(t / TILES), r = t % TILES, y = 2 * Math.floor(r / TW), xx = 2 * (r % TW);
           for (let i = 0; i < 2 && y + i < H; i++) {
-            let e0 = f(f(f(f(s[i * 4]! + s[i * 4 + 1]!) + s[i * 4 + 2]!)) + b), e1 = f(f(f(s[i * 4 + 1]! - s[i * 4 + 2]!) - s[i * 4 + 3]!) + b);
+            let e0 = f(yv[2 * i]! + b), e1 = f(yv[2 * i + 1]! + b);
             if (relu) { e0 = Math.max(e0, 0); e1 = Math.max(e1, 0); }
             const at = ((item * K + k) * H + y + i) * W + xx;
             out[at] = e0; writes[at]!++;
@@ -138,6 +153,8 @@ describe('wino family (F(2x2,3x3))', () => {
     { q: prob(1, 5, 6, 3, true, false), batch: 3, split: 1 },
     { q: prob(64, 9, 9, 33), batch: 1, split: 8 },
     { q: prob(256, 14, 14, 256), batch: 1, split: 4 },
+    { q: prob(37, 7, 9, 40, true, false), batch: 2, split: 4 },
+    { q: prob(128, 7, 7, 32), batch: 3, split: 8 },
   ];
   for (const { q, batch, split } of CASES) {
     it(`matches a float64 conv: ${q.c}x${q.h}x${q.w} -> ${q.k}, batch ${batch}, split ${split}${q.bias ? '' : ', no bias'}${q.relu ? '' : ', no ReLU'} (seed ${seed})`, () => {
