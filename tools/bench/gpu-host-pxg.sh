@@ -40,6 +40,7 @@ start=$SECONDS
 m=${MODEL:-densenet169}
 source ${PACK:-.gpuprod}/setup.sh >> $OUT/setup.log 2>&1
 rm -rf dist && tar -xJf .data/distx/dist.tar.xz
+source tools/bench/check-packed.sh
 python3 .data/common/images.py unpack .data/common/images.npy /tmp/images > /dev/null
 mkdir -p /tmp/w && for x in .data/*x/$m.safetensors.xz; do [ -s "$x" ] && xz -dc "$x" > /tmp/w/$m.safetensors; done
 [ -s /tmp/w/$m.safetensors ] || echo "no weights carried for $m: synthetic" >> $OUT/setup.log

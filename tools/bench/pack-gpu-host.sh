@@ -3,7 +3,8 @@
 # as used by runs 38-44 (docs/PERFORMANCE.md):
 #   .gpumin/   node alone (no npm) + node_modules without onnxruntime-node and typescript (~38 MB): vitest runs
 #   .gpuprod/  node alone + production node_modules without onnxruntime (~27 MB): bench, tune, build, run
-#   .data/distx/dist.tar.xz  the built dist/ (~0.4 MB; unpack there with `tar -xJf`)
+#   .data/distx/dist.tar.xz  the built dist/ (~0.4 MB; unpack there with `tar -xJf`), with what it was built from
+#                            (tools/bench/pack-dist.sh; checked on the host by tools/bench/check-packed.sh)
 #   .data/common/            16 sample images as uint8 + images.py (~2.4 MB)
 #   .data/<m>x/<model>.safetensors.xz  real weights, fp16, only the tensors present (for MODELS=..., default none)
 # Each pack's setup.sh is ../shared/gpu/setup.sh (unpacks node to /tmp/gpu-node and node_modules, finds cuDNN).
@@ -29,8 +30,8 @@ tmp=$(mktemp -d); cp package.json package-lock.json "$tmp"/
 (cd "$tmp" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
 tar -C "$tmp" -cf - --exclude='node_modules/onnxruntime-node' --exclude='node_modules/onnxruntime-common' node_modules | xz -T0 -6 > .gpuprod/node_modules.tar.xz
 rm -rf "$tmp"
-mkdir -p .data/distx .data/common
-tar -cf - dist | xz -T0 -9 > .data/distx/dist.tar.xz
+mkdir -p .data/common
+bash tools/bench/pack-dist.sh
 [ -s .data/common/images.npy ] || python3 $shared/gpu/images.py pack $shared/cusnn-artifact/sample_images .data/common/images.npy 16
 cp $shared/gpu/images.py .data/common/
 declare -A short=([densenet169]=d169x [densenet201]=d201x [resnet50]=r50x)
