@@ -10,6 +10,11 @@
 // IMPLICIT_GEMM + bias + ReLU first). rule = 1 marks the cost model's pick of the splits.
 //
 //   node tools/kernel-lab/wino-lab.mjs <out> [--batches 8,32]   (CUSNN_DIST=<dir>: a build other than dist/)
+// A variant of the template: edit a copy of the package, not templates/ in the tree (the host's benches render from
+// the carried tree: runs 85 and 87 timed uncommitted templates that way). The renderer reads <dist>/../templates/:
+//   mkdir -p /tmp/var && cp -r dist templates /tmp/var/ && ln -s "$PWD/node_modules" /tmp/var/   # then edit
+//   /tmp/var/templates/wino.cu.hbs
+//   CUSNN_DIST=/tmp/var/dist node tools/kernel-lab/wino-lab.mjs .data/wino-var --batches 1,8
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
