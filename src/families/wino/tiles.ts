@@ -43,7 +43,7 @@ const WINO_BATCH1_MIN_OUTPUTS = 28 * 28 * 128;
  * The split fills the GPU. At least 2.5 waves of blocks unsplit: none. Half a wave or more: 2. Fewer: the largest
  * split that stays within one wave. That is the best split of run 84's lab or within 2% of it on all eight shapes,
  * at batch 1 and 8. Run 87 made split 8 faster: on the served shapes the rule's split is still the best or within
- * 3%, inside the spread (128x28x28 -> 128 and 128x56x56 -> 32 at batch 1, split 4 against 8).
+ * 3.5%, inside the spread (128x28x28 -> 128 and 128x56x56 -> 32 at batch 1, split 4 against 8).
  * Null otherwise (tune still times the space at any batch).
  */
 export function chooseWinoTiles(p: GpuProfile, q: ConvProblem & { readonly arch: ArchName }, batch: number): { spec: WinoKernelSpec; estimate: KernelEstimate; why: string } | null {
