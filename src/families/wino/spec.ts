@@ -10,7 +10,7 @@
 // transformed in the kernel (input B^T d B, filter G g G^T) into shared memory, double-buffered, and
 // multiplied as 16 small GEMMs; the input channels are split over a cluster of `split` blocks whose
 // partial sums meet in distributed shared memory before the output transform (A^T M A), bias and
-// ReLU. Deterministic: fixed summation order, no atomics. Dense: zeros are not skipped.
+// ReLU (at split 8 after each block's own transform: 4 values a pair instead of 16, runs 86-87). Deterministic: fixed summation order, no atomics. Dense: zeros are not skipped.
 // Its rule (tiles.ts) serves batch 8 to 16 and the large batch-1 outputs, where runs 70 and 84 measured it
 // ahead of the other families; `cusnn-gen tune` times its whole space against cuDNN and the other
 // families at any batch.
