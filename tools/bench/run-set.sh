@@ -9,6 +9,8 @@
 # .data/d201x); docs/results/ moved out for the call. TUNE_CACHE and BENCH_ARGS go to gpu-host-pxg.sh as they are.
 set -u
 start=$SECONDS
+# A template mismatch stops the whole set here, not each bench after its setup (tools/bench/check-packed.sh).
+source tools/bench/check-packed.sh
 limit=${LIMIT_S:-540}
 expect() { # model batch -> seconds a bench took on the H100 (runs 53-82), with margin
   case $1:$2 in
