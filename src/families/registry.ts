@@ -160,7 +160,8 @@ export function tilesOf(spec: KernelSpec): KernelTiles {
     return { family: 'dual', ...Object.fromEntries(DUAL_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
   }
   if (spec.family === 'wino') {
-    return { family: 'wino', ...Object.fromEntries(WINO_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
+    // warps only when 16 (absent, not undefined: tiles stored before it existed stay equal).
+    return { family: 'wino', ...Object.fromEntries(WINO_TILE_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]])) } as KernelTiles;
   }
   if (spec.family === 'wsparse') {
     return { family: 'wsparse', ...Object.fromEntries(WSPARSE_TILE_FIELDS.map((f) => [f, spec[f]])) } as KernelTiles;
@@ -190,7 +191,7 @@ export function specWithTiles(problem: ConvProblem & { readonly arch: ArchName }
     return { ...problem, ...t, family: 'dual' };
   }
   if (tiles.family === 'wino') {
-    const t: WinoTiles = { split: tiles.split };
+    const t: WinoTiles = { split: tiles.split, ...(tiles.warps !== undefined ? { warps: tiles.warps } : {}) };
     return { ...problem, ...t, family: 'wino' };
   }
   if (tiles.family === 'pxg') {
@@ -225,7 +226,7 @@ export function describeTiles(spec: KernelSpec): string {
     return `dual 1 pixel x ${spec.k} channels per block, ${spec.warps} warps, ${spec.unroll} entries in flight, ${spec.nnz} nonzeros in ${spec.rowsLive} weight rows (busiest ${spec.rowMax}), pattern ${spec.patternDigest}`;
   }
   if (spec.family === 'wino') {
-    return `wino F(2x2,3x3) 32 channels x 32 tiles of 2x2 per block, 8-channel chunks, split ${spec.split}`;
+    return `wino F(2x2,3x3) 32 channels x 32 tiles of 2x2 per block, ${spec.warps ?? 8} warps, ${spec.warps ?? 8}-channel chunks, split ${spec.split}`;
   }
   if (spec.family === 'pxg') {
     return `pxg ${spec.ppb ?? 1} pixel(s) x ${spec.k} channels per block, ${spec.warps} warps, ${spec.unroll} weight rows in flight${spec.pdl === false ? ', no dependent launch' : ''}`;

@@ -4,7 +4,7 @@
 // stages} or wsparse {family: 'wsparse', ppl, split, cpb, patternDigest, nnz, rowMax, kActive} or
 // wstage {family: 'wstage', rows, warps, groups, patternDigest, nnz, rowMax, kActive, slotMax, chunk?, slotChMax?, chunkMax?}
 // or pxg {family: 'pxg', warps, unroll, ppb?} or dual {family: 'dual', warps, unroll, patternDigest, nnz, rowMax, rowsLive}
-// or wino {family: 'wino', split}.
+// or wino {family: 'wino', split, warps?}.
 import { Type, type Static } from '@sinclair/typebox';
 import type { KernelTiles } from '../families/registry.js';
 
@@ -83,8 +83,8 @@ export const PxgTilesSchema = Type.Object({ family: Type.Literal('pxg'), ...PxgT
 
 export const DualTilesSchema = Type.Object({ family: Type.Literal('dual'), ...DualTileFields });
 
-/** wino: the cluster split of the input channels (its block is fixed: src/families/wino/spec.ts). */
-export const WinoTileFields = { split: Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(4), Type.Literal(8)]) };
+/** wino: the cluster split of the input channels and, when 16, the warps a block (absent: 8; src/families/wino/spec.ts). */
+export const WinoTileFields = { split: Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(4), Type.Literal(8)]), warps: Type.Optional(Type.Literal(16)) };
 export const WinoTilesSchema = Type.Object({ family: Type.Literal('wino'), ...WinoTileFields });
 
 export const KernelTilesSchema = Type.Union([IgemmTilesSchema, DconvTilesSchema, PxgTilesSchema, WsparseTilesSchema, WstageTilesSchema, DualTilesSchema, WinoTilesSchema, ActSparseTilesSchema]);

@@ -49,7 +49,7 @@ function layerField(names: readonly string[]): (field: string) => string {
     const name = sorted.find((n) => rest === n || rest.startsWith(`${n}.`));
     if (name === undefined) return field;
     const sub = rest.slice(name.length + 1);
-    if (sub.startsWith('measured')) return `layer '${name}' "measured" must have kernel, tiles {th,tw,tc,kb,cs}, {family:'igemm',bm,bn,bkc,tm,tn,warpM,split,stages}, {family:'dconv',bm,tm,tn,rowsT,bkc,split,stages}, {family:'pxg',warps,unroll}, {family:'wsparse',ppl,split,cpb,patternDigest,nnz,rowMax,kActive}, {family:'wstage',rows,warps,groups,patternDigest,nnz,rowMax,kActive,slotMax}, {family:'dual',warps,unroll,patternDigest,nnz,rowMax,rowsLive} or {family:'wino',split}, cudnnUs > 0 and actSparseUs > 0; ${sub}`;
+    if (sub.startsWith('measured')) return `layer '${name}' "measured" must have kernel, tiles {th,tw,tc,kb,cs}, {family:'igemm',bm,bn,bkc,tm,tn,warpM,split,stages}, {family:'dconv',bm,tm,tn,rowsT,bkc,split,stages}, {family:'pxg',warps,unroll}, {family:'wsparse',ppl,split,cpb,patternDigest,nnz,rowMax,kActive}, {family:'wstage',rows,warps,groups,patternDigest,nnz,rowMax,kActive,slotMax}, {family:'dual',warps,unroll,patternDigest,nnz,rowMax,rowsLive} or {family:'wino',split,warps?}, cudnnUs > 0 and actSparseUs > 0; ${sub}`;
     return `layer '${name}'${sub === '' ? '' : ` ${sub}`}`;
   };
 }

@@ -41,16 +41,18 @@ function prob(c: number, h: number, w: number, k: number, bias = true, relu = tr
 /** The kernel as rendered, walked in JS; out is NaN where nothing was written, and counts each output's writes. */
 function walk(src: string, batch: number, x: Float32Array, wCrsk: Float32Array, bias: Float32Array | null): { out: Float32Array; writes: Uint8Array } {
   const n = (name: string) => constexprOf(src, name);
-  const C = n('C'), H = n('H'), W = n('W'), K = n('K'), BK = n('BK'), BT = n('BT'), BC = n('BC'), SPLIT = n('SPLIT');
+  const C = n('C'), H = n('H'), W = n('W'), K = n('K'), BK = n('BK'), BT = n('BT'), BC = n('BC'), SPLIT = n('SPLIT'), THREADS = n('THREADS');
   // The template's derived constants, as it writes them.
   expect(src).toContain('constexpr int TILES_W = (W + 1) / 2;');
   expect(src).toContain('constexpr int TILES = TILES_H * TILES_W;');
   expect(src).toContain('constexpr int CHUNKS = (C + BC - 1) / BC;');
   const TW = Math.floor((W + 1) / 2), TILES = Math.floor((H + 1) / 2) * TW, CHUNKS = Math.ceil(C / BC);
   const hasBias = /constexpr bool HAS_BIAS = true;/.test(src), relu = /constexpr bool APPLY_RELU = true;/.test(src);
-  // Split 8 sums the blocks' outputs, after each block's A^T M A (runs 86-87); the others their M.
+  // Where a rank has fewer pairs than threads (split 8; with 512 threads split 4 too) the blocks' outputs are summed,
+  // after each block's A^T M A (runs 86-87); elsewhere their M.
   const outputReduce = src.includes('constexpr int NQ = PAIRS / SPLIT;');
-  expect(outputReduce).toBe(SPLIT === 8);
+  expect(outputReduce).toBe(SPLIT > 1 && (BK * BT) / SPLIT < THREADS);
+  expect(THREADS).toBe(32 * BC);
   const out = new Float32Array(batch * K * H * W).fill(NaN);
   const writes = new Uint8Array(out.length);
   const nTiles = batch * TILES;
@@ -147,7 +149,7 @@ function walk(src: string, batch: number, x: Float32Array, wCrsk: Float32Array, 
 
 describe('wino family (F(2x2,3x3))', () => {
   // Odd shapes (tails of every dimension) and one real shape; batch and split per case.
-  const CASES: { q: ConvProblem & { arch: ArchName }; batch: number; split: number }[] = [
+  const CASES: { q: ConvProblem & { arch: ArchName }; batch: number; split: number; warps?: 16 }[] = [
     { q: prob(20, 11, 11, 76), batch: 3, split: 2 },
     { q: prob(37, 7, 9, 40, false, true), batch: 2, split: 4 },
     { q: prob(1, 5, 6, 3, true, false), batch: 3, split: 1 },
@@ -155,10 +157,15 @@ describe('wino family (F(2x2,3x3))', () => {
     { q: prob(256, 14, 14, 256), batch: 1, split: 4 },
     { q: prob(37, 7, 9, 40, true, false), batch: 2, split: 4 },
     { q: prob(128, 7, 7, 32), batch: 3, split: 8 },
+    // 16 warps: chunks of 16 channels (C = 37: a part-filled last chunk), the output reduction at split 4 and 8.
+    { q: prob(37, 7, 9, 40, false, true), batch: 2, split: 2, warps: 16 },
+    { q: prob(64, 9, 9, 33), batch: 1, split: 4, warps: 16 },
+    { q: prob(128, 7, 7, 32, true, false), batch: 3, split: 8, warps: 16 },
+    { q: prob(20, 11, 11, 76), batch: 3, split: 1, warps: 16 },
   ];
-  for (const { q, batch, split } of CASES) {
-    it(`matches a float64 conv: ${q.c}x${q.h}x${q.w} -> ${q.k}, batch ${batch}, split ${split}${q.bias ? '' : ', no bias'}${q.relu ? '' : ', no ReLU'} (seed ${seed})`, () => {
-      const spec: WinoKernelSpec = { ...q, family: 'wino', split };
+  for (const { q, batch, split, warps } of CASES) {
+    it(`matches a float64 conv: ${q.c}x${q.h}x${q.w} -> ${q.k}, batch ${batch}, split ${split}${warps ? `, ${warps} warps` : ''}${q.bias ? '' : ', no bias'}${q.relu ? '' : ', no ReLU'} (seed ${seed})`, () => {
+      const spec: WinoKernelSpec = { ...q, family: 'wino', split, ...(warps ? { warps } : {}) };
       const src = renderKernel(spec, [{ model: 'test', layer: 'wino' }]).source;
       // Post-ReLU-like input: half zeros, fresh per check.
       const x = Float32Array.from({ length: batch * q.c * q.h * q.w }, () => (rnd() < 0.5 ? 0 : rnd() * 2));
@@ -177,9 +184,13 @@ describe('wino family (F(2x2,3x3))', () => {
 
   it('space: 3x3 stride-1 same convs only, splits up to the chunks and the arch clusters', () => {
     const q = prob(256, 14, 14, 256);
-    expect(winoCandidates(H200, q, 8).map((s) => s.split)).toEqual([1, 2, 4, 8]);
-    expect(winoCandidates(H200, prob(12, 14, 14, 64), 8).map((s) => s.split)).toEqual([1, 2]);
-    expect(winoCandidates(gpuProfile('sm_80'), prob(256, 14, 14, 256, true, true, 'sm_80'), 8).map((s) => s.split)).toEqual([1]);
+    const space = (p: typeof H200, x: ConvProblem & { arch: ArchName }) => winoCandidates(p, x, 8).map((s) => `${s.warps ?? 8}/${s.split}`);
+    expect(space(H200, q)).toEqual(['8/1', '8/2', '8/4', '8/8', '16/1', '16/2', '16/4', '16/8']);
+    // 12 channels: two chunks of 8, one of 16.
+    expect(space(H200, prob(12, 14, 14, 64))).toEqual(['8/1', '8/2', '16/1']);
+    // sm_80 (163 KB opt-in) has no clusters; sm_86 (99 KB) cannot hold the 16-warp kernel's 128 KB.
+    expect(space(gpuProfile('sm_80'), prob(256, 14, 14, 256, true, true, 'sm_80'))).toEqual(['8/1', '16/1']);
+    expect(space(gpuProfile('sm_86'), prob(256, 14, 14, 256, true, true, 'sm_86'))).toEqual(['8/1']);
     expect(winoCandidates(H200, { ...q, strideH: 2, strideW: 2, ho: 7, wo: 7 }, 8)).toEqual([]);
     expect(winoCandidates(H200, { ...q, r: 1, s: 1, padTop: 0, padLeft: 0 }, 8)).toEqual([]);
     expect(winoCandidates(H200, { ...q, padTop: 0, padLeft: 0, ho: 12, wo: 12 }, 8)).toEqual([]);
@@ -242,6 +253,16 @@ describe('wino family (F(2x2,3x3))', () => {
     expect(tilesOf(spec)).toEqual({ family: 'wino', split: 2 });
     expect(specWithTiles(q, tilesOf(spec))).toEqual(spec);
     expect(resourcesOf(spec, 8)).toEqual({ threads: 256, windowH: 4, windowW: 4, sharedBytes: 65536, regsEstimate: 128, grid: [13, 8, 2] });
+    const wide: WinoKernelSpec = { ...spec, warps: 16 };
+    expect(kernelNameOf(wide)).toBe('wino2x3_c256_h14_w14_k256_s2_w16_bias_relu_sm90');
+    expect(tilesOf(wide)).toEqual({ family: 'wino', split: 2, warps: 16 });
+    expect(Object.keys(tilesOf(spec))).toEqual(['family', 'split']);
+    expect(specWithTiles(q, tilesOf(wide))).toEqual(wide);
+    expect(resourcesOf(wide, 8)).toEqual({ threads: 512, windowH: 4, windowW: 4, sharedBytes: 131072, regsEstimate: 128, grid: [13, 8, 2] });
+    expect(winoLayout({ c: 20, k: 76, ho: 11, wo: 13, split: 2, warps: 16 })).toMatchObject({ chunks: 2, chunksPerSplit: 1, bc: 16 });
+    expect(() => validateWinoSpec({ ...spec, warps: 12 as 16 })).toThrow(/warps must be 16 or absent \(8\), got 12/);
+    expect(() => validateWinoSpec({ ...wide, c: 16, split: 2 })).toThrow(/exceeds the 1 chunks of 16/);
+    expect(renderKernel(wide, [{ model: 'resnet50', layer: 'conv4_block1_2_conv' }]).source).toContain('static_assert(SHARED_BYTES == 131072');
     expect(winoLayout({ c: 20, k: 76, ho: 11, wo: 13, split: 2 })).toMatchObject({ tilesH: 6, tilesW: 7, tiles: 42, chunks: 3, chunksPerSplit: 2 });
     expect(() => validateWinoSpec({ ...spec, r: 5, s: 5, padTop: 2, padLeft: 2 })).toThrow(/a 5x5 filter/);
     expect(() => validateWinoSpec({ ...spec, strideH: 2, ho: 7 })).toThrow(/stride 2x1/);
@@ -263,15 +284,16 @@ describe('wino family (F(2x2,3x3))', () => {
     mkdirSync(dir, { recursive: true });
     const specs: WinoKernelSpec[] = [
       { ...prob(20, 11, 11, 76), family: 'wino', split: 2 }, { ...prob(256, 14, 14, 256), family: 'wino', split: 8 },
-      { ...prob(64, 56, 56, 64, false, false), family: 'wino', split: 1 }, { ...prob(512, 7, 7, 512, true, true, 'sm_80'), family: 'wino', split: 1 },
+      { ...prob(64, 56, 56, 64, false, false), family: 'wino', split: 1 }, { ...prob(128, 28, 28, 128), family: 'wino', split: 4, warps: 16 },
+      { ...prob(37, 7, 9, 40), family: 'wino', split: 2, warps: 16 }, { ...prob(512, 7, 7, 512, true, true, 'sm_80'), family: 'wino', split: 1 },
     ];
     const files = specs.map((s) => {
       const file = join(dir, `${kernelNameOf(s)}.cu`);
       writeFileSync(file, renderKernel(s, [{ model: 'test', layer: 'wino' }]).source);
       return file;
     });
-    const sm90 = await compileCheck(files.slice(0, 3), 'sm_90', { filesPerProcess: 3 });
-    const sm80 = await compileCheck(files.slice(3), 'sm_80', { filesPerProcess: 1 });
+    const sm90 = await compileCheck(files.slice(0, 5), 'sm_90', { filesPerProcess: 5 });
+    const sm80 = await compileCheck(files.slice(5), 'sm_80', { filesPerProcess: 1 });
     const results = [...sm90, ...sm80];
     expect(results.length).toBe(files.length);
     for (const r of results) {

@@ -23,17 +23,31 @@ export interface WinoKernelSpec extends ConvProblem {
   readonly arch: ArchName;
   /** Blocks of one cluster sharing the input channels (1: no cluster). */
   readonly split: number;
+  /**
+   * Warps a block (absent: 8). 16 warps take chunks of 16 input channels, one Winograd position a warp, 128 KB of
+   * shared memory and one block a SM: twice the warps of the 8-warp kernel where the grid is under a wave (batch 1).
+   */
+  readonly warps?: 16;
 }
 
-export const WINO_TILE_FIELDS = ['split'] as const;
+export const WINO_TILE_FIELDS = ['split', 'warps'] as const;
 export type WinoTiles = Pick<WinoKernelSpec, (typeof WINO_TILE_FIELDS)[number]>;
 export type WinoProblem = Omit<WinoKernelSpec, keyof WinoTiles | 'family'>;
 
-/** Output channels, output tiles (2x2 pixels) and input channels per block and chunk; 256 threads. */
+/** Output channels and output tiles (2x2 pixels) per block. */
 export const WINO_BK = 32;
 export const WINO_BT = 32;
-export const WINO_BC = 8;
-export const WINO_THREADS = 256;
+/** The warps a block may have: a warp per input channel of a chunk (8 or 16 channels). */
+export const WINO_WARPS = [8, 16] as const;
+
+/** Warps a block (8 unless the spec says 16). */
+export function winoWarps(spec: Pick<WinoKernelSpec, 'warps'>): number {
+  return spec.warps ?? 8;
+}
+/** Input channels a chunk: one a warp (the load roles: warp = chunk channel, lane = tile and output channel). */
+export function winoBc(spec: Pick<WinoKernelSpec, 'warps'>): number {
+  return winoWarps(spec);
+}
 /** The splits the space offers (cluster sizes; 1 on any arch). */
 export const WINO_SPLITS = [1, 2, 4, 8] as const;
 
@@ -62,23 +76,25 @@ export function validateWinoSpec(spec: WinoKernelSpec): WinoKernelSpec {
   for (const f of ['c', 'h', 'w', 'k', 'r', 's', 'strideH', 'strideW', 'ho', 'wo', 'split'] as const) {
     if (!Number.isInteger(spec[f]) || spec[f] < 1) errors.push(`${f} must be a positive integer, got ${spec[f]}`);
   }
+  if (spec.warps !== undefined && spec.warps !== 16) errors.push(`warps must be 16 or absent (8), got ${String(spec.warps)}`);
   if (errors.length === 0) {
     if (!winoSupports(spec.arch)) errors.push(`arch ${spec.arch} is not served (needs sm_70 or newer for 64 KB of shared memory a block)`);
     const why = winoUnsupported(spec);
     if (why) errors.push(`the problem has ${why}`);
     if (!(WINO_SPLITS as readonly number[]).includes(spec.split)) errors.push(`split must be one of ${WINO_SPLITS.join(', ')}, got ${spec.split}`);
     else if (spec.split > winoMaxSplit(spec.arch)) errors.push(`split ${spec.split} needs thread block clusters (at most ${winoMaxSplit(spec.arch)} on ${spec.arch})`);
-    else if (spec.split > Math.ceil(spec.c / WINO_BC)) errors.push(`split ${spec.split} exceeds the ${Math.ceil(spec.c / WINO_BC)} chunks of ${WINO_BC} input channels`);
+    else if (spec.split > Math.ceil(spec.c / winoBc(spec))) errors.push(`split ${spec.split} exceeds the ${Math.ceil(spec.c / winoBc(spec))} chunks of ${winoBc(spec)} input channels`);
   }
   if (errors.length > 0) throw new Error(`invalid wino spec: ${errors.join('; ')}`);
   return spec;
 }
 
-/** e.g. wino2x3_c256_h14_w14_k256_s2_bias_relu_sm90 (F(2x2,3x3); the problem part without the "3x3" of problemName). */
+/** e.g. wino2x3_c256_h14_w14_k256_s2_bias_relu_sm90, _s2_w16_ with 16 warps (F(2x2,3x3); the problem part without the "3x3" of problemName). */
 export function winoName(spec: WinoKernelSpec): string {
   validateWinoSpec(spec);
   let name = problemName('wino', spec).replace(/^wino3x3/, 'wino2x3');
   name += `_s${spec.split}`;
+  if (spec.warps !== undefined) name += `_w${spec.warps}`;
   if (spec.bias) name += '_bias';
   if (spec.relu) name += '_relu';
   return `${name}_sm${spec.arch.slice(3)}`;

@@ -6,17 +6,19 @@ import type { ArchName, GpuProfile } from '../../arch/profiles.js';
 import type { ConvProblem, KernelEstimate } from '../../plan/types.js';
 import { winoUs } from './cost.js';
 import { winoLayout } from './resources.js';
-import { WINO_BK, WINO_BT, WINO_SPLITS, winoMaxSplit, winoSupports, winoUnsupported, type WinoKernelSpec } from './spec.js';
+import { WINO_BK, WINO_BT, WINO_SPLITS, WINO_WARPS, winoMaxSplit, winoSupports, winoUnsupported, type WinoKernelSpec } from './spec.js';
 
-/** Each split's kernel that launches on this GPU, for a problem the family serves; none otherwise. */
+/** Each (warps, split) kernel that launches on this GPU (16 warps: 128 KB of shared memory), for a problem the family serves; none otherwise. */
 export function winoCandidates(p: GpuProfile, q: ConvProblem & { readonly arch: ArchName }, batch: number): WinoKernelSpec[] {
   if (!winoSupports(q.arch) || winoUnsupported(q) !== null) return [];
-  const { chunks } = winoLayout({ ...q, split: 1 });
   const out: WinoKernelSpec[] = [];
-  for (const split of WINO_SPLITS) {
-    if (split > winoMaxSplit(q.arch) || split > chunks) continue;
-    const spec: WinoKernelSpec = { ...q, family: 'wino', split };
-    if (winoUs(p, spec, batch)) out.push(spec);
+  for (const warps of WINO_WARPS) {
+    const { chunks } = winoLayout({ ...q, split: 1, ...(warps === 16 ? { warps } : {}) });
+    for (const split of WINO_SPLITS) {
+      if (split > winoMaxSplit(q.arch) || split > chunks) continue;
+      const spec: WinoKernelSpec = { ...q, family: 'wino', split, ...(warps === 16 ? { warps } : {}) };
+      if (winoUs(p, spec, batch)) out.push(spec);
+    }
   }
   return out;
 }
