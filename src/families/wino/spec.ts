@@ -6,7 +6,7 @@
 // generated direct tiles lose to them (docs/PERFORMANCE.md, "The next calls", item 5). Winograd
 // F(2x2, 3x3): each 2x2 output tile from a 4x4 input patch with 16 multiplies per (channel, output
 // channel) instead of 36, 2.25x fewer. One kernel does every step, so it needs no workspace and no
-// new weight layout: a chunk of 8 input channels of a 32-tile x 32-output-channel block is
+// new weight layout: a chunk of 8 input channels (16 with 16 warps) of a 32-tile x 32-output-channel block is
 // transformed in the kernel (input B^T d B, filter G g G^T) into shared memory, double-buffered, and
 // multiplied as 16 small GEMMs; the input channels are split over a cluster of `split` blocks whose
 // partial sums meet in distributed shared memory before the output transform (A^T M A), bias and
@@ -51,7 +51,7 @@ export function winoBc(spec: Pick<WinoKernelSpec, 'warps'>): number {
 /** The splits the space offers (cluster sizes; 1 on any arch). */
 export const WINO_SPLITS = [1, 2, 4, 8] as const;
 
-/** The arches whose opt-in shared memory holds the 64 KB of the double-buffered chunks. */
+/** The arches whose opt-in shared memory holds the 64 KB of the 8-warp kernel's double-buffered chunks (16 warps: 128 KB, where it fits). */
 export function winoSupports(arch: ArchName): boolean {
   return ARCH_NAMES.includes(arch) && Number(arch.slice(3)) >= 70;
 }

@@ -1,6 +1,7 @@
-// Tile space of the wino family: the block is fixed (32 output channels x 32 tiles x 8-channel
-// chunks, 256 threads); only the split of the input channels over a cluster varies, the number of
-// blocks it trades against each block's chunks. The rule (chooseWinoTiles, below) serves batch 8 to 16
+// Tile space of the wino family: the block tile is fixed (32 output channels x 32 tiles); its width (8 warps
+// and 8-channel chunks, or 16 warps and 16-channel chunks in 128 KB of shared memory) and the split of the
+// input channels over a cluster vary, the number of blocks and warps traded against each block's chunks.
+// The rule picks 8 warps: the 16-warp kernels are in tune's space only until a lab measures them. The rule (chooseWinoTiles, below) serves batch 8 to 16
 // and the large outputs at batch 1, and picks the split; tune times every split against cuDNN at any batch.
 import type { ArchName, GpuProfile } from '../../arch/profiles.js';
 import type { ConvProblem, KernelEstimate } from '../../plan/types.js';
