@@ -1,8 +1,9 @@
 // Tile space of the wino family: the block tile is fixed (32 output channels x 32 tiles); its width (8 warps
 // and 8-channel chunks, or 16 warps and 16-channel chunks in 128 KB of shared memory) and the split of the
 // input channels over a cluster vary, the number of blocks and warps traded against each block's chunks.
-// The rule picks 8 warps: the 16-warp kernels are in tune's space only until a lab measures them. The rule (chooseWinoTiles, below) serves batch 8 to 16
-// and the large outputs at batch 1, and picks the split; tune times every split against cuDNN at any batch.
+// The rule (chooseWinoTiles, below) serves batch 8 to 16 and the large outputs at batch 1 and picks the split, at
+// 8 warps: the 16-warp kernels are in tune's space only until a lab measures them. Tune times the whole space
+// against cuDNN at any batch.
 import type { ArchName, GpuProfile } from '../../arch/profiles.js';
 import type { ConvProblem, KernelEstimate } from '../../plan/types.js';
 import { winoUs } from './cost.js';
@@ -14,10 +15,12 @@ export function winoCandidates(p: GpuProfile, q: ConvProblem & { readonly arch: 
   if (!winoSupports(q.arch) || winoUnsupported(q) !== null) return [];
   const out: WinoKernelSpec[] = [];
   for (const warps of WINO_WARPS) {
-    const { chunks } = winoLayout({ ...q, split: 1, ...(warps === 16 ? { warps } : {}) });
+    // 8 warps is the field's absence (the names and tiles stored before it existed).
+    const width = warps === 16 ? { warps } : {};
+    const { chunks } = winoLayout({ ...q, split: 1, ...width });
     for (const split of WINO_SPLITS) {
       if (split > winoMaxSplit(q.arch) || split > chunks) continue;
-      const spec: WinoKernelSpec = { ...q, family: 'wino', split, ...(warps === 16 ? { warps } : {}) };
+      const spec: WinoKernelSpec = { ...q, family: 'wino', split, ...width };
       if (winoUs(p, spec, batch)) out.push(spec);
     }
   }
