@@ -242,7 +242,25 @@ describe('wino family (F(2x2,3x3))', () => {
     expect(split(prob(256, 14, 14, 256, true, true, 'sm_80'), 8)).toBe(1);
     expect(split(prob(128, 28, 28, 128, true, true, 'sm_80'), 1)).toBeNull();
     expect(fam.choose(q, H200, 8, 0.5)!.why).toMatch(/wino rule: batch 8 in 8\.\.16, 256 -> 256 channels \(>= 64\), 104 blocks unsplit: split 2/);
-    expect(fam.choose(prob(128, 56, 56, 32), H200, 1, 0.5)!.why).toMatch(/wino rule: batch 1, 56x56x32 output \(>= 28x28x128\), 128 input channels \(>= 64\), 25 blocks unsplit: split 4/);
+    expect(fam.choose(prob(128, 56, 56, 32), H200, 1, 0.5)!.why).toMatch(/wino rule: batch 1, 56x56x32 output \(>= 28x28x128\), 128 input channels \(>= 64\), 25 blocks unsplit: split 4, 16 warps \(run 91\)/);
+  });
+
+  it('rule: 16 warps a block at batch 1 where 128 KB of shared memory a block launch, 8 warps at batch 8 to 16 (run 91)', () => {
+    const warpsOf = (q: ConvProblem & { arch: ArchName }, batch: number): number | null => {
+      const fam = familiesFor(q.arch).find((x) => x.family === 'wino');
+      const c = fam?.choose(q, H200, batch, 0.5);
+      return c && c.spec.family === 'wino' ? (c.spec.warps ?? 8) : null;
+    };
+    for (const q of [prob(64, 56, 56, 64), prob(128, 28, 28, 128), prob(128, 56, 56, 32)]) {
+      expect(warpsOf(q, 1), `${q.c}x${q.h}x${q.w} -> ${q.k}`).toBe(16);
+      expect(warpsOf(q, 8), `${q.c}x${q.h}x${q.w} -> ${q.k}`).toBe(8);
+    }
+    expect(warpsOf(prob(256, 14, 14, 256), 16)).toBe(8);
+    // The same split as at 8 warps (the split is the grid's, and the 16-channel chunks still cover it).
+    const fam = familiesFor('sm_90').find((x) => x.family === 'wino')!;
+    const c = fam.choose(prob(128, 28, 28, 128), H200, 1, 0.5)!;
+    expect(c.spec).toMatchObject({ family: 'wino', split: 4, warps: 16 });
+    expect(kernelNameOf(c.spec)).toMatch(/_s4_w16_/);
   });
 
   it('names, tiles round trip, resources and validation', () => {
