@@ -81,9 +81,10 @@ export function chooseWinoTiles(p: GpuProfile, q: ConvProblem & { readonly arch:
   // copy in the network) and 3% on 64x56x56 -> 64 (10.3 against 10.6), and the lab 6% on DenseNet-169's
   // 128x56x56 -> 32 at split 4; at batch 8 they were up to 14% slower, so batch 8 keeps 8 warps.
   const wide: WinoKernelSpec = { ...eight, warps: 16 };
-  const wideFits = batch === 1 && split <= winoLayout({ ...q, split: 1, warps: 16 }).chunks && winoUs(p, wide, batch) !== null;
+  const wideEstimate = batch === 1 && split <= winoLayout({ ...q, split: 1, warps: 16 }).chunks ? winoUs(p, wide, batch) : null;
+  const wideFits = wideEstimate !== null;
   const spec = wideFits ? wide : eight;
-  const estimate = winoUs(p, spec, batch);
+  const estimate = wideEstimate ?? winoUs(p, eight, batch);
   if (!estimate) return null;
   const width = wideFits ? ', 16 warps (run 91)' : '';
   return { spec, estimate, why: `wino rule: ${serves}, ${blocks} blocks unsplit: split ${split}${width} (runs 63-70, 84)` };
