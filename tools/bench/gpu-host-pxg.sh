@@ -8,7 +8,7 @@
 #   tune         cusnn-gen tune --images on MODEL's 3x3 convs at 7x7 (conv5_blockN_2_conv, N = 1..BLOCKS), or on
 #                STAGE=4: the 14x14 ones (conv4_blockN_2_conv), where pxg's two-pixel blocks are in the space;
 #                CONV=1: the blocks' 1x1 convs instead (conv<STAGE>_blockN_1_conv), CANDIDATES per conv
-#   ncu          ncu of the pxg launches of one forward (NCU_K to change the kernel regex; PRUNE=0.9 profiles the pruned
+#   ncu          ncu of the pxg launches of one forward (NCU_K to change the kernel regex, NCU_METRICS adds metrics; PRUNE=0.9 profiles the pruned
 #                weights' plan, TUNE_CACHE its tuned plan: e.g. NCU_K="wstage1x1|wsparse1x1" for the pruned 1x1 floor)
 #   tune-dual    MODEL (e.g. resnet50, carry .data/r50x) pruned to PRUNE (default 0.9) as `cusnn-gen prune` does, then
 #                cusnn-gen tune --images on its 3x3 convs (*_2_conv) of at most 28x28: the dual family's space
@@ -71,7 +71,7 @@ for step in ${STEPS:-bench}; do
       node dist/cli.js --model $m --arch sm_90 --weights $nw --fill-missing --out /tmp/g -q ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "$gpu"} > /dev/null 2>> $OUT/setup.log
       node dist/cli.js build /tmp/g -j 16 > $OUT/build.log 2>&1
       timeout ${NCU_S:-150} ncu --graph-profiling node -k "regex:${NCU_K:-pxg3x3}" --launch-count ${NCU_N:-32} --section SpeedOfLight \
-        --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
+        --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis ${NCU_METRICS:+--metrics "$NCU_METRICS"} \
         node dist/cli.js run /tmp/g --images /tmp/images/$(ls /tmp/images | sed -n 9p) --batch 1 > $OUT/ncu.log 2>&1
       echo "ncu rc=$? $((SECONDS - start)) s" >> $OUT/setup.log ;;
     ncu-lab)
