@@ -20,7 +20,7 @@ import { dconvUs } from './dconv/cost.js';
 import { renderDconvKernel } from './dconv/render.js';
 import { dconvResources } from './dconv/resources.js';
 import { dconvName, dconvSupports, DCONV_TILE_FIELDS, type DconvKernelSpec, type DconvTiles } from './dconv/spec.js';
-import { chooseDconvTiles } from './dconv/tiles.js';
+import { chooseDconvTiles, dconvCandidates } from './dconv/tiles.js';
 import { pxgUs } from './pxg/cost.js';
 import { renderPxgKernel } from './pxg/render.js';
 import { pxgResources } from './pxg/resources.js';
@@ -317,7 +317,7 @@ function wsparseSpace(q: ConvProblem & { readonly arch: ArchName }, p: GpuProfil
  */
 const RULE_FAMILIES: readonly RuleFamily[] = [
   { family: 'pxg', supports: pxgSupports, choose: (q, p, batch, density) => choosePxgTiles(p, q, batch, density), space: (q, p, batch) => pxgCandidates(p, q, batch) },
-  { family: 'dconv', supports: dconvSupports, choose: (q, p, batch, density) => chooseDconvTiles(p, q, batch, density) },
+  { family: 'dconv', supports: dconvSupports, choose: (q, p, batch, density) => chooseDconvTiles(p, q, batch, density), space: (q, p, batch) => dconvCandidates(p, q, batch) },
   { family: 'igemm', supports: igemmSupports, choose: (q, p, batch, _density, weights) => chooseIgemmTilesForWeights(p, q, batch, weights?.structure.start), space: (q, p, _batch, weights) => (q.k % 4 === 0 ? igemmCandidatesForWeights(p, q, weights?.structure.start) : []) },
   {
     family: 'wsparse', needsWeights: true, supports: wsparseSupports,

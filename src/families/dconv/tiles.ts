@@ -55,3 +55,47 @@ export function chooseDconvTiles(p: GpuProfile, problem: DconvProblem, batch: nu
     `${bkc} channels per stage, split ${split} (${baseBlocks * split} blocks for ${p.smCount} SMs)`;
   return { spec, estimate, why };
 }
+
+/** At most this many tiles in the family's space (tune times them beside the other families'). */
+export const DCONV_SPACE_MAX = 12;
+
+/**
+ * The family's tile space for measurement (`cusnn-gen tune`): the rule's tile and neighbours of it in the
+ * fields the rule fixed without a measured search at batch 1. Why: until now tune timed only the rule's pick,
+ * and DenseNet's 3x3 convs at 14x14 and >= 85% zeros run it at 4.66-4.74 us a copy (runs 85, 88, H100) where
+ * the 5x target needs 3.18: their 8 channels a block go through 4 pipeline stages of 2 channels, each a
+ * dependent round of loads at a few hundred instructions of work, so one stage of all 8 (bkc = the split's
+ * channels), fewer rows a block (more blocks) and the other split are the candidates (not yet measured).
+ * Each tile must fit the block's threads and shared memory; the rule's own tile comes first.
+ */
+export function dconvCandidates(p: GpuProfile, problem: DconvProblem, batch: number): DconvKernelSpec[] {
+  const rule = chooseDconvTiles(p, problem, batch, 0.5);
+  if (!rule) return [];
+  const base = rule.spec;
+  const out: DconvKernelSpec[] = [base];
+  const seen = new Set([JSON.stringify(base)]);
+  const add = (t: Partial<DconvTiles>): void => {
+    const spec: DconvKernelSpec = { ...base, ...t };
+    if (spec.split > maxSplit(problem.arch) || spec.split < 1 || problem.c / spec.split < 4) return;
+    const perSplit = Math.ceil(problem.c / spec.split);
+    if (spec.bkc > perSplit || spec.rowsT > problem.ho) return;
+    const l = dconvLayout(spec);
+    if (l.threads > p.maxThreadsPerBlock || l.sharedBytes > p.sharedPerBlockOptin) return;
+    const key = JSON.stringify(spec);
+    if (seen.has(key) || out.length >= DCONV_SPACE_MAX) return;
+    seen.add(key);
+    out.push(spec);
+  };
+  const perSplit = (split: number): number => Math.ceil(problem.c / split);
+  for (const split of [base.split, base.split * 2, base.split / 2].filter((z) => Number.isInteger(z) && z >= 1)) {
+    // All of the split's channels in one stage (two buffers: the template's pipeline needs two), then half of them.
+    add({ split, bkc: perSplit(split), stages: 2 });
+    add({ split, bkc: Math.max(1, perSplit(split) / 2), stages: 2 });
+    if (split === base.split) {
+      add({ split, bkc: 4 });
+      if (base.rowsT > 1) add({ split, rowsT: Math.ceil(base.rowsT / 2), bkc: perSplit(split), stages: 2 });
+      if (base.rowsT < problem.ho) add({ split, rowsT: Math.min(problem.ho, base.rowsT * 2), bkc: perSplit(split), stages: 2 });
+    }
+  }
+  return out;
+}
