@@ -29,8 +29,9 @@ inline dim3 gridFor(long long elems, int batch) {
 // of its convs (1378 against 1140 us, run 85, H100); a kernel launched only once its predecessor has drained leaves
 // the GPU idle for part of a microsecond a node (the chain floor, run 91: 1.19 us a copy without, 0.91 with).
 // Each such kernel waits for its predecessor's completion and memory before it reads anything, then lets its own
-// dependent be scheduled: the results are unchanged. Not yet measured on a GPU, so opt-in: CUSNN_NATIVE_PDL=1 turns
-// it on (CUSNN_PDL=0 keeps it off, as for the generated kernels).
+// dependent be scheduled: the results are unchanged. Not yet measured on a GPU, so opt-in: CUSNN_PDL_ALL=1 turns
+// it on, with the generated families launched without it today (templates/partials/dependent-launch.hbs);
+// CUSNN_PDL=0 keeps it off.
 __device__ __forceinline__ void pdlWaitThenAllow() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
@@ -42,7 +43,7 @@ bool nativeDependentLaunchOn() {
   static const bool on = [] {
     const char* e = std::getenv("CUSNN_PDL");
     if (e != nullptr && e[0] == '0') return false;
-    const char* opt = std::getenv("CUSNN_NATIVE_PDL");
+    const char* opt = std::getenv("CUSNN_PDL_ALL");
     if (opt == nullptr || opt[0] != '1') return false;
     int dev = 0, major = 0;
     if (cudaGetDevice(&dev) != cudaSuccess) return false;

@@ -5,6 +5,7 @@
 # tools/bench/pytorch-anchors.py for those models and batches ($OUT/pytorch-anchors.jsonl).
 # A bench starts only while LIMIT_S (default 540) seconds minus its expected time remain: a call is cut at 600 s.
 #   SET="resnet50:8 resnet152:8 resnet50:1" ANCHORS=1 bash tools/bench/run-set.sh
+#   SET="resnet50:1 resnet50:1:bench-pdl-all" bash tools/bench/run-set.sh     (a bench step other than bench)
 # Carry .gpuprod .data/distx .data/common and the real weights of the set's models (.data/r50x, .data/d169x,
 # .data/d201x); docs/results/ moved out for the call. TUNE_CACHE and BENCH_ARGS go to gpu-host-pxg.sh as they are.
 set -u
@@ -21,16 +22,19 @@ expect() { # model batch -> seconds a bench took on the H100 (runs 53-82), with 
 }
 models=""; batches=""
 for spec in ${SET:?SET="model:batch ..."}; do
-  m=${spec%%:*} b=${spec#*:} tag=$m-b$b
+  # model:batch, or model:batch:step with a bench step of gpu-host-pxg.sh (bench-nopdl, bench-pdl-all): tag <model>-b<batch>[-<step>]
+  m=${spec%%:*} rest=${spec#*:} b=${rest%%:*} step=bench
+  [ "$rest" != "$b" ] && step=${rest#*:}
+  tag=$m-b$b; [ $step != bench ] && tag=$tag-$step
   case ",$models," in *",$m,"*) ;; *) models=${models:+$models,}$m ;; esac
   case ",$batches," in *",$b,"*) ;; *) batches=${batches:+$batches,}$b ;; esac
   need=$(expect $m $b)
   if [ $((SECONDS - start + need)) -gt $limit ]; then echo "$tag skipped: $((SECONDS - start)) s used, ~$need s needed" >> $OUT/setup.log; continue; fi
-  MODEL=$m BATCH=$b STEPS=bench BENCH_S=$((need * 2)) bash tools/bench/gpu-host-pxg.sh
-  mv $OUT/bench.log /tmp/b-bench/stdout.log 2>/dev/null; rm -f $OUT/bench-results.json
-  (cd /tmp/b-bench && tar -czf $OUT/$tag.tgz results.json layers.csv results.csv summary.md time.svg energy.svg \
+  MODEL=$m BATCH=$b STEPS=$step BENCH_S=$((need * 2)) bash tools/bench/gpu-host-pxg.sh
+  mv $OUT/$step.log /tmp/b-$step/stdout.log 2>/dev/null; rm -f $OUT/$step-results.json
+  (cd /tmp/b-$step && tar -czf $OUT/$tag.tgz results.json layers.csv results.csv summary.md time.svg energy.svg \
     speedup-vs-sparsity.svg layers-$m.svg bench.log stdout.log 2>/dev/null)
-  rm -f /tmp/b-bench/*.json /tmp/b-bench/*.csv /tmp/b-bench/*.md /tmp/b-bench/*.svg /tmp/b-bench/*.log
+  rm -f /tmp/b-$step/*.json /tmp/b-$step/*.csv /tmp/b-$step/*.md /tmp/b-$step/*.svg /tmp/b-$step/*.log
   echo "$tag done $((SECONDS - start)) s" >> $OUT/setup.log
 done
 if [ "${ANCHORS:-0}" = 1 ]; then

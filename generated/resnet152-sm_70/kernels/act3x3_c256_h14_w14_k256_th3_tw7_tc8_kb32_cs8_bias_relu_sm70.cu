@@ -116,6 +116,17 @@ __device__ __forceinline__ void cusnnWaitForPriorGrid() {
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
 }
+// The families launched without the dependent-launch attribute (igemm, wino, act-sparse: measured slower with it
+// on the H200 in dense ResNet-50, before their batch-1 tiles and the wino family existed) take it too where
+// CUSNN_PDL_ALL=1: an opt-in, so that one GPU-host call can time both launch policies on the kernels of today.
+// Read once per translation unit.
+static inline bool cusnnDependentLaunchAll() {
+  static const bool on = [] {
+    const char* e = std::getenv("CUSNN_PDL_ALL");
+    return e != nullptr && e[0] == '1';
+  }();
+  return on;
+}
 // Read once per translation unit, on the first launch.
 static inline bool cusnnDependentLaunchOn() {
   static const bool on = [] {
@@ -656,7 +667,7 @@ extern "C" cudaError_t cusnn_launch_act3x3_c256_h14_w14_k256_th3_tw7_tc8_kb32_cs
   // Launched without the dependent-launch attribute (its wait and trigger are then no-ops): with it, dense
   // ResNet-50 (36 igemm and 9 dconv kernels) ran 6-8% slower on the H200 though no layer's own time moved;
   // wsparse and dconv are launched as dependents (measured faster, docs/PERFORMANCE.md).
-  return cusnnLaunch(false, 0, act3x3_c256_h14_w14_k256_th3_tw7_tc8_kb32_cs8_bias_relu_sm70, grid, block, SHARED_BYTES, stream, in, inBatchStride, weights, bias, out,
+  return cusnnLaunch(cusnnDependentLaunchAll(), 0, act3x3_c256_h14_w14_k256_th3_tw7_tc8_kb32_cs8_bias_relu_sm70, grid, block, SHARED_BYTES, stream, in, inBatchStride, weights, bias, out,
                      outBatchStride);
 }
 
