@@ -29,6 +29,19 @@ describe('launch policy', () => {
     expect(dconv).toContain('return cusnnLaunch(90 >= 90,');
   });
 
+  it('igemm and dconv: the weight prefetch (CUSNN_PREFETCH=1) comes before the wait and reads only the weights', () => {
+    for (const src of [igemm, dconv]) {
+      const body = src.slice(src.indexOf('__global__'));
+      const pre = body.slice(0, body.indexOf('cusnnWaitForPriorGrid();'));
+      expect(pre).toContain('if (prefetchL2) {');
+      expect(pre).toMatch(/cusnnPrefetchRowsL2\(wt \+/);
+      expect(pre).not.toMatch(/\bin\s*\+|\bin\[|\bout\s*\[|\bout\s*\+/);
+      expect(src).toContain('cusnnWeightPrefetchOn() ? 1 : 0');
+      expect(src).toContain('std::getenv("CUSNN_PREFETCH")');
+    }
+    expect(wino).not.toContain('if (prefetchL2)');
+  });
+
   it('every kernel waits for its predecessor before it reads the input', () => {
     for (const src of [igemm, wino, dconv]) {
       const body = src.slice(src.indexOf('__global__'));

@@ -5,8 +5,9 @@
 #   bench        cusnn-gen bench --batch BATCH (default 1) on MODEL's real weights (TUNE_CACHE=<file> to plan with a tune cache;
 #                BENCH_ARGS="--prune 0.9,0.95" and the like go to the bench as they are)
 #   bench-nopdl  the same with CUSNN_PDL=0: the generated kernels launched without dependent launch (run 43's gap)
-#   bench-pdl-all  the same with CUSNN_PDL_ALL=1: igemm, wino, act-sparse and the runtime's element-wise kernels
-#                (batch norm, add, pool) launched with dependent launch too (opt-in until measured)
+#   bench-pdl-all  the same with CUSNN_PDL_ALL=1 CUSNN_PREFETCH=1: igemm, wino, act-sparse and the runtime's element-wise kernels
+#                (batch norm, add, pool) launched with dependent launch too, and igemm's and dconv's blocks prefetching
+#                their weights into L2 before the wait (both opt-in until measured)
 #   tune         cusnn-gen tune --images on MODEL's 3x3 convs at 7x7 (conv5_blockN_2_conv, N = 1..BLOCKS), or on
 #                STAGE=4: the 14x14 ones (conv4_blockN_2_conv), where pxg's two-pixel blocks are in the space;
 #                CONV=1: the blocks' 1x1 convs instead (conv<STAGE>_blockN_1_conv), CANDIDATES per conv
@@ -54,7 +55,7 @@ for step in ${STEPS:-bench}; do
     bench|bench-nopdl|bench-pdl-all)
       pdl=1; [ $step = bench-nopdl ] && pdl=0
       all=0; [ $step = bench-pdl-all ] && all=1
-      CUSNN_PDL=$pdl CUSNN_PDL_ALL=$all timeout ${BENCH_S:-240} node dist/cli.js bench --model $m --arch sm_90 --batch ${BATCH:-1} --weights /tmp/w --images /tmp/images \
+      CUSNN_PDL=$pdl CUSNN_PDL_ALL=$all CUSNN_PREFETCH=$all timeout ${BENCH_S:-240} node dist/cli.js bench --model $m --arch sm_90 --batch ${BATCH:-1} --weights /tmp/w --images /tmp/images \
         --out /tmp/b-$step --energy-seconds 2 -j 16 -v ${TUNE_CACHE:+--tune-cache $TUNE_CACHE --gpu "$gpu"} ${BENCH_ARGS:-} > $OUT/$step.log 2>&1
       echo "$step rc=$? $((SECONDS - start)) s" >> $OUT/setup.log
       cp /tmp/b-$step/results.json $OUT/$step-results.json 2>/dev/null ;;

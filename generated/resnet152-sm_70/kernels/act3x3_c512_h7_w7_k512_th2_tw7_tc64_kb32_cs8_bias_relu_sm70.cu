@@ -87,12 +87,37 @@ __device__ __forceinline__ void cusnnWaitForPriorGrid() {
 // on the H200 in dense ResNet-50, before their batch-1 tiles and the wino family existed) take it too where
 // CUSNN_PDL_ALL=1: an opt-in, so that one GPU-host call can time both launch policies on the kernels of today.
 // Read once per translation unit.
-static inline bool cusnnDependentLaunchAll() {
+[[maybe_unused]] static inline bool cusnnDependentLaunchAll() {
   static const bool on = [] {
     const char* e = std::getenv("CUSNN_PDL_ALL");
     return e != nullptr && e[0] == '1';
   }();
   return on;
+}
+// Weight prefetch into L2 before the wait (igemm, dconv): where CUSNN_PREFETCH=1, each block asks L2 for its slice of
+// the weights before it waits for its predecessor. Why: at batch 1 a network's weights do not stay in L2 from one
+// inference to the next (ResNet-50's are ~100 MB in fp32, L2 is 50 MB), so each conv's weights come from DRAM, ~30
+// us of streaming over ResNet-50 that no kernel overlaps with anything; under dependent launch a block is resident
+// while its predecessor still runs, so the prefetch overlaps it. The per-layer bench (eight copies of one conv) keeps
+// a layer's weights in L2 and cannot see it; the whole network can. An opt-in until measured
+// (tools/kernel-lab/PREDICTIONS.md, run 92). Read once per translation unit.
+[[maybe_unused]] static inline bool cusnnWeightPrefetchOn() {
+  static const bool on = [] {
+    const char* e = std::getenv("CUSNN_PREFETCH");
+    return e != nullptr && e[0] == '1';
+  }();
+  return on;
+}
+// `rows` rows of `cols` floats, rows `rowStride` floats apart from `base`, into L2: every 128-byte line a row
+// segment touches (one more than cols / 32 where the segment is not line-aligned), shared out over the block.
+[[maybe_unused]] __device__ __forceinline__ void cusnnPrefetchRowsL2(const float* base, int rows, long long rowStride, int cols, int tid, int threads) {
+  if (rows <= 0 || cols <= 0) return;
+  const int lines = (cols + 31) / 32 + 1;
+  for (int i = tid; i < rows * lines; i += threads) {
+    const int r = i / lines, l = i - (i / lines) * lines;
+    const float* p = base + r * rowStride + min(l * 32, cols - 1);
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+  }
 }
 // Read once per translation unit, on the first launch.
 static inline bool cusnnDependentLaunchOn() {
