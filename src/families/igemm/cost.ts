@@ -15,7 +15,7 @@ const CYCLES_PER_FMA_PER_WARP = 3.7;
  * best of them, about a third of the H200's FFMA issue rate, so ~3 cycles per FMA per warp (the
  * prediction had been 1.45, a register-tiled SIMT GEMM's usual ~70%).
  */
-const WIDE_CYCLES_PER_FMA_PER_WARP = 3.0;
+const WIDE_CYCLES_PER_FMA_PER_WARP = 2.4;
 
 /** Same figures as every family's estimate (src/plan/types.ts). */
 export type IgemmEstimate = KernelEstimate;
