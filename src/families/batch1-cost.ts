@@ -38,8 +38,12 @@ export function batch1Launch(p: GpuProfile, res: KernelResources): Batch1Launch 
  * One estimate from a launch: `cyclesPerWarp` of one warp's work on its scheduler (times the warps
  * sharing it, per wave), the stages' latency, and the DRAM floor of weights, input and output.
  */
-export function batch1Estimate(p: GpuProfile, l: Batch1Launch, cyclesPerWarp: number, stages: number, q: ConvProblem, batch: number): KernelEstimate {
-  const computeUs = (l.waves * cyclesPerWarp * l.warpsPerScheduler) / (p.boostClockGhz * 1e3);
+export function batch1Estimate(p: GpuProfile, l: Batch1Launch, cyclesPerWarp: number, stages: number, q: ConvProblem, batch: number,
+                               fractionalWaves = false): KernelEstimate {
+  // fractionalWaves: past one wave the work counts in fractional waves (blocks start as others finish), for the
+  // families whose fit says so (igemm's 1x1 tiles: src/families/igemm/cost.ts); else a partial last wave is whole.
+  const waves = fractionalWaves ? Math.max(1, l.blocks / l.resident) : l.waves;
+  const computeUs = (waves * cyclesPerWarp * l.warpsPerScheduler) / (p.boostClockGhz * 1e3);
   const latencyUs = l.waves * stages * STAGE_LATENCY_US;
   const bytes = 4 * (q.c * q.r * q.s * q.k + batch * (q.c * q.h * q.w + q.k * q.ho * q.wo));
   const memUs = bytes / (p.memBandwidthGBs * 1e3);

@@ -26,5 +26,9 @@ export function igemmUs(p: GpuProfile, spec: IgemmKernelSpec, batch: number): Ig
   const stages = igemmStages(spec);
   const fmaPerThread = stages * spec.bkc * spec.r * spec.s * spec.tm * spec.tn;
   const perFma = spec.tm * spec.tn >= 32 ? WIDE_CYCLES_PER_FMA_PER_WARP : CYCLES_PER_FMA_PER_WARP;
-  return batch1Estimate(p, l, fmaPerThread * perFma, stages, spec, batch);
+  // 1x1 convs from batch 8: fractional waves past the first. With a whole last wave the batch-32 estimates were
+  // 1.6-1.9x the measured times (run 81, ResNet-50's 1x1 convs). The 3x3 tiles keep whole waves (fractional ones
+  // moved ResNet's 3x3 convs at batch 32 off their measured best), and so does batch 1, whose tiles the rule picks
+  // by this model from lab and tune measurements made with it (fractional waves changed two of ResNet-50's, untimed).
+  return batch1Estimate(p, l, fmaPerThread * perFma, stages, spec, batch, spec.r * spec.s === 1 && batch >= 8);
 }
