@@ -20,7 +20,8 @@ export interface DenseConvProblem {
  * The efficiency cuDNN's 1x1 convs reach at most. Fitted on ResNet-50's 15 distinct 1x1 shapes at batch 8 (run 83,
  * H100: 0.25-0.43 of the FFMA peak, median 0.34, where the 3x3 shapes reach 0.6); with the 3x3 cap of 0.6 the
  * model made cuDNN's 1x1 convs at batch 8 1.3-1.9x faster than measured, so the planner without a tune cache kept
- * them on cuDNN where igemm measured 1.1-1.7x faster (tools/bench/heuristic-vs-cache.py; docs/PERFORMANCE.md).
+ * them on cuDNN where igemm measured 1.1-1.7x faster (tools/bench/heuristic-decisions.py; docs/PERFORMANCE.md;
+ * test/plan/cost-fit.test.ts).
  */
 export const CUDNN_1X1_EFF_CAP = 0.35;
 

@@ -13,7 +13,9 @@ const CYCLES_PER_FMA_PER_WARP = 3.7;
 /**
  * The large-batch tiles (8 x tn accumulators): the batch lab (run 21) measured ~21 TFLOPS for the
  * best of them, about a third of the H200's FFMA issue rate, so ~3 cycles per FMA per warp (the
- * prediction had been 1.45, a register-tiled SIMT GEMM's usual ~70%).
+ * prediction had been 1.45, a register-tiled SIMT GEMM's usual ~70%). Refitted to 2.4 on ResNet-50's 1x1 convs
+ * at batch 8 in the bench (run 83, H100: the estimates at 3.0 were ~1.25x the measured times); the batch-1 plans'
+ * decisions and tiles did not change with it (docs/PERFORMANCE.md, "The heuristic at batch 8 and 32").
  */
 const WIDE_CYCLES_PER_FMA_PER_WARP = 2.4;
 
