@@ -3,17 +3,13 @@
 // fits the block, names are distinct, the one-stage tiles (all of a split's channels in one stage) are there for
 // DenseNet's 14x14 convs, the registry hands the space to tune's candidate list, and nvcc compiles the new tile
 // shapes without spills.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gpuProfile, type ArchName } from '../../src/arch/profiles.js';
 import { dconvLayout } from '../../src/families/dconv/resources.js';
 import { dconvName, validateDconvSpec, type DconvProblem } from '../../src/families/dconv/spec.js';
 import { chooseDconvTiles, dconvCandidates, DCONV_SPACE_MAX } from '../../src/families/dconv/tiles.js';
-import { renderKernel } from '../../src/families/registry.js';
 import { convCandidates } from '../../src/runtime/tune-candidates.js';
-import { compileCheck, findNvcc } from '../../src/toolchain/nvcc.js';
+import { expectCleanCompile } from '../helpers/compile-clean.js';
 
 const problem = (arch: ArchName, c: number, hw: number, k: number): DconvProblem => ({
   arch, c, h: hw, w: hw, k, r: 3, s: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, ho: hw, wo: hw, bias: true, relu: true,
@@ -67,28 +63,8 @@ describe('dconv tile space', () => {
   });
 
   it('nvcc compiles the one-stage and the row-count tiles without warnings or spills', async () => {
-    if (!findNvcc()) {
-      console.log('dconv-space: nvcc not found, the tiles are not compiled here');
-      return;
-    }
     const p = gpuProfile('sm_90');
     const specs = [...dconvCandidates(p, problem('sm_90', 128, 14, 32), 1).slice(1, 5), ...dconvCandidates(p, problem('sm_90', 512, 7, 512), 1).slice(1, 3)];
-    const dir = mkdtempSync(join(tmpdir(), 'cusnn-dconv-space-'));
-    try {
-      const files = specs.map((spec, i) => {
-        const file = join(dir, `dconv${i}.cu`);
-        writeFileSync(file, renderKernel(spec, [{ model: 'test', layer: 'space' }]).source);
-        return file;
-      });
-      const results = await compileCheck(files, 'sm_90', { filesPerProcess: files.length });
-      expect(results.length).toBe(files.length);
-      for (const r of results) {
-        expect(r.ok, `${r.kernel}:\n${r.log}`).toBe(true);
-        expect(r.warnings).toEqual([]);
-        expect(Math.max(r.spillStores!, r.spillLoads!, r.stackFrame!), r.kernel).toBe(0);
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await expectCleanCompile('dconv-space', specs, 'sm_90');
   }, 240_000);
 });

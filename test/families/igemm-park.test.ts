@@ -3,16 +3,13 @@
 // warp's 16-byte stores of one accumulator row must spread over the 8 bank groups in each 8-lane phase (run 91's
 // ncu: 32 wavefronts a request before it). The mapping is read from the rendered kernel, so a template change that
 // breaks either property fails here.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gpuProfile } from '../../src/arch/profiles.js';
 import { renderKernel } from '../../src/families/registry.js';
 import { igemmCandidates } from '../../src/families/igemm/tiles.js';
 import type { IgemmKernelSpec } from '../../src/families/igemm/spec.js';
-import { compileCheck, findNvcc } from '../../src/toolchain/nvcc.js';
 import { constexprOf } from '../helpers/pixel-walk.js';
+import { expectCleanCompile } from '../helpers/compile-clean.js';
 
 /** redAt as the template defines it, with the kernel's BN and RED_SWZ. */
 function redAt(bn: number, swz: number, m: number, n: number): number {
@@ -82,30 +79,10 @@ describe('igemm split epilogue: the parked tile', () => {
   });
 
   it('nvcc compiles the split kernels without warnings or spills (sm_90 clusters of 2, 4 and 16)', async () => {
-    if (!findNvcc()) {
-      console.log('igemm-park: nvcc not found, the split kernels are not compiled here');
-      return;
-    }
-    const dir = mkdtempSync(join(tmpdir(), 'cusnn-igemm-park-'));
-    try {
-      const specs: IgemmKernelSpec[] = [
-        { ...base, ...shapes[0], split: 16, vec: 4 }, { ...base, ...shapes[1], split: 4 }, { ...base, ...shapes[3], split: 2, vec: 4 },
-        { ...base, ...shapes[4], split: 4 },
-      ];
-      const files = specs.map((spec, i) => {
-        const file = join(dir, `park${i}.cu`);
-        writeFileSync(file, renderKernel(spec, [{ model: 'test', layer: 'park' }]).source);
-        return file;
-      });
-      const results = await compileCheck(files, 'sm_90', { filesPerProcess: files.length });
-      expect(results.length).toBe(files.length);
-      for (const r of results) {
-        expect(r.ok, `${r.kernel}:\n${r.log}`).toBe(true);
-        expect(r.warnings).toEqual([]);
-        expect(Math.max(r.spillStores!, r.spillLoads!, r.stackFrame!), r.kernel).toBe(0);
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const specs: IgemmKernelSpec[] = [
+      { ...base, ...shapes[0], split: 16, vec: 4 }, { ...base, ...shapes[1], split: 4 }, { ...base, ...shapes[3], split: 2, vec: 4 },
+      { ...base, ...shapes[4], split: 4 },
+    ];
+    await expectCleanCompile('igemm-park', specs, 'sm_90');
   }, 240_000);
 });
